@@ -1,0 +1,119 @@
+"""Errors of reader and staff accounts."""
+
+from __future__ import annotations
+
+from backend.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, TooManyRequests
+
+
+class TokenInvalid(NotAuthenticated):
+    code = "token_invalid"
+    message_zh = "登录凭证无效，请重新登录"
+    message_en = "The credential is not valid; please log in again"
+
+
+class TokenExpired(NotAuthenticated):
+    code = "token_expired"
+    message_zh = "登录已过期，请刷新或重新登录"
+    message_en = "The login has expired; refresh it or log in again"
+
+
+class RefreshTokenInvalid(NotAuthenticated):
+    code = "refresh_token_invalid"
+    message_zh = "刷新凭证无效、已过期或已注销，请重新登录"
+    message_en = "The refresh token is invalid, expired or revoked; please log in again"
+
+
+class ReaderOnly(PermissionDenied):
+    code = "readers_only"
+    message_zh = "此功能仅供读者使用"
+    message_en = "Only readers can do this"
+
+
+class StaffOnly(PermissionDenied):
+    code = "staff_only"
+    message_zh = "此功能仅供馆员使用"
+    message_en = "Only library staff can do this"
+
+
+class RoleTooLow(PermissionDenied):
+    code = "staff_role_insufficient"
+    message_zh = "您的馆员角色无权执行此操作"
+    message_en = "Your staff role does not allow this"
+
+
+class ChildNotFound(NotFound):
+    code = "child_not_found"
+    message_zh = "未找到该孩子的读者证"
+    message_en = "No such child card"
+
+
+class GuardianConsentRequired(InvalidInput):
+    code = "guardian_consent_required"
+    message_zh = "为儿童办理读者证须由监护人单独同意处理其个人信息"
+    message_en = "A child's card needs the guardian's separate consent to process the child's personal data"
+
+
+class InvalidBirthMonth(InvalidInput):
+    code = "invalid_birth_month"
+    message_zh = "出生年月须为 YYYY-MM 格式，且孩子未满 14 周岁"
+    message_en = "Birth month must be YYYY-MM and the child under 14"
+
+
+class ChildrenLimitReached(Conflict):
+    code = "children_limit_reached"
+    message_zh = "每位监护人最多办理 {limit} 张儿童读者证"
+    message_en = "A guardian may hold at most {limit} child cards"
+
+
+class CardPayloadInvalid(InvalidInput):
+    code = "card_payload_invalid"
+    message_zh = "读者证二维码无效"
+    message_en = "The reader card code is not valid"
+
+
+class CardPayloadExpired(InvalidInput):
+    code = "card_payload_expired"
+    message_zh = "读者证二维码已过期，请读者刷新后重新出示"
+    message_en = "The reader card code has expired; ask the reader to refresh it"
+
+
+class CardPayloadReplayed(Conflict):
+    code = "card_payload_replayed"
+    message_zh = "该读者证二维码已被使用，请读者刷新后重新出示"
+    message_en = "This reader card code was already used; ask the reader to refresh it"
+
+
+class PhoneNotBound(NotFound):
+    code = "phone_not_bound"
+    message_zh = "尚未绑定手机号"
+    message_en = "No phone number is bound"
+
+
+class LoginFailed(NotAuthenticated):
+    code = "staff_login_failed"
+    message_zh = "用户名或密码错误"
+    message_en = "Wrong username or password"
+
+
+class LoginLocked(TooManyRequests):
+    code = "staff_login_locked"
+    message_zh = "密码错误次数过多，请 {minutes} 分钟后再试"
+    message_en = "Too many failed attempts; try again in {minutes} minutes"
+
+
+class StaffNotFound(NotFound):
+    code = "staff_not_found"
+    message_zh = "未找到该馆员"
+    message_en = "No such staff member"
+
+
+class UsernameTaken(Conflict):
+    code = "staff_username_taken"
+    message_zh = "用户名 {username} 已被使用"
+    message_en = "The username {username} is taken"
+
+
+class WeakPassword(InvalidInput):
+    code = "staff_password_weak"
+    message_zh = "密码至少 10 位"
+    message_en = "The password must have at least 10 characters"

@@ -1,0 +1,99 @@
+"""Reader and staff accounts, login sessions, and the network-wide card number counter."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from backend.network.models import Library
+
+
+class ReaderType(StrEnum):
+    ADULT = "adult"
+    CHILD = "child"
+
+
+class Reader(Model):
+    """A reader of the network: one card everywhere. Children have no WeChat login: their guardian acts."""
+
+    id = fields.IntField(primary_key=True)
+    card_number = fields.CharField(max_length=20, unique=True)
+    reader_type = fields.CharEnumField(ReaderType, max_length=10, default=ReaderType.ADULT)
+    # WeChat identity; never leaves the server (no response schema carries it).
+    openid = fields.CharField(max_length=64, unique=True, null=True)
+    unionid = fields.CharField(max_length=64, null=True, db_index=True)
+    session_key_encrypted = fields.BinaryField(null=True)
+    phone_encrypted = fields.BinaryField(null=True)
+    phone_index = fields.CharField(max_length=64, null=True, db_index=True)
+    name = fields.CharField(max_length=50, default="")
+    birth_month = fields.CharField(max_length=7, null=True)  # "YYYY-MM", children only
+    guardian: fields.ForeignKeyNullableRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="children", null=True, on_delete=fields.CASCADE
+    )
+    # PIPL art. 31: a child's data is processed only with the guardian's separate consent, recorded here.
+    guardian_consent_at = fields.DatetimeField(null=True)
+    home_library: fields.ForeignKeyNullableRelation[Library] = fields.ForeignKeyField(
+        "models.Library", related_name="home_readers", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "reader"
+
+
+class StaffRole(StrEnum):
+    NETWORK_ADMIN = "network_admin"
+    LIBRARY_ADMIN = "library_admin"
+    LIBRARIAN = "librarian"
+
+
+class StaffUser(Model):
+    """A librarian or administrator who acts on their library and everything below it in the network."""
+
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=50, unique=True)
+    password_hash = fields.CharField(max_length=200)
+    display_name = fields.CharField(max_length=50, default="")
+    role = fields.CharEnumField(StaffRole, max_length=20)
+    library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
+        "models.Library", related_name="staff", on_delete=fields.RESTRICT
+    )
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "staff_user"
+
+
+class AuthSession(Model):
+    """One refresh token. Rotated on every use, and all rotations of one login share a family, so the replay of
+    an old token (a stolen copy) revokes the whole family."""
+
+    id = fields.IntField(primary_key=True)
+    family = fields.UUIDField(db_index=True)
+    token_digest = fields.CharField(max_length=64, unique=True)
+    reader: fields.ForeignKeyNullableRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="sessions", null=True, on_delete=fields.CASCADE
+    )
+    staff: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
+        "models.StaffUser", related_name="sessions", null=True, on_delete=fields.CASCADE
+    )
+    expires_at = fields.DatetimeField(db_index=True)
+    revoked_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "auth_session"
+
+
+class Counter(Model):
+    """Named monotonic counters: a row lock on UPDATE makes each allocation atomic on every database."""
+
+    name = fields.CharField(max_length=40, primary_key=True)
+    value = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "counter"

@@ -1,0 +1,186 @@
+"""Reader accounts: WeChat login, profile, phone binding, children's cards and the virtual card."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.asyncio import Redis
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from backend.accounts import cards
+from backend.accounts.errors import (
+    CardPayloadInvalid,
+    ChildNotFound,
+    ChildrenLimitReached,
+    GuardianConsentRequired,
+    InvalidBirthMonth,
+    PhoneNotBound,
+    ReaderOnly,
+    TokenInvalid,
+)
+from backend.accounts.models import Reader, ReaderType
+from backend.accounts.tokens import Principal, PrincipalKind, TokenPair, TokenPolicy, open_session
+from backend.crypto import Keys
+from backend.network.services import get_library
+from backend.wechat.gateway import WeChatGateway, WeChatSession
+
+# Children's data is sensitive personal information under PIPL below this age (art. 28, 31).
+CHILD_AGE_LIMIT_YEARS = 14
+MAX_CHILDREN_PER_GUARDIAN = 6
+_BIRTH_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_SESSION_KEY = "reader.session_key"
+_PHONE = "reader.phone"
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    card_number: str
+    holder_name: str
+    payload: str
+    expires_at: datetime
+    qr_png: bytes
+
+
+async def login_with_wechat(
+    gateway: WeChatGateway, keys: Keys, policy: TokenPolicy, card_prefix: str, code: str, now: datetime
+) -> TokenPair:
+    """Exchange a `wx.login` code, find the reader by openid or register them with a new card, open a session."""
+    wechat = await gateway.code_to_session(code)
+    reader = await Reader.get_or_none(openid=wechat.openid)
+    if reader is None:
+        reader = await _register(wechat, keys, card_prefix)
+    else:
+        reader.session_key_encrypted = keys.encrypt(wechat.session_key, _SESSION_KEY)
+        reader.unionid = wechat.unionid or reader.unionid
+        await reader.save(update_fields=["session_key_encrypted", "unionid", "updated_at"])
+    return await open_session(policy, Principal(PrincipalKind.READER, reader.id), now)
+
+
+async def _register(wechat: WeChatSession, keys: Keys, card_prefix: str) -> Reader:
+    try:
+        async with in_transaction():
+            return await Reader.create(
+                card_number=await cards.allocate_card_number(card_prefix),
+                openid=wechat.openid,
+                unionid=wechat.unionid,
+                session_key_encrypted=keys.encrypt(wechat.session_key, _SESSION_KEY),
+            )
+    except IntegrityError:
+        # The same reader logged in concurrently (two taps, two devices) and the other request registered them:
+        # the unique openid made sure there is one reader; use it.
+        reader = await Reader.get(openid=wechat.openid)
+        reader.session_key_encrypted = keys.encrypt(wechat.session_key, _SESSION_KEY)
+        await reader.save(update_fields=["session_key_encrypted", "updated_at"])
+        return reader
+
+
+async def reader_for(principal: Principal) -> Reader:
+    """The logged-in reader behind an access token."""
+    if principal.kind is not PrincipalKind.READER:
+        raise ReaderOnly()
+    reader = await Reader.get_or_none(id=principal.id, reader_type=ReaderType.ADULT).prefetch_related("home_library")
+    if reader is None:
+        raise TokenInvalid()  # the account was deleted after the token was issued
+    return reader
+
+
+def masked_phone(keys: Keys, reader: Reader) -> str | None:
+    """The phone as readers see it on screen: +86 138****8000."""
+    if reader.phone_encrypted is None:
+        return None
+    phone = keys.decrypt(reader.phone_encrypted, _PHONE)
+    country, number = (phone[:3], phone[3:]) if phone.startswith("+86") else ("", phone)
+    return f"{country} {number[:3]}****{number[-4:]}".strip()
+
+
+async def update_profile(reader: Reader, *, name: str | None, home_library_code: str | None) -> Reader:
+    if name is not None:
+        reader.name = name.strip()
+    if home_library_code is not None:
+        reader.home_library = await get_library(home_library_code)
+    await reader.save(update_fields=["name", "home_library_id", "updated_at"])
+    return reader
+
+
+async def bind_phone(gateway: WeChatGateway, keys: Keys, reader: Reader, code: str) -> str:
+    """Bind the phone number the reader authorised in WeChat; returns it masked."""
+    phone = await gateway.phone_number(code)
+    reader.phone_encrypted = keys.encrypt(phone, _PHONE)
+    reader.phone_index = keys.blind_index(phone)
+    await reader.save(update_fields=["phone_encrypted", "phone_index", "updated_at"])
+    return masked_phone(keys, reader) or ""
+
+
+async def unbind_phone(reader: Reader) -> None:
+    if reader.phone_encrypted is None:
+        raise PhoneNotBound()
+    reader.phone_encrypted = None
+    reader.phone_index = None
+    await reader.save(update_fields=["phone_encrypted", "phone_index", "updated_at"])
+
+
+def _check_birth_month(birth_month: str, now: datetime) -> None:
+    match = _BIRTH_MONTH.match(birth_month)
+    if match is None:
+        raise InvalidBirthMonth()
+    months = (now.year - int(match[1])) * 12 + now.month - int(match[2])
+    if not 0 <= months < CHILD_AGE_LIMIT_YEARS * 12:
+        raise InvalidBirthMonth()
+
+
+async def add_child(
+    guardian: Reader, *, name: str, birth_month: str, guardian_consent: bool, card_prefix: str, now: datetime
+) -> Reader:
+    """Open a child's card (小小读者证) held by the guardian, with the guardian's separate consent recorded."""
+    if not guardian_consent:
+        raise GuardianConsentRequired()
+    _check_birth_month(birth_month, now)
+    async with in_transaction():
+        # Counted inside the transaction after the counter lock is taken, so parallel requests cannot both slip
+        # under the limit on PostgreSQL (allocation serialises them) or SQLite (transactions serialise).
+        card_number = await cards.allocate_card_number(card_prefix)
+        if await Reader.filter(guardian=guardian).count() >= MAX_CHILDREN_PER_GUARDIAN:
+            raise ChildrenLimitReached(limit=MAX_CHILDREN_PER_GUARDIAN)
+        return await Reader.create(
+            card_number=card_number,
+            reader_type=ReaderType.CHILD,
+            name=name.strip(),
+            birth_month=birth_month,
+            guardian=guardian,
+            guardian_consent_at=now,
+            home_library_id=guardian.home_library_id,  # type: ignore[attr-defined]
+        )
+
+
+async def list_children(guardian: Reader) -> list[Reader]:
+    return await Reader.filter(guardian=guardian).order_by("id")
+
+
+async def get_child(guardian: Reader, child_id: int) -> Reader:
+    """A child of this guardian; anyone else's child is "not found", never "forbidden", so ids reveal nothing."""
+    child = await Reader.get_or_none(id=child_id, guardian=guardian)
+    if child is None:
+        raise ChildNotFound()
+    return child
+
+
+async def remove_child(guardian: Reader, child_id: int) -> None:
+    """The guardian withdraws consent: the child's card and personal data are deleted (PIPL art. 47)."""
+    await (await get_child(guardian, child_id)).delete()
+
+
+async def virtual_card(keys: Keys, holder: Reader, now: datetime, ttl_seconds: int) -> CardView:
+    payload = cards.issue_payload(keys, holder.card_number, now, ttl_seconds)
+    return CardView(holder.card_number, holder.name, payload.text, payload.expires_at, await cards.qr_png(payload.text))
+
+
+async def identify_card(keys: Keys, redis: Redis, payload: str, now: datetime, ttl_seconds: int) -> Reader:
+    """The reader behind a scanned card payload (staff counters, self-service machines)."""
+    card_number = await cards.redeem_payload(keys, redis, payload, now, ttl_seconds)
+    reader = await Reader.get_or_none(card_number=card_number).prefetch_related("guardian", "home_library")
+    if reader is None:
+        raise CardPayloadInvalid()  # signed by us, but the card was since deleted
+    return reader

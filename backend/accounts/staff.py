@@ -1,0 +1,145 @@
+"""Staff accounts: password login with lockout, roles, and the library sub-tree each one manages."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from redis.asyncio import Redis
+from tortoise.exceptions import IntegrityError
+
+from backend.accounts.errors import (
+    LoginFailed,
+    LoginLocked,
+    RoleTooLow,
+    StaffNotFound,
+    StaffOnly,
+    TokenInvalid,
+    UsernameTaken,
+    WeakPassword,
+)
+from backend.accounts.models import AuthSession, StaffRole, StaffUser
+from backend.accounts.tokens import Principal, PrincipalKind, TokenPair, TokenPolicy, open_session
+from backend.network.errors import LibraryNotFound, OutsideScope
+from backend.network.models import Library
+from backend.network.services import in_scope
+
+# Argon2id with the library's defaults (RFC 9106 second recommended option).
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so a failed login takes the same time either way.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+MIN_PASSWORD_LENGTH = 10
+
+RANK = {StaffRole.LIBRARIAN: 1, StaffRole.LIBRARY_ADMIN: 2, StaffRole.NETWORK_ADMIN: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    max_failures: int
+    lockout_seconds: int
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword()
+    return _hasher.hash(password)
+
+
+async def staff_login(
+    redis: Redis, policy: TokenPolicy, limits: LoginLimits, username: str, password: str, now: datetime
+) -> TokenPair:
+    """Password login. Attempts are counted per username in Redis before the password is checked (INCR is atomic
+    across workers), and a success clears the count: no flood of parallel guesses gets past the limit."""
+    attempts_key = f"staff:login-attempts:{username.lower()}"
+    async with redis.pipeline(transaction=True) as pipe:
+        # The window starts at the first attempt (SET NX); later attempts only count (EXPIRE NX needs Redis 7).
+        _, attempts = await pipe.set(attempts_key, 0, ex=limits.lockout_seconds, nx=True).incr(attempts_key).execute()
+    if attempts > limits.max_failures:
+        raise LoginLocked(minutes=max(1, limits.lockout_seconds // 60))
+    staff = await StaffUser.get_or_none(username=username, active=True)
+    valid = await asyncio.to_thread(_verify, staff.password_hash if staff else _DUMMY_HASH, password)
+    if staff is None or not valid:
+        raise LoginFailed()
+    await redis.delete(attempts_key)
+    return await open_session(policy, Principal(PrincipalKind.STAFF, staff.id), now)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except VerificationError:
+        return False
+
+
+async def staff_for(principal: Principal) -> StaffUser:
+    """The active staff member behind an access token, with their library (which fixes their scope)."""
+    if principal.kind is not PrincipalKind.STAFF:
+        raise StaffOnly()
+    staff = await StaffUser.get_or_none(id=principal.id, active=True).prefetch_related("library")
+    if staff is None:
+        raise TokenInvalid()
+    return staff
+
+
+def require_role(staff: StaffUser, minimum: StaffRole) -> None:
+    if RANK[staff.role] < RANK[minimum]:
+        raise RoleTooLow()
+
+
+def managed_scope(staff: StaffUser) -> str:
+    """The sub-tree an administrator may change (libraries, staff): their library's path."""
+    require_role(staff, StaffRole.LIBRARY_ADMIN)
+    return staff.library.path
+
+
+async def _library_in_scope(actor: StaffUser, code: str) -> Library:
+    library = await Library.get_or_none(code=code)
+    if library is None:
+        raise LibraryNotFound()
+    if not in_scope(library, actor.library.path):
+        raise OutsideScope()
+    return library
+
+
+async def create_staff(
+    actor: StaffUser, *, username: str, password: str, display_name: str, role: StaffRole, library_code: str
+) -> StaffUser:
+    """Administrators add staff to libraries inside their scope, with a role no higher than their own."""
+    require_role(actor, StaffRole.LIBRARY_ADMIN)
+    if RANK[role] > RANK[actor.role]:
+        raise RoleTooLow()
+    library = await _library_in_scope(actor, library_code)
+    try:
+        staff = await StaffUser.create(
+            username=username,
+            password_hash=hash_password(password),
+            display_name=display_name,
+            role=role,
+            library=library,
+        )
+    except IntegrityError as exc:
+        raise UsernameTaken(username=username) from exc
+    return staff
+
+
+async def list_staff(actor: StaffUser, library_code: str | None) -> list[StaffUser]:
+    require_role(actor, StaffRole.LIBRARY_ADMIN)
+    root = await _library_in_scope(actor, library_code) if library_code else actor.library
+    return await StaffUser.filter(library__path__startswith=root.path).prefetch_related("library").order_by("id")
+
+
+async def deactivate_staff(actor: StaffUser, staff_id: int, now: datetime) -> StaffUser:
+    """Disable a staff account at once: its refresh tokens are revoked with it."""
+    require_role(actor, StaffRole.LIBRARY_ADMIN)
+    staff = await StaffUser.get_or_none(id=staff_id).prefetch_related("library")
+    if staff is None or not in_scope(staff.library, actor.library.path):
+        raise StaffNotFound()
+    if RANK[staff.role] > RANK[actor.role]:
+        raise RoleTooLow()
+    staff.active = False
+    await staff.save(update_fields=["active"])
+    await AuthSession.filter(staff=staff, revoked_at__isnull=True).update(revoked_at=now)
+    return staff

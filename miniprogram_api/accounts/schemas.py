@@ -1,0 +1,99 @@
+"""Request and response shapes of reader accounts. No shape here carries an openid or a session key."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from backend.accounts.models import Reader, ReaderType
+from backend.accounts.services import CardView
+from backend.accounts.tokens import TokenPair
+from miniprogram_api.schemas import text
+
+WeChatCode = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Name = text(50, min_length=1)
+BirthMonth = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+
+
+class WeChatLoginIn(msgspec.Struct):
+    code: WeChatCode
+    """The code from `wx.login` (valid 5 minutes, single use)."""
+
+
+class RefreshIn(msgspec.Struct):
+    refresh_token: Token
+
+
+class TokensOut(msgspec.Struct):
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+    token_type: str = "Bearer"
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> TokensOut:
+        return cls(pair.access_token, pair.access_expires_at, pair.refresh_token, pair.refresh_expires_at)
+
+
+class ProfileOut(msgspec.Struct):
+    id: int
+    card_number: str
+    reader_type: ReaderType
+    name: str
+    phone: str | None
+    """Masked, e.g. +86 138****8000."""
+    home_library_code: str | None
+    created_at: datetime
+
+
+class ProfileIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | None = None
+    home_library_code: Annotated[str, msgspec.Meta(min_length=1, max_length=32)] | None = None
+
+
+class PhoneIn(msgspec.Struct):
+    code: WeChatCode
+    """The code from the `getPhoneNumber` button (valid 5 minutes, single use)."""
+
+
+class PhoneOut(msgspec.Struct):
+    phone: str
+
+
+class CardOut(msgspec.Struct):
+    card_number: str
+    holder_name: str
+    payload: str
+    """Show as a QR code; valid until `expires_at`, single use. Fetch a new one before it expires."""
+    expires_at: datetime
+    qr_png_base64: str
+
+    @classmethod
+    def of(cls, card: CardView) -> CardOut:
+        return cls(
+            card.card_number, card.holder_name, card.payload, card.expires_at, base64.b64encode(card.qr_png).decode()
+        )
+
+
+class ChildIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    birth_month: BirthMonth
+    guardian_consent: bool
+    """The guardian's separate consent to processing the child's personal data (PIPL art. 31)."""
+
+
+class ChildOut(msgspec.Struct):
+    id: int
+    card_number: str
+    name: str
+    birth_month: str | None
+    guardian_consent_at: datetime | None
+
+    @classmethod
+    def of(cls, child: Reader) -> ChildOut:
+        return cls(child.id, child.card_number, child.name, child.birth_month, child.guardian_consent_at)

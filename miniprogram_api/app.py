@@ -1,0 +1,119 @@
+"""The Litestar application: routes, error mapping, OpenAPI, and the wiring of services' dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.response import Redirect
+from redis.asyncio import Redis
+
+from backend import db
+from backend.accounts.staff import LoginLimits
+from backend.accounts.tokens import TokenPolicy
+from backend.clock import Clock, SystemClock
+from backend.crypto import Keys
+from backend.settings import Settings
+from backend.wechat.gateway import WeChatGateway, WechatpyGateway
+from miniprogram_api.accounts.controllers import AuthController, ReaderController
+from miniprogram_api.deps import DEPENDENCIES, Deps
+from miniprogram_api.errors import EXCEPTION_HANDLERS
+from miniprogram_api.network.controllers import LibraryController
+from miniprogram_api.staff.controllers import StaffAuthController, StaffController
+
+_DESCRIPTION = """书香: the reader services of a city library network (一网一卡一平台).
+
+Readers log in with the mini-program's `wx.login` code (`POST /auth/wechat-login`) and send
+`Authorization: Bearer <access_token>`; staff log in with a password (`POST /staff/auth/login`).
+Every error is `application/problem+json` with a stable `code`; messages are Chinese unless
+`Accept-Language: en` is sent.
+"""
+
+
+@get("/health", tags=["Service"], include_in_schema=True)
+async def health(state: State) -> dict[str, str]:
+    """Liveness and readiness: the database answers and Redis answers."""
+    deps: Deps = state.deps
+    await deps.redis.ping()
+    await db.ping()
+    return {"status": "ok"}
+
+
+@get("/", include_in_schema=False)
+async def index() -> Redirect:
+    return Redirect("/docs")
+
+
+def create_app(
+    settings: Settings | None = None, *, wechat: WeChatGateway | None = None, clock: Clock | None = None
+) -> Litestar:
+    """Build the app; `settings` default to the environment. `wechat` and `clock` replace the real gateway and
+    clock (scripts that already hold one)."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await db.init_orm(settings.effective_database_url)
+        redis = Redis.from_url(settings.redis_url)
+        gateway = wechat or WechatpyGateway(
+            appid=settings.wechat_appid,
+            secret=settings.wechat_secret,
+            api_base=settings.wechat_api_base,
+            redis=redis,
+            timeout=settings.wechat_timeout_seconds,
+        )
+        keys = Keys(settings.effective_secret_key)
+        app.state.deps = Deps(
+            settings=settings,
+            keys=keys,
+            tokens=TokenPolicy(
+                keys,
+                timedelta(seconds=settings.access_token_ttl_seconds),
+                timedelta(days=settings.refresh_token_ttl_days),
+            ),
+            login_limits=LoginLimits(settings.staff_login_max_failures, settings.staff_login_lockout_seconds),
+            redis=redis,
+            wechat=gateway,
+            clock=clock or SystemClock(),
+        )
+        try:
+            yield
+        finally:
+            if isinstance(gateway, WechatpyGateway) and wechat is None:
+                gateway.close()
+            await redis.aclose()
+            await db.close_orm()
+
+    return Litestar(
+        route_handlers=[
+            index,
+            health,
+            LibraryController,
+            AuthController,
+            ReaderController,
+            StaffAuthController,
+            StaffController,
+        ],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="shuxiang 书香",
+            version="0.1.0",
+            description=_DESCRIPTION,
+            path="/docs",
+            render_plugins=[SwaggerRenderPlugin(path="/")],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                }
+            ),
+        ),
+        request_max_body_size=64 * 1024,
+    )

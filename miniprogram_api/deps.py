@@ -1,0 +1,65 @@
+"""What handlers are given: the wired services' dependencies, and the caller resolved from the bearer token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from redis.asyncio import Redis
+
+from backend.accounts.errors import TokenInvalid
+from backend.accounts.models import Reader, StaffUser
+from backend.accounts.services import reader_for
+from backend.accounts.staff import LoginLimits, staff_for
+from backend.accounts.tokens import Principal, TokenPolicy, decode_access_token
+from backend.clock import Clock
+from backend.crypto import Keys
+from backend.errors import NotAuthenticated
+from backend.settings import Settings
+from backend.wechat.gateway import WeChatGateway
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    settings: Settings
+    keys: Keys
+    tokens: TokenPolicy
+    login_limits: LoginLimits
+    redis: Redis
+    wechat: WeChatGateway
+    clock: Clock
+
+
+def provide_deps(state: State) -> Deps:
+    deps: Deps = state.deps
+    return deps
+
+
+def _principal(request: Request[Any, Any, Any], deps: Deps) -> Principal:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not token:
+        raise NotAuthenticated()
+    if scheme.lower() != "bearer":
+        raise TokenInvalid()
+    return decode_access_token(deps.tokens, token.strip(), deps.clock.now())
+
+
+async def provide_reader(request: Request[Any, Any, Any], deps: Deps) -> Reader:
+    return await reader_for(_principal(request, deps))
+
+
+async def provide_staff(request: Request[Any, Any, Any], deps: Deps) -> StaffUser:
+    return await staff_for(_principal(request, deps))
+
+
+DEPENDENCIES = {
+    "deps": Provide(provide_deps, sync_to_thread=False),
+    "reader": Provide(provide_reader),
+    "staff": Provide(provide_staff),
+}
+
+# OpenAPI: the bearer scheme every reader and staff endpoint requires.
+BEARER = [{"BearerToken": []}]

@@ -1,0 +1,128 @@
+"""The one place where failures become HTTP: application/problem+json (RFC 9457) with a stable `code` and a
+message in the reader's language (Chinese unless the client asks for English)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+
+from backend import errors as domain
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+STATUS_BY_CATEGORY: list[tuple[type[domain.DomainError], int]] = [
+    (domain.InvalidInput, 422),
+    (domain.NotAuthenticated, 401),
+    (domain.PermissionDenied, 403),
+    (domain.NotFound, 404),
+    (domain.Conflict, 409),
+    (domain.TooManyRequests, 429),
+    (domain.UpstreamUnavailable, 503),
+]
+
+# Failures raised by the framework itself, before our code runs: (code, Chinese, English).
+_FRAMEWORK_PROBLEMS: dict[int, tuple[str, str, str]] = {
+    400: ("invalid_request", "请求格式不正确", "The request is malformed"),
+    401: ("not_authenticated", "请先登录", "Please log in first"),
+    403: ("permission_denied", "没有权限执行此操作", "You are not allowed to do this"),
+    404: ("not_found", "未找到", "Not found"),
+    405: ("method_not_allowed", "不支持该请求方法", "Method not allowed"),
+    413: ("request_too_large", "请求内容过大", "The request is too large"),
+    415: ("unsupported_media_type", "不支持的内容类型", "Unsupported media type"),
+    429: ("too_many_requests", "操作过于频繁，请稍后再试", "Too many requests"),
+}
+_INTERNAL = ("internal_error", "服务器内部错误，请稍后再试", "Internal error, please try again later")
+
+
+class FieldProblem(msgspec.Struct):
+    message: str
+    key: str | None = None
+    source: str | None = None
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An error, as RFC 9457 problem details plus a stable machine `code`."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+def status_of(error: type[domain.DomainError]) -> int:
+    for category, status in STATUS_BY_CATEGORY:
+        if issubclass(error, category):
+            return status
+    return 500
+
+
+def language_of(request: Request[Any, Any, Any]) -> str:
+    accepted = request.headers.get("accept-language", "")
+    return "en" if accepted.strip().lower().startswith("en") else "zh"
+
+
+def _problem(request: Request[Any, Any, Any], status: int, code: str, title: str, **extra: Any) -> Response[Problem]:
+    problem = Problem(
+        type=f"urn:shuxiang:problem:{code}", title=title, status=status, code=code, instance=request.url.path, **extra
+    )
+    return Response(problem, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: domain.DomainError) -> Response[Problem]:
+    return _problem(request, status_of(type(exc)), exc.code, exc.message(language_of(request)))
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    code, zh, en = _FRAMEWORK_PROBLEMS.get(exc.status_code, _INTERNAL)
+    if exc.status_code >= 500:
+        log.error("HTTP %s at %s: %s", exc.status_code, request.url.path, exc.detail)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        extra["errors"] = [
+            FieldProblem(message=str(e.get("message", "")), key=e.get("key"), source=e.get("source"))
+            for e in exc.extra
+            if isinstance(e, dict)
+        ]
+        extra["detail"] = exc.detail
+    response = _problem(request, exc.status_code, code, en if language_of(request) == "en" else zh, **extra)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.exception("unhandled error at %s", request.url.path, exc_info=exc)
+    code, zh, en = _INTERNAL
+    return _problem(request, 500, code, en if language_of(request) == "en" else zh)
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    domain.DomainError: domain_error_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}
+
+
+def problems(*errors: type[domain.DomainError]) -> dict[int, ResponseSpec]:
+    """OpenAPI responses for the domain errors a handler may raise, grouped by status, listing their codes."""
+    by_status: dict[int, list[type[domain.DomainError]]] = {}
+    for error in errors:
+        by_status.setdefault(status_of(error), []).append(error)
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+            description="; ".join(f"`{e.code}`: {e.message_zh} ({e.message_en})" for e in group),
+        )
+        for status, group in sorted(by_status.items())
+    }

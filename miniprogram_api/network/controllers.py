@@ -1,0 +1,64 @@
+"""Public endpoints of the network map: no login needed to find a library."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from backend.network import services
+from backend.network.errors import LibraryNotFound
+from backend.network.models import LibraryLevel, LibraryService
+from miniprogram_api.deps import Deps
+from miniprogram_api.errors import problems
+from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam, LibraryOut, LibraryPage
+from miniprogram_api.schemas import PLAIN_TEXT
+
+
+class LibraryController(Controller):
+    path = "/libraries"
+    tags = ["Libraries"]
+
+    @get("/", responses=problems(LibraryNotFound))
+    async def list_libraries(
+        self,
+        deps: Deps,
+        level: LibraryLevel | None = None,
+        service: LibraryService | None = None,
+        within: Annotated[
+            str | None, Parameter(pattern=CODE_PATTERN, description="List this library's sub-tree")
+        ] = None,
+        q: Annotated[
+            str | None, Parameter(max_length=50, pattern=PLAIN_TEXT, description="Part of a name or address")
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, Parameter(ge=0, le=100_000)] = 0,
+    ) -> LibraryPage:
+        """Libraries of the network, filtered by level, service offered, or part of the network."""
+        found, total = await services.list_libraries(
+            level=level, service=service, within=within, query=q, limit=limit, offset=offset
+        )
+        now = deps.clock.now()
+        return LibraryPage([LibraryOut.of(lib, now) for lib in found], total, limit, offset)
+
+    @get("/nearby")
+    async def nearby(
+        self,
+        deps: Deps,
+        lat: Annotated[float, Parameter(ge=-90, le=90)],
+        lng: Annotated[float, Parameter(ge=-180, le=180)],
+        limit: Annotated[int, Parameter(ge=1, le=50)] = 10,
+        radius_m: Annotated[float | None, Parameter(gt=0, le=500_000)] = None,
+        service: LibraryService | None = None,
+    ) -> list[LibraryOut]:
+        """The nearest libraries to a point, nearest first, with distances (the ten-minute reading circle)."""
+        found = await services.nearest_libraries(lat, lng, limit=limit, radius_m=radius_m, service=service)
+        now = deps.clock.now()
+        return [LibraryOut.of(lib, now, distance) for lib, distance in found]
+
+    @get("/{code:str}", responses=problems(LibraryNotFound))
+    async def detail(self, deps: Deps, code: LibraryCodeParam) -> LibraryOut:
+        """One library, with whether it is open now in its own time zone and today's hours."""
+        library = await services.get_library(code)
+        return LibraryOut.of(library, deps.clock.now())

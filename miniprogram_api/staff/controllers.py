@@ -1,0 +1,178 @@
+"""Staff endpoints. Each checks the caller's role, and acts only on libraries inside the caller's sub-tree."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, patch, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+
+from backend.accounts import services
+from backend.accounts import staff as staff_service
+from backend.accounts.errors import (
+    CardPayloadExpired,
+    CardPayloadInvalid,
+    CardPayloadReplayed,
+    LoginFailed,
+    LoginLocked,
+    RoleTooLow,
+    StaffNotFound,
+    StaffOnly,
+    TokenExpired,
+    TokenInvalid,
+    UsernameTaken,
+    WeakPassword,
+)
+from backend.accounts.models import StaffUser
+from backend.errors import NotAuthenticated
+from backend.network import services as network
+from backend.network.errors import (
+    InvalidOpeningHours,
+    InvalidParent,
+    LibraryCodeTaken,
+    LibraryNotFound,
+    OutsideScope,
+    UnknownTimezone,
+)
+from backend.wechat.errors import WeChatRateLimited, WeChatUnavailable
+from miniprogram_api.accounts.schemas import TokensOut
+from miniprogram_api.deps import BEARER, Deps
+from miniprogram_api.errors import problems
+from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam, LibraryOut
+from miniprogram_api.staff.schemas import (
+    CardScanIn,
+    LibraryIn,
+    LibraryPatch,
+    ScannedReaderOut,
+    StaffIn,
+    StaffLoginIn,
+    StaffOut,
+)
+
+_AUTH = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
+_ADMIN = (*_AUTH, RoleTooLow, OutsideScope)
+
+
+class StaffAuthController(Controller):
+    path = "/staff/auth"
+    tags = ["Staff"]
+
+    @post("/login", status_code=200, responses=problems(LoginFailed, LoginLocked))
+    async def login(self, deps: Deps, data: StaffLoginIn) -> TokensOut:
+        """Staff password login; repeated failures lock the username for a while."""
+        pair = await staff_service.staff_login(
+            deps.redis, deps.tokens, deps.login_limits, data.username, data.password, deps.clock.now()
+        )
+        return TokensOut.of(pair)
+
+
+class StaffController(Controller):
+    path = "/staff"
+    tags = ["Staff"]
+    security = BEARER
+
+    @get("/me", responses=problems(*_AUTH))
+    async def me(self, staff: StaffUser) -> StaffOut:
+        """The logged-in staff member, their role and library."""
+        return StaffOut.of(staff)
+
+    @post(
+        "/cards/verify",
+        status_code=200,
+        responses=problems(*_AUTH, CardPayloadInvalid, CardPayloadExpired, CardPayloadReplayed),
+    )
+    async def verify_card(self, deps: Deps, staff: StaffUser, data: CardScanIn) -> ScannedReaderOut:
+        """Check a scanned virtual reader card: forged, expired or already used codes are refused."""
+        reader = await services.identify_card(
+            deps.keys, deps.redis, data.payload, deps.clock.now(), deps.settings.card_payload_ttl_seconds
+        )
+        return ScannedReaderOut.of(reader)
+
+    @get("/staff-users", responses=problems(*_ADMIN, LibraryNotFound))
+    async def list_staff(
+        self, staff: StaffUser, library: Annotated[str | None, Parameter(pattern=CODE_PATTERN)] = None
+    ) -> list[StaffOut]:
+        """Staff of the caller's libraries (or of one library's sub-tree inside them)."""
+        return [StaffOut.of(s) for s in await staff_service.list_staff(staff, library)]
+
+    @post("/staff-users", responses=problems(*_ADMIN, LibraryNotFound, UsernameTaken, WeakPassword))
+    async def create_staff(self, staff: StaffUser, data: StaffIn) -> StaffOut:
+        """Add a staff account to a library in the caller's scope, with a role no higher than the caller's."""
+        created = await staff_service.create_staff(
+            staff,
+            username=data.username,
+            password=data.password,
+            display_name=data.display_name,
+            role=data.role,
+            library_code=data.library_code,
+        )
+        return StaffOut.of(created)
+
+    @post("/staff-users/{staff_id:int}/deactivate", status_code=200, responses=problems(*_ADMIN, StaffNotFound))
+    async def deactivate_staff(self, deps: Deps, staff: StaffUser, staff_id: int) -> StaffOut:
+        """Disable a staff account in the caller's scope and end its sessions."""
+        return StaffOut.of(await staff_service.deactivate_staff(staff, staff_id, deps.clock.now()))
+
+    @post(
+        "/libraries",
+        responses=problems(
+            *_ADMIN, LibraryNotFound, InvalidParent, LibraryCodeTaken, InvalidOpeningHours, UnknownTimezone
+        ),
+    )
+    async def create_library(self, deps: Deps, staff: StaffUser, data: LibraryIn) -> LibraryOut:
+        """Add a library, service point, 24-hour library or swap cabinet under a library in the caller's scope."""
+        library = await network.create_library(
+            network.LibraryDraft(
+                code=data.code,
+                name=data.name,
+                level=data.level,
+                parent_code=data.parent_code,
+                latitude=data.latitude,
+                longitude=data.longitude,
+                address=data.address,
+                phone=data.phone,
+                timezone=data.timezone,
+                opening_hours=data.opening_hours,
+                services=data.services,
+            ),
+            scope_path=staff_service.managed_scope(staff),
+        )
+        return LibraryOut.of(library, deps.clock.now())
+
+    @patch("/libraries/{code:str}", responses=problems(*_ADMIN, LibraryNotFound, InvalidOpeningHours))
+    async def update_library(
+        self, deps: Deps, staff: StaffUser, code: LibraryCodeParam, data: LibraryPatch
+    ) -> LibraryOut:
+        """Change a library's place, hours, services, or take it out of service."""
+        library = await network.update_library(
+            code,
+            network.LibraryChanges(
+                name=data.name,
+                address=data.address,
+                phone=data.phone,
+                latitude=data.latitude,
+                longitude=data.longitude,
+                opening_hours=data.opening_hours,
+                services=data.services,
+                active=data.active,
+            ),
+            scope_path=staff_service.managed_scope(staff),
+        )
+        return LibraryOut.of(library, deps.clock.now())
+
+    @get(
+        "/libraries/{code:str}/mini-program-code",
+        media_type="image/png",
+        responses={
+            **problems(*_AUTH, LibraryNotFound, OutsideScope, WeChatRateLimited, WeChatUnavailable),
+            200: ResponseSpec(data_container=bytes, media_type="image/png", description="The mini-program code"),
+        },
+    )
+    async def mini_program_code(self, deps: Deps, staff: StaffUser, code: LibraryCodeParam) -> Response[bytes]:
+        """A printable mini-program code for the door of a library, 24-hour library or swap cabinet: scanning it
+        opens that library's page in the mini-program."""
+        png = await network.library_mini_program_code(
+            deps.wechat, code, page=deps.settings.wechat_library_page, scope_path=staff.library.path
+        )
+        return Response(png, media_type="image/png")

@@ -1,0 +1,1 @@
+"""Makes `tests.*` helpers importable as modules of the test tree."""

@@ -1,0 +1,159 @@
+"""The services integration tests run against: the whole HTTP app on each stack (the embedded default, and
+PostgreSQL + a Redis server), the real wechatpy client against a WeChat-compatible server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar import Litestar
+from redis.asyncio import Redis
+from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from backend import db, embedded
+from backend.settings import Settings
+from miniprogram_api.app import create_app
+from tests.servers import postgres_server, redis_server
+from tests.wechat_server import FakeWeChat
+
+# Both stacks by default; CI runs both and fails (never skips) when PostgreSQL cannot be started.
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns a failure's story
+
+STACKS = [s.strip() for s in os.environ.get("SHUXIANG_TEST_STACKS", "embedded,postgres").split(",") if s.strip()]
+TEST_SECRET = "test-secret-key-0123456789-abcdefghij"
+
+
+class MovableClock:
+    """The service's clock in tests: real time at the start of each test, moved forward explicitly."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+        self._frozen: datetime | None = None
+
+    def now(self) -> datetime:
+        return self._frozen if self._frozen is not None else datetime.now(UTC) + self._offset
+
+    def advance(self, seconds: float) -> None:
+        if self._frozen is not None:
+            self._frozen += timedelta(seconds=seconds)
+        else:
+            self._offset += timedelta(seconds=seconds)
+
+    def freeze_at(self, moment: datetime) -> None:
+        self._frozen = moment
+
+    def reset(self) -> None:
+        self._offset, self._frozen = timedelta(), None
+
+
+@dataclass
+class Service:
+    stack: str
+    client: httpx.AsyncClient
+    settings: Settings
+    redis: Redis
+    clock: MovableClock
+    wechat: FakeWeChat
+
+
+@dataclass(frozen=True)
+class StackUrls:
+    name: str
+    database_url: str
+    redis_url: str
+    data_dir: Path
+
+
+@pytest.fixture(scope="session")
+def wechat() -> Iterator[FakeWeChat]:
+    with FakeWeChat(appid="wx-test-app", secret="test-app-secret") as server:
+        yield server
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackUrls]:
+    name: str = request.param
+    data_dir = tmp_path_factory.mktemp(name)
+    with contextlib.ExitStack() as servers:
+        if name == "embedded":
+            handle, redis_url = embedded.start_redis(data_dir)
+            servers.callback(handle.shutdown)
+            yield StackUrls(name, f"sqlite://{data_dir / 'shuxiang.sqlite3'}", redis_url, data_dir)
+        elif name == "postgres":
+            database_url = servers.enter_context(postgres_server())
+            redis_url = servers.enter_context(redis_server(data_dir / "redis"))
+            # A pool large enough for the concurrency tests to contend in the database, not in the pool.
+            yield StackUrls(name, f"{database_url}?minsize=1&maxsize=30", redis_url, data_dir)
+        else:
+            raise ValueError(f"unknown test stack {name!r} (choose from embedded, postgres)")
+
+
+@pytest.fixture(scope="session")
+async def service(stack: StackUrls, wechat: FakeWeChat) -> AsyncIterator[Service]:
+    settings = Settings(
+        data_dir=stack.data_dir,
+        database_url=stack.database_url,
+        redis_url=stack.redis_url,
+        secret_key=TEST_SECRET,
+        wechat_appid=wechat.appid,
+        wechat_secret=wechat.secret,
+        wechat_api_base=wechat.base_url,
+    )
+    # Tortoise caches compiled INSERTs per connection name, not per dialect; one process testing two stacks must
+    # drop SQLite's "?" placeholders before PostgreSQL's turn.
+    EXECUTOR_CACHE.clear()
+    await db.migrate(settings.effective_database_url)
+    clock = MovableClock()
+    app = create_app(settings, clock=clock)
+    async with (
+        running(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shuxiang.test") as client,
+    ):
+        yield Service(stack.name, client, settings, app.state.deps.redis, clock, wechat)
+
+
+@contextlib.asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[None]:
+    """The app's lifespan in a task of its own: pytest sets a session fixture up and tears it down in different
+    tasks, and the lifespan's task group must be entered and left in one."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(lifespan())
+    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # startup failed: raise its error
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+@pytest.fixture(autouse=True)
+async def fresh_state(service: Service) -> None:
+    """Every test starts from an empty network: no rows (but the card counter), an empty Redis, the real time."""
+    tables = [m._meta.db_table for m in Tortoise.apps["models"].values() if m._meta.db_table != "counter"]
+    conn = connections.get("default")
+    if service.stack == "postgres":
+        await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    else:
+        await conn.execute_script(
+            "PRAGMA foreign_keys = OFF;" + "".join(f"DELETE FROM {t};" for t in tables) + "PRAGMA foreign_keys = ON;"
+        )
+    await conn.execute_script("UPDATE counter SET value = 0")
+    await service.redis.flushdb()
+    service.clock.reset()
