@@ -15,6 +15,8 @@ from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
+QUEUE = "shuxiang:queue"
+
 
 async def purge_sessions(ctx: dict[str, Any]) -> int:
     """Hourly: drop expired refresh tokens."""
@@ -40,5 +42,5 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
-        "queue_name": "shuxiang:queue",
+        "queue_name": QUEUE,
     }

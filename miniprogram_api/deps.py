@@ -62,4 +62,4 @@ DEPENDENCIES = {
 }
 
 # OpenAPI: the bearer scheme every reader and staff endpoint requires.
-BEARER = [{"BearerToken": []}]
+BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]

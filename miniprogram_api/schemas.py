@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
 import msgspec
 
 # Free text that people type: no control characters (a NUL byte cannot even be stored by PostgreSQL).
 PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
-def text(max_length: int, min_length: int = 0) -> Any:
-    """A free-text field of bounded length without control characters."""
-    return Annotated[str, msgspec.Meta(min_length=min_length, max_length=max_length, pattern=PLAIN_TEXT)]
+def text(max_length: int, min_length: int = 0) -> msgspec.Meta:
+    """Constraints of a free-text field, `Annotated[str, text(50)]`: bounded length, no control characters."""
+    return msgspec.Meta(min_length=min_length, max_length=max_length, pattern=PLAIN_TEXT)

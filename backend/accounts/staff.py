@@ -56,7 +56,9 @@ async def staff_login(
     attempts_key = f"staff:login-attempts:{username.lower()}"
     async with redis.pipeline(transaction=True) as pipe:
         # The window starts at the first attempt (SET NX); later attempts only count (EXPIRE NX needs Redis 7).
-        _, attempts = await pipe.set(attempts_key, 0, ex=limits.lockout_seconds, nx=True).incr(attempts_key).execute()
+        pipe.set(attempts_key, 0, ex=limits.lockout_seconds, nx=True)
+        pipe.incr(attempts_key)
+        _, attempts = await pipe.execute()
     if attempts > limits.max_failures:
         raise LoginLocked(minutes=max(1, limits.lockout_seconds // 60))
     staff = await StaffUser.get_or_none(username=username, active=True)
@@ -123,6 +125,20 @@ async def create_staff(
     except IntegrityError as exc:
         raise UsernameTaken(username=username) from exc
     return staff
+
+
+async def create_first_admin(username: str, password: str, central: Library) -> StaffUser:
+    """The network administrator an installation starts with (from `shuxiang bootstrap`, not the API)."""
+    try:
+        return await StaffUser.create(
+            username=username,
+            password_hash=hash_password(password),
+            role=StaffRole.NETWORK_ADMIN,
+            library=central,
+            display_name=username,
+        )
+    except IntegrityError as exc:
+        raise UsernameTaken(username=username) from exc
 
 
 async def list_staff(actor: StaffUser, library_code: str | None) -> list[StaffUser]:

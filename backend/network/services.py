@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -58,6 +59,10 @@ class LibraryChanges:
     opening_hours: hours.WeeklyHours | None = None
     services: list[LibraryService] | None = None
     active: bool | None = None
+
+
+def _service_columns(services: list[LibraryService]) -> dict[str, Any]:
+    return {service.value: service in services for service in LibraryService}
 
 
 def in_scope(library: Library, scope_path: str) -> bool:
@@ -156,7 +161,7 @@ async def create_library(draft: LibraryDraft, *, scope_path: str) -> Library:
                 longitude=draft.longitude,
                 timezone=draft.timezone,
                 opening_hours=opening_hours,
-                **{s.value: s in draft.services for s in LibraryService},
+                **_service_columns(draft.services),
             )
             library.path = f"{parent.path if parent else NETWORK_ROOT}{library.id}/"
             await library.save(update_fields=["path"])
@@ -180,7 +185,7 @@ async def update_library(code: str, changes: LibraryChanges, *, scope_path: str)
     if changes.opening_hours is not None:
         updates["opening_hours"] = hours.validate(changes.opening_hours)
     if changes.services is not None:
-        updates.update({s.value: s in changes.services for s in LibraryService})
+        updates.update(_service_columns(changes.services))
     if updates:
         library.update_from_dict(updates)
         await library.save(update_fields=[*updates, "updated_at"])

@@ -14,7 +14,7 @@ from backend.accounts.tokens import TokenPair
 from miniprogram_api.schemas import text
 
 WeChatCode = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Name = text(50, min_length=1)
+Name = Annotated[str, text(50, min_length=1)]
 BirthMonth = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 

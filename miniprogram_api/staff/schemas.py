@@ -13,7 +13,7 @@ from miniprogram_api.schemas import text
 
 Username = Annotated[str, msgspec.Meta(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.@-]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Text = text(200)
+Text = Annotated[str, text(200)]
 
 
 class StaffLoginIn(msgspec.Struct):
@@ -39,7 +39,7 @@ class StaffIn(msgspec.Struct, forbid_unknown_fields=True):
     password: Annotated[str, msgspec.Meta(max_length=200)]
     role: StaffRole
     library_code: Code
-    display_name: text(50) = ""
+    display_name: Annotated[str, text(50)] = ""
 
 
 class CardScanIn(msgspec.Struct):
@@ -70,22 +70,22 @@ class ScannedReaderOut(msgspec.Struct):
 
 class LibraryIn(msgspec.Struct, forbid_unknown_fields=True):
     code: Code
-    name: text(100, min_length=1)
+    name: Annotated[str, text(100, min_length=1)]
     level: LibraryLevel
     parent_code: Code
     latitude: Latitude
     longitude: Longitude
     address: Text = ""
-    phone: text(30) = ""
+    phone: Annotated[str, text(30)] = ""
     timezone: Annotated[str, msgspec.Meta(max_length=40)] = "Asia/Shanghai"
     opening_hours: WeeklyHours = {}
     services: list[LibraryService] = []
 
 
 class LibraryPatch(msgspec.Struct, forbid_unknown_fields=True):
-    name: text(100, min_length=1) | None = None
+    name: Annotated[str, text(100, min_length=1)] | None = None
     address: Text | None = None
-    phone: text(30) | None = None
+    phone: Annotated[str, text(30)] | None = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     opening_hours: WeeklyHours | None = None

@@ -1,0 +1,165 @@
+"""`shuxiang`: run the whole service on the embedded default, or each production process on its own."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+
+from backend import db
+from backend.settings import Settings
+
+log = logging.getLogger("shuxiang")
+
+_APP = "miniprogram_api.app:create_app"
+
+
+def _with_orm(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
+    async def main() -> None:
+        await db.init_orm(settings.effective_database_url)
+        try:
+            await work()
+        finally:
+            await db.close_orm()
+
+    asyncio.run(main())
+
+
+def migrate(settings: Settings) -> None:
+    """Apply the committed migrations."""
+    asyncio.run(db.migrate(settings.effective_database_url))
+    print("migrations applied")
+
+
+def seed_demo(settings: Settings) -> None:
+    """Load the demo network (a Tongling-shaped city) unless the database already has libraries."""
+    from backend.demo.network import seed_demo as load
+
+    async def work() -> None:
+        summary = await load()
+        print("\n".join(summary.lines()))
+
+    _with_orm(settings, work)
+
+
+def bootstrap(settings: Settings, args: argparse.Namespace) -> None:
+    """Create a new network's central library and its first network administrator."""
+    from backend.accounts.staff import create_first_admin
+    from backend.network.models import LibraryLevel, LibraryService
+    from backend.network.services import NETWORK_ROOT, LibraryDraft, create_library
+
+    password = os.environ.get("SHUXIANG_ADMIN_PASSWORD") or getpass.getpass("password for the administrator: ")
+
+    async def work() -> None:
+        central = await create_library(
+            LibraryDraft(
+                code=args.code,
+                name=args.name,
+                level=LibraryLevel.CENTRAL,
+                parent_code=None,
+                latitude=args.lat,
+                longitude=args.lng,
+                timezone=settings.timezone,
+                services=list(LibraryService),
+            ),
+            scope_path=NETWORK_ROOT,
+        )
+        admin = await create_first_admin(args.admin, password, central)
+        print(f"central library {central.code} and network administrator {admin.username} created")
+
+    _with_orm(settings, work)
+
+
+def worker(settings: Settings, burst: bool = False) -> None:
+    """Run the arq worker (scheduled and background jobs) until stopped, or until the queue is empty (--burst)."""
+    from arq.worker import run_worker
+
+    from backend.worker import worker_settings
+
+    run_worker(worker_settings(settings), burst=burst)
+
+
+def serve(settings: Settings, workers: int | None = None) -> None:
+    """Serve the HTTP API with granian (N worker processes, each a stateless copy of the app)."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(
+        _APP,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=workers or settings.web_workers,
+        factory=True,
+    ).serve()
+
+
+def run(settings: Settings) -> None:
+    """Everything on one machine: embedded Redis, migrations, demo data on first start, the worker and the API."""
+    from backend.embedded import start_redis
+
+    env = {
+        "SHUXIANG_SECRET_KEY": settings.effective_secret_key,
+        "SHUXIANG_DATABASE_URL": settings.effective_database_url,
+    }
+    redis_handle = None
+    if not settings.redis_url:
+        redis_handle, env["SHUXIANG_REDIS_URL"] = start_redis(settings.data_dir)
+    os.environ.update(env)  # the worker and the API processes read the same settings from the environment
+    settings = Settings.from_env()
+    migrate(settings)
+    seed_demo(settings)
+    worker_process = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"])
+    try:
+        print(f"shuxiang on http://{settings.host}:{settings.port}  (API docs: /docs)")
+        serve(settings)
+    finally:
+        worker_process.send_signal(signal.SIGTERM)
+        worker_process.wait(timeout=15)
+        if redis_handle is not None:
+            redis_handle.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="shuxiang", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help=run.__doc__)
+    serve_parser = commands.add_parser("serve", help=serve.__doc__)
+    serve_parser.add_argument("--workers", type=int, help="HTTP worker processes (default SHUXIANG_WEB_WORKERS)")
+    worker_parser = commands.add_parser("worker", help=worker.__doc__)
+    worker_parser.add_argument("--burst", action="store_true", help="run the queued jobs, then exit")
+    commands.add_parser("migrate", help=migrate.__doc__)
+    commands.add_parser("seed-demo", help=seed_demo.__doc__)
+    boot = commands.add_parser("bootstrap", help=bootstrap.__doc__)
+    boot.add_argument("--code", required=True, help="network-unique code of the central library, e.g. TL")
+    boot.add_argument("--name", required=True, help="name of the central library")
+    boot.add_argument("--lat", type=float, required=True)
+    boot.add_argument("--lng", type=float, required=True)
+    boot.add_argument("--admin", required=True, help="username of the first network administrator")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    match args.command:
+        case "run":
+            run(settings)
+        case "serve":
+            serve(settings, args.workers)
+        case "worker":
+            worker(settings, args.burst)
+        case "migrate":
+            migrate(settings)
+        case "seed-demo":
+            seed_demo(settings)
+        case "bootstrap":
+            bootstrap(settings, args)
+
+
+if __name__ == "__main__":
+    main()

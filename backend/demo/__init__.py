@@ -1,0 +1,1 @@
+"""Demo data, for trying the backend without a real library network."""

@@ -1,0 +1,1 @@
+"""Reading recommendations (issue: personal and curated lists); empty until that issue lands."""

@@ -1,0 +1,31 @@
+from backend.accounts.models import StaffRole, StaffUser
+from backend.demo.network import DEMO_PASSWORD, seed_demo
+from backend.network.models import Library, LibraryLevel
+from tests.integration.conftest import Service
+
+
+async def test_the_demo_network_is_shaped_like_tonglings_and_loads_once(service: Service) -> None:
+    first = await seed_demo()
+    second = await seed_demo()
+
+    assert first.loaded and not second.loaded
+    counts = first.counts
+    assert counts[LibraryLevel.CENTRAL] == 1 and counts[LibraryLevel.MAIN] == 4
+    assert counts[LibraryLevel.SELF_SERVICE] == 5 and counts[LibraryLevel.SWAP_CABINET] == 30
+    assert 45 <= counts[LibraryLevel.BRANCH] <= 60 and counts[LibraryLevel.SERVICE_POINT] >= 50
+    assert await Library.all().count() == first.total
+    for library in await Library.all().select_related("parent"):
+        assert library.parent is None or library.path.startswith(library.parent.path)
+    assert await StaffUser.filter(role=StaffRole.NETWORK_ADMIN).count() == 1
+
+
+async def test_demo_staff_work_within_their_scope(service: Service) -> None:
+    await seed_demo()
+    login = await service.client.post("/staff/auth/login", json={"username": "yian-admin", "password": DEMO_PASSWORD})
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+    listed = await service.client.get("/staff/staff-users", headers=headers)
+    foreign = await service.client.patch("/staff/libraries/TL-ZY", json={"phone": "1"}, headers=headers)
+
+    assert [s["username"] for s in listed.json()] == ["yian-admin"]
+    assert foreign.status_code == 403

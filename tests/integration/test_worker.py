@@ -1,0 +1,48 @@
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from arq import create_pool
+from arq.connections import RedisSettings
+from arq.jobs import Job
+
+from backend.accounts.models import AuthSession
+from backend.worker import QUEUE
+from tests.integration.conftest import Service
+from tests.integration.factories import login_reader
+
+
+def run_worker_process(service: Service) -> subprocess.CompletedProcess[str]:
+    """The real `shuxiang worker` process, in burst mode: it runs what is queued and exits."""
+    s = service.settings
+    env = {
+        **os.environ,
+        "SHUXIANG_DATABASE_URL": s.effective_database_url,
+        "SHUXIANG_REDIS_URL": s.redis_url,
+        "SHUXIANG_SECRET_KEY": s.secret_key,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", "worker", "--burst"], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_the_worker_purges_expired_sessions_and_keeps_live_ones(service: Service) -> None:
+    live = await login_reader(service, "openid-live")
+    stale = await login_reader(service, "openid-stale")
+    await AuthSession.filter(reader__openid="openid-stale").update(expires_at=service.clock.now() - timedelta(days=1))
+    pool = await create_pool(RedisSettings.from_dsn(service.settings.redis_url), default_queue_name=QUEUE)
+    try:
+        job = await pool.enqueue_job("purge_sessions")
+        assert job is not None
+        finished = await asyncio.to_thread(run_worker_process, service)
+        assert finished.returncode == 0, finished.stderr[-2000:]
+        assert await Job(job.job_id, pool, _queue_name=QUEUE).result(timeout=5) == 1
+    finally:
+        await pool.aclose()
+
+    assert (await service.client.post("/auth/refresh", json={"refresh_token": live.tokens["refresh_token"]})).is_success
+    refused = await service.client.post("/auth/refresh", json={"refresh_token": stale.tokens["refresh_token"]})
+    assert refused.status_code == 401
+    assert not await AuthSession.filter(reader__openid="openid-stale").exists()
