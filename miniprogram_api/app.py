@@ -36,9 +36,15 @@ Every error is `application/problem+json` with a stable `code`; messages are Chi
 """
 
 
-@get("/health", tags=["Service"], include_in_schema=True)
+@get("/health/live", tags=["Service"])
+async def live() -> dict[str, str]:
+    """Liveness: the process serves requests (touches nothing else)."""
+    return {"status": "ok"}
+
+
+@get("/health", tags=["Service"])
 async def health(state: State) -> dict[str, str]:
-    """Liveness and readiness: the database answers and Redis answers."""
+    """Readiness: the database and Redis answer."""
     deps: Deps = state.deps
     await deps.redis.ping()
     await db.ping()
@@ -93,6 +99,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             index,
+            live,
             health,
             LibraryController,
             AuthController,

@@ -113,16 +113,15 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
 
 
 def problems(*errors: type[domain.DomainError]) -> dict[int, ResponseSpec]:
-    """OpenAPI responses for the domain errors a handler may raise, grouped by status, listing their codes."""
-    by_status: dict[int, list[type[domain.DomainError]]] = {}
+    """OpenAPI responses for the domain errors a handler may raise, grouped by status with their codes, plus the
+    400 every handler answers to a malformed request."""
+    code, zh, en = _FRAMEWORK_PROBLEMS[400]
+    descriptions: dict[int, list[str]] = {400: [f"`{code}`: {zh} ({en})"]}
     for error in errors:
-        by_status.setdefault(status_of(error), []).append(error)
+        descriptions.setdefault(status_of(error), []).append(f"`{error.code}`: {error.message_zh} ({error.message_en})")
     return {
         status: ResponseSpec(
-            data_container=Problem,
-            media_type=PROBLEM_MEDIA_TYPE,
-            generate_examples=False,
-            description="; ".join(f"`{e.code}`: {e.message_zh} ({e.message_en})" for e in group),
+            data_container=Problem, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False, description="; ".join(lines)
         )
-        for status, group in sorted(by_status.items())
+        for status, lines in sorted(descriptions.items())
     }

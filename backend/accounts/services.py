@@ -81,7 +81,7 @@ async def reader_for(principal: Principal) -> Reader:
     """The logged-in reader behind an access token."""
     if principal.kind is not PrincipalKind.READER:
         raise ReaderOnly()
-    reader = await Reader.get_or_none(id=principal.id, reader_type=ReaderType.ADULT).prefetch_related("home_library")
+    reader = await Reader.get_or_none(id=principal.id, reader_type=ReaderType.ADULT).select_related("home_library")
     if reader is None:
         raise TokenInvalid()  # the account was deleted after the token was issued
     return reader

@@ -80,7 +80,7 @@ async def staff_for(principal: Principal) -> StaffUser:
     """The active staff member behind an access token, with their library (which fixes their scope)."""
     if principal.kind is not PrincipalKind.STAFF:
         raise StaffOnly()
-    staff = await StaffUser.get_or_none(id=principal.id, active=True).prefetch_related("library")
+    staff = await StaffUser.get_or_none(id=principal.id, active=True).select_related("library")
     if staff is None:
         raise TokenInvalid()
     return staff

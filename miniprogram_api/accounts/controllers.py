@@ -87,7 +87,7 @@ class AuthController(Controller):
         """Trade a refresh token (readers and staff alike) for a new pair; each refresh token works once."""
         return TokensOut.of(await tokens.refresh_session(deps.tokens, data.refresh_token, deps.clock.now()))
 
-    @post("/logout", status_code=204)
+    @post("/logout", status_code=204, responses=problems())
     async def logout(self, deps: Deps, data: RefreshIn) -> None:
         """Revoke the refresh token and every token rotated from the same login."""
         await tokens.close_session(data.refresh_token, deps.clock.now())

@@ -42,7 +42,7 @@ class LibraryController(Controller):
         now = deps.clock.now()
         return LibraryPage([LibraryOut.of(lib, now) for lib in found], total, limit, offset)
 
-    @get("/nearby")
+    @get("/nearby", responses=problems())
     async def nearby(
         self,
         deps: Deps,
