@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from backend import db
+from backend.errors import DomainError
 from backend.settings import Settings
 
 log = logging.getLogger("shuxiang")
@@ -50,13 +51,21 @@ def seed_demo(settings: Settings) -> None:
 
 def bootstrap(settings: Settings, args: argparse.Namespace) -> None:
     """Create a new network's central library and its first network administrator."""
+    from tortoise.transactions import in_transaction
+
+    from backend.accounts.models import StaffUser
     from backend.accounts.staff import create_first_admin
-    from backend.network.models import LibraryLevel, LibraryService
+    from backend.network.models import Library, LibraryLevel, LibraryService
     from backend.network.services import NETWORK_ROOT, LibraryDraft, create_library
 
     password = os.environ.get("SHUXIANG_ADMIN_PASSWORD") or getpass.getpass("password for the administrator: ")
 
     async def work() -> None:
+        async with in_transaction():  # both or neither: a refused password must not leave a headless network
+            central, admin = await create_network()
+        print(f"central library {central.code} and network administrator {admin.username} created")
+
+    async def create_network() -> tuple[Library, StaffUser]:
         central = await create_library(
             LibraryDraft(
                 code=args.code,
@@ -70,8 +79,7 @@ def bootstrap(settings: Settings, args: argparse.Namespace) -> None:
             ),
             scope_path=NETWORK_ROOT,
         )
-        admin = await create_first_admin(args.admin, password, central)
-        print(f"central library {central.code} and network administrator {admin.username} created")
+        return central, await create_first_admin(args.admin, password, central)
 
     _with_orm(settings, work)
 
@@ -146,6 +154,13 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
+    try:
+        _dispatch(settings, args)
+    except DomainError as exc:
+        sys.exit(f"shuxiang {args.command}: {exc.message('en')}")
+
+
+def _dispatch(settings: Settings, args: argparse.Namespace) -> None:
     match args.command:
         case "run":
             run(settings)

@@ -90,6 +90,10 @@ class Settings:
 
     @property
     def effective_secret_key(self) -> str:
+        if not self.secret_key and self.database_url and not self.database_url.startswith("sqlite"):
+            # Hosts sharing a database must share the key: a per-host key would make every token and every
+            # encrypted phone number unreadable on the other hosts.
+            raise ValueError("SHUXIANG_SECRET_KEY must be set when SHUXIANG_DATABASE_URL is")
         return self.secret_key or _embedded_secret(self.data_dir)
 
 

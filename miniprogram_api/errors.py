@@ -10,6 +10,8 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from redis.exceptions import RedisError
+from tortoise.exceptions import DBConnectionError
 
 from backend import errors as domain
 
@@ -39,6 +41,7 @@ _FRAMEWORK_PROBLEMS: dict[int, tuple[str, str, str]] = {
     429: ("too_many_requests", "操作过于频繁，请稍后再试", "Too many requests"),
 }
 _INTERNAL = ("internal_error", "服务器内部错误，请稍后再试", "Internal error, please try again later")
+_UNAVAILABLE = ("service_unavailable", "服务暂时不可用，请稍后再试", "The service is briefly unavailable, try again")
 
 
 class FieldProblem(msgspec.Struct):
@@ -71,6 +74,10 @@ def language_of(request: Request[Any, Any, Any]) -> str:
     return "en" if accepted.strip().lower().startswith("en") else "zh"
 
 
+def _pick(request: Request[Any, Any, Any], zh: str, en: str) -> str:
+    return en if language_of(request) == "en" else zh
+
+
 def _problem(request: Request[Any, Any, Any], status: int, code: str, title: str, **extra: Any) -> Response[Problem]:
     problem = Problem(
         type=f"urn:shuxiang:problem:{code}", title=title, status=status, code=code, instance=request.url.path, **extra
@@ -94,20 +101,32 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
             if isinstance(e, dict)
         ]
         extra["detail"] = exc.detail
-    response = _problem(request, exc.status_code, code, en if language_of(request) == "en" else zh, **extra)
+    response = _problem(request, exc.status_code, code, _pick(request, zh, en), **extra)
     response.headers.update(exc.headers or {})
+    return response
+
+
+def unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    # The database or Redis is down or overloaded: the reader should retry, not report a bug.
+    log.error("backing service unavailable at %s: %s", request.url.path, type(exc).__name__)
+    code, zh, en = _UNAVAILABLE
+    response = _problem(request, 503, code, _pick(request, zh, en))
+    response.headers["Retry-After"] = "5"
     return response
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error at %s", request.url.path, exc_info=exc)
     code, zh, en = _INTERNAL
-    return _problem(request, 500, code, en if language_of(request) == "en" else zh)
+    return _problem(request, 500, code, _pick(request, zh, en))
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     domain.DomainError: domain_error_handler,
     HTTPException: http_error_handler,
+    RedisError: unavailable_handler,
+    DBConnectionError: unavailable_handler,
+    OSError: unavailable_handler,  # connection refused or reset by the database or Redis
     Exception: internal_error_handler,
 }
 

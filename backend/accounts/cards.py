@@ -1,7 +1,8 @@
 """Reader card numbers (unique across the network) and the virtual card: a signed payload that rotates.
 
 A payload reads `SX1.<card number>.<expires, unix seconds>.<nonce>.<signature>`: short enough for a small QR
-code, verifiable offline by any staff device that holds the key, and single use (the nonce is spent in Redis).
+code, and single use: the server checks the signature and spends the nonce in Redis (the key never leaves the
+server, since whoever holds it can mint any card).
 """
 
 from __future__ import annotations

@@ -113,6 +113,24 @@ class UsernameTaken(Conflict):
     message_en = "The username {username} is taken"
 
 
+class NetworkAdminOutsideCentral(InvalidInput):
+    code = "network_admin_outside_central"
+    message_zh = "网络管理员只能设在中心馆"
+    message_en = "Network administrators belong to the central library"
+
+
+class CannotDeactivateSelf(Conflict):
+    code = "cannot_deactivate_self"
+    message_zh = "不能停用自己的账号"
+    message_en = "You cannot deactivate your own account"
+
+
+class InvalidName(InvalidInput):
+    code = "invalid_name"
+    message_zh = "姓名不能为空"
+    message_en = "The name cannot be blank"
+
+
 class WeakPassword(InvalidInput):
     code = "staff_password_weak"
     message_zh = "密码至少 10 位"

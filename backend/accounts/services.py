@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from cryptography.exceptions import InvalidTag
 from redis.asyncio import Redis
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -17,6 +19,7 @@ from backend.accounts.errors import (
     ChildrenLimitReached,
     GuardianConsentRequired,
     InvalidBirthMonth,
+    InvalidName,
     PhoneNotBound,
     ReaderOnly,
     TokenInvalid,
@@ -30,7 +33,9 @@ from backend.wechat.gateway import WeChatGateway, WeChatSession
 # Children's data is sensitive personal information under PIPL below this age (art. 28, 31).
 CHILD_AGE_LIMIT_YEARS = 14
 MAX_CHILDREN_PER_GUARDIAN = 6
-_BIRTH_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_BIRTH_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+log = logging.getLogger(__name__)
+
 _SESSION_KEY = "reader.session_key"
 _PHONE = "reader.phone"
 
@@ -49,13 +54,11 @@ async def login_with_wechat(
 ) -> TokenPair:
     """Exchange a `wx.login` code, find the reader by openid or register them with a new card, open a session."""
     wechat = await gateway.code_to_session(code)
-    reader = await Reader.get_or_none(openid=wechat.openid)
-    if reader is None:
-        reader = await _register(wechat, keys, card_prefix)
-    else:
-        reader.session_key_encrypted = keys.encrypt(wechat.session_key, _SESSION_KEY)
-        reader.unionid = wechat.unionid or reader.unionid
-        await reader.save(update_fields=["session_key_encrypted", "unionid", "updated_at"])
+    reader = await Reader.get_or_none(openid=wechat.openid) or await _register(wechat, keys, card_prefix)
+    # Kept (encrypted) for the WeChat APIs that hand the server data encrypted with the session key.
+    reader.session_key_encrypted = keys.encrypt(wechat.session_key, _SESSION_KEY)
+    reader.unionid = wechat.unionid or reader.unionid
+    await reader.save(update_fields=["session_key_encrypted", "unionid", "updated_at"])
     return await open_session(policy, Principal(PrincipalKind.READER, reader.id), now)
 
 
@@ -65,16 +68,12 @@ async def _register(wechat: WeChatSession, keys: Keys, card_prefix: str) -> Read
             return await Reader.create(
                 card_number=await cards.allocate_card_number(card_prefix),
                 openid=wechat.openid,
-                unionid=wechat.unionid,
                 session_key_encrypted=keys.encrypt(wechat.session_key, _SESSION_KEY),
             )
     except IntegrityError:
         # The same reader logged in concurrently (two taps, two devices) and the other request registered them:
         # the unique openid made sure there is one reader; use it.
-        reader = await Reader.get(openid=wechat.openid)
-        reader.session_key_encrypted = keys.encrypt(wechat.session_key, _SESSION_KEY)
-        await reader.save(update_fields=["session_key_encrypted", "updated_at"])
-        return reader
+        return await Reader.get(openid=wechat.openid)
 
 
 async def reader_for(principal: Principal) -> Reader:
@@ -91,14 +90,18 @@ def masked_phone(keys: Keys, reader: Reader) -> str | None:
     """The phone as readers see it on screen: +86 138****8000."""
     if reader.phone_encrypted is None:
         return None
-    phone = keys.decrypt(reader.phone_encrypted, _PHONE)
+    try:
+        phone = keys.decrypt(reader.phone_encrypted, _PHONE)
+    except InvalidTag:
+        log.error("reader %s: phone unreadable with the current SHUXIANG_SECRET_KEY", reader.id)
+        return None
     country, number = (phone[:3], phone[3:]) if phone.startswith("+86") else ("", phone)
     return f"{country} {number[:3]}****{number[-4:]}".strip()
 
 
 async def update_profile(reader: Reader, *, name: str | None, home_library_code: str | None) -> Reader:
     if name is not None:
-        reader.name = name.strip()
+        reader.name = _clean_name(name)
     if home_library_code is not None:
         reader.home_library = await get_library(home_library_code)
     await reader.save(update_fields=["name", "home_library_id", "updated_at"])
@@ -122,6 +125,13 @@ async def unbind_phone(reader: Reader) -> None:
     await reader.save(update_fields=["phone_encrypted", "phone_index", "updated_at"])
 
 
+def _clean_name(name: str) -> str:
+    cleaned = name.strip()
+    if not cleaned:
+        raise InvalidName()
+    return cleaned
+
+
 def _check_birth_month(birth_month: str, now: datetime) -> None:
     match = _BIRTH_MONTH.match(birth_month)
     if match is None:
@@ -138,16 +148,17 @@ async def add_child(
     if not guardian_consent:
         raise GuardianConsentRequired()
     _check_birth_month(birth_month, now)
+    name = _clean_name(name)
     async with in_transaction():
-        # Counted inside the transaction after the counter lock is taken, so parallel requests cannot both slip
-        # under the limit on PostgreSQL (allocation serialises them) or SQLite (transactions serialise).
-        card_number = await cards.allocate_card_number(card_prefix)
+        # The guardian's row lock serialises one family's requests, so parallel ones cannot both slip under the
+        # limit (PostgreSQL; SQLite serialises write transactions anyway).
+        await Reader.filter(id=guardian.id).select_for_update().first()
         if await Reader.filter(guardian=guardian).count() >= MAX_CHILDREN_PER_GUARDIAN:
             raise ChildrenLimitReached(limit=MAX_CHILDREN_PER_GUARDIAN)
         return await Reader.create(
-            card_number=card_number,
+            card_number=await cards.allocate_card_number(card_prefix),
             reader_type=ReaderType.CHILD,
-            name=name.strip(),
+            name=name,
             birth_month=birth_month,
             guardian=guardian,
             guardian_consent_at=now,
@@ -164,6 +175,20 @@ async def get_child(guardian: Reader, child_id: int) -> Reader:
     child = await Reader.get_or_none(id=child_id, guardian=guardian)
     if child is None:
         raise ChildNotFound()
+    return child
+
+
+async def correct_child(
+    guardian: Reader, child_id: int, *, name: str | None, birth_month: str | None, now: datetime
+) -> Reader:
+    """The guardian corrects the child's name or birth month (PIPL art. 46)."""
+    child = await get_child(guardian, child_id)
+    if name is not None:
+        child.name = _clean_name(name)
+    if birth_month is not None:
+        _check_birth_month(birth_month, now)
+        child.birth_month = birth_month
+    await child.save(update_fields=["name", "birth_month", "updated_at"])
     return child
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.errors import InvalidInput, NotFound, PermissionDenied
+from backend.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 
 class LibraryNotFound(NotFound):
@@ -23,7 +23,7 @@ class InvalidParent(InvalidInput):
     message_en = "That parent library does not fit the network's levels"
 
 
-class LibraryCodeTaken(InvalidInput):
+class LibraryCodeTaken(Conflict):
     code = "library_code_taken"
     message_zh = "馆代码 {code} 已被使用，馆代码在全网唯一"
     message_en = "Library code {code} is already used; library codes are unique across the network"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from backend.network.errors import InvalidOpeningHours, UnknownTimezone
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")  # [0-9], not \d: no full-width digits
 
 WeeklyHours = dict[str, list[list[str]]]
 
@@ -49,6 +49,6 @@ def is_open(hours: WeeklyHours, moment: datetime, timezone: str) -> bool:
 def validate_timezone(timezone: str) -> str:
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Asia" is a directory of tzdata
         raise UnknownTimezone(timezone=timezone) from exc
     return timezone

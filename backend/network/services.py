@@ -70,6 +70,16 @@ def in_scope(library: Library, scope_path: str) -> bool:
     return library.path.startswith(scope_path)
 
 
+async def library_in_scope(code: str, scope_path: str) -> Library:
+    """A library (active or not) that a staff member whose scope is `scope_path` may act on."""
+    library = await Library.get_or_none(code=code).select_related("parent")
+    if library is None:
+        raise LibraryNotFound()
+    if not in_scope(library, scope_path):
+        raise OutsideScope()
+    return library
+
+
 async def get_library(code: str) -> Library:
     library = await Library.get_or_none(code=code, active=True).select_related("parent")
     if library is None:
@@ -109,21 +119,20 @@ async def nearest_libraries(
     service: LibraryService | None = None,
 ) -> list[tuple[Library, float]]:
     """The `limit` nearest active libraries with their distance in metres, nearest first."""
-    rings = (radius_m,) if radius_m is not None else (*_NEAREST_RINGS_M, None)
+    # Never the whole table for an anonymous request: the widest ring is already far beyond a reading circle.
+    rings = (radius_m,) if radius_m is not None else _NEAREST_RINGS_M
     found: list[tuple[Library, float]] = []
     for ring in rings:
         qs = Library.filter(active=True).select_related("parent")
         if service is not None:
             qs = qs.filter(**{service.value: True})
-        if ring is not None:
-            lat_min, lat_max, lon_min, lon_max = geo.bounding_box(latitude, longitude, ring)
-            qs = qs.filter(latitude__gte=lat_min, latitude__lte=lat_max, longitude__gte=lon_min, longitude__lte=lon_max)
+        lat_min, lat_max, lon_min, lon_max = geo.bounding_box(latitude, longitude, ring)
+        qs = qs.filter(latitude__gte=lat_min, latitude__lte=lat_max, longitude__gte=lon_min, longitude__lte=lon_max)
         found = sorted(
             ((lib, geo.distance_m(latitude, longitude, lib.latitude, lib.longitude)) for lib in await qs),
             key=lambda pair: pair[1],
         )
-        if ring is not None:
-            found = [pair for pair in found if pair[1] <= ring]
+        found = [pair for pair in found if pair[1] <= ring]
         if len(found) >= limit:
             break
     return found[:limit]
@@ -172,11 +181,7 @@ async def create_library(draft: LibraryDraft, *, scope_path: str) -> Library:
 
 async def update_library(code: str, changes: LibraryChanges, *, scope_path: str) -> Library:
     """Change a library's place, hours or services; only staff whose scope contains it may."""
-    library = await Library.get_or_none(code=code).select_related("parent")
-    if library is None:
-        raise LibraryNotFound()
-    if not in_scope(library, scope_path):
-        raise OutsideScope()
+    library = await library_in_scope(code, scope_path)
     updates: dict[str, object] = {
         name: value
         for name in ("name", "address", "phone", "latitude", "longitude", "active")
@@ -195,7 +200,5 @@ async def update_library(code: str, changes: LibraryChanges, *, scope_path: str)
 async def library_mini_program_code(wechat: WeChatGateway, code: str, *, page: str, scope_path: str) -> bytes:
     """The mini-program code printed at a library's door (a 24-hour library, a swap cabinet): scanning it opens
     `page` with the library code as the scene."""
-    library = await get_library(code)
-    if not in_scope(library, scope_path):
-        raise OutsideScope()
+    library = await library_in_scope(code, scope_path)
     return await wechat.mini_program_code(scene=library.code, page=page)

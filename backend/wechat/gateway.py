@@ -181,7 +181,8 @@ class WechatpyGateway:
             try:
                 return call(client)
             except requests.RequestException as exc:
-                log.warning("WeChat unreachable: %s", exc)
+                # Only the exception's type: its text holds the URL, with the AppSecret or access_token in it.
+                log.warning("WeChat unreachable (%s)", type(exc).__name__)
                 raise WeChatUnavailable() from exc
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, work)

@@ -12,6 +12,7 @@ from backend.accounts.errors import (
     ChildrenLimitReached,
     GuardianConsentRequired,
     InvalidBirthMonth,
+    InvalidName,
     PhoneNotBound,
     ReaderOnly,
     RefreshTokenInvalid,
@@ -32,6 +33,7 @@ from miniprogram_api.accounts.schemas import (
     CardOut,
     ChildIn,
     ChildOut,
+    ChildPatch,
     PhoneIn,
     PhoneOut,
     ProfileIn,
@@ -42,6 +44,7 @@ from miniprogram_api.accounts.schemas import (
 )
 from miniprogram_api.deps import BEARER, Deps
 from miniprogram_api.errors import problems
+from miniprogram_api.schemas import RowId
 
 _AUTH = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 
@@ -103,7 +106,7 @@ class ReaderController(Controller):
         """The logged-in reader's profile."""
         return _profile(deps, reader)
 
-    @patch("/", responses=problems(*_AUTH, LibraryNotFound))
+    @patch("/", responses=problems(*_AUTH, LibraryNotFound, InvalidName))
     async def update_me(self, deps: Deps, reader: Reader, data: ProfileIn) -> ProfileOut:
         """Change the reader's name or home library."""
         await services.update_profile(reader, name=data.name, home_library_code=data.home_library_code)
@@ -137,7 +140,10 @@ class ReaderController(Controller):
         """The children whose cards this reader holds as guardian."""
         return [ChildOut.of(child) for child in await services.list_children(reader)]
 
-    @post("/children", responses=problems(*_AUTH, GuardianConsentRequired, InvalidBirthMonth, ChildrenLimitReached))
+    @post(
+        "/children",
+        responses=problems(*_AUTH, GuardianConsentRequired, InvalidBirthMonth, InvalidName, ChildrenLimitReached),
+    )
     async def add_child(self, deps: Deps, reader: Reader, data: ChildIn) -> ChildOut:
         """Open a child's card held by the caller as guardian; needs the guardian's separate consent."""
         child = await services.add_child(
@@ -151,17 +157,25 @@ class ReaderController(Controller):
         return ChildOut.of(child)
 
     @get("/children/{child_id:int}", responses=problems(*_AUTH, ChildNotFound))
-    async def child(self, reader: Reader, child_id: int) -> ChildOut:
+    async def child(self, reader: Reader, child_id: RowId) -> ChildOut:
         """One of the caller's children."""
         return ChildOut.of(await services.get_child(reader, child_id))
 
+    @patch("/children/{child_id:int}", responses=problems(*_AUTH, ChildNotFound, InvalidName, InvalidBirthMonth))
+    async def correct_child(self, deps: Deps, reader: Reader, child_id: RowId, data: ChildPatch) -> ChildOut:
+        """Correct a child's name or birth month."""
+        child = await services.correct_child(
+            reader, child_id, name=data.name, birth_month=data.birth_month, now=deps.clock.now()
+        )
+        return ChildOut.of(child)
+
     @delete("/children/{child_id:int}", status_code=204, responses=problems(*_AUTH, ChildNotFound))
-    async def remove_child(self, reader: Reader, child_id: int) -> None:
+    async def remove_child(self, reader: Reader, child_id: RowId) -> None:
         """Close a child's card and delete the child's personal data."""
         await services.remove_child(reader, child_id)
 
     @get("/children/{child_id:int}/card", responses=problems(*_AUTH, ChildNotFound))
-    async def child_card(self, deps: Deps, reader: Reader, child_id: int) -> CardOut:
+    async def child_card(self, deps: Deps, reader: Reader, child_id: RowId) -> CardOut:
         """A child's virtual card, shown by the guardian."""
         child = await services.get_child(reader, child_id)
         return CardOut.of(

@@ -11,6 +11,7 @@ import msgspec
 from backend.accounts.models import Reader, ReaderType
 from backend.accounts.services import CardView
 from backend.accounts.tokens import TokenPair
+from miniprogram_api.network.schemas import Code
 from miniprogram_api.schemas import text
 
 WeChatCode = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -53,7 +54,7 @@ class ProfileOut(msgspec.Struct):
 
 class ProfileIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Name | None = None
-    home_library_code: Annotated[str, msgspec.Meta(min_length=1, max_length=32)] | None = None
+    home_library_code: Code | None = None
 
 
 class PhoneIn(msgspec.Struct):
@@ -85,6 +86,11 @@ class ChildIn(msgspec.Struct, forbid_unknown_fields=True):
     birth_month: BirthMonth
     guardian_consent: bool
     """The guardian's separate consent to processing the child's personal data (PIPL art. 31)."""
+
+
+class ChildPatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | None = None
+    birth_month: BirthMonth | None = None
 
 
 class ChildOut(msgspec.Struct):

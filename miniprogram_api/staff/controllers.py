@@ -11,11 +11,13 @@ from litestar.params import Parameter
 from backend.accounts import services
 from backend.accounts import staff as staff_service
 from backend.accounts.errors import (
+    CannotDeactivateSelf,
     CardPayloadExpired,
     CardPayloadInvalid,
     CardPayloadReplayed,
     LoginFailed,
     LoginLocked,
+    NetworkAdminOutsideCentral,
     RoleTooLow,
     StaffNotFound,
     StaffOnly,
@@ -40,6 +42,7 @@ from miniprogram_api.accounts.schemas import TokensOut
 from miniprogram_api.deps import BEARER, Deps
 from miniprogram_api.errors import problems
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam, LibraryOut
+from miniprogram_api.schemas import RowId
 from miniprogram_api.staff.schemas import (
     CardScanIn,
     LibraryIn,
@@ -96,7 +99,10 @@ class StaffController(Controller):
         """Staff of the caller's libraries (or of one library's sub-tree inside them)."""
         return [StaffOut.of(s) for s in await staff_service.list_staff(staff, library)]
 
-    @post("/staff-users", responses=problems(*_ADMIN, LibraryNotFound, UsernameTaken, WeakPassword))
+    @post(
+        "/staff-users",
+        responses=problems(*_ADMIN, LibraryNotFound, UsernameTaken, WeakPassword, NetworkAdminOutsideCentral),
+    )
     async def create_staff(self, staff: StaffUser, data: StaffIn) -> StaffOut:
         """Add a staff account to a library in the caller's scope, with a role no higher than the caller's."""
         created = await staff_service.create_staff(
@@ -109,8 +115,12 @@ class StaffController(Controller):
         )
         return StaffOut.of(created)
 
-    @post("/staff-users/{staff_id:int}/deactivate", status_code=200, responses=problems(*_ADMIN, StaffNotFound))
-    async def deactivate_staff(self, deps: Deps, staff: StaffUser, staff_id: int) -> StaffOut:
+    @post(
+        "/staff-users/{staff_id:int}/deactivate",
+        status_code=200,
+        responses=problems(*_ADMIN, StaffNotFound, CannotDeactivateSelf),
+    )
+    async def deactivate_staff(self, deps: Deps, staff: StaffUser, staff_id: RowId) -> StaffOut:
         """Disable a staff account in the caller's scope and end its sessions."""
         return StaffOut.of(await staff_service.deactivate_staff(staff, staff_id, deps.clock.now()))
 

@@ -17,7 +17,7 @@ Text = Annotated[str, text(200)]
 
 
 class StaffLoginIn(msgspec.Struct):
-    username: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    username: Annotated[str, text(50, min_length=1)]
     password: Password
 
 
@@ -77,7 +77,7 @@ class LibraryIn(msgspec.Struct, forbid_unknown_fields=True):
     longitude: Longitude
     address: Text = ""
     phone: Annotated[str, text(30)] = ""
-    timezone: Annotated[str, msgspec.Meta(max_length=40)] = "Asia/Shanghai"
+    timezone: Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[A-Za-z0-9_+/-]+$")] = "Asia/Shanghai"
     opening_hours: WeeklyHours = {}
     services: list[LibraryService] = []
 

@@ -1,7 +1,8 @@
 from urllib.parse import quote
 
+from backend.accounts.models import StaffRole
 from tests.integration.conftest import Service
-from tests.integration.factories import login_reader
+from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
 
 PROBLEM = "application/problem+json"
 
@@ -51,6 +52,9 @@ async def test_framework_failures_are_problems_too(service: Service) -> None:
 
 async def test_hostile_inputs_get_a_4xx_never_a_500(service: Service) -> None:
     reader = await login_reader(service, "openid-hostile")
+    await build_network()
+    await make_staff("hostile-admin", StaffRole.NETWORK_ADMIN, "TL")
+    staff = await staff_headers(service.client, "hostile-admin")
     nasty = ["", " ", "x" * 10_000, "'; DROP TABLE reader; --", "../../etc/passwd", "%00", "\u0000", "🙂" * 40]
 
     responses = []
@@ -65,8 +69,45 @@ async def test_hostile_inputs_get_a_4xx_never_a_500(service: Service) -> None:
                 headers=reader.headers,
                 json={"name": value, "birth_month": value, "guardian_consent": True},
             ),
-            await service.client.post("/staff/cards/verify", json={"payload": value}, headers=reader.headers),
+            await service.client.post("/staff/cards/verify", json={"payload": value}, headers=staff),
+            await service.client.post(
+                "/staff/libraries",
+                headers=staff,
+                json={
+                    "code": "X1",
+                    "name": value,
+                    "level": "branch",
+                    "parent_code": "TL",
+                    "latitude": 30.9,
+                    "longitude": 117.8,
+                    "timezone": value,
+                    "opening_hours": {"mon": [[value, value]]},
+                },
+            ),
         ]
 
+    responses += [
+        await service.client.get("/readers/me/children/2147483648", headers=reader.headers),
+        await service.client.get("/readers/me/children/99999999999999999999/card", headers=reader.headers),
+        await service.client.patch("/readers/me", json={"home_library_code": "TL\u0000"}, headers=reader.headers),
+        await service.client.post("/staff/auth/login", json={"username": "ad\u0000min", "password": "x"}),
+        await service.client.post("/staff/staff-users/2147483648/deactivate", headers=staff),
+        *[
+            await service.client.post(
+                "/staff/libraries",
+                headers=staff,
+                json={
+                    "code": "X2",
+                    "name": "分馆",
+                    "level": "branch",
+                    "parent_code": "TL",
+                    "latitude": 30.9,
+                    "longitude": 117.8,
+                    "timezone": zone,
+                },
+            )
+            for zone in ("Asia", "America", "Mars/Base", "UTC/..")
+        ],
+    ]
     assert [r.status_code for r in responses if r.status_code >= 500] == []
     assert all(r.status_code < 300 or r.headers["content-type"].startswith(PROBLEM) for r in responses)

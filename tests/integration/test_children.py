@@ -96,3 +96,22 @@ async def test_a_guardian_cannot_exceed_the_children_limit_even_concurrently(ser
 
     assert sorted(r.status_code for r in responses) == [201] * 6 + [409] * 4
     assert await Reader.filter(reader_type=ReaderType.CHILD).count() == 6
+
+
+async def test_a_guardian_corrects_a_childs_record_and_blank_names_are_refused(service: Service) -> None:
+    parent = await login_reader(service, "openid-careful")
+    stranger = await login_reader(service, "openid-meddler")
+    child_id = (await service.client.post("/readers/me/children", json=CHILD, headers=parent.headers)).json()["id"]
+
+    fixed = await service.client.patch(
+        f"/readers/me/children/{child_id}", json={"name": "小红", "birth_month": "2022-04"}, headers=parent.headers
+    )
+    blank = await service.client.patch(f"/readers/me/children/{child_id}", json={"name": "   "}, headers=parent.headers)
+    meddled = await service.client.patch(
+        f"/readers/me/children/{child_id}", json={"name": "坏人"}, headers=stranger.headers
+    )
+
+    assert fixed.status_code == 200 and (fixed.json()["name"], fixed.json()["birth_month"]) == ("小红", "2022-04")
+    assert (blank.status_code, blank.json()["code"]) == (422, "invalid_name")
+    assert meddled.status_code == 404
+    assert (await Reader.get(id=child_id)).name == "小红"

@@ -169,10 +169,53 @@ async def test_admins_add_libraries_only_where_the_network_levels_allow(service:
     )
 
     assert created.status_code == 201 and created.json()["parent_code"] == "TL-A-1"
-    assert (duplicate.status_code, duplicate.json()["code"]) == (422, "library_code_taken")
+    assert (duplicate.status_code, duplicate.json()["code"]) == (409, "library_code_taken")
     assert (under_point.status_code, under_point.json()["code"]) == (422, "invalid_parent_library")
     assert (bad_hours.status_code, bad_hours.json()["code"]) == (422, "invalid_opening_hours")
     assert second_central.status_code == 422
     assert await Library.filter(code__in=["X1", "X2", "X3"]).count() == 0
     child = await Library.get(code="TL-A-1-V1").select_related("parent")
     assert child.path.startswith(child.parent.path)
+
+
+async def test_network_administrators_sit_only_at_the_central_library(service: Service, network: None) -> None:
+    headers = await staff_headers(service.client, "admin")
+    new = {"username": "branch-boss", "password": "long-enough-password", "role": "network_admin"}
+
+    at_branch = await service.client.post("/staff/staff-users", json={**new, "library_code": "TL-A-1"}, headers=headers)
+    at_central = await service.client.post("/staff/staff-users", json={**new, "library_code": "TL"}, headers=headers)
+
+    assert (at_branch.status_code, at_branch.json()["code"]) == (422, "network_admin_outside_central")
+    assert at_central.status_code == 201
+
+
+async def test_admins_cannot_disable_themselves_or_their_peers(service: Service, network: None) -> None:
+    headers = await staff_headers(service.client, "a-admin")
+    await make_staff("a-admin-2", StaffRole.LIBRARY_ADMIN, "TL-A-1")
+    me, peer = await StaffUser.get(username="a-admin"), await StaffUser.get(username="a-admin-2")
+
+    self_off = await service.client.post(f"/staff/staff-users/{me.id}/deactivate", headers=headers)
+    peer_off = await service.client.post(f"/staff/staff-users/{peer.id}/deactivate", headers=headers)
+
+    assert (self_off.status_code, self_off.json()["code"]) == (409, "cannot_deactivate_self")
+    assert (peer_off.status_code, peer_off.json()["code"]) == (403, "staff_role_insufficient")
+    assert await StaffUser.filter(active=True, username__in=["a-admin", "a-admin-2"]).count() == 2
+
+
+async def test_admins_neither_list_staff_nor_add_libraries_outside_their_scope(service: Service, network: None) -> None:
+    headers = await staff_headers(service.client, "a-admin")
+    point = {
+        "code": "TL-B-1-V9",
+        "name": "外区服务点",
+        "level": "service_point",
+        "parent_code": "TL-B-1",
+        "latitude": 30.70,
+        "longitude": 117.23,
+    }
+
+    listed = await service.client.get("/staff/staff-users", params={"library": "TL-B"}, headers=headers)
+    created = await service.client.post("/staff/libraries", json=point, headers=headers)
+
+    assert (listed.status_code, listed.json()["code"]) == (403, "outside_staff_scope")
+    assert (created.status_code, created.json()["code"]) == (403, "outside_staff_scope")
+    assert not await Library.exists(code="TL-B-1-V9")

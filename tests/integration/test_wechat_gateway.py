@@ -3,9 +3,11 @@ import asyncio
 import pytest
 
 from backend.accounts.models import StaffRole
+from backend.wechat.errors import WeChatUnavailable
 from backend.wechat.gateway import WechatpyGateway
 from tests.integration.conftest import Service
 from tests.integration.factories import build_network, make_staff, staff_headers
+from tests.servers import free_port
 
 WXACODE = "/wxa/getwxacodeunlimit"
 
@@ -73,3 +75,23 @@ async def test_door_codes_only_for_libraries_in_the_staff_scope(service: Service
 
     assert (response.status_code, response.json()["code"]) == (403, "outside_staff_scope")
     assert len(service.wechat.wxacode_requests) == requests_before
+
+
+async def test_an_unreachable_wechat_never_logs_the_app_secret(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = service.settings
+    closed = WechatpyGateway(
+        appid=s.wechat_appid, secret=s.wechat_secret, api_base=f"http://127.0.0.1:{free_port()}", redis=service.redis
+    )
+
+    try:
+        with pytest.raises(WeChatUnavailable):
+            await closed.code_to_session("some-code")
+        with pytest.raises(WeChatUnavailable):
+            await closed.phone_number("some-code")
+    finally:
+        closed.close()
+
+    assert "WeChat unreachable" in caplog.text
+    assert s.wechat_secret not in caplog.text and "access_token=" not in caplog.text

@@ -1,0 +1,1 @@
+"""Benchmarks of the HTTP API against the real server (see bench/README.md)."""
