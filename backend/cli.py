@@ -125,7 +125,8 @@ def run(settings: Settings) -> None:
     seed_demo(settings)
     worker_process = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"])
     try:
-        print(f"shuxiang on http://{settings.host}:{settings.port}  (API docs: /docs)")
+        base = f"http://{settings.host}:{settings.port}"
+        print(f"shuxiang on {base}, interactive API docs on {base}/docs/")
         serve(settings)
     finally:
         worker_process.send_signal(signal.SIGTERM)

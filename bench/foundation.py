@@ -46,6 +46,7 @@ from tests.servers import free_port, postgres_server, redis_server
 from tests.wechat_server import FakeWeChat
 
 ROOT = Path(__file__).resolve().parent.parent
+LIVE = "/health/live"  # the framework's trivial endpoint: the ceiling the others are compared with
 NEARBY = "/libraries/nearby?lat=30.94&lng=117.81&limit=10"
 LIBRARY = "/libraries/TL-TG"
 STAFF_USERNAME = "librarian"  # a demo account (backend.demo.network), password DEMO_PASSWORD
@@ -253,7 +254,7 @@ async def run(options: argparse.Namespace, server: Server, wechat: FakeWeChat) -
         staff = bearer(staff_answer["access_token"])
         print(f"logged in {len(readers)} readers and {STAFF_USERNAME!r}", file=sys.stderr)
 
-        results = [await timed("(a) GET /health/live", repeat(Call("GET", "/health/live")))]
+        results = [await timed(f"(a) GET {LIVE}", repeat(Call("GET", LIVE)))]
         results.append(await timed("(b) GET /libraries/nearby", repeat(Call("GET", NEARBY))))
         results.append(await timed(f"(c) GET {LIBRARY}", repeat(Call("GET", LIBRARY))))
         me = await timed("(d) GET /readers/me", each(itertools.cycle(readers), lambda h: Call("GET", "/readers/me", h)))
@@ -279,7 +280,7 @@ async def run(options: argparse.Namespace, server: Server, wechat: FakeWeChat) -
             )
         )
         # The ceiling again at the end: how far it moved is the noise of this run.
-        results.append(await timed("(a') GET /health/live, again", repeat(Call("GET", "/health/live"))))
+        results.append(await timed(f"(a') GET {LIVE}, again", repeat(Call("GET", LIVE))))
         return results
 
 
@@ -343,8 +344,11 @@ def _wait_until_healthy(server: Server, process: subprocess.Popen[bytes]) -> Non
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # SystemExit unwinds through the context managers, so a terminated run still stops what it started.
-    raise SystemExit(128 + signum)
+    # Handled as Ctrl-C: by asyncio.run's own handler while it runs (it cancels its task cleanly), else by raising
+    # KeyboardInterrupt; either way the run unwinds through the context managers and stops what it started.
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signum, frame)
 
 
 # --- report -------------------------------------------------------------------------------------------------------
@@ -367,7 +371,7 @@ def machine_lines(postgres_version: str) -> list[str]:
 
 
 def table(results: list[Result]) -> str:
-    baseline = [r.rate for r in results if "/health/live" in r.name]
+    baseline = [r.rate for r in results if LIVE in r.name]
     ceiling = sum(baseline) / len(baseline)
     header = [
         "endpoint",
@@ -409,7 +413,7 @@ def table(results: list[Result]) -> str:
 
 def notes(results: list[Result]) -> list[str]:
     lines = [
-        "× live: throughput over the mean of the two /health/live runs. CPU columns are percent of one core "
+        f"× live: throughput over the mean of the two {LIVE} runs. CPU columns are percent of one core "
         f"(the machine has {os.cpu_count()}); machine busy is percent of all cores, whoever used them.",
     ]
     if any(r.loadgen_bound for r in results):
@@ -437,6 +441,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="connections, one request each (default 32)")
     parser.add_argument("--readers", type=int, default=100, help="logged-in readers to spread load over (100)")
     options = parser.parse_args(argv)
+    # Shells start background jobs with SIGINT ignored; asyncio.run installs its handler only over the default one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
     with contextlib.ExitStack() as stack:
