@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 
 from backend.accounts.models import StaffRole, StaffUser
 from backend.accounts.staff import hash_password
+from backend.demo.catalog import seed_catalog
 from backend.network import hours
 from backend.network.models import Library, LibraryLevel, LibraryService
 from backend.network.services import NETWORK_ROOT, LibraryDraft, create_library
@@ -142,6 +143,8 @@ class DemoSummary:
     loaded: bool
     counts: dict[LibraryLevel, int] = field(default_factory=dict, hash=False)
     staff_usernames: tuple[str, ...] = ()
+    records: int = 0
+    copies: int = 0
 
     @property
     def total(self) -> int:
@@ -153,6 +156,7 @@ class DemoSummary:
         return [
             f"Loaded the demo network (shaped like Tongling's): {self.total} libraries",
             *(f"  {level.value}: {count}" for level, count in self.counts.items()),
+            f"Catalogue: {self.records} records (goodbooks-10k, CC BY-SA 4.0) with {self.copies} copies",
             f"Staff accounts: {', '.join(self.staff_usernames)}",
             f"Their password is {DEMO_PASSWORD!r}: demo only, never use this database in production.",
         ]
@@ -181,11 +185,14 @@ async def seed_demo() -> DemoSummary:
                 role=role,
                 library=libraries[library_code],
             )
+        records, copies = await seed_catalog(random.Random(_SEED))
     counts = Counter(draft.level for draft in drafts)
     return DemoSummary(
         loaded=True,
         counts={level: counts[level] for level in LibraryLevel},
         staff_usernames=tuple(username for username, *_ in staff),
+        records=records,
+        copies=copies,
     )
 
 

@@ -1,4 +1,5 @@
 from backend.accounts.models import StaffRole, StaffUser
+from backend.catalog.models import Copy, Record
 from backend.demo.network import DEMO_PASSWORD, seed_demo
 from backend.network.models import Library, LibraryLevel
 from tests.integration.conftest import Service
@@ -17,6 +18,12 @@ async def test_the_demo_network_is_shaped_like_tonglings_and_loads_once(service:
     for library in await Library.all().select_related("parent"):
         assert library.parent is None or library.path.startswith(library.parent.path)
     assert await StaffUser.filter(role=StaffRole.NETWORK_ADMIN).count() == 1
+    assert first.records == await Record.all().count() == 300
+    assert first.copies == await Copy.all().count() >= 300
+    # goodbooks stored ISBN-10s as numbers: the leading zero of The Hunger Games' 0439023483 is restored.
+    hunger_games = await Record.get(title__startswith="The Hunger Games")
+    assert hunger_games.isbn13 == "9780439023481"
+    assert await Record.filter(isbn13__isnull=False).count() > 280
 
 
 async def test_demo_staff_work_within_their_scope(service: Service) -> None:

@@ -1,0 +1,1 @@
+"""The unified catalogue (联合编目): bibliographic records and the copies every library holds."""

@@ -1,0 +1,1 @@
+"""Reader endpoints of the union catalogue."""

@@ -1,0 +1,85 @@
+"""Response shapes of the union catalogue."""
+
+from __future__ import annotations
+
+import msgspec
+
+from backend.catalog.models import CopyStatus, ItemType, Record
+from backend.catalog.services import Holding
+from backend.network.models import LibraryLevel
+
+
+class AuthorOut(msgspec.Struct):
+    name: str
+    role: str
+
+
+class CopyOut(msgspec.Struct):
+    barcode: str
+    status: CopyStatus
+    item_type: ItemType
+    shelf_location: str
+
+
+class HoldingOut(msgspec.Struct):
+    library_code: str
+    library_name: str
+    library_level: LibraryLevel
+    address: str
+    distance_m: int | None
+    available: int
+    copies: list[CopyOut]
+
+    @classmethod
+    def of(cls, holding: Holding) -> HoldingOut:
+        library = holding.library
+        return cls(
+            library_code=library.code,
+            library_name=library.name,
+            library_level=library.level,
+            address=library.address,
+            distance_m=None if holding.distance_m is None else round(holding.distance_m),
+            available=holding.available,
+            copies=[CopyOut(c.barcode, c.status, c.item_type, c.shelf_location) for c in holding.copies],
+        )
+
+
+class RecordOut(msgspec.Struct):
+    id: int
+    isbn13: str | None
+    title: str
+    subtitle: str
+    authors: list[AuthorOut]
+    publisher: str
+    year: int | None
+    clc_class: str
+    subjects: list[str]
+    language: str
+    summary: str
+    cover_url: str
+    audience_min_age: int | None
+    audience_max_age: int | None
+    available: int
+    """Copies available now, network-wide."""
+    holdings: list[HoldingOut]
+
+    @classmethod
+    def of(cls, record: Record, holdings: list[Holding]) -> RecordOut:
+        return cls(
+            id=record.id,
+            isbn13=record.isbn13,
+            title=record.title,
+            subtitle=record.subtitle,
+            authors=[AuthorOut(a["name"], a.get("role", "author")) for a in record.authors],
+            publisher=record.publisher,
+            year=record.year,
+            clc_class=record.clc_class,
+            subjects=record.subjects,
+            language=record.language,
+            summary=record.summary,
+            cover_url=record.cover_url,
+            audience_min_age=record.audience_min_age,
+            audience_max_age=record.audience_max_age,
+            available=sum(h.available for h in holdings),
+            holdings=[HoldingOut.of(h) for h in holdings],
+        )
