@@ -132,10 +132,12 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
 
 
 def problems(*errors: type[domain.DomainError]) -> dict[int, ResponseSpec]:
-    """OpenAPI responses for the domain errors a handler may raise, grouped by status with their codes, plus the
-    400 every handler answers to a malformed request."""
-    code, zh, en = _FRAMEWORK_PROBLEMS[400]
-    descriptions: dict[int, list[str]] = {400: [f"`{code}`: {zh} ({en})"]}
+    """OpenAPI responses for the domain errors a handler may raise, grouped by status with their codes, plus what
+    every handler may answer: 400 to a malformed request, 503 while the database or Redis is unreachable."""
+    descriptions: dict[int, list[str]] = {
+        status: [f"`{code}`: {zh} ({en})"]
+        for status, (code, zh, en) in ((400, _FRAMEWORK_PROBLEMS[400]), (503, _UNAVAILABLE))
+    }
     for error in errors:
         descriptions.setdefault(status_of(error), []).append(f"`{error.code}`: {error.message_zh} ({error.message_en})")
     return {
