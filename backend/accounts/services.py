@@ -28,7 +28,7 @@ from backend.accounts.models import Reader, ReaderType
 from backend.accounts.tokens import Principal, PrincipalKind, TokenPair, TokenPolicy, open_session
 from backend.crypto import Keys
 from backend.network.services import get_library
-from backend.wechat.gateway import WeChatGateway, WeChatSession
+from backend.wechat.gateway import WeChatGateway
 
 # Children's data is sensitive personal information under PIPL below this age (art. 28, 31).
 CHILD_AGE_LIMIT_YEARS = 14
@@ -54,7 +54,7 @@ async def login_with_wechat(
 ) -> TokenPair:
     """Exchange a `wx.login` code, find the reader by openid or register them with a new card, open a session."""
     wechat = await gateway.code_to_session(code)
-    reader = await Reader.get_or_none(openid=wechat.openid) or await _register(wechat, keys, card_prefix)
+    reader = await Reader.get_or_none(openid=wechat.openid) or await _register(wechat.openid, card_prefix)
     # Kept (encrypted) for the WeChat APIs that hand the server data encrypted with the session key.
     reader.session_key_encrypted = keys.encrypt(wechat.session_key, _SESSION_KEY)
     reader.unionid = wechat.unionid or reader.unionid
@@ -62,18 +62,14 @@ async def login_with_wechat(
     return await open_session(policy, Principal(PrincipalKind.READER, reader.id), now)
 
 
-async def _register(wechat: WeChatSession, keys: Keys, card_prefix: str) -> Reader:
+async def _register(openid: str, card_prefix: str) -> Reader:
     try:
         async with in_transaction():
-            return await Reader.create(
-                card_number=await cards.allocate_card_number(card_prefix),
-                openid=wechat.openid,
-                session_key_encrypted=keys.encrypt(wechat.session_key, _SESSION_KEY),
-            )
+            return await Reader.create(card_number=await cards.allocate_card_number(card_prefix), openid=openid)
     except IntegrityError:
         # The same reader logged in concurrently (two taps, two devices) and the other request registered them:
         # the unique openid made sure there is one reader; use it.
-        return await Reader.get(openid=wechat.openid)
+        return await Reader.get(openid=openid)
 
 
 async def reader_for(principal: Principal) -> Reader:
