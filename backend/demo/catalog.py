@@ -11,6 +11,7 @@ from importlib import resources
 from backend.catalog.errors import InvalidIsbn
 from backend.catalog.isbn import normalise_isbn, pad_isbn10
 from backend.catalog.models import Copy, Record
+from backend.catalog.search import index_records
 from backend.network.models import Library, LibraryLevel
 
 _BOOKS = "goodbooks_300.csv"
@@ -62,4 +63,5 @@ async def seed_catalog(rng: random.Random) -> tuple[int, int]:
         ],
         batch_size=500,
     )
+    await index_records([record.id for record in records])
     return len(records), len(placements)

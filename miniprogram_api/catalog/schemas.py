@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from backend.catalog.models import CopyStatus, ItemType, Record
+from backend.catalog.search import Hit, SearchResult
 from backend.catalog.services import Holding
 from backend.network.models import LibraryLevel
 
@@ -82,4 +83,72 @@ class RecordOut(msgspec.Struct):
             audience_max_age=record.audience_max_age,
             available=sum(h.available for h in holdings),
             holdings=[HoldingOut.of(h) for h in holdings],
+        )
+
+
+class NearestOut(msgspec.Struct):
+    library_code: str
+    library_name: str
+    distance_m: int
+
+
+class RecordSummaryOut(msgspec.Struct):
+    id: int
+    isbn13: str | None
+    title: str
+    authors: list[AuthorOut]
+    publisher: str
+    year: int | None
+    clc_class: str
+    language: str
+    cover_url: str
+    available: int
+    """Copies on the shelf now, network-wide."""
+    libraries_with_available: int
+    nearest_available: NearestOut | None
+    """The nearest library with a copy on the shelf, when the reader sent a location."""
+
+    @classmethod
+    def of(cls, hit: Hit) -> RecordSummaryOut:
+        r = hit.record
+        nearest = None
+        if hit.nearest_available is not None:
+            library, distance = hit.nearest_available
+            nearest = NearestOut(library.code, library.name, round(distance))
+        return cls(
+            id=r.id,
+            isbn13=r.isbn13,
+            title=r.title,
+            authors=[AuthorOut(a["name"], a.get("role", "author")) for a in r.authors],
+            publisher=r.publisher,
+            year=r.year,
+            clc_class=r.clc_class,
+            language=r.language,
+            cover_url=r.cover_url,
+            available=hit.available,
+            libraries_with_available=hit.libraries_with_available,
+            nearest_available=nearest,
+        )
+
+
+class FacetValueOut(msgspec.Struct):
+    value: str
+    count: int
+
+
+class SearchOut(msgspec.Struct):
+    items: list[RecordSummaryOut]
+    total: int
+    limit: int
+    offset: int
+    facets: dict[str, list[FacetValueOut]]
+
+    @classmethod
+    def of(cls, result: SearchResult, limit: int, offset: int) -> SearchOut:
+        return cls(
+            items=[RecordSummaryOut.of(hit) for hit in result.hits],
+            total=result.total,
+            limit=limit,
+            offset=offset,
+            facets={name: [FacetValueOut(v, n) for v, n in values] for name, values in result.facets.items()},
         )
