@@ -22,7 +22,7 @@ from backend.crypto import Keys
 from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway, WechatpyGateway
 from miniprogram_api.accounts.controllers import AuthController, ReaderController
-from miniprogram_api.catalog.controllers import RecordController
+from miniprogram_api.catalog.controllers import RecordController, StaffCatalogueController
 from miniprogram_api.deps import DEPENDENCIES, Deps
 from miniprogram_api.errors import EXCEPTION_HANDLERS
 from miniprogram_api.network.controllers import LibraryController
@@ -104,6 +104,7 @@ def create_app(
             health,
             LibraryController,
             RecordController,
+            StaffCatalogueController,
             AuthController,
             ReaderController,
             StaffAuthController,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.errors import InvalidInput, NotFound
+from backend.errors import Conflict, InvalidInput, NotFound
 
 
 class InvalidIsbn(InvalidInput):
@@ -15,3 +15,33 @@ class RecordNotFound(NotFound):
     code = "record_not_found"
     message_zh = "未找到该书目"
     message_en = "No such catalogue record"
+
+
+class RecordIsbnTaken(Conflict):
+    code = "record_isbn_taken"
+    message_zh = "ISBN {isbn} 已有书目记录（编号 {record_id}），请在该记录下添加馆藏"
+    message_en = "ISBN {isbn} already has a record (id {record_id}); add copies to it"
+
+
+class CopyNotFound(NotFound):
+    code = "copy_not_found"
+    message_zh = "未找到条码为 {barcode} 的馆藏"
+    message_en = "No copy with barcode {barcode}"
+
+
+class BarcodeTaken(Conflict):
+    code = "barcode_taken"
+    message_zh = "条码 {barcode} 已被使用，条码在全网唯一"
+    message_en = "Barcode {barcode} is already used; barcodes are unique across the network"
+
+
+class CopyInCirculation(Conflict):
+    code = "copy_in_circulation"
+    message_zh = "该馆藏当前状态为「{status}」，须先归还或收到后再操作"
+    message_en = "The copy is {status}; check it in first"
+
+
+class RecordTitleRequired(InvalidInput):
+    code = "record_title_required"
+    message_zh = "书目记录须有题名"
+    message_en = "A record needs a title"

@@ -4,17 +4,40 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get
+from litestar import Controller, get, patch, post
 from litestar.params import Parameter
 
-from backend.catalog import search, services
-from backend.catalog.errors import InvalidIsbn, RecordNotFound
+from backend.accounts.errors import StaffOnly, TokenExpired, TokenInvalid
+from backend.accounts.models import StaffUser
+from backend.catalog import cataloguing, search, services
+from backend.catalog.errors import (
+    BarcodeTaken,
+    CopyInCirculation,
+    CopyNotFound,
+    InvalidIsbn,
+    RecordIsbnTaken,
+    RecordNotFound,
+    RecordTitleRequired,
+)
 from backend.catalog.models import ItemType
 from backend.catalog.search import Sort
-from backend.network.errors import LibraryNotFound
-from miniprogram_api.catalog.schemas import RecordOut, SearchOut
+from backend.errors import NotAuthenticated
+from backend.network.errors import LibraryNotFound, OutsideScope
+from miniprogram_api.catalog.schemas import (
+    BARCODE_PATTERN,
+    CopyIn,
+    MoveIn,
+    RecordIn,
+    RecordOut,
+    SearchOut,
+    StaffCopyOut,
+)
+from miniprogram_api.deps import BEARER
 from miniprogram_api.errors import problems
 from miniprogram_api.schemas import RowId
+
+_STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
+BarcodeParam = Annotated[str, Parameter(pattern=BARCODE_PATTERN)]
 
 
 class RecordController(Controller):
@@ -71,3 +94,53 @@ class RecordController(Controller):
         """A record with every copy in the network, grouped by library: available ones and the nearest first."""
         record, holdings = await services.record_with_holdings(record_id, latitude=lat, longitude=lng)
         return RecordOut.of(record, holdings)
+
+
+class StaffCatalogueController(Controller):
+    path = "/staff"
+    tags = ["Staff: catalogue"]
+    security = BEARER
+
+    @post("/records", responses=problems(*_STAFF, RecordTitleRequired, RecordIsbnTaken, InvalidIsbn))
+    async def add_record(self, staff: StaffUser, data: RecordIn) -> RecordOut:
+        """Catalogue a new title for the whole network (联合编目); its copies are added separately."""
+        record = await cataloguing.add_record(data.draft())
+        return RecordOut.of(*await services.record_with_holdings(record.id))
+
+    @patch("/records/{record_id:int}", responses=problems(*_STAFF, RecordNotFound, RecordIsbnTaken, InvalidIsbn))
+    async def correct_record(self, staff: StaffUser, record_id: RowId, data: RecordIn) -> RecordOut:
+        """Correct a record's bibliographic fields."""
+        await cataloguing.correct_record(record_id, data.draft())
+        return RecordOut.of(*await services.record_with_holdings(record_id))
+
+    @post("/copies", responses=problems(*_STAFF, RecordNotFound, LibraryNotFound, OutsideScope, BarcodeTaken))
+    async def add_copy(self, staff: StaffUser, data: CopyIn) -> StaffCopyOut:
+        """Add a barcoded copy of a record to a library in the caller's scope."""
+        copy = await cataloguing.add_copy(
+            data.record_id,
+            barcode=data.barcode,
+            library_code=data.library_code,
+            shelf_location=data.shelf_location,
+            item_type=data.item_type,
+            floating=data.floating,
+            scope_path=staff.library.path,
+        )
+        return StaffCopyOut.of(copy)
+
+    @post(
+        "/copies/{barcode:str}/move",
+        status_code=200,
+        responses=problems(*_STAFF, CopyNotFound, LibraryNotFound, OutsideScope, CopyInCirculation),
+    )
+    async def move_copy(self, staff: StaffUser, barcode: BarcodeParam, data: MoveIn) -> StaffCopyOut:
+        """Transfer a copy from a library in the caller's scope to any library of the network."""
+        return StaffCopyOut.of(await cataloguing.move_copy(barcode, data.library_code, scope_path=staff.library.path))
+
+    @post(
+        "/copies/{barcode:str}/withdraw",
+        status_code=200,
+        responses=problems(*_STAFF, CopyNotFound, OutsideScope, CopyInCirculation),
+    )
+    async def withdraw_copy(self, staff: StaffUser, barcode: BarcodeParam) -> StaffCopyOut:
+        """Take a copy out of the collection; readers no longer see it."""
+        return StaffCopyOut.of(await cataloguing.withdraw_copy(barcode, scope_path=staff.library.path))

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
-from backend.catalog.models import CopyStatus, ItemType, Record
+from backend.catalog.cataloguing import RecordDraft
+from backend.catalog.models import Copy, CopyStatus, ItemType, Record
 from backend.catalog.search import Hit, SearchResult
 from backend.catalog.services import Holding
 from backend.network.models import LibraryLevel
+from miniprogram_api.network.schemas import Code
+from miniprogram_api.schemas import text
+
+BARCODE_PATTERN = r"^[A-Za-z0-9-]{4,32}$"
+Barcode = Annotated[str, msgspec.Meta(pattern=BARCODE_PATTERN)]
 
 
 class AuthorOut(msgspec.Struct):
@@ -151,4 +159,70 @@ class SearchOut(msgspec.Struct):
             limit=limit,
             offset=offset,
             facets={name: [FacetValueOut(v, n) for v, n in values] for name, values in result.facets.items()},
+        )
+
+
+class AuthorIn(msgspec.Struct):
+    name: Annotated[str, text(100, min_length=1)]
+    role: Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{1,20}$")] = "author"
+
+
+class RecordIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new record needs a title; in a correction, fields left out are not changed and an empty `isbn` removes
+    the ISBN."""
+
+    isbn: Annotated[str, text(40)] | None = None
+    title: Annotated[str, text(500, min_length=1)] | None = None
+    subtitle: Annotated[str, text(500)] | None = None
+    authors: Annotated[list[AuthorIn], msgspec.Meta(max_length=20)] | None = None
+    publisher: Annotated[str, text(200)] | None = None
+    year: Annotated[int, msgspec.Meta(ge=0, le=2100)] | None = None
+    clc_class: Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[A-Za-z0-9.:/()=+-]*$")] | None = None
+    subjects: Annotated[list[Annotated[str, text(60, min_length=1)]], msgspec.Meta(max_length=30)] | None = None
+    language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{0,8}$")] | None = None
+    summary: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
+    cover_url: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^(https?://\S+)?$")] | None = None
+    audience_min_age: Annotated[int, msgspec.Meta(ge=0, le=18)] | None = None
+    audience_max_age: Annotated[int, msgspec.Meta(ge=0, le=18)] | None = None
+
+    def draft(self) -> RecordDraft:
+        values = msgspec.structs.asdict(self)
+        values["authors"] = None if self.authors is None else [{"name": a.name, "role": a.role} for a in self.authors]
+        return RecordDraft(**values)
+
+
+class CopyIn(msgspec.Struct, forbid_unknown_fields=True):
+    record_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    barcode: Barcode
+    library_code: Code
+    shelf_location: Annotated[str, text(60)] = ""
+    item_type: ItemType = ItemType.BOOK
+    floating: bool = False
+
+
+class MoveIn(msgspec.Struct, forbid_unknown_fields=True):
+    library_code: Code
+
+
+class StaffCopyOut(msgspec.Struct):
+    barcode: str
+    record_id: int
+    home_library_code: str
+    current_library_code: str
+    status: CopyStatus
+    item_type: ItemType
+    shelf_location: str
+    floating: bool
+
+    @classmethod
+    def of(cls, copy: Copy) -> StaffCopyOut:
+        return cls(
+            copy.barcode,
+            copy.record_id,  # type: ignore[attr-defined]
+            copy.home_library.code,
+            copy.current_library.code,
+            copy.status,
+            copy.item_type,
+            copy.shelf_location,
+            copy.floating,
         )

@@ -1,0 +1,140 @@
+"""Staff cataloguing: adding and correcting records, adding copies, moving them between libraries, withdrawing."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from tortoise.exceptions import IntegrityError
+
+from backend.catalog.errors import (
+    BarcodeTaken,
+    CopyInCirculation,
+    CopyNotFound,
+    RecordIsbnTaken,
+    RecordNotFound,
+    RecordTitleRequired,
+)
+from backend.catalog.isbn import normalise_isbn
+from backend.catalog.models import Copy, CopyStatus, ItemType, Record
+from backend.catalog.search import index_records
+from backend.network.services import get_library, library_in_scope
+
+# A copy out with a reader or on its way somewhere belongs to circulation until it is back on a shelf.
+_CIRCULATING = {CopyStatus.ON_LOAN, CopyStatus.IN_TRANSIT, CopyStatus.ON_HOLD_SHELF}
+
+
+@dataclass(slots=True)
+class RecordDraft:
+    """A record's bibliographic fields; in a correction, None leaves a field as it is."""
+
+    isbn: str | None = None
+    title: str | None = None
+    subtitle: str | None = None
+    authors: list[dict[str, str]] | None = None
+    publisher: str | None = None
+    year: int | None = None
+    clc_class: str | None = None
+    subjects: list[str] | None = None
+    language: str | None = None
+    summary: str | None = None
+    cover_url: str | None = None
+    audience_min_age: int | None = None
+    audience_max_age: int | None = None
+
+    def fields(self) -> dict[str, object]:
+        """The model fields to set: ISBN normalised to ISBN-13 (an empty one removes it), the rest as given."""
+        values: dict[str, object] = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None
+        }
+        if (isbn := values.pop("isbn", None)) is not None:
+            values["isbn13"] = normalise_isbn(str(isbn)) if isbn else None
+        return values
+
+
+async def add_record(draft: RecordDraft) -> Record:
+    """Catalogue a new title; an ISBN already in the union catalogue is refused (add copies to that record)."""
+    if not draft.title:
+        raise RecordTitleRequired()
+    record = await _saved(Record(**draft.fields()))
+    await index_records([record.id])
+    return record
+
+
+async def correct_record(record_id: int, draft: RecordDraft) -> Record:
+    record = await Record.get_or_none(id=record_id)
+    if record is None:
+        raise RecordNotFound()
+    record.update_from_dict(draft.fields())
+    await _saved(record)
+    await index_records([record.id])
+    return record
+
+
+async def _saved(record: Record) -> Record:
+    try:
+        await record.save()
+    except IntegrityError as exc:  # the unique ISBN: concurrent or repeated cataloguing of one title
+        existing = await Record.get(isbn13=record.isbn13)
+        raise RecordIsbnTaken(isbn=record.isbn13, record_id=existing.id) from exc
+    return record
+
+
+async def add_copy(
+    record_id: int,
+    *,
+    barcode: str,
+    library_code: str,
+    shelf_location: str,
+    item_type: ItemType,
+    floating: bool,
+    scope_path: str,
+) -> Copy:
+    """A new item at a library in the staff member's scope, ready on the shelf."""
+    library = await library_in_scope(library_code, scope_path)
+    if not await Record.exists(id=record_id):
+        raise RecordNotFound()
+    try:
+        copy = await Copy.create(
+            barcode=barcode,
+            record_id=record_id,
+            home_library=library,
+            current_library=library,
+            shelf_location=shelf_location,
+            item_type=item_type,
+            floating=floating,
+        )
+    except IntegrityError as exc:
+        raise BarcodeTaken(barcode=barcode) from exc
+    return await Copy.get(id=copy.id).select_related("current_library", "home_library")
+
+
+async def _copy_in_scope(barcode: str, scope_path: str) -> Copy:
+    copy = await Copy.get_or_none(barcode=barcode).select_related("current_library", "home_library")
+    if copy is None:
+        raise CopyNotFound(barcode=barcode)
+    await library_in_scope(copy.current_library.code, scope_path)
+    return copy
+
+
+async def move_copy(barcode: str, library_code: str, *, scope_path: str) -> Copy:
+    """Transfer a copy to another library of the network (it becomes that library's stock). Only staff of the
+    library that has it may send it; the destination may be any library."""
+    copy = await _copy_in_scope(barcode, scope_path)
+    destination = await get_library(library_code)
+    await _update_unless_circulating(copy, home_library_id=destination.id, current_library_id=destination.id)
+    return await _copy_in_scope(barcode, destination.path)
+
+
+async def withdraw_copy(barcode: str, *, scope_path: str) -> Copy:
+    """Take a copy out of the collection (worn, lost for good, weeded); readers stop seeing it."""
+    copy = await _copy_in_scope(barcode, scope_path)
+    await _update_unless_circulating(copy, status=CopyStatus.WITHDRAWN)
+    return await _copy_in_scope(barcode, scope_path)
+
+
+async def _update_unless_circulating(copy: Copy, **changes: object) -> None:
+    # One conditional UPDATE: a checkout racing with the move or the withdrawal cannot be overwritten.
+    if not await Copy.filter(id=copy.id).exclude(status__in=list(_CIRCULATING)).update(**changes):
+        current = await Copy.get(id=copy.id)
+        raise CopyInCirculation(status=current.status.value)
