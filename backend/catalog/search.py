@@ -25,12 +25,14 @@ from backend.catalog.isbn import looks_like_isbn, normalise_isbn
 from backend.catalog.models import Copy, CopyStatus, ItemType, Record
 from backend.network import geo
 from backend.network.models import Library
-from backend.network.services import get_library
+from backend.network.services import get_library, nearest_libraries
 
 # PostgreSQL tsvector weights by field (SQLite FTS5 uses the column weights in _BM25 instead).
 _PG_WEIGHTS = {"title": "A", "authors": "B", "pinyin": "C", "subjects": "C", "summary": "D"}
 _FIELDS = ("title", "authors", "subjects", "summary", "pinyin")
 _BM25 = "bm25(record_search, 10.0, 6.0, 3.0, 1.0, 3.0)"
+# "Near me" looks at the libraries within the radius, nearest first; beyond this many the nearest suffice.
+_MAX_NEARBY_LIBRARIES = 50
 
 
 class Sort(StrEnum):
@@ -48,6 +50,9 @@ class SearchQuery:
     language: str = ""
     item_type: ItemType | None = None
     library_code: str = ""
+    audience_age: int | None = None
+    available_within_m: float | None = None
+    """With latitude and longitude: only records with a copy on the shelf at a library this close."""
     sort: Sort = Sort.RELEVANCE
     limit: int = 20
     offset: int = 0
@@ -114,7 +119,15 @@ async def search(query: SearchQuery) -> SearchResult:
     conn = connections.get("default")
     sql = _Sql(_is_sqlite(conn))
     library = await get_library(query.library_code) if query.library_code else None
-    where = sql.where(query, library)
+    nearby = None
+    if query.available_within_m is not None and query.latitude is not None and query.longitude is not None:
+        nearby = [
+            lib.id
+            for lib, _ in await nearest_libraries(
+                query.latitude, query.longitude, limit=_MAX_NEARBY_LIBRARIES, radius_m=query.available_within_m
+            )
+        ]
+    where = sql.where(query, library, nearby)
     if where is None:  # words that cannot match anything (only stop words or separators)
         return SearchResult([], 0)
     base = f"FROM record r {sql.join} WHERE {where}"
@@ -164,7 +177,7 @@ class _Sql:
         self.values.append(value)
         return "?" if self.sqlite else f"${len(self.values)}"
 
-    def where(self, query: SearchQuery, library: Library | None) -> str | None:
+    def where(self, query: SearchQuery, library: Library | None, nearby: list[int] | None) -> str | None:
         clauses: list[str] = []
         words = terms.query_tokens(query.text)
         author_words = terms.query_tokens(query.author)
@@ -181,12 +194,20 @@ class _Sql:
             clauses.append(f"r.year <= {self.param(query.year_to)}")
         if query.language:
             clauses.append(f"r.language = {self.param(query.language)}")
+        if query.audience_age is not None:
+            age = query.audience_age
+            clauses.append(f"r.audience_min_age <= {self.param(age)} AND r.audience_max_age >= {self.param(age)}")
         # Readers search what the network holds: a record whose every copy is withdrawn is no longer found.
         copy_clauses = ["c.record_id = r.id", f"c.status <> {self.param(CopyStatus.WITHDRAWN.value)}"]
         if query.item_type is not None:
             copy_clauses.append(f"c.item_type = {self.param(query.item_type.value)}")
         if library is not None:
             copy_clauses.append(f"c.current_library_id = {self.param(library.id)}")
+        if nearby is not None:  # "on the shelf near me": available now, at one of the libraries within reach
+            if not nearby:
+                return None
+            copy_clauses.append(f"c.status = {self.param(CopyStatus.AVAILABLE.value)}")
+            copy_clauses.append(f"c.current_library_id IN ({', '.join(self.param(i) for i in nearby)})")
         clauses.append(f"EXISTS (SELECT 1 FROM copy c WHERE {' AND '.join(copy_clauses)})")
         return " AND ".join(clauses)
 

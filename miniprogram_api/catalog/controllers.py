@@ -57,6 +57,10 @@ class RecordController(Controller):
         language: Annotated[str, Parameter(max_length=8, pattern=r"^[a-z]*$")] = "",
         item_type: ItemType | None = None,
         library: Annotated[str, Parameter(pattern=r"^[A-Za-z0-9_-]{0,32}$", description="Only copies here")] = "",
+        age: Annotated[int | None, Parameter(ge=0, le=18, description="Children's books for this age")] = None,
+        within_m: Annotated[
+            float | None, Parameter(gt=0, le=50_000, description="With lat/lng: on the shelf at a library this close")
+        ] = None,
         sort: Sort = Sort.RELEVANCE,
         limit: Annotated[int, Parameter(ge=1, le=50)] = 20,
         offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
@@ -75,6 +79,8 @@ class RecordController(Controller):
                 language=language,
                 item_type=item_type,
                 library_code=library,
+                audience_age=age,
+                available_within_m=within_m,
                 sort=sort,
                 limit=limit,
                 offset=offset,

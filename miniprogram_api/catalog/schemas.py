@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 
 from backend.catalog.cataloguing import RecordDraft
+from backend.catalog.clc import MAIN_CLASSES
 from backend.catalog.models import Copy, CopyStatus, ItemType, Record
 from backend.catalog.search import Hit, SearchResult
 from backend.catalog.services import Holding
@@ -142,6 +143,8 @@ class RecordSummaryOut(msgspec.Struct):
 class FacetValueOut(msgspec.Struct):
     value: str
     count: int
+    label: str | None = None
+    """The class name, for the CLC main-class facet."""
 
 
 class SearchOut(msgspec.Struct):
@@ -158,7 +161,10 @@ class SearchOut(msgspec.Struct):
             total=result.total,
             limit=limit,
             offset=offset,
-            facets={name: [FacetValueOut(v, n) for v, n in values] for name, values in result.facets.items()},
+            facets={
+                name: [FacetValueOut(v, n, MAIN_CLASSES.get(v) if name == "clc_class" else None) for v, n in values]
+                for name, values in result.facets.items()
+            },
         )
 
 

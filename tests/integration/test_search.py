@@ -175,7 +175,7 @@ async def test_filters_narrow_and_facets_count_the_matches(service: Service, cat
     assert picture_books == ["好饿的毛毛虫"]
     everything = (await service.client.get("/records")).json()
     assert dict((f["value"], f["count"]) for f in everything["facets"]["language"]) == {"chi": 5, "eng": 1}
-    assert everything["facets"]["clc_class"] == [{"value": "I", "count": 6}]
+    assert everything["facets"]["clc_class"] == [{"value": "I", "count": 6, "label": "文学"}]
 
 
 async def test_each_result_tells_what_is_on_the_shelf_and_where_nearest(service: Service, catalogue: None) -> None:
@@ -200,3 +200,19 @@ async def test_an_unknown_library_filter_is_a_404(service: Service, catalogue: N
     response = await service.client.get("/records", params={"library": "NOPE"})
 
     assert (response.status_code, response.json()["code"]) == (404, "library_not_found")
+
+
+async def test_parents_find_books_for_their_childs_age(service: Service, catalogue: None) -> None:
+    await Record.filter(title="好饿的毛毛虫").update(audience_min_age=0, audience_max_age=6)
+
+    assert await titles(service, age=3) == ["好饿的毛毛虫"]
+    assert await titles(service, age=9) == []
+
+
+async def test_on_the_shelf_near_me_keeps_only_copies_available_close_by(service: Service, catalogue: None) -> None:
+    # From the park: TL (~140 m), TL-A-1 (~1 km) and TL-A (~1.4 km) are close; the county libraries are ~60 km off.
+    near = await titles(service, within_m=3000, **PARK)
+    far = await titles(service, within_m=100, **PARK)
+
+    assert sorted(near) == ["Harry Potter and the Sorcerer's Stone", "好饿的毛毛虫", "活着", "红楼梦"]
+    assert far == []  # nothing within 100 m: the central library is ~140 m away
