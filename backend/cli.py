@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from backend import db
 from backend.errors import DomainError
@@ -151,6 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     boot.add_argument("--lat", type=float, required=True)
     boot.add_argument("--lng", type=float, required=True)
     boot.add_argument("--admin", required=True, help="username of the first network administrator")
+    records = commands.add_parser("import-records", help="load catalogue records and copies from MARC, MARCXML or CSV")
+    records.add_argument("path", type=Path, help="a .mrc/.marc/.iso (ISO 2709), .xml (MARCXML) or .csv file")
+    records.add_argument("--format", choices=["csv", "marc", "marcxml"], help="default: from the file's extension")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -175,6 +179,10 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> None:
             seed_demo(settings)
         case "bootstrap":
             bootstrap(settings, args)
+        case "import-records":
+            from backend.catalog.import_cli import run_import
+
+            sys.exit(run_import(settings, args.path, args.format))
 
 
 if __name__ == "__main__":

@@ -45,3 +45,9 @@ class RecordTitleRequired(InvalidInput):
     code = "record_title_required"
     message_zh = "书目记录须有题名"
     message_en = "A record needs a title"
+
+
+class ImportFileUnreadable(InvalidInput):
+    code = "import_file_unreadable"
+    message_zh = "无法导入文件 {path}：{reason}"
+    message_en = "Cannot import {path}: {reason}"
