@@ -6,12 +6,13 @@ demo network, loaded through the real importer, then a fixed mixed query set thr
 It starts what it needs (a throwaway PostgreSQL cluster with fsync off, or for the embedded stack a SQLite file),
 applies the migrations, loads the demo network and removes its 300 demo books, writes a CSV of N records in a
 temporary directory and imports it with `import_records` (the code behind `shuxiang import-records`), timing it,
-then runs ANALYZE. The records are the unique douban-booklists records (Chinese; the Douban tag becomes the
-subject), book-crossing (English, real ISBNs) and goodbooks-10k, shuffled together; past the ~355,000 unique ones
-they are replicated as further editions ("（第2版）", " (2nd ed.)", a few years later, a synthetic but valid ISBN-13
-when the original had an ISBN) so that every record is distinct. Each record gets 1-3 copies at staffed libraries of
-the demo network (unique barcodes). CLC classes are not in the data: Chinese records get one from their Douban
-tag, English ones a seeded draw from a few fiction and non-fiction classes.
+then sets a fixed share of the copies to circulation states (on loan, in transit, withdrawn...) and runs ANALYZE.
+The records are the unique douban-booklists records (Chinese; the Douban tag becomes the subject), book-crossing
+(English, real ISBNs) and goodbooks-10k, shuffled together; past the 353,220 unique ones they are replicated as
+further editions ("（第2版）", " (2nd ed.)", a few years later, a synthetic but valid ISBN-13 when the original had an
+ISBN) so that every record is distinct. Each record gets 1-3 copies at staffed libraries of the demo network (unique
+barcodes). CLC classes are not in the data: Chinese records get one from their Douban tag, English ones a seeded
+draw from a few fiction and non-fiction classes.
 
 The queries call `backend.catalog.search.search(SearchQuery(...))` in this process, one at a time: this measures
 the search (its SQL, the ORM, segmentation of the query), not HTTP, JSON or the server around it. They are seeded
