@@ -24,6 +24,10 @@ class AuthorOut(msgspec.Struct):
     role: str
 
 
+def _authors(record: Record) -> list[AuthorOut]:
+    return [AuthorOut(a["name"], a.get("role", "author")) for a in record.authors]
+
+
 class CopyOut(msgspec.Struct):
     barcode: str
     status: CopyStatus
@@ -80,7 +84,7 @@ class RecordOut(msgspec.Struct):
             isbn13=record.isbn13,
             title=record.title,
             subtitle=record.subtitle,
-            authors=[AuthorOut(a["name"], a.get("role", "author")) for a in record.authors],
+            authors=_authors(record),
             publisher=record.publisher,
             year=record.year,
             clc_class=record.clc_class,
@@ -128,7 +132,7 @@ class RecordSummaryOut(msgspec.Struct):
             id=r.id,
             isbn13=r.isbn13,
             title=r.title,
-            authors=[AuthorOut(a["name"], a.get("role", "author")) for a in r.authors],
+            authors=_authors(r),
             publisher=r.publisher,
             year=r.year,
             clc_class=r.clc_class,

@@ -12,7 +12,7 @@ from pymarc import Field, Indicators, Subfield
 
 from backend.catalog.errors import ImportFileUnreadable, InvalidIsbn
 from backend.catalog.import_cli import ProgressBar
-from backend.catalog.importer import ImportProblem, ImportSummary, import_records
+from backend.catalog.importer import CSV_COLUMNS, ImportProblem, ImportSummary, import_records
 from backend.catalog.isbn import normalise_isbn, pad_isbn10
 from backend.catalog.models import Copy, ItemType, Record
 from backend.catalog.search import SearchQuery, search
@@ -348,22 +348,7 @@ def csv_file(path: Path, rows: list[dict[str, str]]) -> Path:
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.DictWriter(
             stream,
-            fieldnames=[
-                "isbn",
-                "title",
-                "subtitle",
-                "authors",
-                "publisher",
-                "year",
-                "clc",
-                "subjects",
-                "language",
-                "summary",
-                "library",
-                "barcode",
-                "shelf",
-                "item_type",
-            ],
+            fieldnames=list(CSV_COLUMNS),
         )
         writer.writeheader()
         writer.writerows(rows)
