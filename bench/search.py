@@ -50,14 +50,13 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 from pypinyin import lazy_pinyin
 from tortoise import connections
-from tortoise.transactions import in_transaction
 
 from backend import db
 from backend.catalog import terms
 from backend.catalog.errors import InvalidIsbn
 from backend.catalog.importer import BATCH_SIZE, CSV_COLUMNS, import_records
 from backend.catalog.isbn import isbn10_of, normalise_isbn, pad_isbn10
-from backend.catalog.search import SearchQuery, SearchResult, search
+from backend.catalog.search import SearchQuery, SearchResult, refresh_holdings, search
 from backend.demo.network import seed_demo
 from backend.network.models import Library, LibraryLevel
 from bench.foundation import _cpu_seconds, _stop_on_sigterm, load_demo, machine_lines
@@ -567,16 +566,12 @@ async def run_queries(probes: list[Probe]) -> dict[str, KindTally]:
 
 
 # What each statement of a search is, told by its text (backend/catalog/search.py and the ORM's queries).
-STATEMENTS = ("page", "count", "facets", "records", "copies", "library", "other")
+STATEMENTS = ("candidates", "records", "copies", "library", "other")
 
 
 def statement_class(sql: str) -> str:
-    if sql.startswith("SELECT r.id FROM record r"):
-        return "page"
-    if sql.startswith("SELECT count(*) AS n FROM record r"):
-        return "count"
-    if "GROUP BY 1" in sql and "FROM record r" in sql:
-        return "facets"
+    if "FROM record_search s" in sql:
+        return "candidates"
     if 'FROM "copy"' in sql:
         return "copies"
     if 'FROM "record"' in sql:
@@ -595,29 +590,29 @@ class Statement:
 
 @contextlib.contextmanager
 def recording_statements() -> Iterator[list[Statement]]:
-    """Every SQL statement sent on the default connection meanwhile, with its time: the client's two query methods
-    are wrapped on the instance (the ORM's queries and search()'s own SQL both go through them)."""
-    client: Any = connections.get("default")
+    """Every SQL statement sent meanwhile, with its time: the two query methods of the default connection's class
+    are wrapped, which its transactions inherit (the ORM's queries and search()'s own SQL all go through them)."""
+    client_class: Any = type(connections.get("default"))
     recorded: list[Statement] = []
-    originals = {name: getattr(client, name) for name in ("execute_query", "execute_query_dict")}
+    originals = {name: getattr(client_class, name) for name in ("execute_query", "execute_query_dict")}
 
     def wrap(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        async def timed(query: str, values: list[Any] | None = None) -> Any:
+        async def timed(self: Any, query: str, values: list[Any] | None = None) -> Any:
             started = time.perf_counter()
             try:
-                return await method(query, values)
+                return await method(self, query, values)
             finally:
                 recorded.append(Statement(query, values, time.perf_counter() - started))
 
         return timed
 
     for name, method in originals.items():
-        setattr(client, name, wrap(method))
+        setattr(client_class, name, wrap(method))
     try:
         yield recorded
     finally:
-        for name in originals:
-            delattr(client, name)  # the class's methods again
+        for name, method in originals.items():
+            setattr(client_class, name, method)
 
 
 async def breakdown(probes: list[Probe], per_kind: int) -> dict[str, dict[str, float]]:
@@ -642,52 +637,22 @@ async def breakdown(probes: list[Probe], per_kind: int) -> dict[str, dict[str, f
 
 
 async def explain(probe: Probe) -> list[str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of the statements of one search that filter the records (PostgreSQL), each planned
-    twice: with its values (a custom plan, as psql would run it) and as a generic plan, which is what asyncpg's
-    prepared statements get once PostgreSQL finds it no costlier than the custom plans of their first five runs."""
+    """EXPLAIN (ANALYZE, BUFFERS) of the statement of one search that finds the candidates (PostgreSQL), planned
+    with its values as the search has it planned (plan_cache_mode = force_custom_plan)."""
     with recording_statements() as recorded:
         await search(probe.query)
     lines = [f"#### {probe.kind}: {probe.label()}", ""]
     for statement in recorded:
-        kind = statement_class(statement.sql)
-        if kind not in ("page", "count", "facets") and statement.seconds < 0.005:
+        if statement_class(statement.sql) != "candidates":
             continue
-        lines += [f"{kind}, {1000 * statement.seconds:.1f} ms when recorded:", "```", statement.sql]
+        lines += [f"{1000 * statement.seconds:.1f} ms when recorded:", "```", statement.sql]
         if statement.values:
             lines.append(f"-- values: {statement.values!r}")
-        async with in_transaction() as conn:  # one connection for PREPARE and EXECUTE
-            custom = await conn.execute_query_dict(f"EXPLAIN (ANALYZE, BUFFERS) {statement.sql}", statement.values)
-            lines += ["-- custom plan:", *(str(row["QUERY PLAN"]) for row in custom)]
-            await conn.execute_script("SET LOCAL plan_cache_mode = force_generic_plan")
-            await conn.execute_script(f"PREPARE bench_explain AS {statement.sql}")
-            arguments = ", ".join(_literal(value) for value in statement.values or [])
-            generic = await conn.execute_query_dict(
-                f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_explain{f'({arguments})' if arguments else ''}"
-            )
-            await conn.execute_script("DEALLOCATE bench_explain")
-        lines += ["-- generic plan:", *(str(row["QUERY PLAN"]) for row in generic), "```", ""]
+        plan = await connections.get("default").execute_query_dict(
+            f"EXPLAIN (ANALYZE, BUFFERS) {statement.sql}", statement.values
+        )
+        lines += [*(str(row["QUERY PLAN"]) for row in plan), "```", ""]
     return lines
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        raise TypeError(f"no literal for {value!r}")
-    if isinstance(value, int | float):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-async def plans_used() -> dict[str, tuple[int, int]]:
-    """Generic and custom plans PostgreSQL made for the prepared statements of the searches, by statement class
-    (asyncpg prepares and caches every statement it runs; the views show the session's own statements)."""
-    conn = connections.get("default")
-    rows = await conn.execute_query_dict("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
-    found: dict[str, tuple[int, int]] = {}
-    for row in rows:
-        name = statement_class(str(row["statement"]))
-        generic, custom = found.get(name, (0, 0))
-        found[name] = (generic + int(row["generic_plans"]), custom + int(row["custom_plans"]))
-    return found
 
 
 # --- CPU -----------------------------------------------------------------------------------------------------------
@@ -747,7 +712,7 @@ async def prepare(stack: str, database_url: str) -> str:
         version = f"SQLite {sqlite3.sqlite_version}"
     # The demo's 300 goodbooks records would be matched by ISBN instead of created: start from an empty catalogue.
     conn = connections.get("default")
-    for table in ("copy", "record_search", "record"):
+    for table in ("copy", "record_search", "record") + (("record_text",) if stack == "embedded" else ()):
         await conn.execute_script(f"DELETE FROM {table}")
     return version
 
@@ -770,9 +735,12 @@ async def circulate() -> None:
     for status, share in CIRCULATION:
         upper += share
         cases.append(f"WHEN (id % 1000) * 7919 % 1000 < {upper} THEN '{status}'")
-    await connections.get("default").execute_script(
-        f"UPDATE copy SET status = CASE {' '.join(cases)} ELSE 'available' END"
-    )
+    conn = connections.get("default")
+    await conn.execute_script(f"UPDATE copy SET status = CASE {' '.join(cases)} ELSE 'available' END")
+    # Withdrawn copies leave the search rows, as the staff API's withdrawal does.
+    ids = [row["id"] for row in await conn.execute_query_dict("SELECT id FROM record ORDER BY id")]
+    for start in range(0, len(ids), 10_000):
+        await refresh_holdings(ids[start : start + 10_000])
 
 
 async def load(catalogue: Catalogue) -> ImportRun:
@@ -800,7 +768,7 @@ async def load(catalogue: Catalogue) -> ImportRun:
     await circulate()
     circulation_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    await connections.get("default").execute_script("ANALYZE")
+    await connections.get("default").execute_script("VACUUM ANALYZE")  # the steady state autovacuum keeps
     return ImportRun(
         seconds=seconds,
         records_created=summary.records_created,
@@ -828,7 +796,7 @@ async def sizes(stack: str, path: Path | None) -> list[tuple[str, int]]:
         return [
             ("database (pg_database_size)", int(row["database"])),
             ("record_search, table + indexes", int(row["search_total"])),
-            ("  of which the table (tsvectors)", int(row["search_table"])),
+            ("  of which the table (rows with their tsvectors)", int(row["search_table"])),
             ("  of which the GIN index", int(row["search_gin"])),
             ("record, with its indexes", int(row["record"])),
             ("copy, with its indexes", int(row["copy"])),
@@ -836,8 +804,10 @@ async def sizes(stack: str, path: Path | None) -> list[tuple[str, int]]:
     assert path is not None
     found = [("database file", (await asyncio.to_thread(path.stat)).st_size)]
     with contextlib.suppress(Exception):  # dbstat is an optional part of SQLite
-        rows = await conn.execute_query_dict("SELECT sum(pgsize) AS n FROM dbstat WHERE name LIKE 'record_search%'")
-        found.append(("record_search (FTS5 tables)", int(rows[0]["n"])))
+        rows = await conn.execute_query_dict(
+            "SELECT sum(pgsize) AS n FROM dbstat WHERE name LIKE 'record_search%' OR name LIKE 'record_text%'"
+        )
+        found.append(("record_search and the FTS5 tables of record_text", int(rows[0]["n"])))
     return found
 
 
@@ -866,8 +836,6 @@ class Report:
     query_cpu: Cpu
     breakdown: dict[str, dict[str, float]]
     plans: list[str]
-    plans_used: dict[str, tuple[int, int]]
-    custom_plan_tallies: dict[str, KindTally]
 
 
 async def run(options: argparse.Namespace, database_url: str, workdir: Path, sqlite_path: Path | None) -> Report:
@@ -906,7 +874,6 @@ async def run(options: argparse.Namespace, database_url: str, workdir: Path, sql
         query_cpu = meter.used()
         print(f"  {len(probes) / query_seconds:,.0f} queries/s; statement breakdown", file=sys.stderr)
         postgres = options.stack == "postgres"
-        used = await plans_used() if postgres else {}
         split = await breakdown(probes, options.breakdown)
         plans: list[str] = []
         if options.explain and postgres:
@@ -916,17 +883,6 @@ async def run(options: argparse.Namespace, database_url: str, workdir: Path, sql
                 slowest = tallies[kind].slowest
                 if slowest is not None:
                     plans += await explain(slowest[1])
-        custom: dict[str, KindTally] = {}
-        if options.custom_plans and postgres:
-            # An experiment, not what the code does: every statement planned with its values, on fresh connections.
-            print("measuring again with plan_cache_mode = force_custom_plan", file=sys.stderr)
-            conn = connections.get("default")
-            name = (await conn.execute_query_dict("SELECT current_database() AS name"))[0]["name"]
-            await conn.execute_script(f'ALTER DATABASE "{name}" SET plan_cache_mode = force_custom_plan')
-            await db.close_orm()
-            await db.init_orm(database_url)
-            await run_queries(warmup)
-            custom = await run_queries(probes)
         return Report(
             stack=options.stack,
             version=version,
@@ -940,8 +896,6 @@ async def run(options: argparse.Namespace, database_url: str, workdir: Path, sql
             query_cpu=query_cpu,
             breakdown=split,
             plans=plans,
-            plans_used=used,
-            custom_plan_tallies=custom,
         )
     finally:
         await db.close_orm()
@@ -1078,27 +1032,6 @@ def print_report(report: Report, options: argparse.Namespace) -> None:
         outside = split.get("search", 0.0) - sum(split.get(name, 0.0) for name in STATEMENTS)
         rows.append([kind, *(f"{split.get(name, 0.0):.1f}" for name in (*STATEMENTS, "search")), f"{outside:.1f}"])
     print(markdown_table(["kind", *STATEMENTS, "whole search", "outside SQL"], rows))
-    if report.plans_used:
-        used = ", ".join(
-            f"{name} {generic:,} generic / {custom:,} custom"
-            for name, (generic, custom) in sorted(report.plans_used.items())
-            if name in ("page", "count", "facets")
-        )
-        print(f"\nPlans PostgreSQL made for the prepared statements of the measured searches (asyncpg's cache): {used}")
-    if report.custom_plan_tallies:
-        print("\nThe same queries again with plan_cache_mode = force_custom_plan (ms):\n")
-        rows = []
-        for kind in KINDS:
-            before, after = report.tallies[kind].latencies, report.custom_plan_tallies[kind].latencies
-            if after:
-                rows.append(
-                    [
-                        kind,
-                        *(f"{percentile_ms(after, f):.1f}" for f in (0.5, 0.95, 0.99)),
-                        f"{percentile_ms(before, 0.95):.1f}",
-                    ]
-                )
-        print(markdown_table(["kind", "p50", "p95", "p99", "p95 before"], rows))
     print("\nSlowest query of each kind:\n")
     for kind in KINDS:
         slowest = report.tallies[kind].slowest
@@ -1121,11 +1054,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=3, help="of the data's order, the copies and the queries")
     parser.add_argument("--breakdown", type=int, default=20, help="queries per kind timed statement by statement")
     parser.add_argument("--explain", type=int, default=0, help="EXPLAIN ANALYZE the N slowest kinds (PostgreSQL)")
-    parser.add_argument(
-        "--custom-plans",
-        action="store_true",
-        help="measure the queries again with plan_cache_mode = force_custom_plan (PostgreSQL; an experiment)",
-    )
     options = parser.parse_args(argv)
     # Shells start background jobs with SIGINT ignored; asyncio.run installs its handler only over the default one.
     signal.signal(signal.SIGINT, signal.default_int_handler)

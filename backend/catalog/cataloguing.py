@@ -17,7 +17,7 @@ from backend.catalog.errors import (
 )
 from backend.catalog.isbn import normalise_isbn
 from backend.catalog.models import Copy, CopyStatus, ItemType, Record
-from backend.catalog.search import index_records
+from backend.catalog.search import index_records, refresh_holdings
 from backend.network.services import get_library, library_in_scope
 
 # A copy out with a reader or on its way somewhere belongs to circulation until it is back on a shelf.
@@ -26,7 +26,8 @@ _CIRCULATING = {CopyStatus.ON_LOAN, CopyStatus.IN_TRANSIT, CopyStatus.ON_HOLD_SH
 
 @dataclass(slots=True)
 class RecordDraft:
-    """A record's bibliographic fields; in a correction, None leaves a field as it is."""
+    """A record's bibliographic fields; None leaves a field as it is: in a correction, and in an import that finds
+    the record again (an empty value of the file does not erase what the catalogue has)."""
 
     isbn: str | None = None
     title: str | None = None
@@ -44,12 +45,28 @@ class RecordDraft:
 
     def fields(self) -> dict[str, object]:
         """The model fields to set: ISBN normalised to ISBN-13 (an empty one removes it), the rest as given."""
-        values: dict[str, object] = {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None
-        }
+        values: dict[str, object] = {name: value for name in _DRAFT_FIELDS if (value := getattr(self, name)) is not None}
         if (isbn := values.pop("isbn", None)) is not None:
             values["isbn13"] = normalise_isbn(str(isbn)) if isbn else None
         return values
+
+    def identity(self) -> tuple[str, ...]:
+        """How the union catalogue recognises the title again: by its ISBN-13, else by its exact title and first
+        author. Raises InvalidIsbn for an ISBN that is not valid."""
+        if self.isbn:
+            return ("isbn", normalise_isbn(self.isbn))
+        return ("title", self.title or "", self.authors[0].get("name", "") if self.authors else "")
+
+    def merge(self, later: RecordDraft) -> None:
+        """The same record described again (another CSV row, a duplicate MARC record): what `later` gives wins,
+        what it leaves out does not erase."""
+        for name in _DRAFT_FIELDS:
+            value = getattr(later, name)
+            if value is not None:
+                setattr(self, name, value)
+
+
+_DRAFT_FIELDS = tuple(f.name for f in dataclasses.fields(RecordDraft))
 
 
 async def add_record(draft: RecordDraft) -> Record:
@@ -106,6 +123,7 @@ async def add_copy(
         )
     except IntegrityError as exc:
         raise BarcodeTaken(barcode=barcode) from exc
+    await refresh_holdings([record_id])
     return await Copy.get(id=copy.id).select_related("current_library", "home_library")
 
 
@@ -138,3 +156,4 @@ async def _update_unless_circulating(copy: Copy, **changes: object) -> None:
     if not await Copy.filter(id=copy.id).exclude(status__in=list(_CIRCULATING)).update(**changes):
         current = await Copy.get(id=copy.id)
         raise CopyInCirculation(status=current.status.value)
+    await refresh_holdings([copy.record_id])  # where readers find it, or whether they still do

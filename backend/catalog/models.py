@@ -62,6 +62,7 @@ class Copy(Model):
     record: fields.ForeignKeyRelation[Record] = fields.ForeignKeyField(
         "models.Record", related_name="copies", on_delete=fields.RESTRICT
     )
+    record_id: int
     home_library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
         "models.Library", related_name="owned_copies", on_delete=fields.RESTRICT
     )

@@ -7,18 +7,27 @@ queries with `:*`). A trigram index (pg_trgm) was the alternative: it needs no s
 pinyin or initials, ranks poorly on two-character Chinese words, and grows several times larger.
 
 Field weights: a title word counts most, then an author, then pinyin and subjects, then the summary.
+
+A search reads one table, `record_search`: a row per record with the fields it filters and sorts on and the
+libraries and item types of its copies on the shelves, kept by index_records and refresh_holdings. Joining records
+and copies instead made every search probe the copies of each match, and a browse of a million records take a
+second (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 from backend.catalog import terms
 from backend.catalog.isbn import looks_like_isbn, normalise_isbn
@@ -27,12 +36,20 @@ from backend.network import geo
 from backend.network.models import Library
 from backend.network.services import get_library, nearest_libraries
 
+# A search looks at no more than this many matches: it counts and facets them and pages through them. Beyond it a
+# search says "2,000 or more" instead of counting every match of a two-letter word among a million records, the
+# way Evergreen bounds the hits it ranks; a reader narrows the search long before paging that far.
+CONSIDERED = 2000
 # PostgreSQL tsvector weights by field (SQLite FTS5 uses the column weights in _BM25 instead).
 _PG_WEIGHTS = {"title": "A", "authors": "B", "pinyin": "C", "subjects": "C", "summary": "D"}
 _FIELDS = ("title", "authors", "subjects", "summary", "pinyin")
-_BM25 = "bm25(record_search, 10.0, 6.0, 3.0, 1.0, 3.0)"
+_BM25 = "bm25(record_text, 10.0, 6.0, 3.0, 1.0, 3.0)"
 # "Near me" looks at the libraries within the radius, nearest first; beyond this many the nearest suffice.
 _MAX_NEARBY_LIBRARIES = 50
+# Latin words this short match whole: as prefixes, two letters would match a good part of every English title,
+# pinyin syllable and set of initials. Initials are indexed whole, so `st` still finds 三体.
+_MIN_PREFIX_LENGTH = 3
+_REBUILD_BATCH = 1000
 
 
 class Sort(StrEnum):
@@ -72,47 +89,123 @@ class Hit:
 class SearchResult:
     hits: list[Hit]
     total: int
+    total_exact: bool = True
+    """False when there are more than CONSIDERED matches: total is then CONSIDERED, and the facets count those."""
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
-async def index_records(record_ids: Sequence[int]) -> None:
-    """(Re)build the search entries of these records; call after creating or changing them."""
-    if not record_ids:
-        return
-    conn = connections.get("default")
-    records = await Record.filter(id__in=list(record_ids))
-    documents = await asyncio.to_thread(lambda: [(r.id, _document(r)) for r in records])  # jieba is CPU-bound
-    if _is_sqlite(conn):
-        placeholders = ", ".join("?" for _ in record_ids)
-        await conn.execute_query(f"DELETE FROM record_search WHERE rowid IN ({placeholders})", list(record_ids))
+async def index_records(record_ids: Sequence[int], connection: BaseDBAsyncClient | None = None) -> None:
+    """Bring the search rows of these records up to date: after cataloguing or correcting them."""
+    if record_ids:
+        async with _writing(connection) as conn:
+            await _index(conn, sorted(set(record_ids)))
+
+
+async def refresh_holdings(record_ids: Sequence[int], connection: BaseDBAsyncClient | None = None) -> None:
+    """Bring the libraries and item types of these records' search rows up to date: after adding a copy, moving
+    it to another library or withdrawing it (a change of status on the shelf does not matter to them)."""
+    if record_ids:
+        async with _writing(connection) as conn:
+            await _refresh_holdings(conn, sorted(set(record_ids)))
+
+
+async def rebuild_index(connection: BaseDBAsyncClient) -> None:
+    """Index every record again, in batches (after a migration that changes the search rows)."""
+    rows = await connection.execute_query_dict("SELECT id FROM record ORDER BY id")
+    ids = [row["id"] for row in rows]
+    for start in range(0, len(ids), _REBUILD_BATCH):
+        await _index(connection, ids[start : start + _REBUILD_BATCH])
+
+
+@contextlib.asynccontextmanager
+async def _writing(connection: BaseDBAsyncClient | None) -> AsyncIterator[BaseDBAsyncClient]:
+    if connection is not None:
+        yield connection
+    else:
+        async with in_transaction() as conn:
+            yield conn
+
+
+def _ids(sqlite: bool, ids: list[int]) -> tuple[str, list[Any]]:
+    """`IN (...)` for these ids as the first parameters of a statement, in the database's style."""
+    return (f"IN ({', '.join('?' for _ in ids)})", list(ids)) if sqlite else ("= ANY($1::int[])", [ids])
+
+
+async def _index(conn: BaseDBAsyncClient, ids: list[int]) -> None:
+    sqlite = _is_sqlite(conn)
+    in_ids, values = _ids(sqlite, ids)
+    records = await conn.execute_query_dict(
+        "SELECT id, title, subtitle, authors, subjects, summary, year, clc_class, language, audience_min_age, "
+        f"audience_max_age FROM record WHERE id {in_ids}",
+        values,
+    )
+    documents = await asyncio.to_thread(lambda: [_document(r) for r in records])  # jieba is CPU-bound
+    rows = [
+        [r["id"], r["year"], r["clc_class"], r["language"], r["audience_min_age"], r["audience_max_age"]]
+        for r in records
+    ]
+    columns = "record_id, year, clc_class, language, audience_min_age, audience_max_age, libraries, item_types"
+    if sqlite:
+        await conn.execute_query(f"DELETE FROM record_search WHERE record_id {in_ids}", values)
+        await conn.execute_query(f"DELETE FROM record_text WHERE rowid {in_ids}", values)
+        await conn.execute_many(f"INSERT INTO record_search ({columns}) VALUES (?, ?, ?, ?, ?, ?, '[]', '[]')", rows)
         await conn.execute_many(
-            "INSERT INTO record_search (rowid, title, authors, subjects, summary, pinyin) VALUES (?, ?, ?, ?, ?, ?)",
-            [[rid, *(" ".join(doc[f]) for f in _FIELDS)] for rid, doc in documents],
+            "INSERT INTO record_text (rowid, title, authors, subjects, summary, pinyin) VALUES (?, ?, ?, ?, ?, ?)",
+            [[row[0], *(" ".join(doc[f]) for f in _FIELDS)] for row, doc in zip(rows, documents, strict=True)],
         )
     else:
         vector = " || ".join(
-            f"setweight(array_to_tsvector(${i}::text[]), '{_PG_WEIGHTS[f]}')" for i, f in enumerate(_FIELDS, start=2)
+            f"setweight(array_to_tsvector(${i}::text[]), '{_PG_WEIGHTS[f]}')" for i, f in enumerate(_FIELDS, start=7)
         )
+        changed = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns.split(", ")[1:6])
         await conn.execute_many(
-            f"INSERT INTO record_search (record_id, document) VALUES ($1, {vector}) "
-            "ON CONFLICT (record_id) DO UPDATE SET document = EXCLUDED.document",
-            [[rid, *(doc[f] for f in _FIELDS)] for rid, doc in documents],
+            f"INSERT INTO record_search ({columns}, document) "
+            f"VALUES ($1, $2, $3, $4, $5, $6, '{{}}', '{{}}', {vector}) "
+            f"ON CONFLICT (record_id) DO UPDATE SET {changed}, document = EXCLUDED.document",
+            [[*row, *(doc[f] for f in _FIELDS)] for row, doc in zip(rows, documents, strict=True)],
         )
+    await _refresh_holdings(conn, ids)
 
 
-def _document(record: Record) -> dict[str, list[str]]:
+async def _refresh_holdings(conn: BaseDBAsyncClient, ids: list[int]) -> None:
+    sqlite = _is_sqlite(conn)
+    in_ids, values = _ids(sqlite, ids)
+    shelved = f"c.record_id = record_search.record_id AND c.status <> '{CopyStatus.WITHDRAWN.value}'"
+    if sqlite:  # SQLite runs one writer at a time
+        lists = {
+            column: f"(SELECT json_group_array({value}) FROM (SELECT DISTINCT c.{value} FROM copy c "
+            f"WHERE {shelved} ORDER BY 1))"
+            for column, value in (("libraries", "current_library_id"), ("item_types", "item_type"))
+        }
+    else:
+        # Locking the rows first makes the UPDATE, a statement of its own, see the copies as committed by whoever
+        # held them: two librarians moving copies of one title at once leave the row as both left the copies.
+        await conn.execute_query(f"SELECT 1 FROM record_search WHERE record_id {in_ids} FOR UPDATE", values)
+        lists = {
+            column: f"ARRAY(SELECT DISTINCT c.{value} FROM copy c WHERE {shelved} ORDER BY 1)"
+            for column, value in (("libraries", "current_library_id"), ("item_types", "item_type"))
+        }
+    assignments = ", ".join(f"{column} = {expression}" for column, expression in lists.items())
+    await conn.execute_query(f"UPDATE record_search SET {assignments} WHERE record_id {in_ids}", values)
+
+
+def _document(record: dict[str, Any]) -> dict[str, list[str]]:
     return terms.document_of(
-        title=record.title,
-        subtitle=record.subtitle,
-        authors=[a["name"] for a in record.authors],
-        subjects=record.subjects,
-        summary=record.summary,
+        title=record["title"],
+        subtitle=record["subtitle"],
+        authors=[a["name"] for a in _json(record["authors"])],
+        subjects=_json(record["subjects"]),
+        summary=record["summary"],
     ).tokens()
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 async def search(query: SearchQuery) -> SearchResult:
     """Records matching the words (Chinese, English, pinyin or initials; the last word may be unfinished) or the
-    ISBN, and the filters; with facet counts over all matches and per-record availability across the network."""
+    ISBN, and the filters; with facet counts over the matches and per-record availability across the network."""
     if looks_like_isbn(query.text):
         records = await Record.filter(isbn13=normalise_isbn(query.text))  # an invalid ISBN is a clear error
         return SearchResult(await _hits(records, query), len(records))
@@ -128,50 +221,56 @@ async def search(query: SearchQuery) -> SearchResult:
             )
         ]
     where = sql.where(query, library, nearby)
-    if where is None:  # words that cannot match anything (only stop words or separators)
+    if where is None:  # words that cannot match anything, or no library within reach
         return SearchResult([], 0)
-    base = f"FROM record r {sql.join} WHERE {where}"
-    order = (
-        f"{sql.rank} , r.id"
-        if query.sort is Sort.RELEVANCE and sql.has_text
-        else "CASE WHEN r.year IS NULL THEN 1 ELSE 0 END, r.year DESC, r.id DESC"
+    ranked = query.sort is Sort.RELEVANCE and sql.has_text
+    # Ranked matches are scored as they are found, up to the limit, then sorted here; any other order is the
+    # index's (newest first, then the latest catalogued), so the first CONSIDERED are the right ones.
+    order = "" if ranked else "ORDER BY s.year DESC NULLS LAST, s.record_id DESC"
+    candidates = (
+        f"SELECT s.record_id, s.year, s.clc_class, s.language, {sql.score if ranked else '0'} AS score "
+        f"FROM record_search s {sql.join} WHERE {where} {order} LIMIT {CONSIDERED + 1}"
     )
-    page_sql = f"SELECT r.id {base} ORDER BY {order} LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
-    rows = await conn.execute_query_dict(page_sql, sql.values)
-    total = (await conn.execute_query_dict(f"SELECT count(*) AS n {base}", sql.values))[0]["n"]
-    facets = {
-        name: [
-            (str(row["value"]), int(row["n"]))
-            for row in await conn.execute_query_dict(
-                f"SELECT {expression} AS value, count(*) AS n {base} GROUP BY 1 ORDER BY n DESC, 1 LIMIT 20",
-                sql.values,
-            )
-            if row["value"] not in (None, "")
-        ]
-        for name, expression in _FACETS.items()
-    }
-    ids = [row["id"] for row in rows]
-    by_id = {r.id: r for r in await Record.filter(id__in=ids)}
-    return SearchResult(await _hits([by_id[i] for i in ids], query), int(total), facets)
+    if sql.sqlite:
+        rows = await conn.execute_query_dict(candidates, sql.values)
+    else:
+        async with in_transaction() as tx:
+            # A prepared statement reused with a generic plan cannot see how many records a year range or a word
+            # matches, and once drove a 7 ms search from the wrong index for 3 s.
+            await tx.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
+            rows = await tx.execute_query_dict(candidates, sql.values)
+    exact = len(rows) <= CONSIDERED
+    rows = rows[:CONSIDERED]
+    if ranked:
+        rows.sort(key=lambda row: (-row["score"], row["record_id"]))
+    ids = [row["record_id"] for row in rows[query.offset : query.offset + query.limit]]
+    by_id = {r.id: r for r in await Record.filter(id__in=ids)} if ids else {}
+    hits = await _hits([by_id[i] for i in ids], query)
+    return SearchResult(hits, len(rows), exact, _facets(rows))
 
 
-# Facets over the matching records: the CLC main class (its first letter), the language, the decade.
-_FACETS = {
-    "clc_class": "substr(r.clc_class, 1, 1)",
-    "language": "r.language",
-    "decade": "(r.year / 10) * 10",
-}
+def _facets(rows: list[dict[str, Any]]) -> dict[str, list[tuple[str, int]]]:
+    """The CLC main class (its first letter), the language and the decade of the matches, the commonest first."""
+    counters: dict[str, Counter[str]] = {"clc_class": Counter(), "language": Counter(), "decade": Counter()}
+    for row in rows:
+        if row["clc_class"]:
+            counters["clc_class"][row["clc_class"][0]] += 1
+        if row["language"]:
+            counters["language"][row["language"]] += 1
+        if row["year"] is not None:
+            counters["decade"][str(row["year"] // 10 * 10)] += 1
+    return {name: sorted(found.items(), key=lambda item: (-item[1], item[0]))[:20] for name, found in counters.items()}
 
 
 class _Sql:
-    """The WHERE clause of a search with its parameters, in the placeholder style of the database."""
+    """The WHERE clause of a search over the search rows `s`, with its parameters in the database's style."""
 
     def __init__(self, sqlite: bool) -> None:
         self.sqlite = sqlite
         self.values: list[Any] = []
         self.has_text = False
         self.join = ""
-        self.rank = ""
+        self.score = ""
 
     def param(self, value: Any) -> str:
         self.values.append(value)
@@ -187,51 +286,66 @@ class _Sql:
             self.has_text = True
             clauses.append(self._match(words, author_words))
         if query.clc_prefix:
-            clauses.append(f"r.clc_class LIKE {self.param(_like_prefix(query.clc_prefix))} ESCAPE '\\'")
+            clauses.append(f"s.clc_class LIKE {self.param(_like_prefix(query.clc_prefix))} ESCAPE '\\'")
         if query.year_from is not None:
-            clauses.append(f"r.year >= {self.param(query.year_from)}")
+            clauses.append(f"s.year >= {self.param(query.year_from)}")
         if query.year_to is not None:
-            clauses.append(f"r.year <= {self.param(query.year_to)}")
+            clauses.append(f"s.year <= {self.param(query.year_to)}")
         if query.language:
-            clauses.append(f"r.language = {self.param(query.language)}")
+            clauses.append(f"s.language = {self.param(query.language)}")
         if query.audience_age is not None:
             age = query.audience_age
-            clauses.append(f"r.audience_min_age <= {self.param(age)} AND r.audience_max_age >= {self.param(age)}")
-        # Readers search what the network holds: a record whose every copy is withdrawn is no longer found.
-        copy_clauses = ["c.record_id = r.id", f"c.status <> {self.param(CopyStatus.WITHDRAWN.value)}"]
+            clauses.append(f"s.audience_min_age <= {self.param(age)} AND s.audience_max_age >= {self.param(age)}")
         if query.item_type is not None:
-            copy_clauses.append(f"c.item_type = {self.param(query.item_type.value)}")
+            clauses.append(self._contains("item_types", [query.item_type.value]))
         if library is not None:
-            copy_clauses.append(f"c.current_library_id = {self.param(library.id)}")
+            clauses.append(self._contains("libraries", [library.id]))
         if nearby is not None:  # "on the shelf near me": available now, at one of the libraries within reach
             if not nearby:
                 return None
-            copy_clauses.append(f"c.status = {self.param(CopyStatus.AVAILABLE.value)}")
-            copy_clauses.append(f"c.current_library_id IN ({', '.join(self.param(i) for i in nearby)})")
-        clauses.append(f"EXISTS (SELECT 1 FROM copy c WHERE {' AND '.join(copy_clauses)})")
+            clauses.append(self._contains("libraries", nearby))
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM copy c WHERE c.record_id = s.record_id "
+                f"AND c.status = {self.param(CopyStatus.AVAILABLE.value)} "
+                f"AND c.current_library_id IN ({', '.join(self.param(i) for i in nearby)}))"
+            )
+        # Readers search what the network holds: a record whose copies are all withdrawn is no longer found.
+        clauses.append("s.libraries <> '[]'" if self.sqlite else "s.libraries <> '{}'")
         return " AND ".join(clauses)
+
+    def _contains(self, column: str, any_of: list[Any]) -> str:
+        """The row's list in `column` holds one of `any_of`."""
+        if self.sqlite:
+            listed = ", ".join(self.param(v) for v in any_of)
+            return f"EXISTS (SELECT 1 FROM json_each(s.{column}) WHERE json_each.value IN ({listed}))"
+        cast = "int[]" if column == "libraries" else "varchar[]"
+        return f"s.{column} && {self.param(any_of)}::{cast}"
 
     def _match(self, words: list[terms.QueryToken], author_words: list[terms.QueryToken]) -> str:
         # Every word must match (AND); Latin words match as prefixes, so "sant" finds 三体 while it is typed.
         if self.sqlite:
             parts = [_fts5_term(w) for w in words] + [f"authors : {_fts5_term(w)}" for w in author_words]
-            self.join = "JOIN record_search ON record_search.rowid = r.id"  # FTS5 wants its own name, no alias
-            self.rank = _BM25
-            return f"record_search MATCH {self.param(' AND '.join(parts))}"
+            self.join = "JOIN record_text ON record_text.rowid = s.record_id"  # FTS5 wants its own name, no alias
+            self.score = f"-{_BM25}"
+            return f"record_text MATCH {self.param(' AND '.join(parts))}"
         parts = [_tsquery_term(w, "") for w in words] + [_tsquery_term(w, "B") for w in author_words]
-        self.join = "JOIN record_search s ON s.record_id = r.id"
         tsquery = f"{self.param(' & '.join(parts))}::tsquery"
-        self.rank = f"ts_rank(s.document, {tsquery}) DESC"
+        self.score = f"ts_rank(s.document, {tsquery})"
         return f"s.document @@ {tsquery}"
 
 
+def _prefix(word: terms.QueryToken) -> bool:
+    return word.latin and len(word.text) >= _MIN_PREFIX_LENGTH
+
+
 def _fts5_term(word: terms.QueryToken) -> str:
-    return f'"{word.text}"*' if word.latin else f'"{word.text}"'
+    return f'"{word.text}"*' if _prefix(word) else f'"{word.text}"'
 
 
 def _tsquery_term(word: terms.QueryToken, weight: str) -> str:
     # Tokens are letters and digits only (terms.py), so quoting cannot be broken out of.
-    return f"'{word.text}':*{weight}" if word.latin else f"'{word.text}'" + (f":{weight}" if weight else "")
+    marks = ("*" if _prefix(word) else "") + weight
+    return f"'{word.text}'" + (f":{marks}" if marks else "")
 
 
 def _like_prefix(prefix: str) -> str:
@@ -252,7 +366,7 @@ async def _hits(records: Sequence[Record], query: SearchQuery) -> list[Hit]:
     )
     by_record: dict[int, list[Library]] = {}
     for copy in available:
-        by_record.setdefault(copy.record_id, []).append(copy.current_library)  # type: ignore[attr-defined]
+        by_record.setdefault(copy.record_id, []).append(copy.current_library)
     hits = []
     for record in records:
         libraries = by_record.get(record.id, [])

@@ -63,7 +63,7 @@ class RecordController(Controller):
         ] = None,
         sort: Sort = Sort.RELEVANCE,
         limit: Annotated[int, Parameter(ge=1, le=50)] = 20,
-        offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=search.CONSIDERED)] = 0,
         lat: Annotated[float | None, Parameter(ge=-90, le=90, description="Reader's position, for distances")] = None,
         lng: Annotated[float | None, Parameter(ge=-180, le=180)] = None,
     ) -> SearchOut:

@@ -154,6 +154,8 @@ class FacetValueOut(msgspec.Struct):
 class SearchOut(msgspec.Struct):
     items: list[RecordSummaryOut]
     total: int
+    total_exact: bool
+    """False for a broad search with more matches than are counted: show "2000+" and suggest narrowing it."""
     limit: int
     offset: int
     facets: dict[str, list[FacetValueOut]]
@@ -163,6 +165,7 @@ class SearchOut(msgspec.Struct):
         return cls(
             items=[RecordSummaryOut.of(hit) for hit in result.hits],
             total=result.total,
+            total_exact=result.total_exact,
             limit=limit,
             offset=offset,
             facets={
@@ -228,7 +231,7 @@ class StaffCopyOut(msgspec.Struct):
     def of(cls, copy: Copy) -> StaffCopyOut:
         return cls(
             copy.barcode,
-            copy.record_id,  # type: ignore[attr-defined]
+            copy.record_id,
             copy.home_library.code,
             copy.current_library.code,
             copy.status,

@@ -117,11 +117,16 @@ async def test_copies_move_between_libraries_and_leave_the_collection(
     moved = await service.client.post(
         "/staff/copies/TLA0000001/move", json={"library_code": "TL-B-1"}, headers=desks["a-desk"]
     )
+    where = {
+        code: (await service.client.get("/records", params={"q": "三体", "library": code})).json()["total"]
+        for code in ("TL-A-1", "TL-B-1")
+    }
     no_longer_theirs = await service.client.post("/staff/copies/TLA0000001/withdraw", headers=desks["a-desk"])
     withdrawn = await service.client.post("/staff/copies/TLA0000001/withdraw", headers=desks["b-desk"])
 
     assert moved.status_code == 200
     assert (moved.json()["home_library_code"], moved.json()["current_library_code"]) == ("TL-B-1", "TL-B-1")
+    assert where == {"TL-A-1": 0, "TL-B-1": 1}  # readers filtering by library find it where it now is
     assert (no_longer_theirs.status_code, no_longer_theirs.json()["code"]) == (403, "outside_staff_scope")
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
     assert await found(service, "三体") == []

@@ -1,7 +1,8 @@
 import pytest
 
+from backend.catalog.cataloguing import RecordDraft, correct_record
 from backend.catalog.models import Copy, CopyStatus, ItemType, Record
-from backend.catalog.search import index_records
+from backend.catalog.search import CONSIDERED, index_records
 from backend.network.models import Library
 from tests.integration.conftest import Service
 from tests.integration.factories import build_network
@@ -203,7 +204,8 @@ async def test_an_unknown_library_filter_is_a_404(service: Service, catalogue: N
 
 
 async def test_parents_find_books_for_their_childs_age(service: Service, catalogue: None) -> None:
-    await Record.filter(title="好饿的毛毛虫").update(audience_min_age=0, audience_max_age=6)
+    caterpillar = await Record.get(title="好饿的毛毛虫")
+    await correct_record(caterpillar.id, RecordDraft(audience_min_age=0, audience_max_age=6))
 
     assert await titles(service, age=3) == ["好饿的毛毛虫"]
     assert await titles(service, age=9) == []
@@ -216,3 +218,28 @@ async def test_on_the_shelf_near_me_keeps_only_copies_available_close_by(service
 
     assert sorted(near) == ["Harry Potter and the Sorcerer's Stone", "好饿的毛毛虫", "活着", "红楼梦"]
     assert far == []  # nothing within 100 m: the central library is ~140 m away
+
+
+async def test_a_broad_search_counts_up_to_a_bound_and_says_so(service: Service, catalogue: None) -> None:
+    branch = await Library.get(code="TL-B")
+    await Record.bulk_create(
+        [Record(title=f"Harbour Tales {i}", language="eng", year=1900 + i % 100) for i in range(CONSIDERED + 5)]
+    )
+    records = await Record.filter(title__startswith="Harbour")
+    await Copy.bulk_create(
+        [
+            Copy(barcode=f"H{i:07d}", record=record, home_library=branch, current_library=branch)
+            for i, record in enumerate(records)
+        ]
+    )
+    await index_records([record.id for record in records])
+
+    broad = (await service.client.get("/records", params={"q": "harbour", "sort": "newest"})).json()
+    narrow = (await service.client.get("/records", params={"q": "harbour", "year_from": 1999})).json()
+    last_page = (await service.client.get("/records", params={"q": "harbour", "offset": CONSIDERED - 5})).json()
+
+    assert (broad["total"], broad["total_exact"]) == (CONSIDERED, False)
+    assert broad["items"][0]["year"] == 1999  # newest first over all matches, not only those counted
+    assert sum(f["count"] for f in broad["facets"]["language"]) == CONSIDERED
+    assert (narrow["total"], narrow["total_exact"]) == (20, True)  # 1999: the 100th of each hundred titles
+    assert len(last_page["items"]) == 5
