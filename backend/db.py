@@ -7,7 +7,12 @@ from typing import Any
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as apply_migrations
 
-MODEL_MODULES = ["backend.network.models", "backend.accounts.models", "backend.catalog.models"]
+MODEL_MODULES = [
+    "backend.network.models",
+    "backend.accounts.models",
+    "backend.catalog.models",
+    "backend.circulation.models",
+]
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:

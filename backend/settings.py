@@ -45,6 +45,9 @@ class Settings:
     card_prefix: str = "0562"
     """Network prefix of reader card numbers (the card is the same at every library of the network)."""
 
+    loan_retention_days: int = 365
+    """Returned loans older than this lose their reader (statistics stay); a reading history ends with them."""
+
     card_payload_ttl_seconds: int = 60
     """How long one virtual reader card QR stays valid; the app fetches a fresh one before it expires."""
 

@@ -10,6 +10,7 @@ from arq.connections import RedisSettings
 
 from backend import db
 from backend.accounts.tokens import purge_expired_sessions
+from backend.circulation import services as circulation
 from backend.clock import SystemClock
 from backend.settings import Settings
 
@@ -25,6 +26,20 @@ async def purge_sessions(ctx: dict[str, Any]) -> int:
     return purged
 
 
+async def charge_overdue(ctx: dict[str, Any]) -> int:
+    """Daily, just after midnight in China: credit deductions for the overdue days of open loans."""
+    loans = await circulation.charge_overdue_loans(ctx["clock"].now())
+    log.info("charged overdue days of %d loans", loans)
+    return loans
+
+
+async def unlink_old_loans(ctx: dict[str, Any]) -> int:
+    """Daily: returned loans past the retention period lose their reader."""
+    unlinked = await circulation.unlink_old_loans(ctx["clock"].now(), ctx["settings"].loan_retention_days)
+    log.info("unlinked %d old loans from their readers", unlinked)
+    return unlinked
+
+
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """arq's settings for this installation (arq takes a dict as well as a class)."""
 
@@ -37,8 +52,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         await db.close_orm()
 
     return {
-        "functions": [purge_sessions],
-        "cron_jobs": [cron(purge_sessions, minute=17, unique=True)],
+        "functions": [purge_sessions, charge_overdue, unlink_old_loans],
+        # arq's cron runs on UTC: 16:05 UTC is 00:05 in China, when a day of lateness has just passed.
+        "cron_jobs": [
+            cron(purge_sessions, minute=17, unique=True),
+            cron(charge_overdue, hour=16, minute=5, unique=True),
+            cron(unlink_old_loans, hour=17, minute=5, unique=True),
+        ],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),

@@ -23,6 +23,7 @@ from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway, WechatpyGateway
 from miniprogram_api.accounts.controllers import AuthController, ReaderController
 from miniprogram_api.catalog.controllers import RecordController, StaffCatalogueController
+from miniprogram_api.circulation.controllers import DeskController, LoanController
 from miniprogram_api.deps import DEPENDENCIES, Deps
 from miniprogram_api.errors import EXCEPTION_HANDLERS
 from miniprogram_api.network.controllers import LibraryController
@@ -105,6 +106,8 @@ def create_app(
             LibraryController,
             RecordController,
             StaffCatalogueController,
+            LoanController,
+            DeskController,
             AuthController,
             ReaderController,
             StaffAuthController,

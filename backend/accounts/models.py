@@ -34,6 +34,7 @@ class Reader(Model):
     )
     # PIPL art. 31: a child's data is processed only with the guardian's separate consent, recorded here.
     guardian_consent_at = fields.DatetimeField(null=True)
+    keeps_reading_history = fields.BooleanField(default=False)  # PIPL: opt-in, off by default (Koha, Aspen)
     home_library: fields.ForeignKeyNullableRelation[Library] = fields.ForeignKeyField(
         "models.Library", related_name="home_readers", null=True, on_delete=fields.SET_NULL
     )

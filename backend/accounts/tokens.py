@@ -46,13 +46,17 @@ class TokenPolicy:
 def decode_access_token(policy: TokenPolicy, token: str, now: datetime) -> Principal:
     try:
         claims = jwt.decode(
-            token, policy.keys.token_key, algorithms=[_ALGORITHM], options={"verify_exp": False, "require": ["exp"]}
+            token,
+            policy.keys.token_key,
+            algorithms=[_ALGORITHM],
+            options={"verify_exp": False, "verify_iat": False, "require": ["exp"]},
         )
         kind, _, ident = str(claims["sub"]).partition(":")
         principal = Principal(PrincipalKind(kind), int(ident))
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
         raise TokenInvalid() from exc
-    # Expiry is judged by the service's clock, not the library's, so every rule shares one notion of "now".
+    # Expiry is judged by the service's clock, not the library's (which would also refuse an `iat` ahead of the
+    # machine's time), so every rule shares one notion of "now".
     if claims["exp"] <= now.timestamp():
         raise TokenExpired()
     return principal

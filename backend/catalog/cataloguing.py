@@ -45,7 +45,9 @@ class RecordDraft:
 
     def fields(self) -> dict[str, object]:
         """The model fields to set: ISBN normalised to ISBN-13 (an empty one removes it), the rest as given."""
-        values: dict[str, object] = {name: value for name in _DRAFT_FIELDS if (value := getattr(self, name)) is not None}
+        values: dict[str, object] = {
+            name: value for name in _DRAFT_FIELDS if (value := getattr(self, name)) is not None
+        }
         if (isbn := values.pop("isbn", None)) is not None:
             values["isbn13"] = normalise_isbn(str(isbn)) if isbn else None
         return values

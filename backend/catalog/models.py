@@ -66,9 +66,11 @@ class Copy(Model):
     home_library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
         "models.Library", related_name="owned_copies", on_delete=fields.RESTRICT
     )
+    home_library_id: int
     current_library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
         "models.Library", related_name="present_copies", on_delete=fields.RESTRICT
     )
+    current_library_id: int
     shelf_location = fields.CharField(max_length=60, default="")  # call number or shelf, as staff write it
     item_type = fields.CharEnumField(ItemType, max_length=20, default=ItemType.BOOK)
     status = fields.CharEnumField(CopyStatus, max_length=20, default=CopyStatus.AVAILABLE, db_index=True)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +31,8 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request dro
 
 STACKS = [s.strip() for s in os.environ.get("SHUXIANG_TEST_STACKS", "embedded,postgres").split(",") if s.strip()]
 TEST_SECRET = "test-secret-key-0123456789-abcdefghij"
+SEEDED = ("credit_tier", "loan_rule")
+SEEDED_TOO = {"counter", *SEEDED}
 
 
 class MovableClock:
@@ -63,6 +66,8 @@ class Service:
     redis: Redis
     clock: MovableClock
     wechat: FakeWeChat
+    seeded: dict[str, list[dict[str, Any]]]
+    """The rows the migrations put in (credit tiers, the default loan rules), put back before every test."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,9 @@ async def service(stack: StackUrls, wechat: FakeWeChat) -> AsyncIterator[Service
         running(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shuxiang.test") as client,
     ):
-        yield Service(stack.name, client, settings, app.state.deps.redis, clock, wechat)
+        conn = connections.get("default")
+        seeded = {table: await conn.execute_query_dict(f"SELECT * FROM {table} ORDER BY id") for table in SEEDED}
+        yield Service(stack.name, client, settings, app.state.deps.redis, clock, wechat, seeded)
 
 
 @contextlib.asynccontextmanager
@@ -146,7 +153,7 @@ async def running(app: Litestar) -> AsyncIterator[None]:
 @pytest.fixture(autouse=True)
 async def fresh_state(service: Service) -> None:
     """Every test starts from an empty network: no rows (but the card counter), an empty Redis, the real time."""
-    tables = [m._meta.db_table for m in Tortoise.apps["models"].values() if m._meta.db_table != "counter"]
+    tables = [m._meta.db_table for m in Tortoise.apps["models"].values() if m._meta.db_table not in SEEDED_TOO]
     conn = connections.get("default")
     if service.stack == "postgres":
         await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
@@ -156,5 +163,12 @@ async def fresh_state(service: Service) -> None:
             "PRAGMA foreign_keys = OFF;" + "".join(f"DELETE FROM {t};" for t in tables) + "PRAGMA foreign_keys = ON;"
         )
     await conn.execute_script("UPDATE counter SET value = 0")
+    for table, rows in service.seeded.items():
+        await conn.execute_script(f"DELETE FROM {table}")
+        for row in rows:
+            marks = ", ".join("?" if service.stack != "postgres" else f"${i}" for i in range(1, len(row) + 1))
+            await conn.execute_query(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", list(row.values()))
+        if service.stack == "postgres":
+            await conn.execute_script(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")
     await service.redis.flushdb()
     service.clock.reset()

@@ -2,16 +2,20 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from arq import create_pool
 from arq.connections import RedisSettings
 from arq.jobs import Job
 
-from backend.accounts.models import AuthSession
+from backend.accounts.models import AuthSession, Reader, StaffRole
+from backend.catalog.models import Copy, Record
+from backend.circulation import services as circulation
+from backend.circulation.models import CreditEvent, CreditReason
+from backend.network.models import Library
 from backend.worker import QUEUE
 from tests.integration.conftest import Service
-from tests.integration.factories import login_reader
+from tests.integration.factories import build_network, login_reader, make_staff
 
 
 def run_worker_process(service: Service) -> subprocess.CompletedProcess[str]:
@@ -46,3 +50,28 @@ async def test_the_worker_purges_expired_sessions_and_keeps_live_ones(service: S
     refused = await service.client.post("/auth/refresh", json={"refresh_token": stale.tokens["refresh_token"]})
     assert refused.status_code == 401
     assert not await AuthSession.filter(reader__openid="openid-stale").exists()
+
+
+async def test_the_worker_charges_overdue_days_once_however_often_it_runs(service: Service) -> None:
+    await build_network()
+    branch = await Library.get(code="TL-A")
+    desk = await make_staff("worker-desk", StaffRole.LIBRARIAN, "TL-A")
+    await desk.fetch_related("library")
+    record = await Record.create(title="逾期的书")
+    await Copy.create(barcode="W0001", record=record, home_library=branch, current_library=branch)
+    reader = await Reader.create(card_number="900000000001")
+    lent_at = datetime.now(UTC) - timedelta(days=40)  # the worker keeps the real time: this loan is 10 days late
+    loan = await circulation.checkout(reader, "W0001", now=lent_at, staff=desk)
+    await loan.fetch_related("library")
+    pool = await create_pool(RedisSettings.from_dsn(service.settings.redis_url), default_queue_name=QUEUE)
+    try:
+        for _ in range(2):
+            assert await pool.enqueue_job("charge_overdue") is not None
+            finished = await asyncio.to_thread(run_worker_process, service)
+            assert finished.returncode == 0, finished.stderr[-2000:]
+    finally:
+        await pool.aclose()
+
+    late = circulation.overdue_days(loan, datetime.now(UTC))
+    assert late in (9, 10, 11)  # by the calendar in Tongling, whatever the hour of the run
+    assert await CreditEvent.filter(reader_id=reader.id, reason=CreditReason.OVERDUE).count() == late

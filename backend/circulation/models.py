@@ -1,0 +1,165 @@
+"""Credit-based borrowing (信用借还): credit tiers, loan rules, the credit ledger, suspensions and loans."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from backend.accounts.models import Reader, StaffUser
+from backend.catalog.models import Copy, ItemType
+from backend.network.models import Library
+
+
+class ReaderCategory(StrEnum):
+    """Who a loan rule is for: adults, children, and little readers (小小读者证, under 6)."""
+
+    ADULT = "adult"
+    CHILD = "child"
+    LITTLE_READER = "little_reader"
+
+
+class CreditTier(Model):
+    """What readers with a credit score from `min_score` up (to the next tier) may do."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=20, unique=True)
+    min_score = fields.IntField(unique=True)
+    deposit_free = fields.BooleanField()  # may borrow on credit at all (信用借还), else only with a cash deposit
+    self_service = fields.BooleanField()  # may check out alone at a self-service library, else at a counter
+    max_loans = fields.SmallIntField()
+    max_loan_days = fields.SmallIntField()  # caps the loan rule's period
+    max_renewals = fields.SmallIntField()  # caps the loan rule's renewals
+    max_holds = fields.SmallIntField()
+    delivery = fields.BooleanField()  # may have books delivered (网上点借)
+
+    class Meta:
+        table = "credit_tier"
+        ordering = ["-min_score"]
+
+
+class RenewFrom(StrEnum):
+    DUE_DATE = "due_date"
+    TODAY = "today"
+
+
+class LoanRule(Model):
+    """A row of the circulation rule table, in the manner of Koha's: the most specific row for a reader category,
+    an item type and the lending library applies; empty columns match anything, and the row with all three empty
+    is the mandatory fallback."""
+
+    id = fields.IntField(primary_key=True)
+    reader_category = fields.CharEnumField(ReaderCategory, max_length=20, null=True)
+    item_type = fields.CharEnumField(ItemType, max_length=20, null=True)
+    library: fields.ForeignKeyNullableRelation[Library] = fields.ForeignKeyField(
+        "models.Library", related_name="loan_rules", null=True, on_delete=fields.CASCADE
+    )
+    library_id: int | None
+    loan_days = fields.SmallIntField()
+    renewals = fields.SmallIntField()
+    renewal_days = fields.SmallIntField()
+    renew_from = fields.CharEnumField(RenewFrom, max_length=10, default=RenewFrom.DUE_DATE)
+    holds_allowed = fields.BooleanField(default=True)
+    credit_per_overdue_day = fields.SmallIntField()  # points deducted per overdue day of one item
+    fee_cents_per_day = fields.SmallIntField(default=0)  # optional overdue fee, e.g. 10 (0.10 yuan)
+    fee_cap_cents = fields.SmallIntField(default=0)
+    block_after_overdue_items = fields.SmallIntField()  # this many items overdue and the reader borrows no more
+
+    class Meta:
+        table = "loan_rule"
+        unique_together = (("reader_category", "item_type", "library"),)
+
+
+class CreditReason(StrEnum):
+    ON_TIME_RETURN = "on_time_return"
+    OVERDUE = "overdue"
+    LOST_ITEM = "lost_item"
+    DAMAGED_ITEM = "damaged_item"
+    EVENT_NO_SHOW = "event_no_show"
+    STAFF_ADJUSTMENT = "staff_adjustment"
+
+
+class CreditEvent(Model):
+    """One line of a reader's credit ledger (append-only): the score is the starting score plus their sum."""
+
+    id = fields.BigIntField(primary_key=True)
+    reader: fields.ForeignKeyRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="credit_events", on_delete=fields.CASCADE
+    )
+    reason = fields.CharEnumField(CreditReason, max_length=20)
+    points = fields.SmallIntField()
+    note = fields.CharField(max_length=200, default="")  # the staff member's words, for an adjustment
+    # What the event is about, unique: the same overdue day of the same loan is never charged twice.
+    occasion = fields.CharField(max_length=80, unique=True, null=True)
+    staff: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
+        "models.StaffUser", related_name="credit_events", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "credit_event"
+        indexes = (("reader_id", "created_at"),)
+
+
+class SuspensionKind(StrEnum):
+    SUSPENDED = "suspended"  # for a time, e.g. after long overdue items
+    BLACKLISTED = "blacklisted"  # until staff lift it
+
+
+class Suspension(Model):
+    """A reader barred from borrowing, with the reason they are shown and until when."""
+
+    id = fields.IntField(primary_key=True)
+    reader: fields.ForeignKeyRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="suspensions", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(SuspensionKind, max_length=20)
+    reason = fields.CharField(max_length=200)
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField(null=True)  # none: until lifted
+    lifted_at = fields.DatetimeField(null=True)
+    staff: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
+        "models.StaffUser", related_name="suspensions", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "suspension"
+
+
+class Loan(Model):
+    """A copy lent to a reader. At most one open loan per copy: a partial unique index (migration) says so."""
+
+    id = fields.BigIntField(primary_key=True)
+    copy: fields.ForeignKeyRelation[Copy] = fields.ForeignKeyField(
+        "models.Copy", related_name="loans", on_delete=fields.RESTRICT
+    )
+    copy_id: int
+    # Emptied when the loan is closed unless the reader keeps a reading history (PIPL: opt-in), and by the
+    # retention job for old loans; the statistics stay.
+    reader: fields.ForeignKeyNullableRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="loans", null=True, on_delete=fields.SET_NULL
+    )
+    reader_id: int | None
+    reader_category = fields.CharEnumField(ReaderCategory, max_length=20)
+    library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
+        "models.Library", related_name="loans_made", on_delete=fields.RESTRICT
+    )
+    rule: fields.ForeignKeyRelation[LoanRule] = fields.ForeignKeyField(
+        "models.LoanRule", related_name="loans", on_delete=fields.RESTRICT
+    )
+    staff: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
+        "models.StaffUser", related_name="loans_made", null=True, on_delete=fields.SET_NULL
+    )  # none: the reader's own self-service checkout
+    checked_out_at = fields.DatetimeField()
+    due_at = fields.DatetimeField(db_index=True)
+    renewals = fields.SmallIntField(default=0)
+    overdue_days_charged = fields.SmallIntField(default=0)  # so the daily job charges only the days since
+    returned_at = fields.DatetimeField(null=True)
+    return_library: fields.ForeignKeyNullableRelation[Library] = fields.ForeignKeyField(
+        "models.Library", related_name="loans_returned", null=True, on_delete=fields.RESTRICT
+    )
+
+    class Meta:
+        table = "loan"
+        indexes = (("reader_id", "returned_at"),)
