@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -45,6 +46,16 @@ class Settings:
     card_prefix: str = "0562"
     """Network prefix of reader card numbers (the card is the same at every library of the network)."""
 
+    deposit_free_min_score: int = 60
+    """The lowest credit score that borrows deposit-free, whatever the tiers say (the local credit check)."""
+
+    hold_shelf_days: int = 7
+    """How long a copy waits on the hold shelf for the reader before the hold expires and passes on."""
+
+    holds_prefer_local: bool = False
+    """A returned copy fills the first hold to be picked up where it is, before the queue's first (Koha's
+    LocalHoldsPriority): less transit, a little less first-come-first-served."""
+
     loan_retention_days: int = 365
     """Returned loans older than this lose their reader (statistics stay); a reading history ends with them."""
 
@@ -82,9 +93,7 @@ class Settings:
             if raw is None:
                 continue
             kind = f.type if isinstance(f.type, str) else f.type.__name__
-            values[f.name] = (
-                Path(raw) if kind == "Path" else int(raw) if kind == "int" else (float(raw) if kind == "float" else raw)
-            )
+            values[f.name] = _CONVERTERS.get(kind, str)(raw)
         return cls(**values)  # type: ignore[arg-type]
 
     @property
@@ -98,6 +107,14 @@ class Settings:
             # encrypted phone number unreadable on the other hosts.
             raise ValueError("SHUXIANG_SECRET_KEY must be set when SHUXIANG_DATABASE_URL is")
         return self.secret_key or _embedded_secret(self.data_dir)
+
+
+_CONVERTERS: dict[str, Callable[[str], object]] = {
+    "Path": Path,
+    "int": int,
+    "float": float,
+    "bool": lambda raw: raw.strip().lower() in ("1", "true", "yes", "on"),
+}
 
 
 def _embedded_secret(data_dir: Path) -> str:

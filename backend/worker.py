@@ -10,6 +10,7 @@ from arq.connections import RedisSettings
 
 from backend import db
 from backend.accounts.tokens import purge_expired_sessions
+from backend.circulation import holds
 from backend.circulation import services as circulation
 from backend.clock import SystemClock
 from backend.settings import Settings
@@ -33,6 +34,13 @@ async def charge_overdue(ctx: dict[str, Any]) -> int:
     return loans
 
 
+async def expire_holds(ctx: dict[str, Any]) -> int:
+    """Hourly: holds left uncollected past their last day on the hold shelf expire (staff then clear the copy)."""
+    expired = await holds.expire_uncollected(ctx["clock"].now())
+    log.info("expired %d uncollected holds", expired)
+    return expired
+
+
 async def unlink_old_loans(ctx: dict[str, Any]) -> int:
     """Daily: returned loans past the retention period lose their reader."""
     unlinked = await circulation.unlink_old_loans(ctx["clock"].now(), ctx["settings"].loan_retention_days)
@@ -52,11 +60,12 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         await db.close_orm()
 
     return {
-        "functions": [purge_sessions, charge_overdue, unlink_old_loans],
+        "functions": [purge_sessions, charge_overdue, expire_holds, unlink_old_loans],
         # arq's cron runs on UTC: 16:05 UTC is 00:05 in China, when a day of lateness has just passed.
         "cron_jobs": [
             cron(purge_sessions, minute=17, unique=True),
             cron(charge_overdue, hour=16, minute=5, unique=True),
+            cron(expire_holds, minute=7, unique=True),
             cron(unlink_old_loans, hour=17, minute=5, unique=True),
         ],
         "on_startup": startup,

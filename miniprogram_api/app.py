@@ -17,13 +17,20 @@ from redis.asyncio import Redis
 from backend import db
 from backend.accounts.staff import LoginLimits
 from backend.accounts.tokens import TokenPolicy
+from backend.circulation.credit import LocalCreditCheck
+from backend.circulation.holds import HoldPolicy
 from backend.clock import Clock, SystemClock
 from backend.crypto import Keys
 from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway, WechatpyGateway
 from miniprogram_api.accounts.controllers import AuthController, ReaderController
 from miniprogram_api.catalog.controllers import RecordController, StaffCatalogueController
-from miniprogram_api.circulation.controllers import DeskController, LoanController
+from miniprogram_api.circulation.controllers import (
+    DeskController,
+    HoldController,
+    LoanController,
+    StaffReaderController,
+)
 from miniprogram_api.deps import DEPENDENCIES, Deps
 from miniprogram_api.errors import EXCEPTION_HANDLERS
 from miniprogram_api.network.controllers import LibraryController
@@ -89,6 +96,8 @@ def create_app(
             redis=redis,
             wechat=gateway,
             clock=clock or SystemClock(),
+            credit_check=LocalCreditCheck(min_score=settings.deposit_free_min_score),
+            hold_policy=HoldPolicy(shelf_days=settings.hold_shelf_days, prefer_local=settings.holds_prefer_local),
         )
         try:
             yield
@@ -107,7 +116,9 @@ def create_app(
             RecordController,
             StaffCatalogueController,
             LoanController,
+            HoldController,
             DeskController,
+            StaffReaderController,
             AuthController,
             ReaderController,
             StaffAuthController,

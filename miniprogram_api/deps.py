@@ -15,6 +15,8 @@ from backend.accounts.models import Reader, StaffUser
 from backend.accounts.services import reader_for
 from backend.accounts.staff import LoginLimits, staff_for
 from backend.accounts.tokens import Principal, TokenPolicy, decode_access_token
+from backend.circulation.credit import CreditCheck
+from backend.circulation.holds import HoldPolicy
 from backend.clock import Clock
 from backend.crypto import Keys
 from backend.errors import NotAuthenticated
@@ -31,6 +33,8 @@ class Deps:
     redis: Redis
     wechat: WeChatGateway
     clock: Clock
+    credit_check: CreditCheck
+    hold_policy: HoldPolicy
 
 
 def provide_deps(state: State) -> Deps:

@@ -71,6 +71,11 @@ class Copy(Model):
         "models.Library", related_name="present_copies", on_delete=fields.RESTRICT
     )
     current_library_id: int
+    # Where a copy in transit is going: home, or the pickup library of the hold it fills.
+    in_transit_to: fields.ForeignKeyNullableRelation[Library] = fields.ForeignKeyField(
+        "models.Library", related_name="copies_on_their_way", null=True, on_delete=fields.RESTRICT
+    )
+    in_transit_to_id: int | None
     shelf_location = fields.CharField(max_length=60, default="")  # call number or shelf, as staff write it
     item_type = fields.CharEnumField(ItemType, max_length=20, default=ItemType.BOOK)
     status = fields.CharEnumField(CopyStatus, max_length=20, default=CopyStatus.AVAILABLE, db_index=True)

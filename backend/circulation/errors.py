@@ -87,3 +87,69 @@ class NotLending(PermissionDenied):
     code = "library_not_lending"
     message_zh = "{library} 不提供借还服务"
     message_en = "{library} does not lend or take returns"
+
+
+class CopyHeldForAnother(Conflict):
+    code = "copy_held_for_another"
+    message_zh = "该书已为其他读者预约保留，不能借出"
+    message_en = "This copy is held for another reader"
+
+
+class HoldsWaiting(Conflict):
+    code = "holds_waiting"
+    message_zh = "有其他读者在预约等候此书，不能续借"
+    message_en = "Other readers are waiting for this title; it cannot be renewed"
+
+
+class HoldLimitReached(Conflict):
+    code = "hold_limit_reached"
+    message_zh = "已有 {active} 个预约，已达当前信用等级的上限 {limit} 个"
+    message_en = "{active} active holds, the limit of your credit tier is {limit}"
+
+
+class HoldAlreadyPlaced(Conflict):
+    code = "hold_already_placed"
+    message_zh = "您已预约过这本书"
+    message_en = "You already have a hold on this title"
+
+
+class TitleAlreadyOnLoan(Conflict):
+    code = "title_already_on_loan"
+    message_zh = "您正借着这本书，无需预约"
+    message_en = "You have this title on loan already"
+
+
+class RecordNotHoldable(Conflict):
+    code = "record_not_holdable"
+    message_zh = "这本书没有可供预约的馆藏"
+    message_en = "No copy of this title can be placed on hold"
+
+
+class PickupNotOffered(Conflict):
+    code = "pickup_not_offered"
+    message_zh = "{library} 不提供预约取书服务"
+    message_en = "{library} is not a pickup point for holds"
+
+
+class HoldNotFound(NotFound):
+    code = "hold_not_found"
+    message_zh = "未找到该预约"
+    message_en = "No such hold"
+
+
+class HoldNotChangeable(Conflict):
+    code = "hold_not_changeable"
+    message_zh = "预约当前状态为「{status}」，不能这样修改"
+    message_en = "The hold is {status} and cannot be changed this way"
+
+
+class ReaderCardNotFound(NotFound):
+    code = "reader_card_not_found"
+    message_zh = "未找到读者证号 {card_number}"
+    message_en = "No reader card {card_number}"
+
+
+class SuspensionNotFound(NotFound):
+    code = "suspension_not_found"
+    message_zh = "未找到该暂停记录"
+    message_en = "No such suspension"

@@ -8,7 +8,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from backend.accounts.models import Reader, StaffUser
-from backend.catalog.models import Copy, ItemType
+from backend.catalog.models import Copy, ItemType, Record
 from backend.network.models import Library
 
 
@@ -163,3 +163,49 @@ class Loan(Model):
     class Meta:
         table = "loan"
         indexes = (("reader_id", "returned_at"),)
+
+
+class HoldStatus(StrEnum):
+    WAITING = "waiting"  # in the queue for the title
+    IN_TRANSIT = "in_transit"  # a copy is assigned and on its way to the pickup library
+    READY = "ready"  # on the hold shelf at the pickup library, until it expires
+    FULFILLED = "fulfilled"  # lent to the reader
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"  # not collected in time
+
+
+ACTIVE_HOLD = (HoldStatus.WAITING, HoldStatus.IN_TRANSIT, HoldStatus.READY)
+
+
+class Hold(Model):
+    """A reader's title-level hold (预约), picked up at any library that offers pickup. The queue is first come,
+    first served by `placed_at`. One active hold per reader and title, and one active hold per assigned copy:
+    partial unique indexes (migration) say so."""
+
+    id = fields.IntField(primary_key=True)
+    reader: fields.ForeignKeyRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="holds", on_delete=fields.CASCADE
+    )
+    reader_id: int
+    record: fields.ForeignKeyRelation[Record] = fields.ForeignKeyField(
+        "models.Record", related_name="holds", on_delete=fields.RESTRICT
+    )
+    record_id: int
+    pickup_library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
+        "models.Library", related_name="holds_to_pick_up", on_delete=fields.RESTRICT
+    )
+    pickup_library_id: int
+    status = fields.CharEnumField(HoldStatus, max_length=20, default=HoldStatus.WAITING)
+    placed_at = fields.DatetimeField()
+    suspended_until = fields.DateField(null=True)  # the reader is away: keeps the place, is skipped until then
+    copy: fields.ForeignKeyNullableRelation[Copy] = fields.ForeignKeyField(
+        "models.Copy", related_name="holds", null=True, on_delete=fields.RESTRICT
+    )
+    copy_id: int | None
+    ready_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)  # the last moment on the hold shelf
+    closed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "hold"
+        indexes = (("record_id", "status", "placed_at"), ("pickup_library_id", "status"))

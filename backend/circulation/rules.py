@@ -76,3 +76,9 @@ def end_of_day(day: date, timezone: str) -> datetime:
 
 def due_after(start: datetime, days: int, timezone: str) -> datetime:
     return end_of_day(start.astimezone(ZoneInfo(timezone)).date() + timedelta(days=days), timezone)
+
+
+async def fallback_rule() -> LoanRule:
+    rule = await LoanRule.get_or_none(reader_category=None, item_type=None, library_id=None)
+    assert rule is not None, "migration 0007 creates the fallback rule"
+    return rule

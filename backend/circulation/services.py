@@ -12,70 +12,52 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader, StaffUser
 from backend.catalog.errors import CopyNotFound
 from backend.catalog.models import Copy, CopyStatus
 from backend.catalog.search import refresh_holdings
-from backend.circulation import rules
+from backend.circulation import holds, rules
+from backend.circulation.credit import LOCAL, CreditCheck
 from backend.circulation.errors import (
+    CopyHeldForAnother,
     CopyNotAvailable,
     CopyNotHere,
     CopyNotInTransit,
     CopyNotOnLoan,
     CounterOnly,
     CreditTooLow,
+    HoldsWaiting,
     LoanLimitReached,
     LoanNotFound,
     NoSelfService,
     NotLending,
     OverdueItemsBlock,
     OverdueNotRenewable,
-    ReaderSuspended,
     RenewalsUsedUp,
 )
-from backend.circulation.models import CreditEvent, CreditReason, CreditTier, Loan, LoanRule, RenewFrom, Suspension
+from backend.circulation.holds import HoldPolicy
+from backend.circulation.models import (
+    CreditEvent,
+    CreditReason,
+    CreditTier,
+    Hold,
+    HoldStatus,
+    Loan,
+    LoanRule,
+    RenewFrom,
+)
+from backend.circulation.standing import Standing, standing, suspension_refusal
 from backend.errors import DomainError
 from backend.network.models import Library
 from backend.network.services import in_scope
 
 
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """What a reader may do now, and why: their score and tier, loans, overdue items and any suspension."""
-
-    score: int
-    tier: CreditTier
-    on_loan: int
-    overdue: int
-    suspension: Suspension | None
-
-
-async def standing(reader_id: int, now: datetime) -> Standing:
-    score = await rules.credit_score(reader_id)
-    open_loans = Loan.filter(reader_id=reader_id, returned_at__isnull=True)
-    suspension = (
-        await Suspension.filter(reader_id=reader_id, lifted_at__isnull=True, starts_at__lte=now)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .order_by("-starts_at")
-        .first()
-    )
-    return Standing(
-        score=score,
-        tier=await rules.tier_for(score),
-        on_loan=await open_loans.count(),
-        overdue=await open_loans.filter(due_at__lt=now).count(),
-        suspension=suspension,
-    )
-
-
-def _refusal(standing: Standing, rule: LoanRule, *, self_service: bool) -> DomainError | None:
-    if (s := standing.suspension) is not None:
-        until = f" {s.ends_at.date().isoformat()}" if s.ends_at else ""
-        return ReaderSuspended(until=until, reason=s.reason)
-    if not standing.tier.deposit_free:
+def _refusal(standing: Standing, rule: LoanRule, *, self_service: bool, deposit_free: bool) -> DomainError | None:
+    if (suspended := suspension_refusal(standing)) is not None:
+        return suspended
+    if not deposit_free:
         return CreditTooLow(score=standing.score)
     if self_service and not standing.tier.self_service:
         return CounterOnly()
@@ -87,10 +69,16 @@ def _refusal(standing: Standing, rule: LoanRule, *, self_service: bool) -> Domai
 
 
 async def checkout(
-    reader: Reader, barcode: str, *, now: datetime, staff: StaffUser | None = None, library: Library | None = None
+    reader: Reader,
+    barcode: str,
+    *,
+    now: datetime,
+    staff: StaffUser | None = None,
+    library: Library | None = None,
+    credit_check: CreditCheck = LOCAL,
 ) -> Loan:
     """Lend a copy: at a desk by `staff` (the copy must be at one of their libraries), or by the reader alone at
-    the self-service `library` where the copy is."""
+    the self-service `library` where the copy is. A copy on the hold shelf goes only to the reader it waits for."""
     async with in_transaction():
         # The reader's row is the lock that makes counting their loans and adding one a single step.
         await Reader.select_for_update().get(id=reader.id)
@@ -107,15 +95,23 @@ async def checkout(
                 raise CopyNotHere(library=library.name)
         if not here.lending:
             raise NotLending(library=here.name)
-        if copy.status is not CopyStatus.AVAILABLE:
+        hold = await holds.held_for(copy)
+        if hold is not None and (hold.reader_id != reader.id or hold.status is not HoldStatus.READY):
+            raise CopyHeldForAnother()
+        if copy.status not in (CopyStatus.AVAILABLE, CopyStatus.ON_HOLD_SHELF) or (
+            copy.status is CopyStatus.ON_HOLD_SHELF and hold is None  # an expired hold's copy, to be cleared first
+        ):
             raise CopyNotAvailable(status=copy.status.value)
         category = rules.category_of(reader, now.astimezone(ZoneInfo(here.timezone)).date())
         rule = await rules.rule_for(category, copy.item_type, here)
         current = await standing(reader.id, now)
-        if (refusal := _refusal(current, rule, self_service=staff is None)) is not None:
+        deposit_free = await credit_check.deposit_free(reader, current)
+        if (refusal := _refusal(current, rule, self_service=staff is None, deposit_free=deposit_free)) is not None:
             raise refusal
-        if not await Copy.filter(id=copy.id, status=CopyStatus.AVAILABLE).update(status=CopyStatus.ON_LOAN):
+        if not await Copy.filter(id=copy.id, status=copy.status).update(status=CopyStatus.ON_LOAN):
             raise CopyNotAvailable(status=CopyStatus.ON_LOAN.value)
+        if hold is not None:
+            await holds.fulfil(hold, now)
         return await Loan.create(
             copy=copy,
             reader_id=reader.id,
@@ -130,66 +126,87 @@ async def checkout(
 
 @dataclass(frozen=True, slots=True)
 class CheckIn:
-    loan: Loan
     copy: Copy
+    loan: Loan | None
+    """The loan the check-in closed; none for a copy pulled from the shelf or cleared from the hold shelf."""
     overdue_days: int
-    send_to: Library | None
-    """Where the copy travels, when it does not stay at the library that took it back."""
+    hold: Hold | None
+    """The hold the copy now serves: on this library's hold shelf, or in transit to its pickup library."""
 
 
-async def check_in(barcode: str, *, staff: StaffUser, now: datetime) -> CheckIn:
-    """Take a copy back at the staff member's library, whichever library lent it: it stays there if it floats or
-    is home, else it travels home. The reader's credit is settled at once."""
+async def check_in(barcode: str, *, staff: StaffUser, now: datetime, policy: HoldPolicy) -> CheckIn:
+    """Scan a copy in at the staff member's library: a returned loan (whichever library lent it), a copy pulled
+    from the shelf for a hold, or a copy left on the hold shelf by an expired or cancelled hold. The reader's
+    credit is settled at once, and the copy fills the next hold, goes on the shelf here, or travels home."""
     library = staff.library
     if not library.returns:
         raise NotLending(library=library.name)
     async with in_transaction():
         copy = await _locked_copy(barcode)
         loan = await Loan.select_for_update().get_or_none(copy_id=copy.id, returned_at__isnull=True)
-        if loan is None:
+        late = 0
+        if loan is not None:
+            late = await _close(loan, library, now)
+        elif not await _free_for_holds(copy, library):
             raise CopyNotOnLoan()
-        await copy.fetch_related("record", "home_library")
-        await loan.fetch_related("rule", "library", "reader")
-        late = overdue_days(loan, now)
-        if loan.reader_id is not None:
-            await _charge_overdue(loan, now)
-            if late == 0 and await rules.credit_score(loan.reader_id) < rules.MAX_SCORE:
-                await CreditEvent.create(
-                    reader_id=loan.reader_id,
-                    reason=CreditReason.ON_TIME_RETURN,
-                    points=1,
-                    occasion=f"return:{loan.id}",
-                    created_at=now,
-                )
-        loan.returned_at = now
-        loan.return_library = library
-        if loan.reader is not None and not loan.reader.keeps_reading_history:
-            loan.reader = None  # PIPL: no reading history unless the reader asked for one
-        await loan.save()
-        stays = copy.floating or copy.home_library_id == library.id
-        copy.status = CopyStatus.AVAILABLE if stays else CopyStatus.IN_TRANSIT
-        moved = copy.current_library_id != library.id
-        copy.current_library = library
-        await copy.save(update_fields=["status", "current_library_id", "updated_at"])
-        if moved:
+        before = copy.current_library_id
+        hold = await holds.settle(copy, library, now, policy)
+        if before != library.id:
             await refresh_holdings([copy.record_id])
-    return CheckIn(loan, copy, late, None if stays else copy.home_library)
+    return await _checked_in(copy, loan, late, hold)
 
 
-async def receive(barcode: str, *, staff: StaffUser) -> Copy:
-    """A copy in transit arrives at the staff member's library and goes on its shelf."""
+async def _checked_in(copy: Copy, loan: Loan | None, late: int, hold: Hold | None) -> CheckIn:
+    """What the desk is told: the title, where the copy goes, and for which reader's hold."""
+    await copy.fetch_related("record", "in_transit_to")
+    if hold is not None:
+        await hold.fetch_related("reader", "pickup_library")
+    return CheckIn(copy, loan, late, hold)
+
+
+async def _free_for_holds(copy: Copy, library: Library) -> bool:
+    """A copy not on loan may be scanned in here to fill holds: off this library's shelf (the pull list), or off
+    its hold shelf when the hold it waited for is gone."""
+    if copy.current_library_id != library.id:
+        return False
+    if copy.status is CopyStatus.AVAILABLE:
+        return True
+    return copy.status is CopyStatus.ON_HOLD_SHELF and await holds.held_for(copy) is None
+
+
+async def _close(loan: Loan, library: Library, now: datetime) -> int:
+    """Close a loan returned at `library`: charge its overdue days, reward it if on time; returns days late."""
+    await loan.fetch_related("rule", "library", "reader")
+    late = overdue_days(loan, now)
+    if loan.reader_id is not None:
+        await _charge_overdue(loan, now)
+        if late == 0 and await rules.credit_score(loan.reader_id) < rules.MAX_SCORE:
+            await CreditEvent.create(
+                reader_id=loan.reader_id,
+                reason=CreditReason.ON_TIME_RETURN,
+                points=1,
+                occasion=f"return:{loan.id}",
+                created_at=now,
+            )
+    loan.returned_at = now
+    loan.return_library = library
+    if loan.reader is not None and not loan.reader.keeps_reading_history:
+        loan.reader = None  # PIPL: no reading history unless the reader asked for one
+    await loan.save()
+    return late
+
+
+async def receive(barcode: str, *, staff: StaffUser, now: datetime, policy: HoldPolicy) -> CheckIn:
+    """A copy in transit arrives at the staff member's library: onto the hold shelf for the reader it travelled
+    for, on to their new pickup library if they changed it, or onto the shelf (or the next hold) here."""
     library = staff.library
     async with in_transaction():
-        updated = await Copy.filter(barcode=barcode, status=CopyStatus.IN_TRANSIT).update(
-            status=CopyStatus.AVAILABLE, current_library_id=library.id
-        )
-        copy = await Copy.get_or_none(barcode=barcode)
-        if copy is None:
-            raise CopyNotFound(barcode=barcode)
-        if not updated:
+        copy = await _locked_copy(barcode)
+        if copy.status is not CopyStatus.IN_TRANSIT:
             raise CopyNotInTransit()
+        hold = await holds.arrived(copy, library, now, policy)
         await refresh_holdings([copy.record_id])
-    return copy
+    return await _checked_in(copy, None, 0, hold)
 
 
 async def _locked_copy(barcode: str) -> Copy:
@@ -238,12 +255,15 @@ async def charge_overdue_loans(now: datetime) -> int:
     return len(loans)
 
 
-def renewal_refusal(loan: Loan, tier: CreditTier, now: datetime) -> DomainError | None:
+async def renewal_refusal(loan: Loan, tier: CreditTier, now: datetime) -> DomainError | None:
     """Why this loan cannot be renewed now, or None when it can."""
     if now > loan.due_at:
         return OverdueNotRenewable()
     if loan.renewals >= min(loan.rule.renewals, tier.max_renewals):
         return RenewalsUsedUp(renewals=loan.renewals)
+    today = now.astimezone(ZoneInfo(loan.library.timezone)).date()
+    if await holds.someone_waiting(loan.copy.record_id, today):
+        return HoldsWaiting()
     return None
 
 
@@ -252,9 +272,9 @@ async def renew(reader: Reader, loan_id: int, now: datetime) -> Loan:
         loan = await Loan.select_for_update().get_or_none(id=loan_id, reader_id=reader.id, returned_at__isnull=True)
         if loan is None:
             raise LoanNotFound()
-        await loan.fetch_related("rule", "library")
+        await loan.fetch_related("rule", "library", "copy")
         tier = await rules.tier_for(await rules.credit_score(reader.id))
-        if (refusal := renewal_refusal(loan, tier, now)) is not None:
+        if (refusal := await renewal_refusal(loan, tier, now)) is not None:
             raise refusal
         start = loan.due_at if loan.rule.renew_from is RenewFrom.DUE_DATE else now
         loan.due_at = rules.due_after(start, loan.rule.renewal_days, loan.library.timezone)
@@ -263,12 +283,15 @@ async def renew(reader: Reader, loan_id: int, now: datetime) -> Loan:
     return loan
 
 
-async def open_loans(reader_id: int) -> list[Loan]:
-    return (
+async def open_loans(reader_id: int, now: datetime) -> list[tuple[Loan, DomainError | None]]:
+    """The reader's loans, soonest due first, each with the reason it cannot be renewed (None: it can)."""
+    loans = (
         await Loan.filter(reader_id=reader_id, returned_at__isnull=True)
         .select_related("copy__record", "library", "rule")
         .order_by("due_at", "id")
     )
+    tier = (await standing(reader_id, now)).tier
+    return [(loan, await renewal_refusal(loan, tier, now)) for loan in loans]
 
 
 async def reading_history(reader: Reader, *, limit: int, offset: int) -> list[Loan]:

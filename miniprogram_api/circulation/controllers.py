@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, delete, get, post, put
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import Parameter
 
 from backend.accounts import services as accounts
@@ -13,48 +14,73 @@ from backend.accounts.errors import (
     CardPayloadInvalid,
     CardPayloadReplayed,
     ReaderOnly,
+    RoleTooLow,
     StaffOnly,
     TokenExpired,
     TokenInvalid,
 )
 from backend.accounts.models import Reader, StaffUser
-from backend.catalog.errors import CopyNotFound
-from backend.circulation import services
+from backend.catalog.errors import CopyNotFound, RecordNotFound
+from backend.catalog.models import Copy, CopyStatus
+from backend.circulation import credit, holds, services
 from backend.circulation.errors import (
+    CopyHeldForAnother,
     CopyNotAvailable,
     CopyNotHere,
     CopyNotInTransit,
     CopyNotOnLoan,
     CounterOnly,
     CreditTooLow,
+    HoldAlreadyPlaced,
+    HoldLimitReached,
+    HoldNotChangeable,
+    HoldNotFound,
+    HoldsWaiting,
     LoanLimitReached,
     LoanNotFound,
     NoSelfService,
     NotLending,
     OverdueItemsBlock,
     OverdueNotRenewable,
+    PickupNotOffered,
+    ReaderCardNotFound,
     ReaderSuspended,
+    RecordNotHoldable,
     RenewalsUsedUp,
+    SuspensionNotFound,
+    TitleAlreadyOnLoan,
 )
+from backend.circulation.standing import standing
 from backend.errors import NotAuthenticated
-from backend.network.errors import LibraryNotFound
-from backend.network.services import get_library
+from backend.network.errors import LibraryNotFound, OutsideScope
+from backend.network.services import get_library, library_in_scope
 from miniprogram_api.circulation.schemas import (
+    AdjustmentIn,
     BarcodeIn,
     CheckInOut,
     CreditOut,
     DeskCheckoutIn,
     DeskLoanOut,
     HistoryItemOut,
+    HoldIn,
+    HoldOut,
+    HoldPatch,
+    HoldShelfOut,
+    LedgerLineOut,
     LoanOut,
     ReadingHistoryIn,
-    ReceivedOut,
     SelfCheckoutIn,
+    ShelfCopyOut,
+    SuspensionIn,
+    SuspensionOut,
 )
 from miniprogram_api.deps import BEARER, Deps
 from miniprogram_api.errors import language_of, problems
+from miniprogram_api.network.schemas import CODE_PATTERN
 from miniprogram_api.schemas import RowId
 
+LibraryCode = Annotated[str, Parameter(pattern=CODE_PATTERN)]
+CardNumber = Annotated[str, Parameter(pattern=r"^[0-9]{4,20}$")]
 _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 # Every reason a checkout is refused, each with its own code.
@@ -62,6 +88,7 @@ _REFUSALS = (
     CopyNotFound,
     CopyNotHere,
     CopyNotAvailable,
+    CopyHeldForAnother,
     NotLending,
     ReaderSuspended,
     CreditTooLow,
@@ -70,11 +97,14 @@ _REFUSALS = (
 )
 
 
-async def _loan_out(loan_id: int, reader: Reader, deps: Deps, request: Request[Any, Any, Any]) -> LoanOut:
+async def _loans(reader: Reader, deps: Deps, request: Request[Any, Any, Any]) -> list[LoanOut]:
     now = deps.clock.now()
-    loan = next(loan for loan in await services.open_loans(reader.id) if loan.id == loan_id)
-    standing = await services.standing(reader.id, now)
-    return LoanOut.of(loan, standing.tier, now, language_of(request))
+    language = language_of(request)
+    return [LoanOut.of(loan, refusal, now, language) for loan, refusal in await services.open_loans(reader.id, now)]
+
+
+async def _loan_out(loan_id: int, reader: Reader, deps: Deps, request: Request[Any, Any, Any]) -> LoanOut:
+    return next(loan for loan in await _loans(reader, deps, request) if loan.id == loan_id)
 
 
 class LoanController(Controller):
@@ -85,10 +115,7 @@ class LoanController(Controller):
     @get("/loans", responses=problems(*_READER))
     async def loans(self, deps: Deps, reader: Reader, request: Request[Any, Any, Any]) -> list[LoanOut]:
         """What I have on loan: due dates, days overdue, and whether each can be renewed (and if not, why)."""
-        now = deps.clock.now()
-        standing = await services.standing(reader.id, now)
-        language = language_of(request)
-        return [LoanOut.of(loan, standing.tier, now, language) for loan in await services.open_loans(reader.id)]
+        return await _loans(reader, deps, request)
 
     @post(
         "/loans/self-checkout",
@@ -99,10 +126,15 @@ class LoanController(Controller):
     ) -> LoanOut:
         """Borrow a book alone at a self-service library by scanning its barcode in the app."""
         library = await get_library(data.library_code)
-        loan = await services.checkout(reader, data.barcode, now=deps.clock.now(), library=library)
+        loan = await services.checkout(
+            reader, data.barcode, now=deps.clock.now(), library=library, credit_check=deps.credit_check
+        )
         return await _loan_out(loan.id, reader, deps, request)
 
-    @post("/loans/{loan_id:int}/renew", responses=problems(*_READER, LoanNotFound, OverdueNotRenewable, RenewalsUsedUp))
+    @post(
+        "/loans/{loan_id:int}/renew",
+        responses=problems(*_READER, LoanNotFound, OverdueNotRenewable, RenewalsUsedUp, HoldsWaiting),
+    )
     async def renew(self, deps: Deps, reader: Reader, loan_id: RowId, request: Request[Any, Any, Any]) -> LoanOut:
         """Keep a book longer, when the loan rule and my credit tier allow another renewal."""
         await services.renew(reader, loan_id, deps.clock.now())
@@ -111,8 +143,8 @@ class LoanController(Controller):
     @get("/credit", responses=problems(*_READER))
     async def credit(self, deps: Deps, reader: Reader) -> CreditOut:
         """My credit score, what my tier lets me do, and the ledger that explains the score."""
-        standing = await services.standing(reader.id, deps.clock.now())
-        return CreditOut.of(standing, await services.credit_ledger(reader.id))
+        current = await standing(reader.id, deps.clock.now())
+        return CreditOut.of(current, await services.credit_ledger(reader.id))
 
     @get("/reading-history", responses=problems(*_READER))
     async def reading_history(
@@ -153,17 +185,152 @@ class DeskController(Controller):
         reader = await accounts.identify_card(
             deps.keys, deps.redis, data.card_payload, now, deps.settings.card_payload_ttl_seconds
         )
-        loan = await services.checkout(reader, data.barcode, now=now, staff=staff)
+        loan = await services.checkout(reader, data.barcode, now=now, staff=staff, credit_check=deps.credit_check)
         await loan.fetch_related("copy__record")
         return DeskLoanOut(loan.id, data.barcode, loan.copy.record.title, reader.card_number, loan.due_at)
 
     @post("/checkins", status_code=200, responses=problems(*_STAFF, CopyNotFound, CopyNotOnLoan, NotLending))
     async def check_in(self, deps: Deps, staff: StaffUser, data: BarcodeIn) -> CheckInOut:
-        """Take a copy back, whichever library lent it (通借通还): shelve it here, or send it where it is told."""
-        return CheckInOut.of(await services.check_in(data.barcode, staff=staff, now=deps.clock.now()))
+        """Scan a copy in, whichever library lent it (通借通还), or one fetched for the pull list or left on the hold
+        shelf: the answer says whether to shelve it, put it on the hold shelf, or send it on."""
+        done = await services.check_in(data.barcode, staff=staff, now=deps.clock.now(), policy=deps.hold_policy)
+        return CheckInOut.of(done)
 
     @post("/transits/receive", status_code=200, responses=problems(*_STAFF, CopyNotFound, CopyNotInTransit))
-    async def receive(self, staff: StaffUser, data: BarcodeIn) -> ReceivedOut:
-        """A copy in transit has arrived here: it goes on this library's shelf."""
-        copy = await services.receive(data.barcode, staff=staff)
-        return ReceivedOut.of(copy, staff.library.code)
+    async def receive(self, deps: Deps, staff: StaffUser, data: BarcodeIn) -> CheckInOut:
+        """A copy in transit has arrived here: for the hold shelf, on its way again, or for the shelves."""
+        done = await services.receive(data.barcode, staff=staff, now=deps.clock.now(), policy=deps.hold_policy)
+        return CheckInOut.of(done)
+
+    @get("/libraries/{code:str}/pull-list", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
+    async def pull_list(self, staff: StaffUser, code: LibraryCode) -> list[ShelfCopyOut]:
+        """Copies on this library's shelves that readers' holds are waiting for: fetch them and scan them in."""
+        library = await library_in_scope(code, staff.library.path)
+        return [_shelf_copy(copy) for copy in await holds.pull_list(library)]
+
+    @get("/libraries/{code:str}/hold-shelf", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
+    async def hold_shelf(self, staff: StaffUser, code: LibraryCode) -> list[HoldShelfOut]:
+        """Holds ready for collection here, the soonest to expire first."""
+        library = await library_in_scope(code, staff.library.path)
+        return [
+            HoldShelfOut(h.id, h.copy.barcode, h.record.title, h.reader.card_number, h.reader.name, h.expires_at)
+            for h in await holds.hold_shelf(library)
+            if h.copy is not None and h.expires_at is not None
+        ]
+
+    @get("/libraries/{code:str}/holds-to-clear", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
+    async def holds_to_clear(self, staff: StaffUser, code: LibraryCode) -> list[ShelfCopyOut]:
+        """Copies on this hold shelf whose hold expired or was cancelled: scan them in to pass them on."""
+        library = await library_in_scope(code, staff.library.path)
+        return [_shelf_copy(copy) for copy in await holds.to_clear(library)]
+
+    @get("/libraries/{code:str}/transits", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
+    async def transits(
+        self,
+        staff: StaffUser,
+        code: LibraryCode,
+        direction: Annotated[Literal["incoming", "outgoing"], Parameter(description="To or from this library")],
+    ) -> list[ShelfCopyOut]:
+        """Copies in transit to this library, or sent from it."""
+        library = await library_in_scope(code, staff.library.path)
+        return [_shelf_copy(copy) for copy in await holds.in_transit(library, incoming=direction == "incoming")]
+
+
+def _shelf_copy(copy: Copy) -> ShelfCopyOut:
+    travelling = copy.status is CopyStatus.IN_TRANSIT
+    return ShelfCopyOut(
+        barcode=copy.barcode,
+        record_id=copy.record.id,
+        title=copy.record.title,
+        shelf_location=copy.shelf_location,
+        status=copy.status,
+        from_library_code=copy.current_library.code if travelling else None,
+        to_library_code=copy.in_transit_to.code if travelling and copy.in_transit_to is not None else None,
+    )
+
+
+class HoldController(Controller):
+    path = "/readers/me/holds"
+    tags = ["Borrowing"]
+    security = BEARER
+
+    @get("/", responses=problems(*_READER))
+    async def my_holds(self, reader: Reader) -> list[HoldOut]:
+        """My holds: place in the queue and estimated wait, or ready to collect until when."""
+        return [HoldOut.of(hold, place) for hold, place in await holds.my_holds(reader.id)]
+
+    @post(
+        "/",
+        responses=problems(
+            *_READER,
+            RecordNotFound,
+            LibraryNotFound,
+            PickupNotOffered,
+            RecordNotHoldable,
+            ReaderSuspended,
+            CreditTooLow,
+            HoldLimitReached,
+            HoldAlreadyPlaced,
+            TitleAlreadyOnLoan,
+        ),
+    )
+    async def place(self, deps: Deps, reader: Reader, data: HoldIn) -> HoldOut:
+        """Hold a title for pickup at any library that offers it; the first free copy is sent there."""
+        hold = await holds.place_hold(
+            reader, data.record_id, data.pickup_library_code, deps.clock.now(), deps.credit_check
+        )
+        return await _hold_out(reader, hold.id)
+
+    @patch(
+        "/{hold_id:int}",
+        responses=problems(*_READER, HoldNotFound, HoldNotChangeable, LibraryNotFound, PickupNotOffered),
+    )
+    async def change(self, reader: Reader, hold_id: RowId, data: HoldPatch) -> HoldOut:
+        """Change the pickup library, or suspend the hold until a date (null resumes it)."""
+        if data.pickup_library_code is not None:
+            await holds.change_pickup(reader, hold_id, data.pickup_library_code)
+        if not isinstance(data.suspended_until, msgspec.UnsetType):
+            await holds.suspend(reader, hold_id, data.suspended_until)
+        return await _hold_out(reader, hold_id)
+
+    @delete("/{hold_id:int}", status_code=204, responses=problems(*_READER, HoldNotFound))
+    async def cancel(self, deps: Deps, reader: Reader, hold_id: RowId) -> None:
+        """Cancel a hold; a copy already on its way or on the shelf for me passes to the next reader."""
+        await holds.cancel(reader, hold_id, deps.clock.now())
+
+
+async def _hold_out(reader: Reader, hold_id: int) -> HoldOut:
+    hold, place = next((h, p) for h, p in await holds.my_holds(reader.id) if h.id == hold_id)
+    return HoldOut.of(hold, place)
+
+
+class StaffReaderController(Controller):
+    path = "/staff"
+    tags = ["Staff: circulation"]
+    security = BEARER
+
+    @get("/readers/{card_number:str}/credit", responses=problems(*_STAFF, ReaderCardNotFound))
+    async def credit(self, deps: Deps, staff: StaffUser, card_number: CardNumber) -> CreditOut:
+        """A reader's credit as they see it, to explain a refusal at the desk."""
+        reader = await credit.reader_by_card(card_number)
+        current = await standing(reader.id, deps.clock.now())
+        return CreditOut.of(current, await services.credit_ledger(reader.id))
+
+    @post("/readers/{card_number:str}/credit-adjustments", responses=problems(*_STAFF, RoleTooLow, ReaderCardNotFound))
+    async def adjust(self, deps: Deps, staff: StaffUser, card_number: CardNumber, data: AdjustmentIn) -> LedgerLineOut:
+        """Add or deduct credit with a note the reader sees (a damaged book, a correction). Library admins only."""
+        event = await credit.adjust(staff, card_number, data.points, data.note, deps.clock.now())
+        return LedgerLineOut.of(event)
+
+    @post("/readers/{card_number:str}/suspensions", responses=problems(*_STAFF, RoleTooLow, ReaderCardNotFound))
+    async def suspend(self, deps: Deps, staff: StaffUser, card_number: CardNumber, data: SuspensionIn) -> SuspensionOut:
+        """Suspend a reader's borrowing until a date, or blacklist them until lifted, with the reason they are told."""
+        suspension = await credit.suspend(staff, card_number, data.kind, data.reason, data.until, deps.clock.now())
+        return SuspensionOut.of(suspension)
+
+    @delete(
+        "/suspensions/{suspension_id:int}", status_code=204, responses=problems(*_STAFF, RoleTooLow, SuspensionNotFound)
+    )
+    async def lift(self, deps: Deps, staff: StaffUser, suspension_id: RowId) -> None:
+        """Lift a suspension now."""
+        await credit.lift(staff, suspension_id, deps.clock.now())

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
 
-from backend.catalog.models import Copy, CopyStatus
-from backend.circulation.models import CreditEvent, CreditReason, CreditTier, Loan, Suspension, SuspensionKind
-from backend.circulation.services import CheckIn, Standing, overdue_days, renewal_refusal
+from backend.catalog.models import CopyStatus
+from backend.circulation.holds import QueuePlace
+from backend.circulation.models import (
+    CreditEvent,
+    CreditReason,
+    CreditTier,
+    Hold,
+    HoldStatus,
+    Loan,
+    Suspension,
+    SuspensionKind,
+)
+from backend.circulation.services import CheckIn, overdue_days
+from backend.circulation.standing import Standing
+from backend.errors import DomainError
 from miniprogram_api.catalog.schemas import BARCODE_PATTERN
 from miniprogram_api.network.schemas import CODE_PATTERN
+from miniprogram_api.schemas import text
 
 Barcode = Annotated[str, msgspec.Meta(pattern=BARCODE_PATTERN)]
 
@@ -58,8 +71,7 @@ class LoanOut(msgspec.Struct):
     """What the loan rule's overdue fee comes to so far (capped); 0 where the library charges none."""
 
     @classmethod
-    def of(cls, loan: Loan, tier: CreditTier, now: datetime, language: str) -> LoanOut:
-        refusal = renewal_refusal(loan, tier, now)
+    def of(cls, loan: Loan, refusal: DomainError | None, now: datetime, language: str) -> LoanOut:
         days = overdue_days(loan, now)
         rule = loan.rule
         return cls(
@@ -131,13 +143,28 @@ class LedgerLineOut(msgspec.Struct):
 
 
 class SuspensionOut(msgspec.Struct):
+    id: int
     kind: SuspensionKind
     reason: str
     until: datetime | None
 
     @classmethod
     def of(cls, suspension: Suspension) -> SuspensionOut:
-        return cls(suspension.kind, suspension.reason, suspension.ends_at)
+        return cls(suspension.id, suspension.kind, suspension.reason, suspension.ends_at)
+
+
+class AdjustmentIn(msgspec.Struct, forbid_unknown_fields=True):
+    points: Annotated[int, msgspec.Meta(ge=-100, le=100)]
+    note: Annotated[str, text(200, min_length=1)]
+    """Shown to the reader in their ledger."""
+
+
+class SuspensionIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: SuspensionKind
+    reason: Annotated[str, text(200, min_length=1)]
+    """Shown to the reader when a loan is refused."""
+    until: datetime | None = None
+    """None: until lifted."""
 
 
 class CreditOut(msgspec.Struct):
@@ -170,24 +197,90 @@ class DeskLoanOut(msgspec.Struct):
 
 
 class CheckInOut(msgspec.Struct):
+    """What the desk does with a copy it scanned in."""
+
     barcode: str
     title: str
     status: CopyStatus
-    """available: shelve it here; in_transit: send it to `send_to_library_code`."""
+    """available: shelve it here; on_hold_shelf: put it on the hold shelf for `hold_card_number`; in_transit:
+    send it to `send_to_library_code`."""
     send_to_library_code: str | None
+    hold_card_number: str | None
+    """The reader whose hold the copy now serves (on the hold shelf here, or at the pickup library)."""
     overdue_days: int
 
     @classmethod
     def of(cls, done: CheckIn) -> CheckInOut:
-        send_to = None if done.send_to is None else done.send_to.code
-        return cls(done.copy.barcode, done.copy.record.title, done.copy.status, send_to, done.overdue_days)
+        copy = done.copy
+        send_to = copy.in_transit_to.code if copy.in_transit_to is not None else None
+        card = done.hold.reader.card_number if done.hold is not None else None
+        return cls(copy.barcode, copy.record.title, copy.status, send_to, card, done.overdue_days)
 
 
-class ReceivedOut(msgspec.Struct):
-    barcode: str
-    status: CopyStatus
-    library_code: str
+class HoldIn(msgspec.Struct, forbid_unknown_fields=True):
+    record_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    pickup_library_code: Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)]
+
+
+class HoldPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Change the pickup library (until the copy is on the hold shelf), or suspend the hold until a date (keeping
+    the place in the queue); `suspended_until: null` resumes it."""
+
+    pickup_library_code: Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)] | None = None
+    suspended_until: date | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class HoldOut(msgspec.Struct):
+    id: int
+    record_id: int
+    title: str
+    pickup_library_code: str
+    pickup_library_name: str
+    status: HoldStatus
+    placed_at: datetime
+    position: int | None
+    """Place in the queue (1: next), while waiting."""
+    waiting: int | None
+    estimated_wait_days: int | None
+    suspended_until: date | None
+    expires_at: datetime | None
+    """While ready: the last moment to collect it."""
 
     @classmethod
-    def of(cls, copy: Copy, library_code: str) -> ReceivedOut:
-        return cls(copy.barcode, copy.status, library_code)
+    def of(cls, hold: Hold, place: QueuePlace) -> HoldOut:
+        waiting = hold.status is HoldStatus.WAITING
+        return cls(
+            id=hold.id,
+            record_id=hold.record.id,
+            title=hold.record.title,
+            pickup_library_code=hold.pickup_library.code,
+            pickup_library_name=hold.pickup_library.name,
+            status=hold.status,
+            placed_at=hold.placed_at,
+            position=place.position if waiting else None,
+            waiting=place.waiting if waiting else None,
+            estimated_wait_days=place.estimated_days if waiting else None,
+            suspended_until=hold.suspended_until,
+            expires_at=hold.expires_at,
+        )
+
+
+class ShelfCopyOut(msgspec.Struct):
+    """A copy for the desk to fetch: from the shelves (pull list) or the hold shelf (to clear), or in transit."""
+
+    barcode: str
+    record_id: int
+    title: str
+    shelf_location: str
+    status: CopyStatus
+    from_library_code: str | None = None
+    to_library_code: str | None = None
+
+
+class HoldShelfOut(msgspec.Struct):
+    hold_id: int
+    barcode: str
+    title: str
+    card_number: str
+    reader_name: str
+    expires_at: datetime

@@ -2,82 +2,19 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from backend.accounts.models import Reader, StaffRole
-from backend.catalog.models import Copy, CopyStatus, ItemType, Record
-from backend.catalog.search import index_records
+from backend.catalog.models import Copy, CopyStatus, Record
 from backend.circulation import services
 from backend.circulation.errors import CopyNotAvailable, LoanLimitReached
 from backend.circulation.models import CreditEvent, CreditReason, Loan, LoanRule, Suspension, SuspensionKind
 from backend.network.models import Library
 from tests.integration.conftest import Service
-from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
+from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
+from tests.integration.lending import TUESDAY, desks, lend, my_credit, my_loans, reader_id, take_back
+
+__all__ = ["desks"]  # the fixture, used by name
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# A Tuesday morning in Tongling: every library of the small network is open.
-TUESDAY = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def desks(service: Service) -> dict[str, dict[str, str]]:
-    """A network with a book (copies at TL-A, TL-A-1 and the swap cabinet) and a desk at TL-A and at TL-B."""
-    await build_network()
-    libraries = {lib.code: lib for lib in await Library.all()}
-    record = await Record.create(title="三体", authors=[{"name": "刘慈欣", "role": "author"}], isbn13="9787536692930")
-    for barcode, code, item_type, floating in [
-        ("A0001", "TL-A", ItemType.BOOK, False),
-        ("A0002", "TL-A", ItemType.BOOK, False),
-        ("A0003", "TL-A", ItemType.PERIODICAL, False),
-        ("F0001", "TL-A", ItemType.BOOK, True),
-        ("A1001", "TL-A-1", ItemType.BOOK, False),
-        ("C0001", "TL-SC1", ItemType.BOOK, False),
-        ("B0001", "TL-B", ItemType.BOOK, False),
-        ("B0002", "TL-B", ItemType.PERIODICAL, False),
-    ]:
-        await Copy.create(
-            barcode=barcode,
-            record=record,
-            home_library=libraries[code],
-            current_library=libraries[code],
-            item_type=item_type,
-            floating=floating,
-        )
-    await index_records([record.id])
-    await make_staff("a-desk", StaffRole.LIBRARIAN, "TL-A")
-    await make_staff("b-desk", StaffRole.LIBRARIAN, "TL-B")
-    service.clock.freeze_at(TUESDAY)
-    return {name: await staff_headers(service.client, name) for name in ("a-desk", "b-desk")}
-
-
-async def lend(service: Service, desk: dict[str, str], reader: LoggedIn, barcode: str) -> dict[str, object]:
-    card = (await service.client.get("/readers/me/card", headers=reader.headers)).json()
-    assert "payload" in card, card
-    response = await service.client.post(
-        "/staff/checkouts", json={"card_payload": card["payload"], "barcode": barcode}, headers=desk
-    )
-    return {"status": response.status_code, **response.json()}
-
-
-async def take_back(service: Service, desk: dict[str, str], barcode: str) -> dict[str, object]:
-    response = await service.client.post("/staff/checkins", json={"barcode": barcode}, headers=desk)
-    return {"http": response.status_code, **response.json()}
-
-
-async def my_loans(service: Service, reader: LoggedIn) -> list[dict[str, object]]:
-    response = await service.client.get("/readers/me/loans", headers=reader.headers)
-    assert response.status_code == 200, response.text
-    loans: list[dict[str, object]] = response.json()
-    return loans
-
-
-async def my_credit(service: Service, reader: LoggedIn) -> dict[str, object]:
-    credit: dict[str, object] = (await service.client.get("/readers/me/credit", headers=reader.headers)).json()
-    return credit
-
-
-async def reader_id(reader: LoggedIn) -> int:
-    return (await Reader.get(openid=reader.openid)).id
 
 
 async def test_a_reader_borrows_at_a_desk_and_renews_once(service: Service, desks: dict[str, dict[str, str]]) -> None:
@@ -150,7 +87,7 @@ async def test_returned_anywhere_a_book_travels_home_and_the_reader_earns_credit
     assert (nowhere["http"], nowhere["code"]) == (409, "copy_not_on_loan")
     assert at_b_before == 1
     assert (received_wrongly.status_code, received_wrongly.json()["code"]) == (409, "copy_not_in_transit")
-    assert received.status_code == 200 and received.json()["library_code"] == "TL-A"
+    assert received.status_code == 200 and received.json()["status"] == "available"
     copy = await Copy.get(barcode="A0001").prefetch_related("current_library")
     assert (copy.status, copy.current_library.code) == (CopyStatus.AVAILABLE, "TL-A")
     assert await my_loans(service, reader) == []
@@ -371,3 +308,39 @@ async def test_the_overdue_job_run_twice_at_once_charges_each_day_once(
 
     charged = await CreditEvent.filter(reason=CreditReason.OVERDUE).count()
     assert charged == 2 * 5  # two books, five days each
+
+
+async def test_library_admins_adjust_credit_and_suspend_with_reasons_the_reader_sees(
+    service: Service, desks: dict[str, dict[str, str]]
+) -> None:
+    reader = await login_reader(service, "openid-adjusted")
+    card = (await Reader.get(openid="openid-adjusted")).card_number
+    await make_staff("a-admin", StaffRole.LIBRARY_ADMIN, "TL-A")
+    admin = await staff_headers(service.client, "a-admin")
+    base = f"/staff/readers/{card}"
+
+    by_librarian = await service.client.post(
+        f"{base}/credit-adjustments", json={"points": -5, "note": "污损图书"}, headers=desks["a-desk"]
+    )
+    adjusted = await service.client.post(
+        f"{base}/credit-adjustments", json={"points": -5, "note": "污损图书"}, headers=admin
+    )
+    suspended = await service.client.post(
+        f"{base}/suspensions", json={"kind": "blacklisted", "reason": "恶意损毁图书"}, headers=admin
+    )
+    refused = await lend(service, desks["a-desk"], reader, "A0001")
+    seen_at_desk = (await service.client.get(f"{base}/credit", headers=desks["a-desk"])).json()
+    lifted = await service.client.delete(f"/staff/suspensions/{suspended.json()['id']}", headers=admin)
+    lent = await lend(service, desks["a-desk"], reader, "A0001")
+    unknown = await service.client.get("/staff/readers/0000000000/credit", headers=desks["a-desk"])
+
+    assert (by_librarian.status_code, by_librarian.json()["code"]) == (403, "staff_role_insufficient")
+    assert adjusted.status_code == 201
+    assert (refused["status"], refused["title"]) == (409, "借阅已暂停：恶意损毁图书")
+    assert seen_at_desk["score"] == 95 and seen_at_desk["suspension"]["kind"] == "blacklisted"
+    assert lifted.status_code == 204 and lent["status"] == 201
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "reader_card_not_found")
+    credit = await my_credit(service, reader)
+    assert [(line["reason"], line["points"], line["note"]) for line in credit["ledger"]] == [
+        ("staff_adjustment", -5, "污损图书")
+    ]

@@ -1,0 +1,292 @@
+"""Title-level holds (预约) with pickup at any library: the queue, and where a copy goes when it is free.
+
+A copy that becomes free (returned, pulled from a shelf for the pull list, arrived from elsewhere, or released
+from the hold shelf) is offered to the queue of its title by `settle`: the first waiting hold takes it, and it goes
+on the hold shelf if it is already at the pickup library, else in transit there. Two copies freed at once fill two
+holds, never one twice: the hold row is taken with FOR UPDATE SKIP LOCKED, its change is conditional, and an
+assigned copy serves one active hold at most (a partial unique index).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from tortoise.expressions import Q, Subquery
+from tortoise.transactions import in_transaction
+
+from backend.accounts.models import Reader
+from backend.catalog.errors import RecordNotFound
+from backend.catalog.models import Copy, CopyStatus, Record
+from backend.circulation import rules
+from backend.circulation.credit import LOCAL, CreditCheck
+from backend.circulation.errors import (
+    CreditTooLow,
+    HoldAlreadyPlaced,
+    HoldLimitReached,
+    HoldNotChangeable,
+    HoldNotFound,
+    PickupNotOffered,
+    RecordNotHoldable,
+    TitleAlreadyOnLoan,
+)
+from backend.circulation.models import ACTIVE_HOLD, Hold, HoldStatus, Loan, ReaderCategory
+from backend.circulation.standing import standing, suspension_refusal
+from backend.network.models import Library
+from backend.network.services import get_library
+
+
+@dataclass(frozen=True, slots=True)
+class HoldPolicy:
+    shelf_days: int = 7
+    prefer_local: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePlace:
+    position: int  # 1 for the next reader to be served
+    waiting: int
+    estimated_days: int | None  # None once a copy is assigned
+
+
+async def place_hold(
+    reader: Reader, record_id: int, pickup_code: str, now: datetime, credit_check: CreditCheck = LOCAL
+) -> Hold:
+    if not await Record.exists(id=record_id):
+        raise RecordNotFound()
+    pickup = await get_library(pickup_code)
+    if not (pickup.holds_pickup and pickup.active):
+        raise PickupNotOffered(library=pickup.name)
+    category = rules.category_of(reader, now.astimezone(ZoneInfo(pickup.timezone)).date())
+    if not await _holdable(record_id, category):
+        raise RecordNotHoldable()
+    async with in_transaction():
+        await Reader.select_for_update().get(id=reader.id)  # counting holds and adding one is one step
+        current = await standing(reader.id, now)
+        if (refusal := suspension_refusal(current)) is not None:
+            raise refusal
+        if not await credit_check.deposit_free(reader, current):
+            raise CreditTooLow(score=current.score)
+        active = await Hold.filter(reader_id=reader.id, status__in=ACTIVE_HOLD).count()
+        if active >= current.tier.max_holds:
+            raise HoldLimitReached(active=active, limit=current.tier.max_holds)
+        if await Hold.exists(reader_id=reader.id, record_id=record_id, status__in=ACTIVE_HOLD):
+            raise HoldAlreadyPlaced()
+        if await Loan.exists(reader_id=reader.id, copy__record_id=record_id, returned_at__isnull=True):
+            raise TitleAlreadyOnLoan()
+        return await Hold.create(reader_id=reader.id, record_id=record_id, pickup_library=pickup, placed_at=now)
+
+
+async def _holdable(record_id: int, category: ReaderCategory) -> bool:
+    """Some copy of the title, not withdrawn or lost, may be held under the loan rules where it is."""
+    copies = (
+        await Copy.filter(record_id=record_id)
+        .exclude(status__in=[CopyStatus.WITHDRAWN, CopyStatus.LOST])
+        .select_related("current_library")
+    )
+    for copy in copies:
+        if (await rules.rule_for(category, copy.item_type, copy.current_library)).holds_allowed:
+            return True
+    return False
+
+
+async def settle(copy: Copy, here: Library, now: datetime, policy: HoldPolicy) -> Hold | None:
+    """The copy is free at `here` (the caller holds its row lock): it fills the first hold it can, else it is
+    shelved here (home, or floating) or sent home. Returns the hold it now serves."""
+    hold = await _first_waiting(copy, here, now, policy)
+    copy.current_library = here
+    if hold is None:
+        stays = copy.floating or copy.home_library_id == here.id
+        copy.status = CopyStatus.AVAILABLE if stays else CopyStatus.IN_TRANSIT
+        copy.in_transit_to = None if stays else await Library.get(id=copy.home_library_id)
+    elif hold.pickup_library_id == here.id:
+        copy.status, copy.in_transit_to = CopyStatus.ON_HOLD_SHELF, None
+    else:
+        copy.status, copy.in_transit_to = CopyStatus.IN_TRANSIT, await Library.get(id=hold.pickup_library_id)
+    await copy.save(update_fields=["status", "current_library_id", "in_transit_to_id", "updated_at"])
+    return hold
+
+
+async def _first_waiting(copy: Copy, here: Library, now: datetime, policy: HoldPolicy) -> Hold | None:
+    today = now.astimezone(ZoneInfo(here.timezone)).date()
+    queue = (
+        Hold.filter(record_id=copy.record_id, status=HoldStatus.WAITING)
+        .filter(Q(suspended_until__isnull=True) | Q(suspended_until__lte=today))
+        .order_by("placed_at", "id")
+    )
+    # One hold at a time, SKIP LOCKED: a hold that another copy's return is filling right now is not this copy's
+    # to fill (FOR UPDATE over several rows would lock them all, and leave the other return none).
+    orders = [queue.filter(pickup_library_id=here.id), queue] if policy.prefer_local else [queue]
+    for candidates in orders:
+        while (hold := await candidates.select_for_update(skip_locked=True).first()) is not None:
+            if await _assign(hold, copy, here, now, policy):
+                return hold
+    return None
+
+
+async def _assign(hold: Hold, copy: Copy, here: Library, now: datetime, policy: HoldPolicy) -> bool:
+    if hold.pickup_library_id == here.id:
+        changes = {"status": HoldStatus.READY, "ready_at": now, "expires_at": _shelf_expiry(here, now, policy)}
+    else:
+        changes = {"status": HoldStatus.IN_TRANSIT}
+    if not await Hold.filter(id=hold.id, status=HoldStatus.WAITING).update(copy_id=copy.id, **changes):
+        return False
+    await hold.refresh_from_db()
+    return True
+
+
+def _shelf_expiry(pickup: Library, now: datetime, policy: HoldPolicy) -> datetime:
+    local_today = now.astimezone(ZoneInfo(pickup.timezone)).date()
+    return rules.end_of_day(local_today + timedelta(days=policy.shelf_days), pickup.timezone)
+
+
+async def arrived(copy: Copy, here: Library, now: datetime, policy: HoldPolicy) -> Hold | None:
+    """A copy in transit is received at `here` (row locked by the caller): on the hold shelf if its hold is
+    picked up here, sent on if the reader changed the pickup library meanwhile, else settled here."""
+    hold = await Hold.get_or_none(copy_id=copy.id, status=HoldStatus.IN_TRANSIT)
+    if hold is None:
+        return await settle(copy, here, now, policy)
+    copy.current_library = here
+    if hold.pickup_library_id == here.id:
+        await Hold.filter(id=hold.id).update(
+            status=HoldStatus.READY, ready_at=now, expires_at=_shelf_expiry(here, now, policy)
+        )
+        copy.status, copy.in_transit_to = CopyStatus.ON_HOLD_SHELF, None
+    else:
+        copy.in_transit_to = await Library.get(id=hold.pickup_library_id)
+    await copy.save(update_fields=["status", "current_library_id", "in_transit_to_id", "updated_at"])
+    await hold.refresh_from_db()
+    return hold
+
+
+async def held_for(copy: Copy) -> Hold | None:
+    """The active hold a copy is assigned to, if any."""
+    return await Hold.get_or_none(copy_id=copy.id, status__in=[HoldStatus.IN_TRANSIT, HoldStatus.READY])
+
+
+async def fulfil(hold: Hold, now: datetime) -> None:
+    await Hold.filter(id=hold.id).update(status=HoldStatus.FULFILLED, closed_at=now)
+
+
+async def someone_waiting(record_id: int, today: date) -> bool:
+    """Whether a reader is in the queue for the title now (a suspended hold does not stop a renewal)."""
+    return await Hold.filter(
+        Q(suspended_until__isnull=True) | Q(suspended_until__lte=today), record_id=record_id, status=HoldStatus.WAITING
+    ).exists()
+
+
+# --- the reader's holds ------------------------------------------------------------------------------------------
+
+
+async def my_holds(reader_id: int) -> list[tuple[Hold, QueuePlace]]:
+    holds = (
+        await Hold.filter(reader_id=reader_id, status__in=ACTIVE_HOLD)
+        .select_related("record", "pickup_library")
+        .order_by("placed_at", "id")
+    )
+    return [(hold, await queue_place(hold)) for hold in holds]
+
+
+async def queue_place(hold: Hold) -> QueuePlace:
+    """Position x of y in the title's queue, and a rough wait: one loan period per round of the title's copies."""
+    if hold.status is not HoldStatus.WAITING:
+        return QueuePlace(position=0, waiting=0, estimated_days=None)
+    waiting = Hold.filter(record_id=hold.record_id, status=HoldStatus.WAITING)
+    ahead = await waiting.filter(Q(placed_at__lt=hold.placed_at) | Q(placed_at=hold.placed_at, id__lt=hold.id)).count()
+    copies = (
+        await Copy.filter(record_id=hold.record_id).exclude(status__in=[CopyStatus.WITHDRAWN, CopyStatus.LOST]).count()
+    )
+    fallback = await rules.fallback_rule()
+    rounds = math.ceil((ahead + 1) / max(copies, 1))
+    return QueuePlace(position=ahead + 1, waiting=await waiting.count(), estimated_days=rounds * fallback.loan_days)
+
+
+async def _own_hold(reader: Reader, hold_id: int) -> Hold:
+    hold = await Hold.select_for_update().get_or_none(id=hold_id, reader_id=reader.id, status__in=ACTIVE_HOLD)
+    if hold is None:
+        raise HoldNotFound()
+    return hold
+
+
+async def cancel(reader: Reader, hold_id: int, now: datetime) -> None:
+    """A cancelled hold's copy, if it had one, is cleared by staff from the hold shelf or settled on arrival."""
+    async with in_transaction():
+        hold = await _own_hold(reader, hold_id)
+        await Hold.filter(id=hold.id).update(status=HoldStatus.CANCELLED, closed_at=now)
+
+
+async def suspend(reader: Reader, hold_id: int, until: date | None) -> Hold:
+    """Away until a date (keeping the place in the queue), or back (None)."""
+    async with in_transaction():
+        hold = await _own_hold(reader, hold_id)
+        if hold.status is not HoldStatus.WAITING:
+            raise HoldNotChangeable(status=hold.status.value)
+        hold.suspended_until = until
+        await hold.save(update_fields=["suspended_until"])
+    return hold
+
+
+async def change_pickup(reader: Reader, hold_id: int, pickup_code: str) -> Hold:
+    """Until the copy is on the hold shelf; a copy on its way is sent on when it arrives."""
+    pickup = await get_library(pickup_code)
+    if not (pickup.holds_pickup and pickup.active):
+        raise PickupNotOffered(library=pickup.name)
+    async with in_transaction():
+        hold = await _own_hold(reader, hold_id)
+        if hold.status is HoldStatus.READY:
+            raise HoldNotChangeable(status=hold.status.value)
+        hold.pickup_library = pickup
+        await hold.save(update_fields=["pickup_library_id"])
+        if hold.copy_id is not None:  # in transit: redirect it
+            await Copy.filter(id=hold.copy_id, status=CopyStatus.IN_TRANSIT).update(in_transit_to_id=pickup.id)
+    return hold
+
+
+# --- jobs and staff lists ------------------------------------------------------------------------------------------
+
+
+async def expire_uncollected(now: datetime) -> int:
+    """Holds left on the shelf past their last day expire; staff clear the copy, which passes to the next."""
+    return await Hold.filter(status=HoldStatus.READY, expires_at__lt=now).update(
+        status=HoldStatus.EXPIRED, closed_at=now
+    )
+
+
+async def pull_list(library: Library) -> list[Copy]:
+    """Copies on this library's shelves that waiting holds are asking for: fetch them and check them in."""
+    wanted = Hold.filter(status=HoldStatus.WAITING).values("record_id")
+    return (
+        await Copy.filter(current_library_id=library.id, status=CopyStatus.AVAILABLE, record_id__in=Subquery(wanted))
+        .select_related("record")
+        .order_by("shelf_location", "barcode")
+    )
+
+
+async def hold_shelf(library: Library) -> list[Hold]:
+    return (
+        await Hold.filter(pickup_library_id=library.id, status=HoldStatus.READY)
+        .select_related("record", "reader", "copy")
+        .order_by("expires_at", "id")
+    )
+
+
+async def to_clear(library: Library) -> list[Copy]:
+    """Copies on this library's hold shelf no hold is waiting for any more (expired, cancelled): check them in."""
+    serving = Hold.filter(status=HoldStatus.READY, copy_id__not_isnull=True).values("copy_id")
+    return (
+        await Copy.filter(current_library_id=library.id, status=CopyStatus.ON_HOLD_SHELF)
+        .exclude(id__in=Subquery(serving))
+        .select_related("record")
+        .order_by("barcode")
+    )
+
+
+async def in_transit(library: Library, *, incoming: bool) -> list[Copy]:
+    where = {"in_transit_to_id": library.id} if incoming else {"current_library_id": library.id}
+    return (
+        await Copy.filter(status=CopyStatus.IN_TRANSIT, **where)
+        .select_related("record", "current_library", "in_transit_to")
+        .order_by("updated_at", "id")
+    )
