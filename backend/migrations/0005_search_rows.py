@@ -15,6 +15,16 @@ _SQLITE = [
     "CREATE INDEX record_search_clc ON record_search (clc_class)",
     "CREATE VIRTUAL TABLE record_text USING fts5(title, authors, subjects, summary, pinyin, tokenize = 'unicode61')",
 ]
+_FILTERED = ("clc_class", "language", "audience_min_age", "audience_max_age", "libraries", "item_types")
+
+
+def _walk(name: str, *leading: str) -> str:
+    """An index in browse order (newest first), after `leading` columns, covering every filtered column."""
+    keys = ", ".join([*leading, "year DESC NULLS LAST", "record_id DESC"])
+    included = ", ".join(c for c in _FILTERED if not any(key.startswith(c) for key in leading))
+    return f"CREATE INDEX {name} ON record_search ({keys}) INCLUDE ({included})"
+
+
 _POSTGRES = [
     "DROP TABLE record_search",
     "CREATE TABLE record_search (record_id integer PRIMARY KEY REFERENCES record (id) ON DELETE CASCADE, "
@@ -23,10 +33,13 @@ _POSTGRES = [
     "document tsvector NOT NULL)",
     "CREATE INDEX record_search_document ON record_search USING gin (document)",
     "CREATE INDEX record_search_libraries ON record_search USING gin (libraries)",
-    "CREATE INDEX record_search_newest ON record_search (year DESC NULLS LAST, record_id DESC)",
-    "CREATE INDEX record_search_language_newest ON record_search (language, year DESC NULLS LAST, record_id DESC)",
+    # Browsing without words walks these in order, or in a class's or a language's range, and stops after the
+    # first 2,001 matches. They carry every filtered column, so the walk reads no table row (an index-only scan;
+    # the rows are wide with their tsvectors).
+    _walk("record_search_newest"),
+    _walk("record_search_language_newest", "language"),
     # text_pattern_ops: a class prefix (LIKE 'I24%') uses the index whatever the database's collation.
-    "CREATE INDEX record_search_clc ON record_search (clc_class text_pattern_ops)",
+    _walk("record_search_clc", "clc_class text_pattern_ops"),
 ]
 
 
