@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as apply_migrations
 
 MODEL_MODULES = [
@@ -15,9 +17,23 @@ MODEL_MODULES = [
 ]
 
 
+class _PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """asyncpg's pool resets every connection it takes back (RESET ALL, UNLISTEN *, CLOSE ALL, advisory unlocks):
+    one more round trip after every query outside a transaction, as many as the queries themselves. This service
+    leaves no session state behind (settings are SET LOCAL inside transactions; no LISTEN, cursors or advisory
+    locks), so the reset query is dropped, the way asyncpg documents; an open transaction is still rolled back."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
+    connection: str | dict[str, Any] = database_url
+    if not database_url.startswith("sqlite"):
+        connection = expand_db_url(database_url)
+        connection["credentials"]["connection_class"] = _PooledConnection
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             "models": {"models": MODEL_MODULES, "migrations": "backend.migrations", "default_connection": "default"}
         },

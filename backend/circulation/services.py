@@ -68,6 +68,12 @@ def _refusal(standing: Standing, rule: LoanRule, *, self_service: bool, deposit_
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Lent:
+    loan: Loan  # with its copy, the copy's record, the library and the rule
+    tier: CreditTier  # the reader's, at the moment of the loan
+
+
 async def checkout(
     reader: Reader,
     barcode: str,
@@ -76,7 +82,7 @@ async def checkout(
     staff: StaffUser | None = None,
     library: Library | None = None,
     credit_check: CreditCheck = LOCAL,
-) -> Loan:
+) -> Lent:
     """Lend a copy: at a desk by `staff` (the copy must be at one of their libraries), or by the reader alone at
     the self-service `library` where the copy is. A copy on the hold shelf goes only to the reader it waits for."""
     async with in_transaction():
@@ -112,7 +118,7 @@ async def checkout(
             raise CopyNotAvailable(status=CopyStatus.ON_LOAN.value)
         if hold is not None:
             await holds.fulfil(hold, now)
-        return await Loan.create(
+        loan = await Loan.create(
             copy=copy,
             reader_id=reader.id,
             reader_category=category,
@@ -122,6 +128,7 @@ async def checkout(
             checked_out_at=now,
             due_at=rules.due_after(now, min(rule.loan_days, current.tier.max_loan_days), here.timezone),
         )
+    return Lent(loan, current.tier)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +150,11 @@ async def check_in(barcode: str, *, staff: StaffUser, now: datetime, policy: Hol
         raise NotLending(library=library.name)
     async with in_transaction():
         copy = await _locked_copy(barcode)
-        loan = await Loan.select_for_update().get_or_none(copy_id=copy.id, returned_at__isnull=True)
+        loan = (
+            await Loan.select_for_update(of=("loan",))
+            .get_or_none(copy_id=copy.id, returned_at__isnull=True)
+            .select_related("rule", "library", "reader")
+        )
         late = 0
         if loan is not None:
             late = await _close(loan, library, now)
@@ -158,7 +169,7 @@ async def check_in(barcode: str, *, staff: StaffUser, now: datetime, policy: Hol
 
 async def _checked_in(copy: Copy, loan: Loan | None, late: int, hold: Hold | None) -> CheckIn:
     """What the desk is told: the title, where the copy goes, and for which reader's hold."""
-    await copy.fetch_related("record", "in_transit_to")
+    await copy.fetch_related("in_transit_to")
     if hold is not None:
         await hold.fetch_related("reader", "pickup_library")
     return CheckIn(copy, loan, late, hold)
@@ -176,7 +187,6 @@ async def _free_for_holds(copy: Copy, library: Library) -> bool:
 
 async def _close(loan: Loan, library: Library, now: datetime) -> int:
     """Close a loan returned at `library`: charge its overdue days, reward it if on time; returns days late."""
-    await loan.fetch_related("rule", "library", "reader")
     late = overdue_days(loan, now)
     if loan.reader_id is not None:
         await _charge_overdue(loan, now)
@@ -192,7 +202,7 @@ async def _close(loan: Loan, library: Library, now: datetime) -> int:
     loan.return_library = library
     if loan.reader is not None and not loan.reader.keeps_reading_history:
         loan.reader = None  # PIPL: no reading history unless the reader asked for one
-    await loan.save()
+    await loan.save(update_fields=["returned_at", "return_library_id", "reader_id"])
     return late
 
 
@@ -210,8 +220,9 @@ async def receive(barcode: str, *, staff: StaffUser, now: datetime, policy: Hold
 
 
 async def _locked_copy(barcode: str) -> Copy:
-    # Only the copy's row: FOR UPDATE over a join would lock its library's row too, and every desk would queue.
-    copy = await Copy.select_for_update().get_or_none(barcode=barcode)
+    # FOR UPDATE OF the copy only: over the join it would lock the record's row too, and every desk lending a copy
+    # of the same title would queue.
+    copy = await Copy.select_for_update(of=("copy",)).get_or_none(barcode=barcode).select_related("record")
     if copy is None:
         raise CopyNotFound(barcode=barcode)
     return copy
@@ -283,13 +294,14 @@ async def renew(reader: Reader, loan_id: int, now: datetime) -> Loan:
     return loan
 
 
-async def open_loans(reader_id: int, now: datetime) -> list[tuple[Loan, DomainError | None]]:
-    """The reader's loans, soonest due first, each with the reason it cannot be renewed (None: it can)."""
-    loans = (
-        await Loan.filter(reader_id=reader_id, returned_at__isnull=True)
-        .select_related("copy__record", "library", "rule")
-        .order_by("due_at", "id")
-    )
+async def open_loans(
+    reader_id: int, now: datetime, *, loan_id: int | None = None
+) -> list[tuple[Loan, DomainError | None]]:
+    """The reader's loans (or the one), soonest due first, each with why it cannot be renewed (None: it can)."""
+    query = Loan.filter(reader_id=reader_id, returned_at__isnull=True)
+    if loan_id is not None:
+        query = query.filter(id=loan_id)
+    loans = await query.select_related("copy__record", "library", "rule").order_by("due_at", "id")
     tier = (await standing(reader_id, now)).tier
     return [(loan, await renewal_refusal(loan, tier, now)) for loan in loans]
 

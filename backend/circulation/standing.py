@@ -23,7 +23,9 @@ class Standing:
 
 async def standing(reader_id: int, now: datetime) -> Standing:
     score = await rules.credit_score(reader_id)
-    open_loans = Loan.filter(reader_id=reader_id, returned_at__isnull=True)
+    due: list[datetime] = await Loan.filter(reader_id=reader_id, returned_at__isnull=True).values_list(
+        "due_at", flat=True
+    )  # type: ignore[assignment]
     suspension = (
         await Suspension.filter(reader_id=reader_id, lifted_at__isnull=True, starts_at__lte=now)
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
@@ -33,8 +35,8 @@ async def standing(reader_id: int, now: datetime) -> Standing:
     return Standing(
         score=score,
         tier=await rules.tier_for(score),
-        on_loan=await open_loans.count(),
-        overdue=await open_loans.filter(due_at__lt=now).count(),
+        on_loan=len(due),
+        overdue=len([at for at in due if at < now]),
         suspension=suspension,
     )
 

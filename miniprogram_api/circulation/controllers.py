@@ -97,14 +97,18 @@ _REFUSALS = (
 )
 
 
-async def _loans(reader: Reader, deps: Deps, request: Request[Any, Any, Any]) -> list[LoanOut]:
+async def _loans(
+    reader: Reader, deps: Deps, request: Request[Any, Any, Any], loan_id: int | None = None
+) -> list[LoanOut]:
     now = deps.clock.now()
     language = language_of(request)
-    return [LoanOut.of(loan, refusal, now, language) for loan, refusal in await services.open_loans(reader.id, now)]
+    loans = await services.open_loans(reader.id, now, loan_id=loan_id)
+    return [LoanOut.of(loan, refusal, now, language) for loan, refusal in loans]
 
 
 async def _loan_out(loan_id: int, reader: Reader, deps: Deps, request: Request[Any, Any, Any]) -> LoanOut:
-    return next(loan for loan in await _loans(reader, deps, request) if loan.id == loan_id)
+    (loan,) = await _loans(reader, deps, request, loan_id)
+    return loan
 
 
 class LoanController(Controller):
@@ -126,10 +130,10 @@ class LoanController(Controller):
     ) -> LoanOut:
         """Borrow a book alone at a self-service library by scanning its barcode in the app."""
         library = await get_library(data.library_code)
-        loan = await services.checkout(
-            reader, data.barcode, now=deps.clock.now(), library=library, credit_check=deps.credit_check
-        )
-        return await _loan_out(loan.id, reader, deps, request)
+        now = deps.clock.now()
+        lent = await services.checkout(reader, data.barcode, now=now, library=library, credit_check=deps.credit_check)
+        refusal = await services.renewal_refusal(lent.loan, lent.tier, now)
+        return LoanOut.of(lent.loan, refusal, now, language_of(request))
 
     @post(
         "/loans/{loan_id:int}/renew",
@@ -185,8 +189,8 @@ class DeskController(Controller):
         reader = await accounts.identify_card(
             deps.keys, deps.redis, data.card_payload, now, deps.settings.card_payload_ttl_seconds
         )
-        loan = await services.checkout(reader, data.barcode, now=now, staff=staff, credit_check=deps.credit_check)
-        await loan.fetch_related("copy__record")
+        lent = await services.checkout(reader, data.barcode, now=now, staff=staff, credit_check=deps.credit_check)
+        loan = lent.loan
         return DeskLoanOut(loan.id, data.barcode, loan.copy.record.title, reader.card_number, loan.due_at)
 
     @post("/checkins", status_code=200, responses=problems(*_STAFF, CopyNotFound, CopyNotOnLoan, NotLending))

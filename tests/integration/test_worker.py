@@ -61,8 +61,7 @@ async def test_the_worker_charges_overdue_days_once_however_often_it_runs(servic
     await Copy.create(barcode="W0001", record=record, home_library=branch, current_library=branch)
     reader = await Reader.create(card_number="900000000001")
     lent_at = datetime.now(UTC) - timedelta(days=40)  # the worker keeps the real time: this loan is 10 days late
-    loan = await circulation.checkout(reader, "W0001", now=lent_at, staff=desk)
-    await loan.fetch_related("library")
+    loan = (await circulation.checkout(reader, "W0001", now=lent_at, staff=desk)).loan
     pool = await create_pool(RedisSettings.from_dsn(service.settings.redis_url), default_queue_name=QUEUE)
     try:
         for _ in range(2):
