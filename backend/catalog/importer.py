@@ -3,30 +3,41 @@
 Files are read as a stream and written in batches, one transaction each, so a million-record file needs neither a
 million-record memory nor one transaction that a single bad row could roll back. Re-running a file is safe: a
 record is found again by its ISBN-13 (without one, by exact title and first author) and a copy by its barcode, and
-both are updated instead of duplicated.
+both are updated instead of duplicated. A large file is read, and its records' words segmented for search, in a
+process of its own while this one writes: each has a core.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import functools
+import gc
+import json
+import multiprocessing
+import queue
 import re
+import traceback
 import xml.sax
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 from xml.sax.handler import feature_external_ges, feature_namespaces
 
+import asyncpg
 import pymarc
-from tortoise import timezone
+from tortoise import connections, timezone
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from backend.catalog import search
+from backend.catalog import search, terms
+from backend.catalog.cataloguing import RecordDraft
 from backend.catalog.errors import ImportFileUnreadable, InvalidIsbn
 from backend.catalog.isbn import normalise_isbn, pad_isbn10
-from backend.catalog.models import Copy, ItemType, Record
+from backend.catalog.models import Copy, CopyStatus, ItemType, Record
+from backend.errors import DomainError
 from backend.network.models import Library
 
 BATCH_SIZE = 500
@@ -117,53 +128,17 @@ class _CopyDraft:
 
 
 @dataclass(slots=True)
-class _RecordDraft:
-    isbn13: str | None
-    title: str
-    subtitle: str = ""
-    authors: list[dict[str, str]] = field(default_factory=list)
-    publisher: str = ""
-    year: int | None = None
-    clc_class: str = ""
-    subjects: list[str] = field(default_factory=list)
-    language: str = ""
-    summary: str = ""
-
-    def identity(self) -> tuple[str, ...]:
-        if self.isbn13:
-            return ("isbn", self.isbn13)
-        return ("title", self.title, _first_author(self.authors))
-
-    def merge(self, later: _RecordDraft) -> None:
-        """The same record seen again in the file (another CSV row, a duplicate MARC record): what it says wins,
-        what it leaves empty does not erase."""
-        for name in _RECORD_FIELDS:
-            value = getattr(later, name)
-            if value not in ("", None, []):
-                setattr(self, name, value)
-
-
-_RECORD_FIELDS = (
-    "title",
-    "subtitle",
-    "authors",
-    "publisher",
-    "year",
-    "clc_class",
-    "subjects",
-    "language",
-    "summary",
-)
-
-
-@dataclass(slots=True)
 class _Entry:
     """One record read from the file, with its copies and the notes (ISBN ignored, copy skipped) about it."""
 
     position: int
-    record: _RecordDraft
+    record: RecordDraft
     copies: list[_CopyDraft]
     notes: list[ImportProblem] = field(default_factory=list)
+    key: tuple[str, ...] = field(init=False)  # the record's identity, worked out once
+
+    def __post_init__(self) -> None:
+        self.key = self.record.identity()
 
 
 # A reader yields entries, and problems standing for records it had to skip.
@@ -182,24 +157,156 @@ async def import_records(
     `progress(done, total)` is called after each batch with the records (CSV: rows) read so far and, when it is
     cheap to know, their total. Records that cannot be read, and copies at unknown libraries or without a barcode,
     are skipped and reported in the summary with their position; everything else is imported.
+
+    A large file is read in a process of its own (started with multiprocessing's spawn method): a script calling
+    this must keep its top level behind `if __name__ == "__main__":`.
     """
     kind = _format_of(path, format)
     if not await asyncio.to_thread(path.is_file):
         raise ImportFileUnreadable(path=str(path), reason="no such file")
     total = await asyncio.to_thread(_count_iso2709_records, path) if kind == "marc" else None
-    items = _READERS[kind](path)
+    libraries = await _Libraries.load()
+    size = (await asyncio.to_thread(path.stat)).st_size
+    reader = (
+        _ReaderProcess(path, kind, libraries) if size >= _READER_PROCESS_MIN_BYTES else _Reader(path, kind, libraries)
+    )
     writer = _Writer()
-    batches = _Batches(items, await _Libraries.load())
+    # What the process holds already lives on (pypinyin's dictionaries above all): set aside for the import, it is not
+    # walked again at every full collection of the garbage the batches leave, a third of this process's work.
+    gc.freeze()
     try:
-        # Parsing is pure Python: in a thread, so the event loop stays free. Overlapping it with the writing of the
-        # previous batch was measured to gain nothing: both sides need the GIL.
-        while (batch := await asyncio.to_thread(batches.next)) is not None:
-            await writer.write(batch)
+        while (read := await reader.next()) is not None:
+            batch, documents = read
+            await writer.write(batch, documents)
             if progress is not None:
                 progress(batch.read, total)
     finally:
-        items.close()
+        gc.unfreeze()
+        await reader.close()
     return writer.summary("line" if kind == "csv" else "record")
+
+
+# Reading a file (parsing MARC or CSV, segmenting the records' words for search with jieba and pypinyin) costs more
+# CPU than writing it, and both need the GIL. From this size on, the start of a process of its own
+# (about a second: imports and jieba's dictionary) is repaid: the reading runs on another core, the writing here.
+_READER_PROCESS_MIN_BYTES = 256 * 1024
+# Batches the reading process may be ahead of the writing: enough to keep both busy, few enough to bound memory.
+_BATCHES_AHEAD = 4
+
+# A batch read, and the search tokens of its records (in the order of batch.groups), once segmented.
+_Read = tuple["_Batch", "Awaitable[list[terms.SearchDocument]]"]
+
+
+class _Reader:
+    """Reads the file in a thread, a batch ahead of the writing (the thread has the GIL while the database works),
+    and segments each batch's words in another."""
+
+    def __init__(self, path: Path, kind: str, libraries: _Libraries) -> None:
+        self._items = _READERS[kind](path)
+        self._batches = _Batches(self._items, libraries)
+        self._ahead: asyncio.Task[_Read | None] | None = None
+
+    async def next(self) -> _Read | None:
+        read = await (self._ahead or self._read())
+        self._ahead = asyncio.create_task(self._read()) if read is not None else None
+        return read
+
+    async def _read(self) -> _Read | None:
+        batch = await asyncio.to_thread(self._batches.next)
+        if batch is None:
+            return None
+        return batch, asyncio.ensure_future(asyncio.to_thread(_search_documents, batch))
+
+    async def close(self) -> None:
+        if self._ahead is not None:
+            await asyncio.wait([self._ahead])  # the thread must be done with the file before it is closed
+            if not self._ahead.cancelled():
+                self._ahead.exception()  # the writing's error is the one to report
+        self._items.close()
+
+
+class _ReaderProcess:
+    """Reads the file, and segments each batch's words, in a process of its own, up to _BATCHES_AHEAD batches ahead
+    of the writing."""
+
+    def __init__(self, path: Path, kind: str, libraries: _Libraries) -> None:
+        # spawn, not fork: this process has threads (the database driver's, asyncio's) a fork would copy in the
+        # middle of whatever they hold.
+        context = multiprocessing.get_context("spawn")
+        self._queue: multiprocessing.Queue[_Message] = context.Queue(maxsize=_BATCHES_AHEAD)
+        self._process = context.Process(
+            target=_read_in_process, args=(path, kind, libraries.ids, self._queue), name="shuxiang-import-reader"
+        )
+        self._process.start()
+
+    async def next(self) -> _Read | None:
+        message = await asyncio.to_thread(self._receive)
+        if message[0] == "batch":
+            batch, documents = message[1], message[2]
+            done: asyncio.Future[list[terms.SearchDocument]] = asyncio.get_running_loop().create_future()
+            done.set_result(documents)
+            return batch, done
+        if message[0] == "end":
+            return None
+        if message[0] == "refused":  # a domain error (the file cannot be read): raised here as it would have been
+            raise message[1](**message[2])
+        raise RuntimeError(f"reading the file failed:\n{message[1]}")
+
+    def _receive(self) -> _Message:
+        while True:
+            try:
+                return self._queue.get(timeout=1.0)
+            except queue.Empty:
+                if not self._process.is_alive():
+                    raise RuntimeError(
+                        f"the process reading the file ended unexpectedly (exit code {self._process.exitcode})"
+                    ) from None
+
+    async def close(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()  # the writing stopped early: what it read ahead is not wanted
+        await asyncio.to_thread(self._process.join)
+        self._queue.close()
+
+
+# What the reading process sends: a batch with its search tokens, the end, a domain error (its class and
+# parameters: domain errors are made from keywords, which pickle cannot do), or any other error's traceback.
+_Message = (
+    tuple[Literal["batch"], "_Batch", list[terms.SearchDocument]]
+    | tuple[Literal["end"]]
+    | tuple[Literal["refused"], type[DomainError], dict[str, Any]]
+    | tuple[Literal["failed"], str]
+)
+
+
+def _read_in_process(path: Path, kind: str, libraries: dict[str, int], out: multiprocessing.Queue[_Message]) -> None:
+    """The reading process: the batches of the file, each with its search tokens, then the end."""
+    try:
+        batches = _Batches(_READERS[kind](path), _Libraries(libraries))
+        while (batch := batches.next()) is not None:
+            out.put(("batch", batch, _search_documents(batch)))
+        out.put(("end",))
+    except DomainError as exc:
+        out.put(("refused", type(exc), exc.params))
+    except BaseException as exc:
+        out.put(("failed", "".join(traceback.format_exception(exc))))
+    out.close()
+    out.join_thread()  # everything put is sent before the process ends
+
+
+def _search_documents(batch: _Batch) -> list[terms.SearchDocument]:
+    """The search tokens of the batch's records, in the order of batch.groups, made from the fields
+    backend.catalog.search makes them from."""
+    return [
+        terms.document_of(
+            title=draft.title or "",
+            subtitle=draft.subtitle or "",
+            authors=[author["name"] for author in draft.authors or []],
+            subjects=draft.subjects or [],
+            summary=draft.summary or "",
+        )
+        for draft in (group.draft for group in batch.groups.values())
+    ]
 
 
 def _format_of(path: Path, format: str | None) -> str:
@@ -218,7 +325,7 @@ class _Libraries:
     """The libraries of the network by code; a code of the file in other letter case still finds its library."""
 
     def __init__(self, ids: dict[str, int]) -> None:
-        self._ids = ids
+        self.ids = ids
         self._folded = {code.casefold(): library_id for code, library_id in ids.items()}
 
     @classmethod
@@ -227,7 +334,7 @@ class _Libraries:
         return cls({code: library_id for code, library_id in await Library.all().values_list("code", "id")})
 
     def id_of(self, code: str) -> int | None:
-        found = self._ids.get(code)
+        found = self.ids.get(code)
         return found if found is not None else self._folded.get(code.casefold())
 
     def check(self, entry: _Entry) -> None:
@@ -264,6 +371,7 @@ class _Batch:
     entries: list[_Entry]
     skipped: list[ImportProblem]
     read: int = 0  # entries and skipped records read from the start of the file to the end of this batch
+    groups: dict[tuple[str, ...], _Group] = field(default_factory=dict)
 
 
 class _Batches:
@@ -283,11 +391,7 @@ class _Batches:
             self._held = None
             if item is None:
                 break
-            if (
-                len(batch.entries) >= BATCH_SIZE
-                and isinstance(item, _Entry)
-                and item.record.identity() != batch.entries[-1].record.identity()
-            ):
+            if len(batch.entries) >= BATCH_SIZE and isinstance(item, _Entry) and item.key != batch.entries[-1].key:
                 self._held = item
                 break
             self.read += 1
@@ -299,7 +403,31 @@ class _Batches:
             if len(batch.skipped) + len(batch.entries) >= 4 * BATCH_SIZE:  # a long run of unreadable records
                 break
         batch.read = self.read
+        batch.groups = _groups(batch.entries)
         return batch if batch.entries or batch.skipped else None
+
+
+@dataclass(slots=True)
+class _Group:
+    """The entries of one record within a batch."""
+
+    draft: RecordDraft
+    copies: list[_CopyDraft]
+    record_id: int | None = None  # once matched or created
+
+
+def _groups(entries: list[_Entry]) -> dict[tuple[str, ...], _Group]:
+    """The entries of each record, their drafts merged in the order of the file."""
+    groups: dict[tuple[str, ...], _Group] = {}
+    for entry in entries:
+        group = groups.get(entry.key)
+        if group is None:
+            # A copy to merge into: should the batch fail and be retried entry by entry, each still has its own.
+            groups[entry.key] = _Group(replace(entry.record), list(entry.copies))
+        else:
+            group.draft.merge(entry.record)
+            group.copies += entry.copies
+    return groups
 
 
 # --- writing ------------------------------------------------------------------------------------------------------
@@ -323,18 +451,10 @@ class _Outcome:
     touched_copies: set[int] = field(default_factory=set)
 
 
-@dataclass(slots=True)
-class _Group:
-    """The entries of one record within a batch."""
-
-    draft: _RecordDraft
-    copies: list[_CopyDraft]
-    record_id: int | None = None  # once matched or created
-
-
 class _Writer:
     def __init__(self) -> None:
         self._totals = _Outcome()
+        self._analyze_at = _FIRST_ANALYZE_AT
 
     def summary(self, position_name: str) -> ImportSummary:
         totals = self._totals
@@ -348,30 +468,26 @@ class _Writer:
             position_name,
         )
 
-    async def write(self, batch: _Batch) -> None:
+    async def write(self, batch: _Batch, documents: Awaitable[list[terms.SearchDocument]]) -> None:
+        """Write a batch; `documents` are the search tokens of its records, in the order of batch.groups."""
         self._totals.problems += batch.skipped
         for entry in batch.entries:
             self._totals.problems += entry.notes
-        await self._write(batch.entries)
-
-    async def _write(self, entries: list[_Entry]) -> None:
         try:
-            async with in_transaction() as connection:
-                if connection.capabilities.dialect == "postgres":
-                    # The lookups of every batch are the same prepared statements; PostgreSQL would keep the plan it
-                    # chose while the tables were nearly empty (a sequential scan matched against 500 parameters)
-                    # until autovacuum next analyzes them, while an import grows them by thousands of rows a second.
-                    await connection.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
-                outcome = await self._write_batch(entries)
-        except IntegrityError as exc:
+            self._add(await self._write(batch.groups, documents))
+        except IntegrityError:
             # Someone else wrote the same ISBN or barcode meanwhile: one by one, the others still get in.
-            if len(entries) == 1:
-                reason = f"not imported, the database refused it: {exc}"
-                self._totals.problems.append(ImportProblem(entries[0].position, reason))
-                return
-            for entry in entries:
-                await self._write([entry])
-            return
+            for entry in batch.entries:
+                try:
+                    self._add(await self._write(_groups([entry]), None))
+                except IntegrityError as exc:
+                    reason = f"not imported, the database refused it: {exc}"
+                    self._totals.problems.append(ImportProblem(entry.position, reason))
+        if self._totals.records_created >= self._analyze_at:
+            self._analyze_at *= 2
+            await _analyze_records()
+
+    def _add(self, outcome: _Outcome) -> None:
         totals = self._totals
         totals.records_created += outcome.records_created
         totals.records_updated += outcome.records_updated
@@ -381,33 +497,54 @@ class _Writer:
         totals.touched_records |= outcome.touched_records
         totals.touched_copies |= outcome.touched_copies
 
-    async def _write_batch(self, entries: list[_Entry]) -> _Outcome:
+    async def _write(
+        self, groups: dict[tuple[str, ...], _Group], documents: Awaitable[list[terms.SearchDocument]] | None
+    ) -> _Outcome:
         outcome = _Outcome()
-        groups: dict[tuple[str, ...], _Group] = {}
-        for entry in entries:
-            key = entry.record.identity()
-            group = groups.get(key)
-            if group is None:
-                # A copy to merge into: should the batch fail and be retried entry by entry, each still has its own.
-                groups[key] = _Group(replace(entry.record), list(entry.copies))
-            else:
-                group.draft.merge(entry.record)
-                group.copies += entry.copies
-        to_index = await self._write_records(groups, outcome)
-        await self._write_copies(list(groups.values()), outcome)
-        await search.index_records(sorted(to_index))
+        async with in_transaction() as connection:
+            postgres = _is_postgres(connection)
+            if postgres:
+                # The lookups of every batch are the same prepared statements; PostgreSQL would keep the plan it
+                # chose while the tables were nearly empty (a sequential scan matched against 500 parameters)
+                # until autovacuum next analyzes them, while an import grows them by thousands of rows a second.
+                await connection.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
+            records = await _existing_records(connection, list(groups))
+            barcodes = list({draft.barcode for group in groups.values() for draft in group.copies})
+            copies = await _existing_copies(connection, barcodes) if barcodes else {}
+            if postgres:
+                # The checks of the foreign keys of the rows COPYed in (three a copy) are the same lookup by primary
+                # key every time: planned once, instead of once a row, a fifth of the database's work in an import.
+                await connection.execute_script("SET LOCAL plan_cache_mode = force_generic_plan")
+            created, changed = await self._write_records(connection, groups, records, outcome)
+            stale_holdings = await self._write_copies(groups.values(), copies, connection, outcome)
+            if postgres:  # the search rows' statements are planned as the lookups are
+                await connection.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
+            tokens: dict[int, terms.SearchDocument] = {}
+            if documents is not None:
+                for group, document in zip(groups.values(), await documents, strict=True):
+                    if group.record_id in created:
+                        tokens[group.record_id] = document
+            await _index(connection, created | changed, tokens)
+            # The rows just indexed have their holdings already; the others only have copies added or moved.
+            await search.refresh_holdings(sorted(stale_holdings - created - changed), connection)
         return outcome
 
-    async def _write_records(self, groups: dict[tuple[str, ...], _Group], outcome: _Outcome) -> set[int]:
-        """Match, create and update the records of the batch; returns the ids whose search entry is now stale."""
-        existing = await _existing_records(list(groups))
-        new: list[Record] = []
+    async def _write_records(
+        self,
+        connection: BaseDBAsyncClient,
+        groups: dict[tuple[str, ...], _Group],
+        existing: dict[tuple[str, ...], Record],
+        outcome: _Outcome,
+    ) -> tuple[set[int], set[int]]:
+        """Create and update the records of the batch, `existing` those found by their identity; returns the ids of
+        those created and of those changed."""
+        new: dict[tuple[str, ...], _Group] = {}
         changed: list[Record] = []
         changed_fields: set[str] = set()
         for key, group in groups.items():
             record = existing.get(key)
             if record is None:
-                new.append(_new_record(group.draft))
+                new[key] = group
                 continue
             group.record_id = record.id
             fields = _apply(group.draft, record)
@@ -417,25 +554,31 @@ class _Writer:
             if record.id not in self._totals.touched_records and record.id not in outcome.touched_records:
                 outcome.records_updated += 1
                 outcome.touched_records.add(record.id)
-        to_index = {record.id for record in changed}
+        created: set[int] = set()
         if new:
-            await Record.bulk_create(new)
-            # Bulk inserts do not return ids on every database: find the new rows by the keys they were made for.
-            created = await _record_ids([key for key, group in groups.items() if group.record_id is None])
-            for key, group in groups.items():
-                if group.record_id is None:
-                    group.record_id = created[key]
-                    outcome.records_created += 1
-                    outcome.touched_records.add(group.record_id)
-                    to_index.add(group.record_id)
+            await _insert_records(connection, new)
+            for group in new.values():
+                assert group.record_id is not None  # _insert_records gave every new record its id
+                created.add(group.record_id)
+            outcome.records_created += len(new)
+            outcome.touched_records |= created
         if changed:
             now = timezone.now()
             for record in changed:
                 record.updated_at = now
             await Record.bulk_update(changed, fields=[*sorted(changed_fields), "updated_at"])
-        return to_index
+        return created, {record.id for record in changed}
 
-    async def _write_copies(self, groups: list[_Group], outcome: _Outcome) -> None:
+    async def _write_copies(
+        self,
+        groups: Iterable[_Group],
+        existing: dict[str, Copy],
+        connection: BaseDBAsyncClient,
+        outcome: _Outcome,
+    ) -> set[int]:
+        """Create and update the copies of the batch, `existing` those found by their barcode; returns the ids of
+        the records whose copies on the shelves changed (added, moved between records or libraries, of another
+        type)."""
         wanted: dict[str, tuple[_CopyDraft, int]] = {}
         for group in groups:
             assert group.record_id is not None  # _write_records matched or created every group's record
@@ -444,26 +587,15 @@ class _Writer:
                     outcome.problems.append(_duplicate_barcode(draft))
                 else:
                     wanted[draft.barcode] = (draft, group.record_id)
-        if not wanted:
-            return
-        existing = {copy.barcode: copy for copy in await Copy.filter(barcode__in=list(wanted))}
-        new: list[Copy] = []
+        new: list[tuple[_CopyDraft, int]] = []
         changed: list[Copy] = []
         changed_fields: set[str] = set()
+        stale_holdings: set[int] = set()
         for barcode, (draft, record_id) in wanted.items():
             home, current = draft.home_library_id, draft.current_library_id
             copy = existing.get(barcode)
             if copy is None:
-                new.append(
-                    Copy(
-                        barcode=barcode,
-                        record_id=record_id,
-                        home_library_id=home,
-                        current_library_id=current if current is not None else home,
-                        shelf_location=draft.shelf_location,
-                        item_type=draft.item_type,
-                    )
-                )
+                new.append((draft, record_id))
                 continue
             if copy.id in self._totals.touched_copies:
                 outcome.problems.append(_duplicate_barcode(draft))
@@ -476,6 +608,8 @@ class _Writer:
             if draft.shelf_location:
                 values["shelf_location"] = draft.shelf_location
             fields = {name for name, value in values.items() if getattr(copy, name) != value}
+            if fields & _HOLDINGS_FIELDS:
+                stale_holdings |= {copy.record_id, record_id}
             for name in fields:
                 setattr(copy, name, values[name])
             if fields:
@@ -484,15 +618,46 @@ class _Writer:
             outcome.copies_updated += 1
             outcome.touched_copies.add(copy.id)
         if new:
-            await Copy.bulk_create(new)
+            outcome.touched_copies.update(await _insert_copies(connection, new))
             outcome.copies_created += len(new)
-            created = Copy.filter(barcode__in=[copy.barcode for copy in new])
-            outcome.touched_copies.update(row["id"] for row in await created.values("id"))
+            stale_holdings.update(record_id for _, record_id in new)
         if changed:
             now = timezone.now()
             for copy in changed:
                 copy.updated_at = now
             await Copy.bulk_update(changed, fields=[*sorted(changed_fields), "updated_at"])
+        return stale_holdings
+
+
+# PostgreSQL plans by the tables' statistics: until it knows how many records have no ISBN, it finds those by title
+# by walking them all with the index on isbn13, not with the index made for it, and it misjudges the lookups of a
+# record's copies. Autovacuum refreshes them about once a minute at best, while an import doubles a small catalogue
+# in seconds: the import refreshes them itself each time the records it created double, from this many (a million
+# records: eight times, a few seconds in all).
+_FIRST_ANALYZE_AT = 5_000
+
+
+async def _analyze_records() -> None:
+    connection = connections.get("default")
+    if _is_postgres(connection):  # SQLite is told which index to use (_without_isbn_by_title)
+        await connection.execute_script("ANALYZE record, copy")
+
+
+# What the search rows keep of a record's copies (backend.catalog.search): which libraries have it, of which types.
+_HOLDINGS_FIELDS = frozenset({"record_id", "current_library_id", "item_type"})
+
+
+async def _index(
+    connection: BaseDBAsyncClient, record_ids: set[int], documents: dict[int, terms.SearchDocument]
+) -> None:
+    """Write the search rows of the records a batch created or changed.
+
+    `documents` has the search tokens of the records created, segmented while earlier batches were written (by the
+    reading process, for a large file). search.index_records cannot take them yet and segments those records again;
+    once it can, this is `search.index_records(ids, connection, documents=documents)`.
+    """
+    if record_ids:
+        await search.index_records(sorted(record_ids), connection)
 
 
 def _duplicate_barcode(draft: _CopyDraft) -> ImportProblem:
@@ -500,70 +665,212 @@ def _duplicate_barcode(draft: _CopyDraft) -> ImportProblem:
     return ImportProblem(draft.position, reason)
 
 
-async def _existing_records(keys: list[tuple[str, ...]]) -> dict[tuple[str, ...], Record]:
+async def _existing_records(
+    connection: BaseDBAsyncClient, keys: list[tuple[str, ...]]
+) -> dict[tuple[str, ...], Record]:
     """The records of the database with these identities; without an ISBN the oldest with that title and first
     author wins."""
-    found: dict[tuple[str, ...], Record] = {}
+    # Ids first, in plain SQL: a fresh import matches nothing, and models are only made of what matched.
+    matched: dict[tuple[str, ...], int] = {}
     isbns = [key[1] for key in keys if key[0] == "isbn"]
     if isbns:
-        for record in await Record.filter(isbn13__in=isbns):
-            found[("isbn", record.isbn13 or "")] = record
+        where, values = _any_of(connection, "isbn13", isbns)
+        for row in await connection.execute_query_dict(f"SELECT id, isbn13 FROM record WHERE {where}", values):
+            matched[("isbn", row["isbn13"])] = row["id"]
     titles = list({key[1] for key in keys if key[0] == "title"})
     if titles:
         wanted = set(keys)
-        for record in await Record.filter(isbn13__isnull=True, title__in=titles).order_by("id"):
-            key = ("title", record.title, _first_author(record.authors))
-            if key in wanted and key not in found:
-                found[key] = record
-    return found
+        for row in await connection.execute_query_dict(*_without_isbn_by_title(connection, titles)):
+            key = _identity(None, row["title"], _json_value(row["authors"]))
+            if key in wanted and key not in matched:
+                matched[key] = row["id"]
+    if not matched:
+        return {}
+    by_id = {record.id: record for record in await Record.filter(id__in=list(matched.values()))}
+    return {key: by_id[record_id] for key, record_id in matched.items()}
 
 
-async def _record_ids(keys: list[tuple[str, ...]]) -> dict[tuple[str, ...], int]:
-    """The ids of records just created for these identities (the newest of a title and first author)."""
-    found: dict[tuple[str, ...], int] = {}
-    isbns = [key[1] for key in keys if key[0] == "isbn"]
-    if isbns:
-        for record_id, isbn13 in await Record.filter(isbn13__in=isbns).values_list("id", "isbn13"):
-            found[("isbn", isbn13)] = record_id
-    titles = list({key[1] for key in keys if key[0] == "title"})
-    if titles:
-        wanted = set(keys)
-        rows = Record.filter(isbn13__isnull=True, title__in=titles).order_by("id").values_list("id", "title", "authors")
-        for record_id, title, authors in await rows:
-            key = ("title", title, _first_author(authors))
-            if key in wanted:
-                found[key] = record_id
-    return found
+async def _existing_copies(connection: BaseDBAsyncClient, barcodes: list[str]) -> dict[str, Copy]:
+    where, values = _any_of(connection, "barcode", barcodes)
+    rows = await connection.execute_query_dict(f'SELECT id FROM "copy" WHERE {where}', values)
+    if not rows:
+        return {}
+    return {copy.barcode: copy for copy in await Copy.filter(id__in=[row["id"] for row in rows])}
 
 
-def _new_record(draft: _RecordDraft) -> Record:
-    return Record(
-        isbn13=draft.isbn13,
-        title=draft.title,
-        subtitle=draft.subtitle,
-        authors=draft.authors,
-        publisher=draft.publisher,
-        year=draft.year,
-        clc_class=draft.clc_class,
-        subjects=draft.subjects,
-        language=draft.language,
-        summary=draft.summary,
+def _any_of(connection: BaseDBAsyncClient, column: str, values: list[Any]) -> tuple[str, list[Any]]:
+    """`column` equal to one of the values, as a condition and its parameters in the style of the database."""
+    if _is_postgres(connection):
+        return f"{column} = ANY($1)", [values]
+    return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
+
+def _without_isbn_by_title(connection: BaseDBAsyncClient, titles: list[str]) -> tuple[str, list[Any]]:
+    """The records without an ISBN that have one of these titles, oldest first, through the partial index of
+    migration 0006. SQLite has to be told to use it: it takes `isbn13 IS NULL` for a lookup of the unique index on
+    isbn13, one row at most, and would walk every record without an ISBN instead."""
+    if _is_postgres(connection):
+        return "SELECT id, title, authors FROM record WHERE isbn13 IS NULL AND title = ANY($1) ORDER BY id", [titles]
+    sql = (
+        'SELECT id, title, authors FROM "record" INDEXED BY record_title_without_isbn '
+        f"WHERE isbn13 IS NULL AND title IN ({', '.join('?' for _ in titles)}) ORDER BY id"
     )
+    return sql, list(titles)
 
 
-def _apply(draft: _RecordDraft, record: Record) -> set[str]:
-    """Bring an existing record up to the file's values; an empty value of the file keeps what the record has."""
+def _json_value(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value  # asyncpg returns jsonb as text, SQLite as well
+
+
+def _identity(isbn13: str | None, title: str, authors: list[dict[str, str]]) -> tuple[str, ...]:
+    return RecordDraft(isbn=isbn13, title=title, authors=authors).identity()
+
+
+def _apply(draft: RecordDraft, record: Record) -> set[str]:
+    """Bring an existing record up to the file's values; what the file leaves empty keeps what the record has."""
     changed = set()
-    for name in _RECORD_FIELDS:
-        value = getattr(draft, name)
-        if value not in ("", None, []) and getattr(record, name) != value:
+    for name, value in draft.fields().items():
+        if getattr(record, name) != value:
             setattr(record, name, value)
             changed.add(name)
     return changed
 
 
-def _first_author(authors: list[dict[str, str]]) -> str:
-    return authors[0].get("name", "") if authors else ""
+# New rows are written without the ORM: its bulk_create cannot say which id each row got, and reading them back
+# by their keys cost more than the inserts. PostgreSQL takes its ids from the table's sequence first and COPYs the
+# rows in; SQLite returns the ids with INSERT ... RETURNING.
+_RECORD_COLUMNS = (
+    "isbn13",
+    "title",
+    "subtitle",
+    "authors",
+    "publisher",
+    "year",
+    "clc_class",
+    "subjects",
+    "language",
+    "summary",
+    "cover_url",
+    "audience_min_age",
+    "audience_max_age",
+    "created_at",
+    "updated_at",
+)
+_COPY_COLUMNS = (
+    "barcode",
+    "record_id",
+    "home_library_id",
+    "current_library_id",
+    "shelf_location",
+    "item_type",
+    "status",
+    "floating",
+    "created_at",
+    "updated_at",
+)
+_json_text = functools.partial(json.dumps, separators=(",", ":"))  # as the ORM writes its JSON fields
+# Rows per INSERT on SQLite: 15 columns of 500 rows stay far below its limit of bound parameters.
+_SQLITE_ROWS_PER_INSERT = 500
+
+
+async def _insert_records(connection: BaseDBAsyncClient, groups: dict[tuple[str, ...], _Group]) -> None:
+    """Create the records of these groups (keyed by identity), with the model's defaults for what a draft leaves
+    out, and give each group its record's id."""
+    now = timezone.now()
+    rows = [
+        (
+            key[1] if key[0] == "isbn" else None,  # the identity has the ISBN-13 already (RecordDraft.fields)
+            draft.title or "",
+            draft.subtitle or "",
+            _json_text(draft.authors) if draft.authors else "[]",
+            draft.publisher or "",
+            draft.year,
+            draft.clc_class or "",
+            _json_text(draft.subjects) if draft.subjects else "[]",
+            draft.language or "",
+            draft.summary or "",
+            draft.cover_url or "",
+            draft.audience_min_age,
+            draft.audience_max_age,
+            now,
+            now,
+        )
+        for key, draft in ((key, group.draft) for key, group in groups.items())
+    ]
+    if _is_postgres(connection):
+        ids = await _copy_in(connection, "record", _RECORD_COLUMNS, rows)
+        for group, record_id in zip(groups.values(), ids, strict=True):
+            group.record_id = record_id
+        return
+    # SQLite does not promise the RETURNING rows in the order of the VALUES: each says which record it is.
+    for row in await _insert_returning(connection, "record", _RECORD_COLUMNS, rows, "id, isbn13, title, authors"):
+        groups[_identity(row["isbn13"], row["title"], _json_value(row["authors"]))].record_id = row["id"]
+
+
+async def _insert_copies(connection: BaseDBAsyncClient, copies: list[tuple[_CopyDraft, int]]) -> list[int]:
+    """Create these copies (a draft and its record's id each), available on the shelf; returns their ids."""
+    now = timezone.now()
+    rows = [
+        (
+            draft.barcode,
+            record_id,
+            draft.home_library_id,
+            draft.current_library_id if draft.current_library_id is not None else draft.home_library_id,
+            draft.shelf_location,
+            draft.item_type.value,
+            CopyStatus.AVAILABLE.value,
+            False,
+            now,
+            now,
+        )
+        for draft, record_id in copies
+    ]
+    if _is_postgres(connection):
+        return await _copy_in(connection, "copy", _COPY_COLUMNS, rows)
+    ids = {
+        row["barcode"]: row["id"]
+        for row in await _insert_returning(connection, "copy", _COPY_COLUMNS, rows, "id, barcode")
+    }
+    return [ids[row[0]] for row in rows]
+
+
+async def _copy_in(
+    connection: BaseDBAsyncClient, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> list[int]:
+    """COPY the rows into the table (PostgreSQL) with ids taken from its sequence; returns them in row order."""
+    allocated = await connection.execute_query_dict(
+        f"SELECT array(SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)) AS ids",
+        [len(rows)],
+    )
+    ids: list[int] = allocated[0]["ids"]
+    async with connection.acquire_connection() as raw:
+        try:
+            await cast(asyncpg.Connection, raw).copy_records_to_table(
+                table, records=[(i, *row) for i, row in zip(ids, rows, strict=True)], columns=("id", *columns)
+            )
+        except asyncpg.IntegrityConstraintViolationError as exc:  # the ORM's exception, as its own inserts raise
+            raise IntegrityError(exc) from exc
+    return ids
+
+
+async def _insert_returning(
+    connection: BaseDBAsyncClient, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], returning: str
+) -> list[dict[str, Any]]:
+    """INSERT the rows (SQLite), several to a statement; returns the columns named by `returning` of each."""
+    returned: list[dict[str, Any]] = []
+    row_placeholders = f"({', '.join('?' for _ in columns)})"
+    for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
+        chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
+        returned += await connection.execute_query_dict(
+            f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES {", ".join([row_placeholders] * len(chunk))} '
+            f"RETURNING {returning}",
+            [value for row in chunk for value in row],
+        )
+    return returned
+
+
+def _is_postgres(connection: BaseDBAsyncClient) -> bool:
+    return bool(connection.capabilities.dialect == "postgres")
 
 
 # --- ISO 2709 -----------------------------------------------------------------------------------------------------
@@ -870,18 +1177,19 @@ def _draft(
     subjects: list[str],
     language: str,
     summary: str,
-) -> _RecordDraft:
-    return _RecordDraft(
-        isbn13=isbn13,
+) -> RecordDraft:
+    # What the file leaves empty is None: a record found again keeps what the catalogue has.
+    return RecordDraft(
+        isbn=isbn13,
         title=title[:_TITLE_MAX],
-        subtitle=subtitle[:_TITLE_MAX],
-        authors=authors,
-        publisher=publisher[:_PUBLISHER_MAX],
+        subtitle=subtitle[:_TITLE_MAX] or None,
+        authors=authors or None,
+        publisher=publisher[:_PUBLISHER_MAX] or None,
         year=year,
-        clc_class=clc_class.replace(" ", "")[:_CLC_MAX],
-        subjects=list(dict.fromkeys(s for s in (_isbd(s) for s in subjects) if s)),
-        language=language[:_LANGUAGE_MAX],
-        summary=summary.strip(),
+        clc_class=clc_class.replace(" ", "")[:_CLC_MAX] or None,
+        subjects=list(dict.fromkeys(s for s in (_isbd(s) for s in subjects) if s)) or None,
+        language=language[:_LANGUAGE_MAX] or None,
+        summary=summary.strip() or None,
     )
 
 

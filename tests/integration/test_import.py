@@ -1,3 +1,4 @@
+import asyncio
 import csv
 import io
 import os
@@ -9,10 +10,19 @@ from pathlib import Path
 import pymarc
 import pytest
 from pymarc import Field, Indicators, Subfield
+from tortoise.transactions import in_transaction
 
 from backend.catalog.errors import ImportFileUnreadable, InvalidIsbn
 from backend.catalog.import_cli import ProgressBar
-from backend.catalog.importer import CSV_COLUMNS, ImportProblem, ImportSummary, import_records
+from backend.catalog.importer import (
+    _READER_PROCESS_MIN_BYTES,
+    BATCH_SIZE,
+    CSV_COLUMNS,
+    ImportProblem,
+    ImportSummary,
+    _without_isbn_by_title,
+    import_records,
+)
 from backend.catalog.isbn import normalise_isbn, pad_isbn10
 from backend.catalog.models import Copy, ItemType, Record
 from backend.catalog.search import SearchQuery, search
@@ -460,6 +470,10 @@ async def test_an_unknown_format_or_a_missing_file_is_refused_before_anything_is
     headerless.write_text("9787536692930,三体\n", encoding="utf-8")
     with pytest.raises(ImportFileUnreadable, match="'title' is missing"):
         await import_records(headerless)
+    large_headerless = tmp_path / "large_headerless.csv"
+    large_headerless.write_text("9787536692930,三体\n" * 20_000, encoding="utf-8")  # read in a process of its own
+    with pytest.raises(ImportFileUnreadable, match="'title' is missing"):
+        await import_records(large_headerless)
     assert await Record.all().count() == 0
 
 
@@ -559,3 +573,121 @@ async def test_a_record_found_again_takes_the_new_values_and_keeps_what_the_file
     assert (record.publisher, record.summary) == ("重庆出版社", "地球往事三部曲之一")
     assert (await Copy.get(barcode="CSV00001")).shelf_location == "I247.55/LCX"
     assert [hit.record.id for hit in (await search(SearchQuery(text="ken liu"))).hits] == [record.id]
+
+
+def synthetic_isbn13(number: int) -> str:
+    first12 = f"979{number:09d}"
+    return first12 + str(-sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12)) % 10)
+
+
+async def test_a_file_of_many_batches_is_imported_whole_found_by_words_and_where_its_copies_are(
+    service: Service, tmp_path: Path
+) -> None:
+    await build_network()
+    count = 3 * BATCH_SIZE + 7
+    rows = [
+        {
+            # Every other record has no ISBN: found again by title and first author.
+            "isbn": "" if n % 2 else synthetic_isbn13(n),
+            "title": f"皖南民间故事 volume{n}",
+            "authors": f"编者{n}",
+            "summary": "长江边上的村庄，" * 20,
+            "library": "TL-A-1" if n % 3 else "TL-B-1",
+            "barcode": f"BIG{n:06d}",
+        }
+        for n in range(count)
+    ]
+    path = csv_file(tmp_path / "big.csv", rows)
+    assert path.stat().st_size >= _READER_PROCESS_MIN_BYTES  # read, and its words segmented, in a process of its own
+    read: list[int] = []
+
+    first = await import_records(path, progress=lambda done, total: read.append(done))
+    again = await import_records(path)
+
+    assert (first.records_created, first.records_updated, first.copies_created, first.problems) == (count, 0, count, [])
+    assert (again.records_created, again.records_updated, again.copies_created, again.copies_updated) == (
+        0,
+        count,
+        0,
+        count,
+    )
+    assert len(read) >= 4 and read == sorted(read) and read[-1] == count
+    assert await Record.all().count() == count and await Copy.all().count() == count
+    last = count - 1  # in the last batch
+    by_word = await search(SearchQuery(text=f"volume{last} 村庄"))
+    assert [hit.record.title for hit in by_word.hits] == [f"皖南民间故事 volume{last}"]
+    assert by_word.hits[0].record.isbn13 == synthetic_isbn13(last)
+    there, elsewhere = rows[last]["library"], ({"TL-A-1", "TL-B-1"} - {rows[last]["library"]}).pop()
+    found_there = await search(SearchQuery(text=f"volume{last}", library_code=there))
+    assert [hit.record.title for hit in found_there.hits] == [f"皖南民间故事 volume{last}"]
+    assert (await search(SearchQuery(text=f"volume{last}", library_code=elsewhere))).hits == []
+
+
+async def test_copies_a_later_file_adds_or_moves_change_where_readers_find_the_records(
+    service: Service, tmp_path: Path
+) -> None:
+    await build_network()
+    santi = {"isbn": "9787536692930", "title": "三体", "authors": "刘慈欣"}
+    huozhe = {"isbn": "9787506365437", "title": "活着", "authors": "余华"}
+    await import_records(
+        csv_file(
+            tmp_path / "first.csv",
+            [
+                {**santi, "library": "TL-A-1", "barcode": "CSV00001"},
+                {**huozhe, "library": "TL-A", "barcode": "CSV00002"},
+            ],
+        )
+    )
+    later = [
+        {**santi, "library": "TL-B-1", "barcode": "CSV00003"},  # a new copy elsewhere
+        # Recatalogued: the copy of 活着 at TL-A was a copy of 三体 all along (and stays where it is).
+        {**santi, "library": "TL-A", "barcode": "CSV00002"},
+    ]
+
+    summary = await import_records(csv_file(tmp_path / "later.csv", later))
+
+    assert (summary.records_created, summary.copies_created, summary.copies_updated) == (0, 1, 1)
+
+    async def found_at(text: str, library_code: str) -> list[str]:
+        return [hit.record.title for hit in (await search(SearchQuery(text=text, library_code=library_code))).hits]
+
+    assert await found_at("三体", "TL-B-1") == ["三体"]
+    assert await found_at("三体", "TL-A") == ["三体"]
+    assert await found_at("活着", "TL-A") == []
+    assert (await search(SearchQuery(text="活着"))).hits == []  # no copy left: readers no longer find it
+
+
+async def test_records_without_an_isbn_are_found_again_through_an_index_on_their_title(service: Service) -> None:
+    # Without it each batch scanned every record without an ISBN, and an import slowed down as the catalogue grew.
+    await Record.bulk_create(
+        [Record(isbn13=None if n % 2 else synthetic_isbn13(n), title=f"地方志 {n}") for n in range(5000)]
+    )
+    async with in_transaction() as connection:
+        if service.stack == "postgres":
+            await connection.execute_script("ANALYZE record")  # as an import does while it grows the table
+        sql, values = _without_isbn_by_title(connection, ["地方志 1", "地方志 3"])
+        explain = "EXPLAIN" if service.stack == "postgres" else "EXPLAIN QUERY PLAN"
+        plan = str(await connection.execute_query_dict(f"{explain} {sql}", values))
+
+    assert "record_title_without_isbn" in plan
+
+
+async def test_two_imports_of_one_file_at_once_leave_each_record_and_copy_once(
+    service: Service, tmp_path: Path
+) -> None:
+    await build_network()
+    rows = [
+        {"isbn": synthetic_isbn13(n), "title": f"铜陵年鉴 {n}", "library": "TL-A-1", "barcode": f"Y{n:06d}"}
+        for n in range(300)
+    ]
+    path = csv_file(tmp_path / "twice.csv", rows)
+
+    first, second = await asyncio.gather(import_records(path), import_records(path))
+
+    assert first.problems == second.problems == []
+    assert first.records_created + second.records_created == 300
+    assert first.records_created + first.records_updated == second.records_created + second.records_updated == 300
+    assert first.copies_created + second.copies_created == 300
+    assert await Record.all().count() == 300 and await Copy.all().count() == 300
+    found = await search(SearchQuery(text="铜陵年鉴", library_code="TL-A-1", limit=5))
+    assert found.total == 300
