@@ -650,14 +650,10 @@ _HOLDINGS_FIELDS = frozenset({"record_id", "current_library_id", "item_type"})
 async def _index(
     connection: BaseDBAsyncClient, record_ids: set[int], documents: dict[int, terms.SearchDocument]
 ) -> None:
-    """Write the search rows of the records a batch created or changed.
-
-    `documents` has the search tokens of the records created, segmented while earlier batches were written (by the
-    reading process, for a large file). search.index_records cannot take them yet and segments those records again;
-    once it can, this is `search.index_records(ids, connection, documents=documents)`.
-    """
+    """Write the search rows of the records a batch created or changed; `documents` has the search tokens of the
+    records created, segmented while earlier batches were written (by the reading process, for a large file)."""
     if record_ids:
-        await search.index_records(sorted(record_ids), connection)
+        await search.index_records(sorted(record_ids), connection, documents=documents)
 
 
 def _duplicate_barcode(draft: _CopyDraft) -> ImportProblem:

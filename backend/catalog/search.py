@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -94,11 +94,17 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
-async def index_records(record_ids: Sequence[int], connection: BaseDBAsyncClient | None = None) -> None:
-    """Bring the search rows of these records up to date: after cataloguing or correcting them."""
+async def index_records(
+    record_ids: Sequence[int],
+    connection: BaseDBAsyncClient | None = None,
+    *,
+    documents: Mapping[int, terms.SearchDocument] | None = None,
+) -> None:
+    """Bring the search rows of these records up to date: after cataloguing or correcting them. `documents` may
+    give records' search tokens already made (the importer segments in a process of its own)."""
     if record_ids:
         async with _writing(connection) as conn:
-            await _index(conn, sorted(set(record_ids)))
+            await _index(conn, sorted(set(record_ids)), documents)
 
 
 async def refresh_holdings(record_ids: Sequence[int], connection: BaseDBAsyncClient | None = None) -> None:
@@ -131,7 +137,9 @@ def _ids(sqlite: bool, ids: list[int]) -> tuple[str, list[Any]]:
     return (f"IN ({', '.join('?' for _ in ids)})", list(ids)) if sqlite else ("= ANY($1::int[])", [ids])
 
 
-async def _index(conn: BaseDBAsyncClient, ids: list[int]) -> None:
+async def _index(
+    conn: BaseDBAsyncClient, ids: list[int], documents: Mapping[int, terms.SearchDocument] | None = None
+) -> None:
     sqlite = _is_sqlite(conn)
     in_ids, values = _ids(sqlite, ids)
     records = await conn.execute_query_dict(
@@ -139,64 +147,94 @@ async def _index(conn: BaseDBAsyncClient, ids: list[int]) -> None:
         f"audience_max_age FROM record WHERE id {in_ids}",
         values,
     )
-    documents = await asyncio.to_thread(lambda: [_document(r) for r in records])  # jieba is CPU-bound
+    given = documents or {}
+    tokens = await asyncio.to_thread(  # jieba is CPU-bound
+        lambda: [(given.get(r["id"]) or _document(r)).tokens() for r in records]
+    )
     rows = [
         [r["id"], r["year"], r["clc_class"], r["language"], r["audience_min_age"], r["audience_max_age"]]
         for r in records
     ]
     columns = "record_id, year, clc_class, language, audience_min_age, audience_max_age, libraries, item_types"
-    if sqlite:
+    if sqlite:  # SQLite runs one writer at a time
+        holdings = _holdings(sqlite, "?1")
         await conn.execute_query(f"DELETE FROM record_search WHERE record_id {in_ids}", values)
         await conn.execute_query(f"DELETE FROM record_text WHERE rowid {in_ids}", values)
-        await conn.execute_many(f"INSERT INTO record_search ({columns}) VALUES (?, ?, ?, ?, ?, ?, '[]', '[]')", rows)
+        await conn.execute_many(
+            f"INSERT INTO record_search ({columns}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+            f"{holdings['libraries']}, {holdings['item_types']})",
+            rows,
+        )
         await conn.execute_many(
             "INSERT INTO record_text (rowid, title, authors, subjects, summary, pinyin) VALUES (?, ?, ?, ?, ?, ?)",
-            [[row[0], *(" ".join(doc[f]) for f in _FIELDS)] for row, doc in zip(rows, documents, strict=True)],
+            [[row[0], *(" ".join(doc[f]) for f in _FIELDS)] for row, doc in zip(rows, tokens, strict=True)],
         )
-    else:
-        vector = " || ".join(
-            f"setweight(array_to_tsvector(${i}::text[]), '{_PG_WEIGHTS[f]}')" for i, f in enumerate(_FIELDS, start=7)
-        )
-        changed = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns.split(", ")[1:6])
-        await conn.execute_many(
-            f"INSERT INTO record_search ({columns}, document) "
-            f"VALUES ($1, $2, $3, $4, $5, $6, '{{}}', '{{}}', {vector}) "
-            f"ON CONFLICT (record_id) DO UPDATE SET {changed}, document = EXCLUDED.document",
-            [[*row, *(doc[f] for f in _FIELDS)] for row, doc in zip(rows, documents, strict=True)],
-        )
-    await _refresh_holdings(conn, ids)
+        return
+    await _lock_rows(conn, in_ids, values)
+    holdings = _holdings(sqlite, "r.id")
+    changed = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns.split(", ")[1:])
+    # One statement for the batch, the record's fields and its holdings read in it: one write of each row and its
+    # indexes, planned once (row by row, the importer's thousands of records a second were planned one by one).
+    await conn.execute_query(
+        f"INSERT INTO record_search ({columns}, document) "
+        "SELECT r.id, r.year, r.clc_class, r.language, r.audience_min_age, r.audience_max_age, "
+        f"{holdings['libraries']}, {holdings['item_types']}, d.document::tsvector "
+        "FROM unnest($1::int[], $2::text[]) AS d (id, document) JOIN record r ON r.id = d.id "
+        f"ON CONFLICT (record_id) DO UPDATE SET {changed}, document = EXCLUDED.document",
+        [[row[0] for row in rows], [_tsvector(doc) for doc in tokens]],
+    )
+
+
+def _tsvector(tokens: dict[str, list[str]]) -> str:
+    """A tsvector's text: each field's tokens at a position of its own with the field's weight. Positions are
+    what carry weights (array_to_tsvector makes lexemes without them, which no weight can mark); tokens are letters
+    and digits only (terms.py), so they need no escaping."""
+    return " ".join(
+        f"'{token}':{position}{_PG_WEIGHTS[name]}"
+        for position, name in enumerate(_FIELDS, start=1)
+        for token in tokens[name]
+    )
 
 
 async def _refresh_holdings(conn: BaseDBAsyncClient, ids: list[int]) -> None:
     sqlite = _is_sqlite(conn)
     in_ids, values = _ids(sqlite, ids)
-    shelved = f"c.record_id = record_search.record_id AND c.status <> '{CopyStatus.WITHDRAWN.value}'"
-    if sqlite:  # SQLite runs one writer at a time
-        lists = {
-            column: f"(SELECT json_group_array({value}) FROM (SELECT DISTINCT c.{value} FROM copy c "
-            f"WHERE {shelved} ORDER BY 1))"
-            for column, value in (("libraries", "current_library_id"), ("item_types", "item_type"))
-        }
-    else:
-        # Locking the rows first makes the UPDATE, a statement of its own, see the copies as committed by whoever
-        # held them: two librarians moving copies of one title at once leave the row as both left the copies.
-        await conn.execute_query(f"SELECT 1 FROM record_search WHERE record_id {in_ids} FOR UPDATE", values)
-        lists = {
-            column: f"ARRAY(SELECT DISTINCT c.{value} FROM copy c WHERE {shelved} ORDER BY 1)"
-            for column, value in (("libraries", "current_library_id"), ("item_types", "item_type"))
-        }
+    if not sqlite:
+        await _lock_rows(conn, in_ids, values)
+    lists = _holdings(sqlite, "record_search.record_id")
     assignments = ", ".join(f"{column} = {expression}" for column, expression in lists.items())
     await conn.execute_query(f"UPDATE record_search SET {assignments} WHERE record_id {in_ids}", values)
 
 
-def _document(record: dict[str, Any]) -> dict[str, list[str]]:
+async def _lock_rows(conn: BaseDBAsyncClient, in_ids: str, values: list[Any]) -> None:
+    # Locking the rows first makes the write, a statement of its own, see the copies as committed by whoever held
+    # them: two librarians moving copies of one title at once leave the row as both left the copies.
+    await conn.execute_query(f"SELECT 1 FROM record_search WHERE record_id {in_ids} FOR UPDATE", values)
+
+
+def _holdings(sqlite: bool, record_id: str) -> dict[str, str]:
+    """SQL for the libraries and item types of a record's copies on the shelves (all but withdrawn ones)."""
+    shelved = f"c.record_id = {record_id} AND c.status <> '{CopyStatus.WITHDRAWN.value}'"
+    if sqlite:
+        return {
+            column: f"(SELECT json_group_array({value}) FROM (SELECT DISTINCT c.{value} FROM copy c "
+            f"WHERE {shelved} ORDER BY 1))"
+            for column, value in (("libraries", "current_library_id"), ("item_types", "item_type"))
+        }
+    return {
+        column: f"ARRAY(SELECT DISTINCT c.{value} FROM copy c WHERE {shelved} ORDER BY 1)"
+        for column, value in (("libraries", "current_library_id"), ("item_types", "item_type"))
+    }
+
+
+def _document(record: dict[str, Any]) -> terms.SearchDocument:
     return terms.document_of(
         title=record["title"],
         subtitle=record["subtitle"],
         authors=[a["name"] for a in _json(record["authors"])],
         subjects=_json(record["subjects"]),
         summary=record["summary"],
-    ).tokens()
+    )
 
 
 def _json(value: Any) -> Any:

@@ -243,3 +243,18 @@ async def test_a_broad_search_counts_up_to_a_bound_and_says_so(service: Service,
     assert sum(f["count"] for f in broad["facets"]["language"]) == CONSIDERED
     assert (narrow["total"], narrow["total_exact"]) == (20, True)  # 1999: the 100th of each hundred titles
     assert len(last_page["items"]) == 5
+
+
+async def test_the_author_filter_looks_at_authors_only(service: Service, catalogue: None) -> None:
+    assert await titles(service, author="刘慈欣") == ["三体"]
+    assert await titles(service, author="三体") == []  # a title word is not an author
+    assert await titles(service, author="rowling", q="harry") == ["Harry Potter and the Sorcerer's Stone"]
+
+
+async def test_a_word_in_the_title_ranks_above_the_same_word_in_the_subjects(
+    service: Service, catalogue: None
+) -> None:
+    three_body = await Record.get(title="三体")  # catalogued first: on a tie it would come first
+    await correct_record(three_body.id, RecordDraft(subjects=["孤独"]))
+
+    assert await titles(service, q="孤独") == ["百年孤独", "三体"]
