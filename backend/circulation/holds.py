@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader
@@ -32,7 +33,7 @@ from backend.circulation.errors import (
     RecordNotHoldable,
     TitleAlreadyOnLoan,
 )
-from backend.circulation.models import ACTIVE_HOLD, Hold, HoldStatus, Loan, ReaderCategory
+from backend.circulation.models import ACTIVE_HOLD, Hold, HoldStatus, Loan, LoanRule, ReaderCategory
 from backend.circulation.standing import standing, suspension_refusal
 from backend.network.models import Library
 from backend.network.services import get_library
@@ -81,15 +82,14 @@ async def place_hold(
 
 async def _holdable(record_id: int, category: ReaderCategory) -> bool:
     """Some copy of the title, not withdrawn or lost, may be held under the loan rules where it is."""
-    copies = (
-        await Copy.filter(record_id=record_id)
-        .exclude(status__in=[CopyStatus.WITHDRAWN, CopyStatus.LOST])
-        .select_related("current_library")
-    )
-    for copy in copies:
-        if (await rules.rule_for(category, copy.item_type, copy.current_library)).holds_allowed:
-            return True
-    return False
+    table = await LoanRule.all()
+    copies = await _in_collection(record_id).select_related("current_library")
+    return any(rules.pick_rule(table, category, c.item_type, c.current_library).holds_allowed for c in copies)
+
+
+def _in_collection(record_id: int) -> QuerySet[Copy]:
+    """The title's copies that can still serve a hold: all but the withdrawn and the lost."""
+    return Copy.filter(record_id=record_id).exclude(status__in=[CopyStatus.WITHDRAWN, CopyStatus.LOST])
 
 
 async def settle(copy: Copy, here: Library, now: datetime, policy: HoldPolicy) -> Hold | None:
@@ -195,9 +195,7 @@ async def queue_place(hold: Hold) -> QueuePlace:
         return QueuePlace(position=0, waiting=0, estimated_days=None)
     waiting = Hold.filter(record_id=hold.record_id, status=HoldStatus.WAITING)
     ahead = await waiting.filter(Q(placed_at__lt=hold.placed_at) | Q(placed_at=hold.placed_at, id__lt=hold.id)).count()
-    copies = (
-        await Copy.filter(record_id=hold.record_id).exclude(status__in=[CopyStatus.WITHDRAWN, CopyStatus.LOST]).count()
-    )
+    copies = await _in_collection(hold.record_id).count()
     fallback = await rules.fallback_rule()
     rounds = math.ceil((ahead + 1) / max(copies, 1))
     return QueuePlace(position=ahead + 1, waiting=await waiting.count(), estimated_days=rounds * fallback.loan_days)

@@ -45,22 +45,25 @@ async def tier_for(score: int) -> CreditTier:
 
 
 async def rule_for(category: ReaderCategory, item_type: ItemType, library: Library) -> LoanRule:
+    return pick_rule(await LoanRule.all(), category, item_type, library)  # a table of tens of rows
+
+
+def pick_rule(table: list[LoanRule], category: ReaderCategory, item_type: ItemType, library: Library) -> LoanRule:
     """The most specific matching row; the lending library weighs most, then the category, then the item type
     (Koha's order). Rules for a library also apply to the libraries below it in the network."""
     ancestors = [int(part) for part in library.path.strip("/").split("/") if part]
+    depth = {library_id: i for i, library_id in enumerate(ancestors)}
     candidates = [
         r
-        for r in await LoanRule.all()  # a table of tens of rows
+        for r in table
         if r.reader_category in (category, None)
         and r.item_type in (item_type, None)
-        and (r.library_id is None or r.library_id in ancestors)
+        and (r.library_id is None or r.library_id in depth)
     ]
-    depth = {library_id: i for i, library_id in enumerate(ancestors)}
 
     def specificity(rule: LoanRule) -> tuple[int, int, int]:
-        library_id = rule.library_id
         return (
-            -1 if library_id is None else depth[library_id],
+            -1 if rule.library_id is None else depth[rule.library_id],
             rule.reader_category is not None,
             rule.item_type is not None,
         )

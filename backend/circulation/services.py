@@ -134,8 +134,6 @@ async def checkout(
 @dataclass(frozen=True, slots=True)
 class CheckIn:
     copy: Copy
-    loan: Loan | None
-    """The loan the check-in closed; none for a copy pulled from the shelf or cleared from the hold shelf."""
     overdue_days: int
     hold: Hold | None
     """The hold the copy now serves: on this library's hold shelf, or in transit to its pickup library."""
@@ -164,15 +162,15 @@ async def check_in(barcode: str, *, staff: StaffUser, now: datetime, policy: Hol
         hold = await holds.settle(copy, library, now, policy)
         if before != library.id:
             await refresh_holdings([copy.record_id])
-    return await _checked_in(copy, loan, late, hold)
+    return await _checked_in(copy, late, hold)
 
 
-async def _checked_in(copy: Copy, loan: Loan | None, late: int, hold: Hold | None) -> CheckIn:
+async def _checked_in(copy: Copy, late: int, hold: Hold | None) -> CheckIn:
     """What the desk is told: the title, where the copy goes, and for which reader's hold."""
     await copy.fetch_related("in_transit_to")
     if hold is not None:
         await hold.fetch_related("reader", "pickup_library")
-    return CheckIn(copy, loan, late, hold)
+    return CheckIn(copy, late, hold)
 
 
 async def _free_for_holds(copy: Copy, library: Library) -> bool:
@@ -216,7 +214,7 @@ async def receive(barcode: str, *, staff: StaffUser, now: datetime, policy: Hold
             raise CopyNotInTransit()
         hold = await holds.arrived(copy, library, now, policy)
         await refresh_holdings([copy.record_id])
-    return await _checked_in(copy, None, 0, hold)
+    return await _checked_in(copy, 0, hold)
 
 
 async def _locked_copy(barcode: str) -> Copy:

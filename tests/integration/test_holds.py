@@ -8,6 +8,7 @@ from backend.accounts.models import Reader, StaffRole, StaffUser
 from backend.catalog.models import Copy, CopyStatus, Record
 from backend.catalog.search import index_records
 from backend.circulation import holds, services
+from backend.circulation.errors import HoldAlreadyPlaced, HoldLimitReached
 from backend.circulation.holds import HoldPolicy
 from backend.circulation.models import CreditEvent, CreditReason, Hold, HoldStatus
 from backend.network.models import Library
@@ -278,3 +279,28 @@ async def test_a_hold_is_filled_by_one_of_two_copies_returned_at_once(service: S
         assert CopyStatus.AVAILABLE in statuses
         assert statuses.count(CopyStatus.AVAILABLE) == 1
         assert await Hold.filter(record_id=record.id, copy_id__not_isnull=True).count() == 1
+
+
+async def test_a_reader_tapping_hold_many_times_at_once_gets_one_hold_within_the_tier_limit(service: Service) -> None:
+    await build_network()
+    library = await Library.get(code="TL-A")
+    titles = [await Record.create(title=f"同时预约 {i}") for i in range(5)]
+    for i, record in enumerate(titles):
+        await Copy.create(barcode=f"SAME{i}", record=record, home_library=library, current_library=library)
+    reader = await Reader.create(card_number="600000000001")
+
+    async def attempt(record_id: int) -> str:
+        try:
+            await holds.place_hold(reader, record_id, "TL-A", TUESDAY)
+        except (HoldAlreadyPlaced, HoldLimitReached) as refused:
+            return refused.code
+        return "placed"
+
+    same_title = await asyncio.gather(*(attempt(titles[0].id) for _ in range(10)))
+    await CreditEvent.create(reader=reader, reason=CreditReason.STAFF_ADJUSTMENT, points=-30, created_at=TUESDAY)
+    await Hold.filter(reader_id=reader.id).delete()
+    other_titles = await asyncio.gather(*(attempt(record.id) for record in titles[1:]))
+
+    assert sorted(same_title) == ["hold_already_placed"] * 9 + ["placed"]
+    assert sorted(other_titles) == ["hold_limit_reached"] * 3 + ["placed"]  # tier 一般: one hold at a time
+    assert await Hold.filter(reader_id=reader.id).count() == 1

@@ -251,9 +251,7 @@ async def test_the_author_filter_looks_at_authors_only(service: Service, catalog
     assert await titles(service, author="rowling", q="harry") == ["Harry Potter and the Sorcerer's Stone"]
 
 
-async def test_a_word_in_the_title_ranks_above_the_same_word_in_the_subjects(
-    service: Service, catalogue: None
-) -> None:
+async def test_a_word_in_the_title_ranks_above_the_same_word_in_the_subjects(service: Service, catalogue: None) -> None:
     three_body = await Record.get(title="三体")  # catalogued first: on a tie it would come first
     await correct_record(three_body.id, RecordDraft(subjects=["孤独"]))
 
