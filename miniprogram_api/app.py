@@ -26,6 +26,8 @@ from backend.wechat.gateway import WeChatGateway, WechatpyGateway
 from miniprogram_api.accounts.controllers import AuthController, ReaderController
 from miniprogram_api.catalog.controllers import RecordController, StaffCatalogueController
 from miniprogram_api.circulation.controllers import (
+    ChildHoldController,
+    ChildLoanController,
     DeskController,
     HoldController,
     LoanController,
@@ -117,6 +119,8 @@ def create_app(
             StaffCatalogueController,
             LoanController,
             HoldController,
+            ChildLoanController,
+            ChildHoldController,
             DeskController,
             StaffReaderController,
             AuthController,

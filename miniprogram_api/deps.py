@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from backend.accounts.errors import TokenInvalid
 from backend.accounts.models import Reader, StaffUser
-from backend.accounts.services import reader_for
+from backend.accounts.services import get_child, reader_for
 from backend.accounts.staff import LoginLimits, staff_for
 from backend.accounts.tokens import Principal, TokenPolicy, decode_access_token
 from backend.circulation.credit import CreditCheck
@@ -53,6 +53,16 @@ def _principal(request: Request[Any, Any, Any], deps: Deps) -> Principal:
 
 async def provide_reader(request: Request[Any, Any, Any], deps: Deps) -> Reader:
     return await reader_for(_principal(request, deps))
+
+
+async def provide_self(reader: Reader) -> Reader:
+    """The card a reader's own endpoints act on."""
+    return reader
+
+
+async def provide_child(reader: Reader, child_id: int) -> Reader:
+    """The child's card its guardian acts on; anyone else's child is not found."""
+    return await get_child(reader, child_id)
 
 
 async def provide_staff(request: Request[Any, Any, Any], deps: Deps) -> StaffUser:

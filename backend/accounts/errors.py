@@ -65,6 +65,12 @@ class ChildrenLimitReached(Conflict):
     message_en = "A guardian may hold at most {limit} child cards"
 
 
+class ChildHasLoans(Conflict):
+    code = "child_has_loans"
+    message_zh = "孩子的读者证上还有{count}册书未还，请先还书再注销"
+    message_en = "{count} books are still on loan on this child's card: return them first"
+
+
 class CardPayloadInvalid(InvalidInput):
     code = "card_payload_invalid"
     message_zh = "读者证二维码无效"

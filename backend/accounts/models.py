@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
 
 from backend.network.models import Library
+
+if TYPE_CHECKING:
+    from backend.circulation.models import Loan
 
 
 class ReaderType(StrEnum):
@@ -40,6 +44,8 @@ class Reader(Model):
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+
+    loans: fields.ReverseRelation[Loan]
 
     class Meta:
         table = "reader"

@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from backend.accounts import cards
 from backend.accounts.errors import (
     CardPayloadInvalid,
+    ChildHasLoans,
     ChildNotFound,
     ChildrenLimitReached,
     GuardianConsentRequired,
@@ -189,8 +190,12 @@ async def correct_child(
 
 
 async def remove_child(guardian: Reader, child_id: int) -> None:
-    """The guardian withdraws consent: the child's card and personal data are deleted (PIPL art. 47)."""
-    await (await get_child(guardian, child_id)).delete()
+    """The guardian withdraws consent: the child's card and personal data are deleted (PIPL art. 47), once the
+    books borrowed on it are back (a loan without its reader would leave the library no one to ask)."""
+    child = await get_child(guardian, child_id)
+    if on_loan := await child.loans.filter(returned_at__isnull=True).count():
+        raise ChildHasLoans(count=on_loan)
+    await child.delete()
 
 
 async def virtual_card(keys: Keys, holder: Reader, now: datetime, ttl_seconds: int) -> CardView:

@@ -8,6 +8,7 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from backend.accounts import services, tokens
 from backend.accounts.errors import (
+    ChildHasLoans,
     ChildNotFound,
     ChildrenLimitReached,
     GuardianConsentRequired,
@@ -169,7 +170,7 @@ class ReaderController(Controller):
         )
         return ChildOut.of(child)
 
-    @delete("/children/{child_id:int}", status_code=204, responses=problems(*_AUTH, ChildNotFound))
+    @delete("/children/{child_id:int}", status_code=204, responses=problems(*_AUTH, ChildNotFound, ChildHasLoans))
     async def remove_child(self, reader: Reader, child_id: RowId) -> None:
         """Close a child's card and delete the child's personal data."""
         await services.remove_child(reader, child_id)

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.di import Provide
 from litestar.params import Parameter
 
 from backend.accounts import services as accounts
@@ -13,6 +14,7 @@ from backend.accounts.errors import (
     CardPayloadExpired,
     CardPayloadInvalid,
     CardPayloadReplayed,
+    ChildNotFound,
     ReaderOnly,
     RoleTooLow,
     StaffOnly,
@@ -74,7 +76,7 @@ from miniprogram_api.circulation.schemas import (
     SuspensionIn,
     SuspensionOut,
 )
-from miniprogram_api.deps import BEARER, Deps
+from miniprogram_api.deps import BEARER, Deps, provide_child, provide_self
 from miniprogram_api.errors import language_of, problems
 from miniprogram_api.network.schemas import CODE_PATTERN
 from miniprogram_api.schemas import RowId
@@ -82,6 +84,8 @@ from miniprogram_api.schemas import RowId
 LibraryCode = Annotated[str, Parameter(pattern=CODE_PATTERN)]
 CardNumber = Annotated[str, Parameter(pattern=r"^[0-9]{4,20}$")]
 _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
+# The card holder's endpoints serve the reader and, under /readers/me/children/{child_id}, a child's card.
+_HOLDER = (*_READER, ChildNotFound)
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 # Every reason a checkout is refused, each with its own code.
 _REFUSALS = (
@@ -98,16 +102,16 @@ _REFUSALS = (
 
 
 async def _loans(
-    reader: Reader, deps: Deps, request: Request[Any, Any, Any], loan_id: int | None = None
+    holder: Reader, deps: Deps, request: Request[Any, Any, Any], loan_id: int | None = None
 ) -> list[LoanOut]:
     now = deps.clock.now()
     language = language_of(request)
-    loans = await services.open_loans(reader.id, now, loan_id=loan_id)
+    loans = await services.open_loans(holder.id, now, loan_id=loan_id)
     return [LoanOut.of(loan, refusal, now, language) for loan, refusal in loans]
 
 
-async def _loan_out(loan_id: int, reader: Reader, deps: Deps, request: Request[Any, Any, Any]) -> LoanOut:
-    (loan,) = await _loans(reader, deps, request, loan_id)
+async def _loan_out(loan_id: int, holder: Reader, deps: Deps, request: Request[Any, Any, Any]) -> LoanOut:
+    (loan,) = await _loans(holder, deps, request, loan_id)
     return loan
 
 
@@ -115,61 +119,62 @@ class LoanController(Controller):
     path = "/readers/me"
     tags = ["Borrowing"]
     security = BEARER
+    dependencies = {"holder": Provide(provide_self)}
 
-    @get("/loans", responses=problems(*_READER))
-    async def loans(self, deps: Deps, reader: Reader, request: Request[Any, Any, Any]) -> list[LoanOut]:
+    @get("/loans", responses=problems(*_HOLDER))
+    async def loans(self, deps: Deps, holder: Reader, request: Request[Any, Any, Any]) -> list[LoanOut]:
         """What I have on loan: due dates, days overdue, and whether each can be renewed (and if not, why)."""
-        return await _loans(reader, deps, request)
+        return await _loans(holder, deps, request)
 
     @post(
         "/loans/self-checkout",
-        responses=problems(*_READER, LibraryNotFound, NoSelfService, CounterOnly, *_REFUSALS),
+        responses=problems(*_HOLDER, LibraryNotFound, NoSelfService, CounterOnly, *_REFUSALS),
     )
     async def self_checkout(
-        self, deps: Deps, reader: Reader, data: SelfCheckoutIn, request: Request[Any, Any, Any]
+        self, deps: Deps, holder: Reader, data: SelfCheckoutIn, request: Request[Any, Any, Any]
     ) -> LoanOut:
         """Borrow a book alone at a self-service library by scanning its barcode in the app."""
         library = await get_library(data.library_code)
         now = deps.clock.now()
-        lent = await services.checkout(reader, data.barcode, now=now, library=library, credit_check=deps.credit_check)
+        lent = await services.checkout(holder, data.barcode, now=now, library=library, credit_check=deps.credit_check)
         refusal = await services.renewal_refusal(lent.loan, lent.tier, now)
         return LoanOut.of(lent.loan, refusal, now, language_of(request))
 
     @post(
         "/loans/{loan_id:int}/renew",
-        responses=problems(*_READER, LoanNotFound, OverdueNotRenewable, RenewalsUsedUp, HoldsWaiting),
+        responses=problems(*_HOLDER, LoanNotFound, OverdueNotRenewable, RenewalsUsedUp, HoldsWaiting),
     )
-    async def renew(self, deps: Deps, reader: Reader, loan_id: RowId, request: Request[Any, Any, Any]) -> LoanOut:
+    async def renew(self, deps: Deps, holder: Reader, loan_id: RowId, request: Request[Any, Any, Any]) -> LoanOut:
         """Keep a book longer, when the loan rule and my credit tier allow another renewal."""
-        await services.renew(reader, loan_id, deps.clock.now())
-        return await _loan_out(loan_id, reader, deps, request)
+        await services.renew(holder, loan_id, deps.clock.now())
+        return await _loan_out(loan_id, holder, deps, request)
 
-    @get("/credit", responses=problems(*_READER))
-    async def credit(self, deps: Deps, reader: Reader) -> CreditOut:
+    @get("/credit", responses=problems(*_HOLDER))
+    async def credit(self, deps: Deps, holder: Reader) -> CreditOut:
         """My credit score, what my tier lets me do, and the ledger that explains the score."""
-        current = await standing(reader.id, deps.clock.now())
-        return CreditOut.of(current, await services.credit_ledger(reader.id))
+        current = await standing(holder.id, deps.clock.now())
+        return CreditOut.of(current, await services.credit_ledger(holder.id))
 
-    @get("/reading-history", responses=problems(*_READER))
+    @get("/reading-history", responses=problems(*_HOLDER))
     async def reading_history(
         self,
-        reader: Reader,
+        holder: Reader,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> list[HistoryItemOut]:
         """Books I returned, newest first: kept only while I have asked for a reading history."""
-        loans = await services.reading_history(reader, limit=limit, offset=offset)
+        loans = await services.reading_history(holder, limit=limit, offset=offset)
         return [HistoryItemOut.of(loan) for loan in loans]
 
-    @put("/reading-history", status_code=204, responses=problems(*_READER))
-    async def keep_reading_history(self, reader: Reader, data: ReadingHistoryIn) -> None:
+    @put("/reading-history", status_code=204, responses=problems(*_HOLDER))
+    async def keep_reading_history(self, holder: Reader, data: ReadingHistoryIn) -> None:
         """Keep a reading history from now on, or stop keeping one (which also deletes it)."""
-        await services.set_reading_history(reader, data.keep)
+        await services.set_reading_history(holder, data.keep)
 
-    @delete("/reading-history", status_code=204, responses=problems(*_READER))
-    async def delete_reading_history(self, reader: Reader) -> None:
+    @delete("/reading-history", status_code=204, responses=problems(*_HOLDER))
+    async def delete_reading_history(self, holder: Reader) -> None:
         """Delete the reading history kept so far (the setting stays as it is)."""
-        await services.forget_reading_history(reader)
+        await services.forget_reading_history(holder)
 
 
 class DeskController(Controller):
@@ -257,11 +262,12 @@ class HoldController(Controller):
     path = "/readers/me/holds"
     tags = ["Borrowing"]
     security = BEARER
+    dependencies = {"holder": Provide(provide_self)}
 
-    @get("/", responses=problems(*_READER))
-    async def my_holds(self, reader: Reader) -> list[HoldOut]:
+    @get("/", responses=problems(*_HOLDER))
+    async def my_holds(self, holder: Reader) -> list[HoldOut]:
         """My holds: place in the queue and estimated wait, or ready to collect until when."""
-        return [HoldOut.of(hold, place) for hold, place in await holds.my_holds(reader.id)]
+        return [HoldOut.of(hold, place) for hold, place in await holds.my_holds(holder.id)]
 
     @post(
         "/",
@@ -278,33 +284,49 @@ class HoldController(Controller):
             TitleAlreadyOnLoan,
         ),
     )
-    async def place(self, deps: Deps, reader: Reader, data: HoldIn) -> HoldOut:
+    async def place(self, deps: Deps, holder: Reader, data: HoldIn) -> HoldOut:
         """Hold a title for pickup at any library that offers it; the first free copy is sent there."""
         hold = await holds.place_hold(
-            reader, data.record_id, data.pickup_library_code, deps.clock.now(), deps.credit_check
+            holder, data.record_id, data.pickup_library_code, deps.clock.now(), deps.credit_check
         )
-        return await _hold_out(reader, hold.id)
+        return await _hold_out(holder, hold.id)
 
     @patch(
         "/{hold_id:int}",
-        responses=problems(*_READER, HoldNotFound, HoldNotChangeable, LibraryNotFound, PickupNotOffered),
+        responses=problems(*_HOLDER, HoldNotFound, HoldNotChangeable, LibraryNotFound, PickupNotOffered),
     )
-    async def change(self, reader: Reader, hold_id: RowId, data: HoldPatch) -> HoldOut:
+    async def change(self, holder: Reader, hold_id: RowId, data: HoldPatch) -> HoldOut:
         """Change the pickup library, or suspend the hold until a date (null resumes it)."""
         if data.pickup_library_code is not None:
-            await holds.change_pickup(reader, hold_id, data.pickup_library_code)
+            await holds.change_pickup(holder, hold_id, data.pickup_library_code)
         if not isinstance(data.suspended_until, msgspec.UnsetType):
-            await holds.suspend(reader, hold_id, data.suspended_until)
-        return await _hold_out(reader, hold_id)
+            await holds.suspend(holder, hold_id, data.suspended_until)
+        return await _hold_out(holder, hold_id)
 
-    @delete("/{hold_id:int}", status_code=204, responses=problems(*_READER, HoldNotFound))
-    async def cancel(self, deps: Deps, reader: Reader, hold_id: RowId) -> None:
+    @delete("/{hold_id:int}", status_code=204, responses=problems(*_HOLDER, HoldNotFound))
+    async def cancel(self, deps: Deps, holder: Reader, hold_id: RowId) -> None:
         """Cancel a hold; a copy already on its way or on the shelf for me passes to the next reader."""
-        await holds.cancel(reader, hold_id, deps.clock.now())
+        await holds.cancel(holder, hold_id, deps.clock.now())
 
 
-async def _hold_out(reader: Reader, hold_id: int) -> HoldOut:
-    hold, place = next((h, p) for h, p in await holds.my_holds(reader.id) if h.id == hold_id)
+class ChildLoanController(LoanController):
+    """A child's loans, credit and reading record, kept by the guardian, who also borrows on the child's card."""
+
+    path = "/readers/me/children/{child_id:int}"
+    tags = ["Borrowing: children"]
+    dependencies = {"holder": Provide(provide_child)}
+
+
+class ChildHoldController(HoldController):
+    """Holds on a child's card, placed and managed by the guardian."""
+
+    path = "/readers/me/children/{child_id:int}/holds"
+    tags = ["Borrowing: children"]
+    dependencies = {"holder": Provide(provide_child)}
+
+
+async def _hold_out(holder: Reader, hold_id: int) -> HoldOut:
+    hold, place = next((h, p) for h, p in await holds.my_holds(holder.id) if h.id == hold_id)
     return HoldOut.of(hold, place)
 
 
