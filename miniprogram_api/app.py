@@ -31,6 +31,7 @@ from miniprogram_api.circulation.controllers import (
     DeskController,
     HoldController,
     LoanController,
+    PolicyController,
     StaffReaderController,
 )
 from miniprogram_api.deps import DEPENDENCIES, Deps
@@ -123,6 +124,7 @@ def create_app(
             ChildHoldController,
             DeskController,
             StaffReaderController,
+            PolicyController,
             AuthController,
             ReaderController,
             StaffAuthController,

@@ -153,3 +153,39 @@ class SuspensionNotFound(NotFound):
     code = "suspension_not_found"
     message_zh = "未找到该暂停记录"
     message_en = "No such suspension"
+
+
+class TierNotFound(NotFound):
+    code = "tier_not_found"
+    message_zh = "未找到该信用等级"
+    message_en = "No such credit tier"
+
+
+class TierConflict(Conflict):
+    code = "tier_conflict"
+    message_zh = "已有同名或起始分相同的信用等级"
+    message_en = "A credit tier with this name or starting score already exists"
+
+
+class LastTierRequired(Conflict):
+    code = "last_tier_required"
+    message_zh = "至少要保留一个信用等级"
+    message_en = "At least one credit tier must remain"
+
+
+class LoanRuleNotFound(NotFound):
+    code = "loan_rule_not_found"
+    message_zh = "未找到该借阅规则"
+    message_en = "No such loan rule"
+
+
+class LoanRuleExists(Conflict):
+    code = "loan_rule_exists"
+    message_zh = "该读者类型、文献类型和馆的借阅规则已存在，请修改原规则"
+    message_en = "A loan rule for this reader category, item type and library exists already: change that one"
+
+
+class FallbackRuleRequired(Conflict):
+    code = "fallback_rule_required"
+    message_zh = "兜底借阅规则（不限读者类型、文献类型和馆）不能删除"
+    message_en = "The fallback loan rule (any category, item type and library) cannot be deleted"

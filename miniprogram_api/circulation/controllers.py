@@ -24,7 +24,7 @@ from backend.accounts.errors import (
 from backend.accounts.models import Reader, StaffUser
 from backend.catalog.errors import CopyNotFound, RecordNotFound
 from backend.catalog.models import Copy, CopyStatus
-from backend.circulation import credit, holds, services
+from backend.circulation import credit, holds, policy, services
 from backend.circulation.errors import (
     CopyHeldForAnother,
     CopyNotAvailable,
@@ -33,13 +33,17 @@ from backend.circulation.errors import (
     CopyNotOnLoan,
     CounterOnly,
     CreditTooLow,
+    FallbackRuleRequired,
     HoldAlreadyPlaced,
     HoldLimitReached,
     HoldNotChangeable,
     HoldNotFound,
     HoldsWaiting,
+    LastTierRequired,
     LoanLimitReached,
     LoanNotFound,
+    LoanRuleExists,
+    LoanRuleNotFound,
     NoSelfService,
     NotLending,
     OverdueItemsBlock,
@@ -50,6 +54,8 @@ from backend.circulation.errors import (
     RecordNotHoldable,
     RenewalsUsedUp,
     SuspensionNotFound,
+    TierConflict,
+    TierNotFound,
     TitleAlreadyOnLoan,
 )
 from backend.circulation.standing import standing
@@ -70,11 +76,16 @@ from miniprogram_api.circulation.schemas import (
     HoldShelfOut,
     LedgerLineOut,
     LoanOut,
+    LoanRuleOut,
     ReadingHistoryIn,
+    RuleIn,
+    RuleTermsIn,
     SelfCheckoutIn,
     ShelfCopyOut,
     SuspensionIn,
     SuspensionOut,
+    TierIn,
+    TierOut,
 )
 from miniprogram_api.deps import BEARER, Deps, provide_child, provide_self
 from miniprogram_api.errors import language_of, problems
@@ -360,3 +371,61 @@ class StaffReaderController(Controller):
     async def lift(self, deps: Deps, staff: StaffUser, suspension_id: RowId) -> None:
         """Lift a suspension now."""
         await credit.lift(staff, suspension_id, deps.clock.now())
+
+
+class PolicyController(Controller):
+    path = "/staff"
+    tags = ["Staff: lending policy"]
+    security = BEARER
+
+    @get("/credit-tiers", responses=problems(*_STAFF))
+    async def tiers(self, staff: StaffUser) -> list[TierOut]:
+        """The credit tiers, highest first: what readers with a score from each tier's floor may do."""
+        return [TierOut.of(tier) for tier in await policy.tiers()]
+
+    @post("/credit-tiers", responses=problems(*_STAFF, RoleTooLow, TierConflict))
+    async def create_tier(self, staff: StaffUser, data: TierIn) -> TierOut:
+        """Add a tier (network admins)."""
+        return TierOut.of(await policy.create_tier(staff, data.draft()))
+
+    @put("/credit-tiers/{tier_id:int}", responses=problems(*_STAFF, RoleTooLow, TierNotFound, TierConflict))
+    async def update_tier(self, staff: StaffUser, tier_id: RowId, data: TierIn) -> TierOut:
+        """Change a tier (network admins); it applies to every reader in it at once."""
+        return TierOut.of(await policy.update_tier(staff, tier_id, data.draft()))
+
+    @delete(
+        "/credit-tiers/{tier_id:int}",
+        status_code=204,
+        responses=problems(*_STAFF, RoleTooLow, TierNotFound, LastTierRequired),
+    )
+    async def delete_tier(self, staff: StaffUser, tier_id: RowId) -> None:
+        """Remove a tier (network admins); its readers fall into the tier below."""
+        await policy.delete_tier(staff, tier_id)
+
+    @get("/loan-rules", responses=problems(*_STAFF))
+    async def loan_rules(self, staff: StaffUser) -> list[LoanRuleOut]:
+        """The loan rule table. The most specific row applies: library first, then reader category, then item type."""
+        return [LoanRuleOut.of(rule) for rule in await policy.loan_rules()]
+
+    @post(
+        "/loan-rules",
+        responses=problems(*_STAFF, RoleTooLow, LibraryNotFound, OutsideScope, LoanRuleExists),
+    )
+    async def create_rule(self, staff: StaffUser, data: RuleIn) -> LoanRuleOut:
+        """Add a rule: network-wide (network admins), or for a library and those below it (its administrators)."""
+        rule = await policy.create_rule(staff, data.reader_category, data.item_type, data.library_code, data.terms())
+        return LoanRuleOut.of(rule)
+
+    @put("/loan-rules/{rule_id:int}", responses=problems(*_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound))
+    async def update_rule(self, staff: StaffUser, rule_id: RowId, data: RuleTermsIn) -> LoanRuleOut:
+        """Change a rule's terms; loans made from now on follow them."""
+        return LoanRuleOut.of(await policy.update_rule(staff, rule_id, data.terms()))
+
+    @delete(
+        "/loan-rules/{rule_id:int}",
+        status_code=204,
+        responses=problems(*_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackRuleRequired),
+    )
+    async def delete_rule(self, staff: StaffUser, rule_id: RowId) -> None:
+        """Remove a rule; the next most specific one applies instead."""
+        await policy.delete_rule(staff, rule_id)

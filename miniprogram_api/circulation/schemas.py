@@ -7,7 +7,8 @@ from typing import Annotated
 
 import msgspec
 
-from backend.catalog.models import CopyStatus
+from backend.catalog.models import CopyStatus, ItemType
+from backend.circulation import rules
 from backend.circulation.holds import QueuePlace
 from backend.circulation.models import (
     CreditEvent,
@@ -16,9 +17,13 @@ from backend.circulation.models import (
     Hold,
     HoldStatus,
     Loan,
+    LoanRule,
+    ReaderCategory,
+    RenewFrom,
     Suspension,
     SuspensionKind,
 )
+from backend.circulation.policy import RuleTerms, TierDraft
 from backend.circulation.services import CheckIn, overdue_days
 from backend.circulation.standing import Standing
 from backend.errors import DomainError
@@ -106,6 +111,7 @@ class HistoryItemOut(msgspec.Struct):
 
 
 class TierOut(msgspec.Struct):
+    id: int
     name: str
     min_score: int
     deposit_free: bool
@@ -119,6 +125,7 @@ class TierOut(msgspec.Struct):
     @classmethod
     def of(cls, tier: CreditTier) -> TierOut:
         return cls(
+            tier.id,
             tier.name,
             tier.min_score,
             tier.deposit_free,
@@ -284,3 +291,75 @@ class HoldShelfOut(msgspec.Struct):
     card_number: str
     reader_name: str
     expires_at: datetime
+
+
+class TierIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, text(20, min_length=1)]
+    min_score: Annotated[int, msgspec.Meta(ge=-1000, le=rules.MAX_SCORE)]
+    """The tier covers scores from here up to the next tier's."""
+    deposit_free: bool
+    self_service: bool
+    max_loans: Annotated[int, msgspec.Meta(ge=0, le=100)]
+    max_loan_days: Annotated[int, msgspec.Meta(ge=1, le=365)]
+    max_renewals: Annotated[int, msgspec.Meta(ge=0, le=10)]
+    max_holds: Annotated[int, msgspec.Meta(ge=0, le=100)]
+    delivery: bool
+
+    def draft(self) -> TierDraft:
+        return TierDraft(**msgspec.structs.asdict(self))
+
+
+class RuleTermsIn(msgspec.Struct, forbid_unknown_fields=True):
+    loan_days: Annotated[int, msgspec.Meta(ge=1, le=365)]
+    renewals: Annotated[int, msgspec.Meta(ge=0, le=10)]
+    renewal_days: Annotated[int, msgspec.Meta(ge=1, le=365)]
+    renew_from: RenewFrom
+    holds_allowed: bool
+    credit_per_overdue_day: Annotated[int, msgspec.Meta(ge=0, le=20)]
+    """Credit points deducted per overdue day of one item."""
+    fee_cents_per_day: Annotated[int, msgspec.Meta(ge=0, le=1000)]
+    """Overdue fee shown to the reader, in fen per day (10 = 0.10 yuan)."""
+    fee_cap_cents: Annotated[int, msgspec.Meta(ge=0, le=100_000)]
+    block_after_overdue_items: Annotated[int, msgspec.Meta(ge=1, le=100)]
+    """With this many items overdue the reader borrows no more."""
+
+    def terms(self) -> RuleTerms:
+        return RuleTerms(**{field: getattr(self, field) for field in RuleTermsIn.__struct_fields__})
+
+
+class RuleIn(RuleTermsIn, forbid_unknown_fields=True):
+    """A new row of the rule table; an empty category, item type or library matches any."""
+
+    reader_category: ReaderCategory | None = None
+    item_type: ItemType | None = None
+    library_code: Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)] | None = None
+
+
+class LoanRuleOut(msgspec.Struct):
+    id: int
+    reader_category: ReaderCategory | None
+    item_type: ItemType | None
+    library_code: str | None
+    fallback: bool
+    """The row that applies when no other does; it cannot be deleted."""
+    loan_days: int
+    renewals: int
+    renewal_days: int
+    renew_from: RenewFrom
+    holds_allowed: bool
+    credit_per_overdue_day: int
+    fee_cents_per_day: int
+    fee_cap_cents: int
+    block_after_overdue_items: int
+
+    @classmethod
+    def of(cls, rule: LoanRule) -> LoanRuleOut:
+        library = rule.library
+        return cls(
+            id=rule.id,
+            reader_category=rule.reader_category,
+            item_type=rule.item_type,
+            library_code=None if library is None else library.code,
+            fallback=rule.reader_category is None and rule.item_type is None and library is None,
+            **{field: getattr(rule, field) for field in RuleTermsIn.__struct_fields__},
+        )
