@@ -25,7 +25,6 @@ class Keys:
             raise ValueError("SHUXIANG_SECRET_KEY must be at least 16 characters")
         self._secret = secret.encode()
         self.token_key = self.derive("access-token")
-        self.card_key = self.derive("reader-card")
         self._cipher = AESGCM(self.derive("field-encryption"))
         self._index_key = self.derive("blind-index")
 

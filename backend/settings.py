@@ -35,6 +35,9 @@ class Settings:
     """Root of the WeChat API, so that a WeChat-compatible server on loopback can stand in."""
 
     wechat_library_page: str = "pages/library/detail"
+
+    wechat_event_page: str = "pages/event/check-in"
+    """Mini-program page an event's door code opens: it checks the reader in with the code's scene."""
     """Mini-program page a library's door code opens (it must be a published page of the mini-program)."""
 
     wechat_timeout_seconds: float = 5.0
@@ -58,6 +61,28 @@ class Settings:
 
     loan_retention_days: int = 365
     """Returned loans older than this lose their reader (statistics stay); a reading history ends with them."""
+
+    event_offer_hours: int = 2
+    """How long a seat freed for the first reader on a waiting list is held for them (less near the start)."""
+
+    event_check_in_before_minutes: int = 30
+    """Check-in at an event's door opens this long before the start..."""
+
+    event_check_in_after_minutes: int = 15
+    """...and closes this long after it."""
+
+    no_show_limit: int = 3
+    """This many no-shows inside the window bar a reader from booking events (Ningbo's 1 in 30 days for 7 days
+    is `no_show_limit=1`, `no_show_bar_days=7`)."""
+
+    no_show_window_days: int = 30
+    """The window no-shows are counted in."""
+
+    no_show_bar_days: int = 14
+    """How long the bar lasts, from the no-show that reached the limit."""
+
+    no_show_credit_points: int = 2
+    """Credit points each no-show costs the reader who booked."""
 
     card_payload_ttl_seconds: int = 60
     """How long one virtual reader card QR stays valid; the app fetches a fresh one before it expires."""

@@ -13,6 +13,8 @@ from backend.accounts.tokens import purge_expired_sessions
 from backend.circulation import holds
 from backend.circulation import services as circulation
 from backend.clock import SystemClock
+from backend.events import booking, doors
+from backend.events.booking import EventPolicy, FullMark
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,20 @@ async def unlink_old_loans(ctx: dict[str, Any]) -> int:
     return unlinked
 
 
+async def lapse_event_offers(ctx: dict[str, Any]) -> int:
+    """Every five minutes: seats offered from waiting lists and not taken in time go to the next in line."""
+    lapsed = await booking.lapse_offers(ctx["clock"].now(), ctx["event_policy"], FullMark(ctx["redis"]))
+    log.info("lapsed %d event seat offers", lapsed)
+    return lapsed
+
+
+async def mark_no_shows(ctx: dict[str, Any]) -> int:
+    """Every quarter hour: bookings of ended events never checked in become no-shows."""
+    marked = await doors.mark_no_shows(ctx["clock"].now(), ctx["event_policy"])
+    log.info("marked %d no-shows", marked)
+    return marked
+
+
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """arq's settings for this installation (arq takes a dict as well as a class)."""
 
@@ -55,18 +71,28 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         await db.init_orm(settings.effective_database_url)
         ctx["settings"] = settings
         ctx["clock"] = SystemClock()
+        ctx["event_policy"] = EventPolicy.of(settings)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await db.close_orm()
 
     return {
-        "functions": [purge_sessions, charge_overdue, expire_holds, unlink_old_loans],
+        "functions": [
+            purge_sessions,
+            charge_overdue,
+            expire_holds,
+            unlink_old_loans,
+            lapse_event_offers,
+            mark_no_shows,
+        ],
         # arq's cron runs on UTC: 16:05 UTC is 00:05 in China, when a day of lateness has just passed.
         "cron_jobs": [
             cron(purge_sessions, minute=17, unique=True),
             cron(charge_overdue, hour=16, minute=5, unique=True),
             cron(expire_holds, minute=7, unique=True),
             cron(unlink_old_loans, hour=17, minute=5, unique=True),
+            cron(lapse_event_offers, minute=set(range(0, 60, 5)), unique=True),
+            cron(mark_no_shows, minute={2, 17, 32, 47}, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

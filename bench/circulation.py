@@ -49,9 +49,8 @@ from backend.catalog.search import index_records
 from backend.crypto import Keys
 from backend.network.models import Library, LibraryLevel
 from backend.settings import Settings
-from bench.foundation import _cpu_seconds, _stop_on_sigterm, api_server, load_demo, machine_lines
+from bench.foundation import _cpu_seconds, _stop_on_sigterm, machine_lines, serve, start_backing
 from miniprogram_api.app import create_app
-from tests.servers import postgres_server, redis_server
 
 CHECKOUT = "/readers/me/loans/self-checkout"
 CHECKIN = "/staff/checkins"
@@ -341,27 +340,15 @@ def main(argv: list[str] | None = None) -> None:
 
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shuxiang-bench-")))
-        print("starting PostgreSQL and Redis", file=sys.stderr)
-        database_url = stack.enter_context(postgres_server())
-        redis_url = stack.enter_context(redis_server(workdir / "redis"))
-        postgres_version = asyncio.run(load_demo(database_url))
-        settings = Settings(
-            data_dir=workdir, database_url=database_url, redis_url=redis_url, secret_key=secrets.token_urlsafe(32)
+        backing = start_backing(stack, workdir)
+        settings, postgres_version, database_url = (
+            backing.settings,
+            backing.postgres_version,
+            backing.settings.database_url,
         )
         setup = asyncio.run(prepare(settings, options.clients))
         pool = math.ceil(options.clients / options.workers)  # the server's connections, spread over its workers
-        server = stack.enter_context(
-            api_server(
-                {
-                    "SHUXIANG_DATABASE_URL": f"{database_url}?minsize=1&maxsize={pool}",
-                    "SHUXIANG_REDIS_URL": redis_url,
-                    "SHUXIANG_SECRET_KEY": settings.secret_key,
-                },
-                workdir,
-                workers=options.workers,
-            )
-        )
-        print(f"server up at {server.base_url}; measuring", file=sys.stderr)
+        server = serve(stack, settings, workdir, workers=options.workers, pool=pool)
 
         async def both() -> list[Run]:
             async with http_steps(setup, server.base_url) as steps:

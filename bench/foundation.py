@@ -42,6 +42,7 @@ from tortoise import connections
 
 from backend import db
 from backend.demo.network import DEMO_PASSWORD, seed_demo
+from backend.settings import Settings
 from tests.servers import free_port, postgres_server, redis_server
 from tests.wechat_server import FakeWeChat
 
@@ -298,6 +299,36 @@ async def load_demo(database_url: str) -> str:
         return str(rows[0][0])
     finally:
         await db.close_orm()
+
+
+@dataclass(frozen=True, slots=True)
+class Backing:
+    settings: Settings  # the throwaway database's and Redis's URLs, and a fresh secret key
+    postgres_version: str
+
+
+def start_backing(stack: contextlib.ExitStack, workdir: Path) -> Backing:
+    """A throwaway PostgreSQL with the demo network and a Redis server, for as long as `stack` lasts."""
+    print("starting PostgreSQL and Redis", file=sys.stderr)
+    database_url = stack.enter_context(postgres_server())
+    redis_url = stack.enter_context(redis_server(workdir / "redis"))
+    version = asyncio.run(load_demo(database_url))
+    settings = Settings(
+        data_dir=workdir, database_url=database_url, redis_url=redis_url, secret_key=secrets.token_urlsafe(32)
+    )
+    return Backing(settings, version)
+
+
+def serve(stack: contextlib.ExitStack, settings: Settings, workdir: Path, *, workers: int, pool: int) -> Server:
+    """The API server on `settings`' database (`pool` connections per worker) and Redis, while `stack` lasts."""
+    env = {
+        "SHUXIANG_DATABASE_URL": f"{settings.database_url}?minsize=1&maxsize={pool}",
+        "SHUXIANG_REDIS_URL": settings.redis_url,
+        "SHUXIANG_SECRET_KEY": settings.secret_key,
+    }
+    server = stack.enter_context(api_server(env, workdir, workers=workers))
+    print(f"server up at {server.base_url}; measuring", file=sys.stderr)
+    return server
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from backend.circulation.credit import LocalCreditCheck
 from backend.circulation.holds import HoldPolicy
 from backend.clock import Clock, SystemClock
 from backend.crypto import Keys
+from backend.events.booking import EventPolicy, FullMark
 from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway, WechatpyGateway
 from miniprogram_api.accounts.controllers import AuthController, ReaderController
@@ -36,6 +37,7 @@ from miniprogram_api.circulation.controllers import (
 )
 from miniprogram_api.deps import DEPENDENCIES, Deps
 from miniprogram_api.errors import EXCEPTION_HANDLERS
+from miniprogram_api.events.controllers import BookingController, EventController, StaffEventController
 from miniprogram_api.network.controllers import LibraryController
 from miniprogram_api.staff.controllers import StaffAuthController, StaffController
 
@@ -101,6 +103,8 @@ def create_app(
             clock=clock or SystemClock(),
             credit_check=LocalCreditCheck(min_score=settings.deposit_free_min_score),
             hold_policy=HoldPolicy(shelf_days=settings.hold_shelf_days, prefer_local=settings.holds_prefer_local),
+            event_policy=EventPolicy.of(settings),
+            events_full=FullMark(redis),
         )
         try:
             yield
@@ -125,6 +129,9 @@ def create_app(
             DeskController,
             StaffReaderController,
             PolicyController,
+            EventController,
+            BookingController,
+            StaffEventController,
             AuthController,
             ReaderController,
             StaffAuthController,

@@ -20,6 +20,7 @@ from backend.circulation.holds import HoldPolicy
 from backend.clock import Clock
 from backend.crypto import Keys
 from backend.errors import NotAuthenticated
+from backend.events.booking import EventPolicy, FullMark
 from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway
 
@@ -35,6 +36,8 @@ class Deps:
     clock: Clock
     credit_check: CreditCheck
     hold_policy: HoldPolicy
+    event_policy: EventPolicy
+    events_full: FullMark
 
 
 def provide_deps(state: State) -> Deps:

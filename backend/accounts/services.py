@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from backend import passes
 from backend.accounts import cards
 from backend.accounts.errors import (
     CardPayloadInvalid,
@@ -199,13 +200,13 @@ async def remove_child(guardian: Reader, child_id: int) -> None:
 
 
 async def virtual_card(keys: Keys, holder: Reader, now: datetime, ttl_seconds: int) -> CardView:
-    payload = cards.issue_payload(keys, holder.card_number, now, ttl_seconds)
-    return CardView(holder.card_number, holder.name, payload.text, payload.expires_at, await cards.qr_png(payload.text))
+    card = passes.issue(keys, cards.CARD, holder.card_number, now, ttl_seconds)
+    return CardView(holder.card_number, holder.name, card.text, card.expires_at, await passes.qr_png(card.text))
 
 
 async def identify_card(keys: Keys, redis: Redis, payload: str, now: datetime, ttl_seconds: int) -> Reader:
     """The reader behind a scanned card payload (staff counters, self-service machines)."""
-    card_number = await cards.redeem_payload(keys, redis, payload, now, ttl_seconds)
+    card_number = await passes.redeem(keys, redis, cards.CARD, payload, now, ttl_seconds)
     reader = await Reader.get_or_none(card_number=card_number).prefetch_related("guardian", "home_library")
     if reader is None:
         raise CardPayloadInvalid()  # signed by us, but the card was since deleted

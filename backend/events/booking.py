@@ -1,0 +1,331 @@
+"""Seats: booking, the waiting list and its offers, cancellation, and the no-show bar.
+
+The database is the record and decides under concurrency: every change to an event's seats or waiting list
+happens under the event's row lock, with the bookings it concerns, so capacity is never exceeded and a freed
+seat is offered once; one active booking per event and attendee is a partial unique index. Redis only keeps a
+short-lived "full" mark, so that in a flash crowd the readers who cannot get anything are answered without
+queueing for the lock. The mark can be lost (a Redis restart) or go stale for a few seconds, never wrong for
+long: without it a booking simply asks the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from backend.accounts.models import Reader, ReaderType
+from backend.accounts.services import get_child
+from backend.events.errors import (
+    AdultsOnly,
+    BookingBarred,
+    BookingClosed,
+    BookingNotActive,
+    BookingNotFound,
+    BookingNotOpen,
+    CancelCutoffPassed,
+    ChildCardRequired,
+    EventFull,
+    EventNotFound,
+    NoOfferPending,
+    OutsideAgeRange,
+    SeriesLimitReached,
+    TooManyCompanions,
+)
+from backend.events.models import ACTIVE_BOOKING, Audience, Booking, BookingStatus, Event, EventSeries, EventStatus
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Long enough to shield the database through a rush, short enough that a seat freed while Redis was unreachable
+# is not hidden for long.
+_FULL_MARK_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class EventPolicy:
+    offer_hours: int = 2
+    check_in_before: timedelta = timedelta(minutes=30)
+    check_in_after: timedelta = timedelta(minutes=15)
+    no_show_limit: int = 3
+    no_show_window: timedelta = timedelta(days=30)
+    no_show_bar: timedelta = timedelta(days=14)
+    no_show_credit_points: int = 2
+
+    @classmethod
+    def of(cls, settings: Settings) -> EventPolicy:
+        return cls(
+            offer_hours=settings.event_offer_hours,
+            check_in_before=timedelta(minutes=settings.event_check_in_before_minutes),
+            check_in_after=timedelta(minutes=settings.event_check_in_after_minutes),
+            no_show_limit=settings.no_show_limit,
+            no_show_window=timedelta(days=settings.no_show_window_days),
+            no_show_bar=timedelta(days=settings.no_show_bar_days),
+            no_show_credit_points=settings.no_show_credit_points,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FullMark:
+    """The Redis mark that an event has no seat and no waiting list place left. Redis being unreachable is not
+    an error here: the database answers instead."""
+
+    redis: Redis
+
+    async def is_set(self, event_id: int) -> bool:
+        try:
+            return bool(await self.redis.exists(self._key(event_id)))
+        except RedisError:
+            return False
+
+    async def set(self, event_id: int) -> None:
+        try:
+            await self.redis.set(self._key(event_id), 1, ex=_FULL_MARK_SECONDS)
+        except RedisError:
+            log.warning("could not mark event %d full", event_id)
+
+    async def clear(self, event_id: int) -> None:
+        try:
+            await self.redis.delete(self._key(event_id))
+        except RedisError:
+            log.warning("could not clear the full mark of event %d; it lapses in %ds", event_id, _FULL_MARK_SECONDS)
+
+    @staticmethod
+    def _key(event_id: int) -> str:
+        return f"event:{event_id}:full"
+
+
+async def book(
+    booker: Reader,
+    event_id: int,
+    *,
+    child_id: int | None,
+    companions: int,
+    now: datetime,
+    policy: EventPolicy,
+    full: FullMark,
+) -> Booking:
+    """Book a seat for the booker, or for their child: confirmed if seats are left, else on the waiting list,
+    else refused. Asking again returns the same booking."""
+    attendee = booker if child_id is None else await get_child(booker, child_id)
+    if await full.is_set(event_id):
+        if (mine := await _active(event_id, attendee.id)) is not None:
+            return mine
+        raise EventFull()
+    event = await published(event_id)
+    _check_eligible(event, attendee, companions, now)
+    if (mine := await _active(event_id, attendee.id)) is not None:
+        return mine
+    await _check_not_barred(booker.id, now, policy)
+    async with in_transaction():
+        # Lock order: the booker, then the event. The booker's row makes their series limit one step.
+        await Reader.select_for_update().get(id=booker.id)
+        event = await Event.select_for_update().get(id=event_id)
+        if (mine := await _active(event_id, attendee.id)) is not None:
+            return mine
+        await _check_series_limit(event, booker, now)
+        seats = 1 + companions
+        if event.seats_taken + seats <= event.capacity:
+            status = BookingStatus.CONFIRMED
+            await Event.filter(id=event.id).update(seats_taken=F("seats_taken") + seats)
+        elif event.waitlisted < event.waitlist_limit:
+            status = BookingStatus.WAITLISTED
+            await Event.filter(id=event.id).update(waitlisted=F("waitlisted") + 1)
+        else:
+            if event.seats_taken >= event.capacity:
+                await full.set(event.id)
+            raise EventFull()
+        return await Booking.create(
+            event=event, attendee=attendee, booked_by=booker, seats=seats, status=status, created_at=now
+        )
+
+
+async def published(event_id: int) -> Event:
+    event = await Event.get_or_none(id=event_id, status=EventStatus.PUBLISHED).select_related("series")
+    if event is None:
+        raise EventNotFound()
+    return event
+
+
+def _check_eligible(event: Event, attendee: Reader, companions: int, now: datetime) -> None:
+    if now < event.booking_opens_at:
+        raise BookingNotOpen(opens=event.booking_opens_at.isoformat(timespec="minutes"))
+    if now >= event.booking_closes_at:
+        raise BookingClosed()
+    if companions > event.max_companions:
+        raise TooManyCompanions(limit=event.max_companions)
+    child = attendee.reader_type is ReaderType.CHILD
+    if event.audience is Audience.ADULTS and child:
+        raise AdultsOnly()
+    if event.audience is Audience.CHILDREN and not child:
+        raise ChildCardRequired()
+    if child and (event.min_age_months is not None or event.max_age_months is not None):
+        months = age_in_months(attendee.birth_month, event.starts_at)
+        low, high = event.min_age_months or 0, event.max_age_months
+        if months is None or months < low or (high is not None and months >= high):
+            raise OutsideAgeRange(ages=age_range_text(low, high))
+
+
+def age_in_months(birth_month: str | None, at: datetime) -> int | None:
+    if not birth_month:
+        return None
+    year, month = (int(part) for part in birth_month.split("-"))
+    return (at.year - year) * 12 + at.month - month
+
+
+def age_range_text(low: int, high: int | None) -> str:
+    def months(value: int) -> str:
+        return f"{value // 12}岁" if value % 12 == 0 else f"{value}个月"
+
+    return f"{months(low)}及以上" if high is None else f"{months(low)}至{months(high)}"
+
+
+async def _active(event_id: int, attendee_id: int) -> Booking | None:
+    return await Booking.get_or_none(event_id=event_id, attendee_id=attendee_id, status__in=ACTIVE_BOOKING)
+
+
+async def _check_series_limit(event: Event, booker: Reader, now: datetime) -> None:
+    if event.series_id is None:
+        return
+    series = await EventSeries.get(id=event.series_id)
+    if series.max_active_bookings is None:
+        return
+    active = await Booking.filter(
+        booked_by_id=booker.id,
+        status__in=ACTIVE_BOOKING,
+        event__series_id=series.id,
+        event__ends_at__gt=now,
+    ).count()
+    if active >= series.max_active_bookings:
+        raise SeriesLimitReached(series=series.name, limit=series.max_active_bookings)
+
+
+async def barred_until(booker_id: int, now: datetime, policy: EventPolicy) -> tuple[int, datetime] | None:
+    """The no-shows that reached the limit inside the window and the end of the bar they set, if it still runs."""
+    since = now - policy.no_show_window - policy.no_show_bar
+    ends: list[datetime] = await Booking.filter(  # type: ignore[assignment]
+        booked_by_id=booker_id, status=BookingStatus.NO_SHOW, event__ends_at__gt=since
+    ).values_list("event__ends_at", flat=True)
+    missed = sorted(ends)
+    limit = policy.no_show_limit
+    for i in range(limit - 1, len(missed)):
+        # The limit-th no-show inside one window starts a bar; the latest such bar counts.
+        if missed[i] - missed[i - limit + 1] <= policy.no_show_window:
+            until = missed[i] + policy.no_show_bar
+            if until > now:
+                return i + 1, until
+    return None
+
+
+async def _check_not_barred(booker_id: int, now: datetime, policy: EventPolicy) -> None:
+    if (bar := await barred_until(booker_id, now, policy)) is not None:
+        count, until = bar
+        raise BookingBarred(count=count, until=until.date().isoformat())
+
+
+async def my_booking(booker: Reader, booking_id: int) -> Booking:
+    """A booking the reader made (for themselves or a child); anyone else's is not found."""
+    booking = await Booking.get_or_none(id=booking_id, booked_by_id=booker.id).select_related("event", "attendee")
+    if booking is None:
+        raise BookingNotFound()
+    return booking
+
+
+async def cancel(booker: Reader, booking_id: int, now: datetime, policy: EventPolicy, full: FullMark) -> None:
+    """Cancel a booking: free until the cut-off (a waiting list place or an offer at any time). The seats go to
+    the waiting list at once."""
+    await _release(booker, booking_id, now, policy, full, offer_only=False)
+
+
+async def decline(booker: Reader, booking_id: int, now: datetime, policy: EventPolicy, full: FullMark) -> None:
+    """Turn down a seat offered from the waiting list; it goes to the next in line."""
+    await _release(booker, booking_id, now, policy, full, offer_only=True)
+
+
+async def accept(booker: Reader, booking_id: int, now: datetime) -> Booking:
+    """Take the seat offered from the waiting list."""
+    booking = await my_booking(booker, booking_id)
+    async with in_transaction():
+        await Event.select_for_update().get(id=booking.event_id)  # an offer lapses under this lock too
+        offer_open = Booking.filter(id=booking.id, status=BookingStatus.OFFERED, offer_expires_at__gt=now)
+        if not await offer_open.update(status=BookingStatus.CONFIRMED, offer_expires_at=None):
+            raise NoOfferPending()
+    await booking.refresh_from_db()
+    return booking
+
+
+async def _release(
+    booker: Reader, booking_id: int, now: datetime, policy: EventPolicy, full: FullMark, *, offer_only: bool
+) -> None:
+    mine = await my_booking(booker, booking_id)
+    async with in_transaction():
+        event = await Event.select_for_update().get(id=mine.event_id)
+        booking = await Booking.get(id=mine.id)  # as it is now, under the event's lock
+        if offer_only and booking.status is not BookingStatus.OFFERED:
+            raise NoOfferPending()
+        if booking.status not in (BookingStatus.CONFIRMED, BookingStatus.WAITLISTED, BookingStatus.OFFERED):
+            raise BookingNotActive(status=booking.status.value)
+        if booking.status is BookingStatus.CONFIRMED and now >= event.cancel_until:
+            raise CancelCutoffPassed(until=event.cancel_until.isoformat(timespec="minutes"))
+        closing = BookingStatus.DECLINED if offer_only else BookingStatus.CANCELLED
+        await close_bookings(event, [booking], closing, now, policy)
+    await full.clear(event.id)
+
+
+async def close_bookings(
+    event: Event, bookings: list[Booking], status: BookingStatus, now: datetime, policy: EventPolicy
+) -> list[Booking]:
+    """Close active bookings of a locked event, give back their seats and waiting list places, and offer the
+    freed seats down the waiting list. Returns the bookings offered a seat."""
+    freed = sum(b.seats for b in bookings if b.status is not BookingStatus.WAITLISTED)
+    left_list = sum(1 for b in bookings if b.status is BookingStatus.WAITLISTED)
+    await Booking.filter(id__in=[b.id for b in bookings]).update(status=status, closed_at=now, offer_expires_at=None)
+    event.seats_taken -= freed
+    event.waitlisted -= left_list
+    offered = await _offer_freed_seats(event, now, policy)
+    await Event.filter(id=event.id).update(seats_taken=event.seats_taken, waitlisted=event.waitlisted)
+    return offered
+
+
+async def _offer_freed_seats(event: Event, now: datetime, policy: EventPolicy) -> list[Booking]:
+    """Offer free seats to the waiting list in order. A party too big for the seats left keeps its place while a
+    smaller one behind it is offered them (the seats would otherwise stay empty)."""
+    if event.status is not EventStatus.PUBLISHED or now >= event.starts_at:
+        return []
+    free = event.capacity - event.seats_taken
+    offered: list[Booking] = []
+    expires = now + min(timedelta(hours=policy.offer_hours), (event.starts_at - now) / 2)
+    for waiting in await Booking.filter(event_id=event.id, status=BookingStatus.WAITLISTED).order_by("id"):
+        if free <= 0:
+            break
+        if waiting.seats <= free:
+            free -= waiting.seats
+            offered.append(waiting)
+    if offered:
+        await Booking.filter(id__in=[b.id for b in offered]).update(
+            status=BookingStatus.OFFERED, offer_expires_at=expires
+        )
+        event.seats_taken = event.capacity - free
+        event.waitlisted -= len(offered)
+    return offered
+
+
+async def lapse_offers(now: datetime, policy: EventPolicy, full: FullMark) -> int:
+    """Offers not taken in time lapse, and their seats go to the next on the waiting list (a job, every few
+    minutes). Returns how many lapsed."""
+    lapsed = 0
+    stale_offers = Booking.filter(status=BookingStatus.OFFERED, offer_expires_at__lte=now)
+    event_ids: list[int] = await stale_offers.distinct().values_list("event_id", flat=True)  # type: ignore[assignment]
+    for event_id in event_ids:
+        async with in_transaction():
+            event = await Event.select_for_update().get(id=event_id)
+            stale = await Booking.filter(event_id=event_id, status=BookingStatus.OFFERED, offer_expires_at__lte=now)
+            await close_bookings(event, stale, BookingStatus.LAPSED, now, policy)
+            lapsed += len(stale)
+        await full.clear(event_id)
+    return lapsed

@@ -1,0 +1,241 @@
+"""Running events: staff create, edit, publish and cancel them and see who comes; readers browse them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from backend.accounts.models import Reader, StaffUser
+from backend.events.booking import EventPolicy, close_bookings
+from backend.events.errors import (
+    CapacityBelowBooked,
+    EventNotChangeable,
+    EventNotFound,
+    EventTimesInvalid,
+    SeriesNotFound,
+)
+from backend.events.models import (
+    ACTIVE_BOOKING,
+    Audience,
+    Booking,
+    BookingStatus,
+    Event,
+    EventCategory,
+    EventSeries,
+    EventStatus,
+)
+from backend.network.errors import OutsideScope
+from backend.network.services import in_scope, library_in_scope, nearest_libraries
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    title: str
+    description: str
+    category: EventCategory
+    online: bool
+    place: str
+    cover_url: str
+    starts_at: datetime
+    ends_at: datetime
+    audience: Audience
+    min_age_months: int | None
+    max_age_months: int | None
+    max_companions: int
+    capacity: int
+    waitlist_limit: int
+    booking_opens_at: datetime
+    booking_closes_at: datetime
+    cancel_until: datetime
+
+    def check(self) -> None:
+        problems = [
+            (self.ends_at <= self.starts_at, "结束时间须晚于开始时间 (ends_at after starts_at)"),
+            (self.booking_closes_at <= self.booking_opens_at, "预约截止须晚于开放 (booking closes after it opens)"),
+            (self.booking_closes_at > self.starts_at, "预约须在开始前截止 (booking closes by the start)"),
+            (self.cancel_until > self.starts_at, "取消截止须不晚于开始 (cancellation closes by the start)"),
+            (
+                self.min_age_months is not None
+                and self.max_age_months is not None
+                and self.max_age_months <= self.min_age_months,
+                "年龄上限须大于下限 (max age above min age)",
+            ),
+        ]
+        for wrong, problem in problems:
+            if wrong:
+                raise EventTimesInvalid(problem=problem)
+
+
+async def create_series(staff: StaffUser, library_code: str, name: str, max_active_bookings: int | None) -> EventSeries:
+    library = await library_in_scope(library_code, staff.library.path)
+    return await EventSeries.create(library=library, name=name, max_active_bookings=max_active_bookings)
+
+
+async def create_event(staff: StaffUser, library_code: str, series_id: int | None, draft: EventDraft) -> Event:
+    """A draft event at one of the staff member's libraries; readers see it once published."""
+    draft.check()
+    library = await library_in_scope(library_code, staff.library.path)
+    series = None
+    if series_id is not None:
+        series = await EventSeries.get_or_none(id=series_id).select_related("library")
+        if series is None:
+            raise SeriesNotFound()
+        if not in_scope(series.library, staff.library.path):
+            raise OutsideScope()
+    return await Event.create(library=library, series=series, created_by=staff, **asdict(draft))
+
+
+async def staff_event(staff: StaffUser, event_id: int) -> Event:
+    event = await Event.get_or_none(id=event_id).select_related("library", "series")
+    if event is None:
+        raise EventNotFound()
+    if not in_scope(event.library, staff.library.path):
+        raise OutsideScope()
+    return event
+
+
+async def update_event(staff: StaffUser, event_id: int, draft: EventDraft, now: datetime, policy: EventPolicy) -> Event:
+    """Change an event that has not ended or been cancelled. More seats go to the waiting list at once; fewer
+    seats than are booked are refused."""
+    draft.check()
+    await staff_event(staff, event_id)
+    async with in_transaction():
+        event = await Event.select_for_update().get(id=event_id)
+        _changeable(event, now)
+        if draft.capacity < event.seats_taken:
+            raise CapacityBelowBooked(taken=event.seats_taken)
+        for field, value in asdict(draft).items():
+            setattr(event, field, value)
+        await event.save()
+        await close_bookings(event, [], BookingStatus.CANCELLED, now, policy)  # offers any seats added
+    return await staff_event(staff, event_id)
+
+
+async def publish(staff: StaffUser, event_id: int, now: datetime) -> Event:
+    event = await staff_event(staff, event_id)
+    _changeable(event, now)
+    await Event.filter(id=event.id, status=EventStatus.DRAFT).update(status=EventStatus.PUBLISHED)
+    return await staff_event(staff, event_id)
+
+
+async def cancel_event(staff: StaffUser, event_id: int, reason: str, now: datetime, policy: EventPolicy) -> Event:
+    """Cancel the event: every active booking ends as cancelled by the library, with the reason readers see."""
+    await staff_event(staff, event_id)
+    async with in_transaction():
+        event = await Event.select_for_update().get(id=event_id)
+        _changeable(event, now)
+        event.status = EventStatus.CANCELLED
+        event.cancel_reason = reason
+        await Event.filter(id=event.id).update(status=EventStatus.CANCELLED, cancel_reason=reason)
+        active = await Booking.filter(event_id=event.id, status__in=ACTIVE_BOOKING)
+        await close_bookings(event, active, BookingStatus.EVENT_CANCELLED, now, policy)
+    return await staff_event(staff, event_id)
+
+
+def _changeable(event: Event, now: datetime) -> None:
+    if event.status is EventStatus.CANCELLED:
+        raise EventNotChangeable(status=event.status.value)
+    if event.ends_at <= now:
+        raise EventNotChangeable(status="ended")
+
+
+async def attendees(staff: StaffUser, event_id: int) -> list[Booking]:
+    """Who comes, in booking order: confirmed and checked in, then offered and waiting."""
+    event = await staff_event(staff, event_id)
+    bookings = await Booking.filter(event_id=event.id, status__in=ACTIVE_BOOKING).select_related(
+        "attendee", "booked_by"
+    )
+    order = {BookingStatus.CHECKED_IN: 0, BookingStatus.CONFIRMED: 0, BookingStatus.OFFERED: 1}
+    return sorted(bookings, key=lambda b: (order.get(b.status, 2), b.id))
+
+
+async def attendees_csv(staff: StaffUser, event_id: int) -> str:
+    """The attendee list for the door or the records, as CSV (UTF-8 with a BOM, so spreadsheet programs in
+    China read the Chinese names right)."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(
+        ["booking", "status", "card_number", "name", "booked_by_card", "seats", "booked_at", "checked_in_at"]
+    )
+    for b in await attendees(staff, event_id):
+        writer.writerow(
+            [
+                b.id,
+                b.status.value,
+                b.attendee.card_number,
+                b.attendee.name,
+                b.booked_by.card_number,
+                b.seats,
+                b.created_at.isoformat(),
+                b.checked_in_at.isoformat() if b.checked_in_at else "",
+            ]
+        )
+    return out.getvalue()
+
+
+async def staff_events(staff: StaffUser, library_code: str, since: datetime) -> list[Event]:
+    """A library's events (drafts included) from `since`, soonest first."""
+    library = await library_in_scope(library_code, staff.library.path)
+    return await Event.filter(library=library, ends_at__gt=since).order_by("starts_at", "id").select_related("library")
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    library_code: str | None = None
+    starts_from: datetime | None = None
+    starts_to: datetime | None = None
+    category: EventCategory | None = None
+    age_months: int | None = None  # events a child of this age may attend
+    near: tuple[float, float] | None = None  # (latitude, longitude)
+    radius_m: float = 5000
+    has_seats: bool = False
+    limit: int = 20
+    offset: int = 0
+
+
+async def browse(query: EventQuery, now: datetime) -> list[Event]:
+    """Published events not yet ended, soonest first."""
+    events = Event.filter(status=EventStatus.PUBLISHED, ends_at__gt=query.starts_from or now)
+    if query.library_code is not None:
+        events = events.filter(library__code=query.library_code)
+    if query.starts_to is not None:
+        events = events.filter(starts_at__lt=query.starts_to)
+    if query.category is not None:
+        events = events.filter(category=query.category)
+    if query.age_months is not None:
+        events = events.filter(
+            Q(audience__not=Audience.ADULTS),
+            Q(min_age_months__isnull=True) | Q(min_age_months__lte=query.age_months),
+            Q(max_age_months__isnull=True) | Q(max_age_months__gt=query.age_months),
+        )
+    if query.near is not None:
+        nearby = await nearest_libraries(*query.near, limit=50, radius_m=query.radius_m)
+        events = events.filter(Q(library_id__in=[lib.id for lib, _ in nearby]) | Q(online=True))
+    if query.has_seats:
+        events = events.filter(seats_taken__lt=F("capacity"))
+    return await events.order_by("starts_at", "id").offset(query.offset).limit(query.limit).select_related("library")
+
+
+async def detail(event_id: int, viewer: Reader) -> tuple[Event, list[Booking]]:
+    """A published event, with the viewer's own bookings for it (theirs and their children's)."""
+    event = await Event.get_or_none(id=event_id, status__in=(EventStatus.PUBLISHED, EventStatus.CANCELLED))
+    if event is None:
+        raise EventNotFound()
+    await event.fetch_related("library")
+    mine = await Booking.filter(event_id=event_id, booked_by_id=viewer.id).order_by("id").select_related("attendee")
+    return event, mine
+
+
+async def my_bookings(booker: Reader, now: datetime) -> list[Booking]:
+    """The reader's bookings (and their children's) for events not yet ended, soonest first."""
+    return (
+        await Booking.filter(booked_by_id=booker.id, event__ends_at__gt=now)
+        .order_by("event__starts_at", "id")
+        .select_related("event__library", "attendee")
+    )

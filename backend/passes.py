@@ -1,0 +1,82 @@
+"""Single-use signed passes shown as QR codes: the virtual reader card, an event ticket.
+
+A pass reads `<version>.<subject>.<expires, unix seconds>.<nonce>.<signature>`: short enough for a small QR code,
+and single use: the server checks the signature and spends the nonce in Redis (the key never leaves the server,
+since whoever holds it can mint any pass).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import qrcode
+from qrcode.constants import ERROR_CORRECT_M
+from redis.asyncio import Redis
+
+from backend.crypto import Keys
+from backend.errors import DomainError
+
+# A scanner's clock may be a little behind; never accept passes valid further ahead than this.
+_CLOCK_SKEW = timedelta(seconds=5)
+
+
+@dataclass(frozen=True, slots=True)
+class PassKind:
+    """A kind of pass: its version tag, the purpose its signing key is derived for, and the refusals it raises."""
+
+    version: str
+    key_purpose: str
+    invalid: type[DomainError]
+    expired: type[DomainError]
+    replayed: type[DomainError]
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    text: str
+    expires_at: datetime
+
+
+def issue(keys: Keys, kind: PassKind, subject: str, now: datetime, ttl_seconds: int) -> Pass:
+    expires = int((now + timedelta(seconds=ttl_seconds)).timestamp())
+    body = f"{kind.version}.{subject}.{expires}.{secrets.token_urlsafe(9)}"
+    return Pass(f"{body}.{keys.sign(keys.derive(kind.key_purpose), body)}", datetime.fromtimestamp(expires, UTC))
+
+
+async def redeem(keys: Keys, redis: Redis, kind: PassKind, text: str, now: datetime, ttl_seconds: int) -> str:
+    """Check a scanned pass and spend it; return its subject. Forged, expired and replayed passes are refused.
+    The nonce is spent with SET NX, atomic across every API worker."""
+    parts = text.strip().split(".")
+    if len(parts) != 5 or parts[0] != kind.version or not parts[2].isdigit():
+        raise kind.invalid()
+    body, signature = ".".join(parts[:4]), parts[4]
+    if not hmac.compare_digest(keys.sign(keys.derive(kind.key_purpose), body), signature):
+        raise kind.invalid()
+    expires = datetime.fromtimestamp(int(parts[2]), UTC)
+    if expires <= now:
+        raise kind.expired()
+    if expires > now + timedelta(seconds=ttl_seconds) + _CLOCK_SKEW:
+        raise kind.invalid()
+    remaining_ms = int((expires - now).total_seconds() * 1000) + 1
+    if not await redis.set(f"{kind.version}:nonce:{parts[3]}", 1, nx=True, px=remaining_ms):
+        raise kind.replayed()
+    return parts[1]
+
+
+def _qr_png(text: str) -> bytes:
+    # A fixed mask pattern: about 4 ms instead of 15-18 ms for automatic selection, and it still scans.
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=8, border=2, mask_pattern=2)
+    code.add_data(text)
+    buffer = io.BytesIO()
+    code.make_image().save(buffer)
+    return buffer.getvalue()
+
+
+async def qr_png(text: str) -> bytes:
+    """The pass as a QR code PNG, drawn off the event loop."""
+    return await asyncio.to_thread(_qr_png, text)
