@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import math
 import secrets
@@ -50,6 +51,7 @@ from backend.crypto import Keys
 from backend.network.models import Library, LibraryLevel
 from backend.settings import Settings
 from bench.foundation import _cpu_seconds, _stop_on_sigterm, machine_lines, serve, start_backing
+from bench.loadgen import Connection
 from miniprogram_api.app import create_app
 
 CHECKOUT = "/readers/me/loans/self-checkout"
@@ -198,26 +200,27 @@ async def drive(
 
 @contextlib.asynccontextmanager
 async def http_steps(setup: Setup, base_url: str) -> AsyncIterator[Callable[[Client, str], Awaitable[bool]]]:
-    sessions = {c.reader_id: httpx.AsyncClient(base_url=base_url, timeout=30) for c in setup.clients}
-    staff = {"Authorization": f"Bearer {setup.staff_token}"}
+    sessions = {c.reader_id: await Connection.open(base_url) for c in setup.clients}
     failures: list[str] = []
 
     async def step(client: Client, op: str) -> bool:
         http = sessions[client.reader_id]
         if op == "checkout":
             body = {"library_code": setup.library_code, "barcode": client.barcode}
-            response = await http.post(CHECKOUT, json=body, headers={"Authorization": f"Bearer {client.token}"})
+            answer = await http.request("POST", CHECKOUT, client.token, json.dumps(body).encode())
         else:
-            response = await http.post(CHECKIN, json={"barcode": client.barcode}, headers=staff)
-        if response.status_code >= 300 and len(failures) < 5:
-            failures.append(f"{op} {response.status_code} {response.text[:300]}")
-        return response.status_code < 300
+            answer = await http.request(
+                "POST", CHECKIN, setup.staff_token, json.dumps({"barcode": client.barcode}).encode()
+            )
+        if answer.status >= 300 and len(failures) < 5:
+            failures.append(f"{op} {answer.status} {answer.body[:300]!r}")
+        return answer.status < 300
 
     try:
         yield step
     finally:
         for session in sessions.values():
-            await session.aclose()
+            await session.close()
         for failure in failures:
             print(f"  failed: {failure}", file=sys.stderr)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import math
 import signal
 import sys
@@ -24,7 +23,6 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from tortoise import connections
 
 from backend import db
@@ -35,6 +33,7 @@ from backend.events.models import Booking, BookingStatus, Event, EventCategory, 
 from backend.network.models import Library, LibraryLevel
 from backend.settings import Settings
 from bench.foundation import _stop_on_sigterm, machine_lines, serve, start_backing
+from bench.loadgen import Connection
 
 CAPACITY = 100
 TOKEN_TTL = timedelta(hours=2)
@@ -80,20 +79,19 @@ async def ceiling(base_url: str, tokens: list[str], connections_: int, seconds: 
     """Requests/s of GET /readers/me with `connections_` concurrent clients for `seconds`."""
     done = 0
     stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=connections_, max_keepalive_connections=connections_)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
 
-        async def loop(token: str) -> None:
-            nonlocal done
-            headers = {"Authorization": f"Bearer {token}"}
-            while time.perf_counter() < stop:
-                response = await client.get("/readers/me", headers=headers)
-                assert response.status_code == 200, response.text
-                done += 1
+    async def loop(token: str) -> None:
+        nonlocal done
+        connection = await Connection.open(base_url)
+        while time.perf_counter() < stop:
+            answer = await connection.request("GET", "/readers/me", token)
+            assert answer.status == 200, answer.body
+            done += 1
+        await connection.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(loop(tokens[i]) for i in range(connections_)))
-        return done / (time.perf_counter() - started)
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(tokens[i]) for i in range(connections_)))
+    return done / (time.perf_counter() - started)
 
 
 async def rush(
@@ -103,22 +101,20 @@ async def rush(
     latencies: list[float] = []
     outcomes: Counter[str] = Counter()
     queue = iter(tokens)
-    limits = httpx.Limits(max_connections=connections_, max_keepalive_connections=connections_)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+    opened = [await Connection.open(base_url) for _ in range(connections_)]
 
-        async def worker() -> None:
-            for token in queue:
-                began = time.perf_counter()
-                response = await client.post(
-                    f"/events/{event_id}/bookings", json={}, headers={"Authorization": f"Bearer {token}"}
-                )
-                latencies.append(time.perf_counter() - began)
-                body = response.json()
-                outcomes[body.get("status") if response.status_code == 201 else body.get("code", "?")] += 1
+    async def worker(connection: Connection) -> None:
+        for token in queue:
+            began = time.perf_counter()
+            answer = await connection.request("POST", f"/events/{event_id}/bookings", token, b"{}")
+            latencies.append(time.perf_counter() - began)
+            body = answer.json()
+            outcomes[body["status"] if answer.status == 201 else body["code"]] += 1
+        await connection.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections_)))
-        return len(tokens) / (time.perf_counter() - started), latencies, outcomes
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(connection) for connection in opened))
+    return len(tokens) / (time.perf_counter() - started), latencies, outcomes
 
 
 async def confirmed_in_database(database_url: str, event_id: int) -> tuple[int, int]:
@@ -139,7 +135,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1, help="API worker processes (default 1)")
     options = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shuxiang-bench-")))
         backing = start_backing(stack, workdir)

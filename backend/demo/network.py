@@ -8,12 +8,14 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
 from backend.accounts.models import StaffRole, StaffUser
 from backend.accounts.staff import hash_password
 from backend.demo.catalog import seed_catalog
+from backend.demo.events import seed_events
 from backend.network import hours
 from backend.network.models import Library, LibraryLevel, LibraryService
 from backend.network.services import NETWORK_ROOT, LibraryDraft, create_library
@@ -145,6 +147,7 @@ class DemoSummary:
     staff_usernames: tuple[str, ...] = ()
     records: int = 0
     copies: int = 0
+    events: int = 0
 
     @property
     def total(self) -> int:
@@ -157,6 +160,7 @@ class DemoSummary:
             f"Loaded the demo network (shaped like Tongling's): {self.total} libraries",
             *(f"  {level.value}: {count}" for level, count in self.counts.items()),
             f"Catalogue: {self.records} records (goodbooks-10k, CC BY-SA 4.0) with {self.copies} copies",
+            f"Events open for booking: {self.events}",
             f"Staff accounts: {', '.join(self.staff_usernames)}",
             f"Their password is {DEMO_PASSWORD!r}: demo only, never use this database in production.",
         ]
@@ -186,6 +190,7 @@ async def seed_demo() -> DemoSummary:
                 library=libraries[library_code],
             )
         records, copies = await seed_catalog(random.Random(_SEED))
+        events = await seed_events(datetime.now(UTC))
     counts = Counter(draft.level for draft in drafts)
     return DemoSummary(
         loaded=True,
@@ -193,6 +198,7 @@ async def seed_demo() -> DemoSummary:
         staff_usernames=tuple(username for username, *_ in staff),
         records=records,
         copies=copies,
+        events=events,
     )
 
 

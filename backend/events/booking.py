@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -121,28 +123,45 @@ async def book(
     _check_eligible(event, attendee, companions, now)
     if (mine := await _active(event_id, attendee.id)) is not None:
         return mine
+    seats = 1 + companions
+    if not _place_left(event, seats):  # as read without the lock: as good as the Redis mark, and it sets it
+        await _refuse_as_full(event, full)
     await _check_not_barred(booker.id, now, policy)
-    async with in_transaction():
-        # Lock order: the booker, then the event. The booker's row makes their series limit one step.
-        await Reader.select_for_update().get(id=booker.id)
-        event = await Event.select_for_update().get(id=event_id)
-        if (mine := await _active(event_id, attendee.id)) is not None:
-            return mine
-        await _check_series_limit(event, booker, now)
-        seats = 1 + companions
-        if event.seats_taken + seats <= event.capacity:
-            status = BookingStatus.CONFIRMED
-            await Event.filter(id=event.id).update(seats_taken=F("seats_taken") + seats)
-        elif event.waitlisted < event.waitlist_limit:
-            status = BookingStatus.WAITLISTED
-            await Event.filter(id=event.id).update(waitlisted=F("waitlisted") + 1)
-        else:
-            if event.seats_taken >= event.capacity:
-                await full.set(event.id)
-            raise EventFull()
-        return await Booking.create(
-            event=event, attendee=attendee, booked_by=booker, seats=seats, status=status, created_at=now
-        )
+    series = event.series if event.series is not None and event.series.max_active_bookings is not None else None
+    try:
+        async with in_transaction():
+            if series is not None:
+                # Lock order: the booker, then the event. The booker's row makes their series limit one step.
+                await Reader.select_for_update().get(id=booker.id)
+                await _check_series_limit(series, booker, now)
+            event = await Event.select_for_update().get(id=event_id)
+            if event.seats_taken + seats <= event.capacity:
+                status, counted = BookingStatus.CONFIRMED, {"seats_taken": F("seats_taken") + seats}
+            elif event.waitlisted < event.waitlist_limit:
+                status, counted = BookingStatus.WAITLISTED, {"waitlisted": F("waitlisted") + 1}
+            else:
+                await _refuse_as_full(event, full)
+            # The booking first: a second one for the attendee fails on the unique index before a seat is counted.
+            made = await Booking.create(
+                event=event, attendee=attendee, booked_by=booker, seats=seats, status=status, created_at=now
+            )
+            await Event.filter(id=event.id).update(**counted)
+            return made
+    except IntegrityError:
+        # Asked twice at once: the first booking stands, and this request answers with it.
+        if (mine := await _active(event_id, attendee.id)) is None:
+            raise
+        return mine
+
+
+def _place_left(event: Event, seats: int) -> bool:
+    return bool(event.seats_taken + seats <= event.capacity or event.waitlisted < event.waitlist_limit)
+
+
+async def _refuse_as_full(event: Event, full: FullMark) -> NoReturn:
+    if event.seats_taken >= event.capacity:  # no seat for anyone (a smaller party might fit otherwise)
+        await full.set(event.id)
+    raise EventFull()
 
 
 async def published(event_id: int) -> Event:
@@ -189,12 +208,8 @@ async def _active(event_id: int, attendee_id: int) -> Booking | None:
     return await Booking.get_or_none(event_id=event_id, attendee_id=attendee_id, status__in=ACTIVE_BOOKING)
 
 
-async def _check_series_limit(event: Event, booker: Reader, now: datetime) -> None:
-    if event.series_id is None:
-        return
-    series = await EventSeries.get(id=event.series_id)
-    if series.max_active_bookings is None:
-        return
+async def _check_series_limit(series: EventSeries, booker: Reader, now: datetime) -> None:
+    assert series.max_active_bookings is not None
     active = await Booking.filter(
         booked_by_id=booker.id,
         status__in=ACTIVE_BOOKING,

@@ -147,3 +147,9 @@ class SeriesNotFound(NotFound):
     code = "series_not_found"
     message_zh = "未找到该系列活动"
     message_en = "No such event series"
+
+
+class NoEventsHere(Conflict):
+    code = "no_events_here"
+    message_zh = "{library} 不举办活动"
+    message_en = "{library} does not hold events"

@@ -17,6 +17,7 @@ from backend.events.errors import (
     EventNotChangeable,
     EventNotFound,
     EventTimesInvalid,
+    NoEventsHere,
     SeriesNotFound,
 )
 from backend.events.models import (
@@ -80,6 +81,8 @@ async def create_event(staff: StaffUser, library_code: str, series_id: int | Non
     """A draft event at one of the staff member's libraries; readers see it once published."""
     draft.check()
     library = await library_in_scope(library_code, staff.library.path)
+    if not (library.events or draft.online):
+        raise NoEventsHere(library=library.name)  # a swap cabinet or a service point without a room
     series = None
     if series_id is not None:
         series = await EventSeries.get_or_none(id=series_id).select_related("library")

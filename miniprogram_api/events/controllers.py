@@ -31,6 +31,7 @@ from backend.events.errors import (
     EventNotChangeable,
     EventNotFound,
     EventTimesInvalid,
+    NoEventsHere,
     NoOfferPending,
     OutsideAgeRange,
     SeriesLimitReached,
@@ -230,7 +231,10 @@ class StaffEventController(Controller):
         series = await services.create_series(staff, data.library_code, data.name, data.max_active_bookings)
         return SeriesOut.of(series)
 
-    @post("/events", responses=problems(*_STAFF, LibraryNotFound, OutsideScope, SeriesNotFound, EventTimesInvalid))
+    @post(
+        "/events",
+        responses=problems(*_STAFF, LibraryNotFound, OutsideScope, NoEventsHere, SeriesNotFound, EventTimesInvalid),
+    )
     async def create(self, staff: StaffUser, data: EventIn) -> EventOut:
         """A draft event at one of my libraries; readers see it once it is published."""
         return EventOut.of(await services.create_event(staff, data.library_code, data.series_id, data.draft()))

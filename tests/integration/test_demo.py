@@ -3,6 +3,7 @@ from backend.catalog.models import Copy, Record
 from backend.demo.network import DEMO_PASSWORD, seed_demo
 from backend.network.models import Library, LibraryLevel
 from tests.integration.conftest import Service
+from tests.integration.factories import login_reader
 
 
 async def test_the_demo_network_is_shaped_like_tonglings_and_loads_once(service: Service) -> None:
@@ -36,3 +37,17 @@ async def test_demo_staff_work_within_their_scope(service: Service) -> None:
 
     assert [s["username"] for s in listed.json()] == ["yian-admin"]
     assert foreign.status_code == 403
+
+
+async def test_the_demo_events_are_open_for_booking(service: Service) -> None:
+    summary = await seed_demo()
+    reader = await login_reader(service, "openid-demo-events")
+
+    listed = (await service.client.get("/events", params={"limit": 50})).json()
+    lecture = next(e for e in listed if e["category"] == "lecture")
+    booked = await service.client.post(f"/events/{lecture['id']}/bookings", json={}, headers=reader.headers)
+    toddlers = (await service.client.get("/events", params={"age_months": 18})).json()
+
+    assert len(listed) == summary.events == 6
+    assert booked.status_code == 201 and booked.json()["status"] == "confirmed"
+    assert [e["title"] for e in toddlers] == ["阳光周末·宝宝爬爬阅读会"]

@@ -7,7 +7,8 @@ from backend.circulation.models import CreditEvent, CreditReason
 from backend.crypto import Keys
 from backend.events import doors
 from backend.events.booking import EventPolicy, FullMark, barred_until, lapse_offers
-from backend.events.models import Audience, Booking, BookingStatus
+from backend.events.models import Audience, Booking, BookingStatus, EventSeries
+from backend.network.models import Library
 from tests.integration.conftest import Service
 from tests.integration.eventing import OPENS, STARTS, at, make_event
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
@@ -38,6 +39,10 @@ async def test_staff_publish_an_event_and_readers_book_it_once_each(service: Ser
     service.clock.freeze_at(OPENS - timedelta(days=1))
     staff = await staff_headers(service.client, "a-events")
     created = (await service.client.post("/staff/events", json=NEW_EVENT, headers=staff)).json()
+    no_room = await service.client.post("/staff/events", json={**NEW_EVENT, "library_code": "TL-A-1"}, headers=staff)
+    backwards = await service.client.post(
+        "/staff/events", json={**NEW_EVENT, "ends_at": NEW_EVENT["starts_at"]}, headers=staff
+    )
     hidden = (await service.client.get("/events", params={"library": "TL-A"})).json()
     await service.client.post(f"/staff/events/{created['id']}/publish", headers=staff)
     reader, other = await login_reader(service, "openid-r1"), await login_reader(service, "openid-r2")
@@ -52,6 +57,8 @@ async def test_staff_publish_an_event_and_readers_book_it_once_each(service: Ser
     full_now = (await service.client.get("/events", params={"library": "TL-A", "has_seats": True})).json()
 
     assert created["status"] == "draft" and hidden == []
+    assert (no_room.status_code, no_room.json()["code"]) == (409, "no_events_here")
+    assert (backwards.status_code, backwards.json()["code"]) == (422, "event_times_invalid")
     assert (early["http"], early["code"]) == (409, "booking_not_open")
     assert (booked["http"], booked["status"]) == (201, "confirmed")
     assert again["id"] == booked["id"]
@@ -240,3 +247,22 @@ async def test_staff_cancel_an_event_and_export_who_had_booked(service: Service)
     assert mine["event"]["cancel_reason"] == "场馆维修"
     assert [b["status"] for b in mine["my_bookings"]] == ["event_cancelled"]
     assert await Booking.filter(event_id=event.id, status__in=["confirmed", "waitlisted"]).count() == 0
+
+
+async def test_a_series_limits_how_many_of_its_events_a_reader_holds_at_once(service: Service) -> None:
+    await build_network()
+    series = await EventSeries.create(library=await Library.get(code="TL-A"), name="月读公社", max_active_bookings=2)
+    club = [
+        await make_event(title=f"月读公社·第{i}期", series=series, starts_at=STARTS + timedelta(days=i))
+        for i in range(3)
+    ]
+    service.clock.freeze_at(OPENS)
+    reader = await login_reader(service, "openid-club")
+
+    booked = [await _book(service, reader, event.id) for event in club]
+    await service.client.delete(f"/readers/me/bookings/{booked[0]['id']}", headers=reader.headers)
+    after_cancelling = await _book(service, reader, club[2].id)
+
+    assert [b["http"] for b in booked] == [201, 201, 409]
+    assert booked[2]["code"] == "series_limit_reached" and "月读公社" in str(booked[2]["title"])
+    assert after_cancelling["status"] == "confirmed"
