@@ -87,11 +87,9 @@ def bootstrap(settings: Settings, args: argparse.Namespace) -> None:
 
 def worker(settings: Settings, burst: bool = False) -> None:
     """Run the arq worker (scheduled and background jobs) until stopped, or until the queue is empty (--burst)."""
-    from arq.worker import run_worker
+    from backend.worker import run
 
-    from backend.worker import worker_settings
-
-    run_worker(worker_settings(settings), burst=burst)
+    run(settings, burst=burst)
 
 
 def serve(settings: Settings, workers: int | None = None) -> None:

@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "backend.catalog.models",
     "backend.circulation.models",
     "backend.events.models",
+    "notifications.models",
 ]
 
 

@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from datetime import time
 from pathlib import Path
 
 _PREFIX = "SHUXIANG_"
@@ -84,6 +85,16 @@ class Settings:
     no_show_credit_points: int = 2
     """Credit points each no-show costs the reader who booked."""
 
+    wechat_templates_path: Path | None = None
+    """JSON file mapping each notice kind to its subscribe-message template (notifications/templates.json is
+    the shape). Empty: the shipped file, whose template ids are blank, so nothing is pushed until they are set."""
+
+    quiet_hours: str = "22:00-08:00"
+    """Readers' quiet hours unless they choose their own: pushes wait until the end (empty: none)."""
+
+    due_soon_days: int = 3
+    """How many days before the due date readers are reminded (at 09:00 in China)."""
+
     card_payload_ttl_seconds: int = 60
     """How long one virtual reader card QR stays valid; the app fetches a fresh one before it expires."""
 
@@ -126,6 +137,13 @@ class Settings:
         return self.database_url or f"sqlite://{self.data_dir / 'shuxiang.sqlite3'}"
 
     @property
+    def default_quiet_hours(self) -> tuple[time, time] | None:
+        if not self.quiet_hours.strip():
+            return None
+        start, _, end = self.quiet_hours.partition("-")
+        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+
+    @property
     def effective_secret_key(self) -> str:
         if not self.secret_key and self.database_url and not self.database_url.startswith("sqlite"):
             # Hosts sharing a database must share the key: a per-host key would make every token and every
@@ -136,6 +154,7 @@ class Settings:
 
 _CONVERTERS: dict[str, Callable[[str], object]] = {
     "Path": Path,
+    "Path | None": lambda raw: Path(raw) if raw.strip() else None,
     "int": int,
     "float": float,
     "bool": lambda raw: raw.strip().lower() in ("1", "true", "yes", "on"),

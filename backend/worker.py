@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import arq.worker
 from arq import cron
 from arq.connections import RedisSettings
 
@@ -16,6 +19,9 @@ from backend.clock import SystemClock
 from backend.events import booking, doors
 from backend.events.booking import EventPolicy, FullMark
 from backend.settings import Settings
+from backend.wechat.gateway import WechatpyGateway
+from notifications import reminders, sender, templates
+from notifications.sender import SendPolicy, WeChatSubscribe
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,42 @@ async def mark_no_shows(ctx: dict[str, Any]) -> int:
     return marked
 
 
+async def send_notices(ctx: dict[str, Any]) -> int:
+    """Every minute, and at start: push the notices that are due (a restart picks up where the last run was)."""
+    sent = await sender.send_pending(ctx["channel"], ctx["send_policy"], ctx["clock"].now)
+    log.info("sent %d notices", sent)
+    return sent
+
+
+async def remind_loans(ctx: dict[str, Any]) -> int:
+    """Daily at 09:00 in China: books due in a few days, and books overdue."""
+    now = ctx["clock"].now()
+    made = await reminders.due_soon(now, ctx["settings"].due_soon_days) + await reminders.overdue(now)
+    log.info("made %d loan reminders", made)
+    return made
+
+
+async def remind_holds_and_events(ctx: dict[str, Any]) -> int:
+    """Every quarter hour: holds about to expire on the shelf, events tomorrow and within the hour."""
+    now = ctx["clock"].now()
+    made = await reminders.holds_expiring(now) + await reminders.event_reminders(now)
+    log.info("made %d hold and event reminders", made)
+    return made
+
+
+class Worker(arq.worker.Worker):
+    """arq's worker, stopping gracefully: on SIGTERM it picks no new job, the notice sender claims no new batch,
+    and what is in flight finishes (within `job_completion_wait`) before the process exits."""
+
+    def handle_sig_wait_for_completion(self, signum: signal.Signals) -> None:
+        sender.STOPPING.set()
+        super().handle_sig_wait_for_completion(signum)
+
+
+def run(settings: Settings, *, burst: bool = False) -> None:
+    Worker(**worker_settings(settings), burst=burst).run()
+
+
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """arq's settings for this installation (arq takes a dict as well as a class)."""
 
@@ -72,8 +114,20 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         ctx["settings"] = settings
         ctx["clock"] = SystemClock()
         ctx["event_policy"] = EventPolicy.of(settings)
+        gateway = WechatpyGateway(
+            appid=settings.wechat_appid,
+            secret=settings.wechat_secret,
+            api_base=settings.wechat_api_base,
+            redis=ctx["redis"],
+            timeout=settings.wechat_timeout_seconds,
+        )
+        ctx["gateway"] = gateway
+        ctx["channel"] = WeChatSubscribe(gateway, templates.load(settings.wechat_templates_path))
+        ctx["send_policy"] = SendPolicy(ZoneInfo(settings.timezone), default_quiet=settings.default_quiet_hours)
+        await ctx["redis"].enqueue_job("send_notices", _queue_name=QUEUE)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        ctx["gateway"].close()
         await db.close_orm()
 
     return {
@@ -84,6 +138,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             unlink_old_loans,
             lapse_event_offers,
             mark_no_shows,
+            send_notices,
+            remind_loans,
+            remind_holds_and_events,
         ],
         # arq's cron runs on UTC: 16:05 UTC is 00:05 in China, when a day of lateness has just passed.
         "cron_jobs": [
@@ -93,9 +150,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(unlink_old_loans, hour=17, minute=5, unique=True),
             cron(lapse_event_offers, minute=set(range(0, 60, 5)), unique=True),
             cron(mark_no_shows, minute={2, 17, 32, 47}, unique=True),
+            cron(send_notices, second=30, unique=True),
+            cron(remind_loans, hour=1, minute=0, unique=True),  # 09:00 in China
+            cron(remind_holds_and_events, minute={3, 18, 33, 48}, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "job_completion_wait": 30,
         "queue_name": QUEUE,
     }

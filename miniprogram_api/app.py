@@ -39,7 +39,13 @@ from miniprogram_api.deps import DEPENDENCIES, Deps
 from miniprogram_api.errors import EXCEPTION_HANDLERS
 from miniprogram_api.events.controllers import BookingController, EventController, StaffEventController
 from miniprogram_api.network.controllers import LibraryController
+from miniprogram_api.notifications.controllers import (
+    NoticeController,
+    NoticeTemplateController,
+    StaffMessageController,
+)
 from miniprogram_api.staff.controllers import StaffAuthController, StaffController
+from notifications import templates
 
 _DESCRIPTION = """书香: the reader services of a city library network (一网一卡一平台).
 
@@ -105,6 +111,7 @@ def create_app(
             hold_policy=HoldPolicy(shelf_days=settings.hold_shelf_days, prefer_local=settings.holds_prefer_local),
             event_policy=EventPolicy.of(settings),
             events_full=FullMark(redis),
+            templates=templates.load(settings.wechat_templates_path),
         )
         try:
             yield
@@ -132,6 +139,9 @@ def create_app(
             EventController,
             BookingController,
             StaffEventController,
+            NoticeController,
+            NoticeTemplateController,
+            StaffMessageController,
             AuthController,
             ReaderController,
             StaffAuthController,

@@ -23,6 +23,8 @@ from backend.errors import NotAuthenticated
 from backend.events.booking import EventPolicy, FullMark
 from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway
+from notifications.models import NoticeKind
+from notifications.templates import Template
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class Deps:
     hold_policy: HoldPolicy
     event_policy: EventPolicy
     events_full: FullMark
+    templates: dict[NoticeKind, Template]
 
 
 def provide_deps(state: State) -> Deps:

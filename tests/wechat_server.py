@@ -160,6 +160,7 @@ class FakeWeChat:
         self.appid = appid
         self.secret = secret
         self._lock = threading.Lock()
+        self._message_arrived = threading.Condition(self._lock)  # notified under the lock each message takes
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -269,6 +270,17 @@ class FakeWeChat:
         with self._lock:
             self._openids.add(openid)
             self._authorisations[openid, template_id] += times
+
+    def wait_for_messages(self, count: int, timeout: float) -> bool:
+        """Block until at least `count` subscribe messages were accepted; False if `timeout` passes first."""
+        with self._message_arrived:
+            return self._message_arrived.wait_for(lambda: len(self.subscribe_messages) >= count, timeout)
+
+    def forget_subscriptions(self) -> None:
+        """Start afresh: no authorisation and no message recorded (the server outlives each test)."""
+        with self._lock:
+            self._authorisations.clear()
+            self.subscribe_messages.clear()
 
     def subscriptions_left(self, openid: str, template_id: str) -> int:
         with self._lock:
@@ -472,6 +484,7 @@ class FakeWeChat:
             return _error(43101)
         self._authorisations[openid, template_id] -= 1
         self.subscribe_messages.append(dict(body))
+        self._message_arrived.notify_all()
         return _json({"errcode": 0, "errmsg": "ok", "msgid": secrets.randbelow(2**62)})
 
     @staticmethod

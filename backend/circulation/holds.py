@@ -37,6 +37,8 @@ from backend.circulation.models import ACTIVE_HOLD, Hold, HoldStatus, Loan, Loan
 from backend.circulation.standing import standing, suspension_refusal
 from backend.network.models import Library
 from backend.network.services import get_library
+from notifications import notices
+from notifications.services import guardians, notify
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +136,17 @@ async def _assign(hold: Hold, copy: Copy, here: Library, now: datetime, policy: 
     if not await Hold.filter(id=hold.id, status=HoldStatus.WAITING).update(copy_id=copy.id, **changes):
         return False
     await hold.refresh_from_db()
+    if hold.status is HoldStatus.READY:
+        await _tell_ready(hold, copy, here, now)
     return True
+
+
+async def _tell_ready(hold: Hold, copy: Copy, pickup: Library, now: datetime) -> None:
+    """The reader (a child's guardian) is told, in the same transaction that put the copy on the shelf."""
+    title = await Record.get(id=copy.record_id).values_list("title", flat=True)
+    recipient = (await guardians([hold.reader_id]))[hold.reader_id]
+    assert hold.expires_at is not None
+    await notify(notices.hold_ready(recipient, hold.id, str(title), pickup.name, hold.expires_at), now)
 
 
 def _shelf_expiry(pickup: Library, now: datetime, policy: HoldPolicy) -> datetime:
@@ -158,6 +170,8 @@ async def arrived(copy: Copy, here: Library, now: datetime, policy: HoldPolicy) 
         copy.in_transit_to = await Library.get(id=hold.pickup_library_id)
     await copy.save(update_fields=["status", "current_library_id", "in_transit_to_id", "updated_at"])
     await hold.refresh_from_db()
+    if hold.status is HoldStatus.READY:
+        await _tell_ready(hold, copy, here, now)
     return hold
 
 

@@ -41,6 +41,8 @@ from backend.events.errors import (
 )
 from backend.events.models import ACTIVE_BOOKING, Audience, Booking, BookingStatus, Event, EventSeries, EventStatus
 from backend.settings import Settings
+from notifications import notices
+from notifications.services import notify_many
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +329,9 @@ async def _offer_freed_seats(event: Event, now: datetime, policy: EventPolicy) -
         )
         event.seats_taken = event.capacity - free
         event.waitlisted -= len(offered)
+        await notify_many(
+            [notices.seat_offered(b.booked_by_id, b.id, event.title, event.starts_at, expires) for b in offered], now
+        )
     return offered
 
 

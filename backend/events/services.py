@@ -32,6 +32,8 @@ from backend.events.models import (
 )
 from backend.network.errors import OutsideScope
 from backend.network.services import in_scope, library_in_scope, nearest_libraries
+from notifications import notices
+from notifications.services import notify_many
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +114,21 @@ async def update_event(staff: StaffUser, event_id: int, draft: EventDraft, now: 
         _changeable(event, now)
         if draft.capacity < event.seats_taken:
             raise CapacityBelowBooked(taken=event.seats_taken)
+        change = _change_readers_notice(event, draft)
         for field, value in asdict(draft).items():
             setattr(event, field, value)
         await event.save()
         await close_bookings(event, [], BookingStatus.CANCELLED, now, policy)  # offers any seats added
+        if change:
+            booked = await Booking.filter(event_id=event.id, status__in=ACTIVE_BOOKING)
+            version = now.isoformat()
+            await notify_many(
+                [
+                    notices.event_changed(b.booked_by_id, b.id, event.title, event.starts_at, change, version)
+                    for b in booked
+                ],
+                now,
+            )
     return await staff_event(staff, event_id)
 
 
@@ -137,7 +150,21 @@ async def cancel_event(staff: StaffUser, event_id: int, reason: str, now: dateti
         await Event.filter(id=event.id).update(status=EventStatus.CANCELLED, cancel_reason=reason)
         active = await Booking.filter(event_id=event.id, status__in=ACTIVE_BOOKING)
         await close_bookings(event, active, BookingStatus.EVENT_CANCELLED, now, policy)
+        await notify_many(
+            [notices.event_cancelled(b.booked_by_id, b.id, event.title, event.starts_at, reason) for b in active], now
+        )
     return await staff_event(staff, event_id)
+
+
+def _change_readers_notice(event: Event, draft: EventDraft) -> str:
+    """What changed that people who booked must know: the time or the place."""
+    changes = []
+    if (event.starts_at, event.ends_at) != (draft.starts_at, draft.ends_at):
+        local = draft.starts_at.astimezone(notices.SHANGHAI)
+        changes.append(f"时间改为{local.month}月{local.day}日 {local:%H:%M}")
+    if (event.place, event.online) != (draft.place, draft.online):
+        changes.append(f"地点改为{draft.place or '线上'}")
+    return "；".join(changes)
 
 
 def _changeable(event: Event, now: datetime) -> None:

@@ -58,6 +58,22 @@ class WeChatGateway(Protocol):
         """A PNG mini-program code (getwxacodeunlimit) that opens `page` with `scene` (<= 32 characters)."""
         ...
 
+    async def send_subscribe_message(
+        self, openid: str, template_id: str, data: dict[str, dict[str, str]], page: str
+    ) -> None:
+        """Send one subscribe message. WeChat's refusal raises `SendRefused` with its errcode; WeChat unreachable
+        or failing (5xx) raises `WeChatUnavailable`."""
+        ...
+
+
+class SendRefused(Exception):
+    """WeChat refused a message with an errcode (token errors are the gateway's own business, retried there)."""
+
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(f"errcode={errcode} {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
 
 class _MiniProgramClient(WeChatClient):  # type: ignore[misc]
     """wechatpy's client bound to a configurable API root. The access_token is handed in by the gateway (from
@@ -136,6 +152,17 @@ class WechatpyGateway:
         content: bytes = response.content  # wechatpy hands back the raw response when the answer is a PNG
         return content
 
+    async def send_subscribe_message(
+        self, openid: str, template_id: str, data: dict[str, dict[str, str]], page: str
+    ) -> None:
+        try:
+            await self._call_with_token(lambda c: c.wxa.send_subscribe_message(openid, template_id, data, page=page))
+        except WeChatClientException as exc:
+            if exc.errcode is None:  # an HTTP error (a 5xx) with no WeChat answer in it
+                log.warning("WeChat failed a subscribe message send (%s)", type(exc.__cause__).__name__)
+                raise WeChatUnavailable() from None
+            raise SendRefused(int(exc.errcode), str(exc.errmsg)) from None
+
     async def access_token(self) -> str:
         """The current token from the shared cache, fetched by exactly one process when missing."""
         cached = await self._redis.get(self._token_key)
@@ -144,17 +171,20 @@ class WechatpyGateway:
     async def _with_token(
         self, call: Callable[[_MiniProgramClient], T], invalid_code: type[DomainError] = WeChatUnavailable
     ) -> T:
-        token = await self.access_token()
         try:
-            try:
-                return await self._run(token, call)
-            except WeChatClientException as exc:
-                if exc.errcode not in TOKEN_REJECTED:
-                    raise
-                log.info("WeChat rejected the access_token (%s); refreshing once", exc.errcode)
-                return await self._run(await self._refresh(rejected=token), call)
+            return await self._call_with_token(call)
         except WeChatClientException as exc:
             raise _translate(exc, invalid_code=invalid_code) from exc
+
+    async def _call_with_token(self, call: Callable[[_MiniProgramClient], T]) -> T:
+        token = await self.access_token()
+        try:
+            return await self._run(token, call)
+        except WeChatClientException as exc:
+            if exc.errcode not in TOKEN_REJECTED:
+                raise
+            log.info("WeChat rejected the access_token (%s); refreshing once", exc.errcode)
+            return await self._run(await self._refresh(rejected=token), call)
 
     async def _refresh(self, rejected: str | None) -> str:
         # One refresh at a time across every process: fetching a new token invalidates the old one.

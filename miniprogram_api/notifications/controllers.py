@@ -1,0 +1,133 @@
+"""Notices: the reader's inbox, push authorisations and preferences; staff messages and delivery failures."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post, put
+from litestar.params import Parameter
+
+from backend.accounts.errors import ReaderOnly, RoleTooLow, StaffOnly, TokenExpired, TokenInvalid
+from backend.accounts.models import Reader, StaffUser
+from backend.errors import NotAuthenticated
+from backend.events.errors import EventNotFound
+from backend.network.errors import LibraryNotFound, OutsideScope
+from miniprogram_api.deps import BEARER, Deps
+from miniprogram_api.errors import problems
+from miniprogram_api.notifications.schemas import (
+    AudienceIn,
+    AudienceOut,
+    DeliveryOut,
+    MessageIn,
+    MessageOut,
+    NoticeOut,
+    PreferencesIn,
+    PreferencesOut,
+    ReportOut,
+    RetryIn,
+    RetryOut,
+    SubscriptionIn,
+    TemplateOut,
+    UnreadOut,
+)
+from miniprogram_api.schemas import RowId
+from notifications import broadcasts, sender, services
+from notifications.errors import AudienceInvalid, MessageNotFound, NoticeNotFound, QuietHoursInvalid
+
+_READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
+_STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
+_AUDIENCE = (AudienceInvalid, LibraryNotFound, OutsideScope, EventNotFound)
+
+
+class NoticeController(Controller):
+    path = "/readers/me"
+    tags = ["Notices"]
+    security = BEARER
+
+    @get("/notices", responses=problems(*_READER))
+    async def inbox(
+        self,
+        reader: Reader,
+        unread_only: bool = False,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        before_id: Annotated[int | None, Parameter(ge=1, description="The next page: older than this notice")] = None,
+    ) -> list[NoticeOut]:
+        """My notices, newest first: every notice comes here, whether or not it was also pushed in WeChat."""
+        found = await services.inbox(reader, unread_only=unread_only, limit=limit, before_id=before_id)
+        return [NoticeOut.of(n) for n in found]
+
+    @get("/notices/unread-count", responses=problems(*_READER))
+    async def unread(self, reader: Reader) -> UnreadOut:
+        """How many notices I have not read (the badge)."""
+        return UnreadOut(await services.unread_count(reader))
+
+    @post("/notices/{notice_id:int}/read", status_code=204, responses=problems(*_READER, NoticeNotFound))
+    async def read(self, deps: Deps, reader: Reader, notice_id: RowId) -> None:
+        """Mark a notice read."""
+        await services.mark_read(reader, notice_id, deps.clock.now())
+
+    @post("/notices/read-all", status_code=204, responses=problems(*_READER))
+    async def read_all(self, deps: Deps, reader: Reader) -> None:
+        """Mark every notice read."""
+        await services.mark_read(reader, None, deps.clock.now())
+
+    @post("/subscriptions", status_code=204, responses=problems(*_READER))
+    async def subscribe(self, reader: Reader, data: SubscriptionIn) -> None:
+        """Report the templates I accepted in one subscribe tap: each allows one more message."""
+        await services.authorise(reader, data.template_ids)
+
+    @get("/notice-preferences", responses=problems(*_READER))
+    async def preferences(self, deps: Deps, reader: Reader) -> PreferencesOut:
+        """The kinds I do not want pushed, and my quiet hours."""
+        return PreferencesOut.of(await services.preferences(reader, deps.settings.default_quiet_hours))
+
+    @put("/notice-preferences", responses=problems(*_READER, QuietHoursInvalid))
+    async def set_preferences(self, deps: Deps, reader: Reader, data: PreferencesIn) -> PreferencesOut:
+        """Choose the kinds not to push and the quiet hours (pushes then wait until they end)."""
+        if (data.quiet_from is None) != (data.quiet_until is None):
+            raise QuietHoursInvalid()
+        await services.set_preferences(reader, data.chosen())
+        return PreferencesOut.of(await services.preferences(reader, deps.settings.default_quiet_hours))
+
+
+class NoticeTemplateController(Controller):
+    path = "/notice-templates"
+    tags = ["Notices"]
+
+    @get("/", responses=problems())
+    async def templates(self, deps: Deps) -> list[TemplateOut]:
+        """The subscribe-message template of each notice kind, for the mini-program's requestSubscribeMessage."""
+        return [TemplateOut(kind, t.template_id) for kind, t in sorted(deps.templates.items())]
+
+
+class StaffMessageController(Controller):
+    path = "/staff"
+    tags = ["Staff: notices"]
+    security = BEARER
+
+    @post("/messages/preview", status_code=200, responses=problems(*_STAFF, *_AUDIENCE))
+    async def preview(self, staff: StaffUser, data: AudienceIn) -> AudienceOut:
+        """How many readers a message to this audience would reach."""
+        return AudienceOut(data.audience, len(await broadcasts.audience(staff, data.audience)))
+
+    @post("/messages", responses=problems(*_STAFF, *_AUDIENCE))
+    async def send(self, deps: Deps, staff: StaffUser, data: MessageIn) -> MessageOut:
+        """Send a message to an audience: to every reader's inbox, and pushed where they have authorised it."""
+        return MessageOut.of(await broadcasts.send(staff, data.audience, data.title, data.body, deps.clock.now()))
+
+    @get("/messages/{message_id:int}/report", responses=problems(*_STAFF, MessageNotFound, *_AUDIENCE))
+    async def report(self, staff: StaffUser, message_id: RowId) -> ReportOut:
+        """A message's deliveries by outcome: sent, failed by reason, skipped for lack of authorisation."""
+        return ReportOut.of(*await broadcasts.report(staff, message_id))
+
+    @get("/deliveries/undelivered", responses=problems(*_STAFF, RoleTooLow))
+    async def undelivered(
+        self, staff: StaffUser, limit: Annotated[int, Parameter(ge=1, le=500)] = 100
+    ) -> list[DeliveryOut]:
+        """Failed and interrupted pushes with their reasons, newest first (network admins)."""
+        return [DeliveryOut.of(d) for d in await sender.undelivered(staff, limit)]
+
+    @post("/deliveries/retry", status_code=200, responses=problems(*_STAFF, RoleTooLow))
+    async def retry(self, deps: Deps, staff: StaffUser, data: RetryIn) -> RetryOut:
+        """Send failed or interrupted pushes again (network admins)."""
+        return RetryOut(await sender.retry(staff, data.delivery_ids, deps.clock.now()))

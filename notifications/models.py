@@ -1,0 +1,133 @@
+"""Notices to readers: the inbox, each notice's deliveries over push channels, the readers' subscribe-message
+authorisations, and their preferences."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from backend.accounts.models import Reader, StaffUser
+
+
+class NoticeKind(StrEnum):
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+    HOLD_READY = "hold_ready"
+    HOLD_EXPIRING = "hold_expiring"
+    SEAT_OFFERED = "seat_offered"
+    EVENT_REMINDER = "event_reminder"
+    EVENT_CHANGED = "event_changed"
+    EVENT_CANCELLED = "event_cancelled"
+    STAFF_MESSAGE = "staff_message"
+
+
+class StaffMessage(Model):
+    """A message staff sent to an audience. Its notices carry it, for the delivery report."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
+        "models.StaffUser", related_name="messages_sent", null=True, on_delete=fields.SET_NULL
+    )
+    audience = fields.CharField(max_length=100)  # e.g. "library:TL-A", "holds:TL-A", "event:12"
+    title = fields.CharField(max_length=20)
+    body = fields.CharField(max_length=200)
+    recipients = fields.IntField(default=0)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "staff_message"
+
+
+class Notice(Model):
+    """One notice to one reader, in their inbox from the moment it exists. `key` (kind, subject, reader,
+    occasion) is unique, so a retried job, a re-run cron or a restarted worker never makes a notice twice."""
+
+    id = fields.BigIntField(primary_key=True)
+    reader: fields.ForeignKeyRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="notices", on_delete=fields.CASCADE
+    )
+    reader_id: int
+    kind = fields.CharEnumField(NoticeKind, max_length=20)
+    key = fields.CharField(max_length=200, unique=True)
+    title = fields.CharField(max_length=40)
+    body = fields.CharField(max_length=500)
+    link = fields.CharField(max_length=200, default="")  # the query its mini-program page opens with: "booking=7"
+    # The values a push template may show, by name (e.g. {"title": ..., "due": ...}): channels map them.
+    values: dict[str, str] = fields.JSONField(default=dict)
+    message: fields.ForeignKeyNullableRelation[StaffMessage] = fields.ForeignKeyField(
+        "models.StaffMessage", related_name="notices", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField()
+    read_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "notice"
+        indexes = (("reader_id", "read_at", "id"),)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for the sender, not before `not_before` (quiet hours, a backoff)
+    SENDING = "sending"  # claimed by a sender
+    SENT = "sent"
+    FAILED = "failed"  # permanently, with the reason; staff can retry
+    SKIPPED = "skipped"  # not sent on this channel, with the reason (no authorisation, muted, no template)
+    INTERRUPTED = "interrupted"  # the sender stopped during the call: it may or may not have arrived
+
+
+class Delivery(Model):
+    """The delivery of a notice over one push channel. Recorded with the notice, claimed before the call and marked
+    after it, so a stopped worker leaves nothing unaccounted for."""
+
+    id = fields.BigIntField(primary_key=True)
+    notice: fields.ForeignKeyRelation[Notice] = fields.ForeignKeyField(
+        "models.Notice", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    notice_id: int
+    channel = fields.CharField(max_length=30)
+    status = fields.CharEnumField(DeliveryStatus, max_length=20, default=DeliveryStatus.PENDING)
+    not_before = fields.DatetimeField()
+    attempts = fields.SmallIntField(default=0)
+    claimed_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    error_code = fields.CharField(max_length=30, default="")
+    error_reason = fields.CharField(max_length=200, default="")
+
+    class Meta:
+        table = "delivery"
+        unique_together = (("notice", "channel"),)
+        indexes = (("status", "not_before"),)
+
+
+class SubscribeGrant(Model):
+    """How many messages of a template a reader has authorised (each tap in the requestSubscribeMessage
+    dialog of the mini-program allows one). One is spent per message; none left, nothing is sent."""
+
+    id = fields.IntField(primary_key=True)
+    reader: fields.ForeignKeyRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="subscribe_grants", on_delete=fields.CASCADE
+    )
+    reader_id: int
+    template_id = fields.CharField(max_length=64)
+    remaining = fields.IntField(default=0)
+
+    class Meta:
+        table = "subscribe_grant"
+        unique_together = (("reader", "template_id"),)
+
+
+class NoticePreferences(Model):
+    """What a reader chose: kinds they want no push for (the inbox still has them) and quiet hours."""
+
+    id = fields.IntField(primary_key=True)
+    reader: fields.OneToOneRelation[Reader] = fields.OneToOneField(
+        "models.Reader", related_name="notice_preferences", on_delete=fields.CASCADE
+    )
+    reader_id: int
+    muted_kinds: list[str] = fields.JSONField(default=list)
+    quiet_from = fields.TimeField(null=True)  # none: no quiet hours
+    quiet_until = fields.TimeField(null=True)
+
+    class Meta:
+        table = "notice_preferences"

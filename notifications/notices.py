@@ -1,0 +1,156 @@
+"""What each notice says: its inbox title and text, and the values a push template shows. One place, so the
+wording of every notice can be read and changed together."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from notifications.models import NoticeKind
+from notifications.services import NoticeDraft
+from notifications.templates import wechat_date, wechat_time
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _titles(titles: list[str]) -> str:
+    first = f"《{titles[0]}》"
+    return first if len(titles) == 1 else f"{first}等{len(titles)}本"
+
+
+def _day(moment: date) -> str:
+    return f"{moment.month}月{moment.day}日"
+
+
+def due_soon(reader_id: int, due: date, titles: list[str], library: str, days: int) -> NoticeDraft:
+    """One notice per reader and due date, however many books (a digest, not one message per book)."""
+    books = _titles(titles)
+    return NoticeDraft(
+        reader_id,
+        NoticeKind.DUE_SOON,
+        subject=f"due:{due.isoformat()}",
+        occasion=f"{days}d",
+        title="借阅即将到期",
+        body=f"{books}将于{_day(due)}到期，可在小程序续借或到任一图书馆归还。",
+        link=f"due={due.isoformat()}",
+        values={"titles": books, "due": f"{due.year}年{due.month:02d}月{due.day:02d}日", "library": library},
+    )
+
+
+def overdue(reader_id: int, due: date, titles: list[str], library: str) -> NoticeDraft:
+    books = _titles(titles)
+    return NoticeDraft(
+        reader_id,
+        NoticeKind.OVERDUE,
+        subject=f"overdue:{due.isoformat()}",
+        occasion="first",
+        title="借阅已逾期",
+        body=f"{books}已于{_day(due)}到期，逾期每天扣减信用分，请尽快归还（可在任一图书馆还书）。",
+        link=f"due={due.isoformat()}",
+        values={
+            "titles": books,
+            "due": f"{due.year}年{due.month:02d}月{due.day:02d}日",
+            "library": library,
+            "advice": "请尽快归还，逾期扣减信用分",
+        },
+    )
+
+
+def hold_ready(reader_id: int, hold_id: int, title: str, pickup: str, until: datetime) -> NoticeDraft:
+    return NoticeDraft(
+        reader_id,
+        NoticeKind.HOLD_READY,
+        subject=f"hold:{hold_id}",
+        occasion="ready",
+        title="预约的书到了",
+        body=f"《{title}》已到{pickup}预约架，请于{_day(until.astimezone(SHANGHAI).date())}前取书。",
+        link=f"hold={hold_id}",
+        values={"title": title, "library": pickup, "until": wechat_date(until.astimezone(SHANGHAI))},
+    )
+
+
+def hold_expiring(reader_id: int, hold_id: int, title: str, pickup: str, until: datetime) -> NoticeDraft:
+    return NoticeDraft(
+        reader_id,
+        NoticeKind.HOLD_EXPIRING,
+        subject=f"hold:{hold_id}",
+        occasion="expiring",
+        title="预约书即将过期",
+        body=f"《{title}》在{pickup}预约架上保留到{_day(until.astimezone(SHANGHAI).date())}，逾期将转给下一位读者。",
+        link=f"hold={hold_id}",
+        values={"title": title, "library": pickup, "until": wechat_date(until.astimezone(SHANGHAI))},
+    )
+
+
+def seat_offered(reader_id: int, booking_id: int, event: str, starts: datetime, until: datetime) -> NoticeDraft:
+    return NoticeDraft(
+        reader_id,
+        NoticeKind.SEAT_OFFERED,
+        subject=f"booking:{booking_id}",
+        occasion=f"offer:{until.isoformat()}",
+        title="候补到名额了",
+        body=f"「{event}」有了空位，请在{wechat_time(until.astimezone(SHANGHAI))}前确认，否则顺延给下一位。",
+        link=f"booking={booking_id}",
+        values={
+            "event": event,
+            "starts": wechat_time(starts.astimezone(SHANGHAI)),
+            "until": wechat_time(until.astimezone(SHANGHAI)),
+        },
+    )
+
+
+def event_reminder(
+    reader_id: int, booking_id: int, event: str, starts: datetime, place: str, ahead: str
+) -> NoticeDraft:
+    when = "明天" if ahead == "24h" else "1小时后"
+    return NoticeDraft(
+        reader_id,
+        NoticeKind.EVENT_REMINDER,
+        subject=f"booking:{booking_id}",
+        occasion=ahead,
+        title="活动提醒",
+        body=f"您预约的「{event}」{when}开始（{wechat_time(starts.astimezone(SHANGHAI))}，{place}），请凭入场码签到。",
+        link=f"booking={booking_id}",
+        values={"event": event, "starts": wechat_time(starts.astimezone(SHANGHAI)), "place": place or "见活动详情"},
+    )
+
+
+def event_changed(
+    reader_id: int, booking_id: int, event: str, starts: datetime, change: str, version: str
+) -> NoticeDraft:
+    return NoticeDraft(
+        reader_id,
+        NoticeKind.EVENT_CHANGED,
+        subject=f"booking:{booking_id}",
+        occasion=f"changed:{version}",
+        title="活动有变更",
+        body=f"您预约的「{event}」有变更：{change}。",
+        link=f"booking={booking_id}",
+        values={"event": event, "starts": wechat_time(starts.astimezone(SHANGHAI)), "change": change},
+    )
+
+
+def event_cancelled(reader_id: int, booking_id: int, event: str, starts: datetime, reason: str) -> NoticeDraft:
+    return NoticeDraft(
+        reader_id,
+        NoticeKind.EVENT_CANCELLED,
+        subject=f"booking:{booking_id}",
+        occasion="cancelled",
+        title="活动已取消",
+        body=f"很抱歉，您预约的「{event}」已取消：{reason}。",
+        link=f"booking={booking_id}",
+        values={"event": event, "starts": wechat_time(starts.astimezone(SHANGHAI)), "reason": reason},
+    )
+
+
+def staff_message(reader_id: int, message_id: int, title: str, body: str, sender: str) -> NoticeDraft:
+    return NoticeDraft(
+        reader_id,
+        NoticeKind.STAFF_MESSAGE,
+        subject=f"message:{message_id}",
+        occasion="sent",
+        title=title,
+        body=body,
+        values={"title": title, "body": body, "sender": sender},
+        message_id=message_id,
+    )

@@ -1,0 +1,159 @@
+"""Making notices, the inbox, subscribe-message authorisations and readers' preferences.
+
+Anything that has something to tell a reader calls `notify` (or `notify_many` for a cron job's batch) inside its
+own transaction: the notice and its pending deliveries are written with it, or not at all. Each notice's key
+(kind, subject, reader, occasion) is unique and the inserts skip existing keys, so asking twice makes one notice;
+the sender (`notifications.sender`) pushes the deliveries later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+
+from tortoise.expressions import F
+
+from backend.accounts.models import Reader
+from notifications.errors import NoticeNotFound
+from notifications.models import Delivery, Notice, NoticeKind, NoticePreferences, SubscribeGrant
+
+PUSH_CHANNELS = ("wechat_subscribe",)  # every notice is in the inbox; these also push it
+_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeDraft:
+    reader_id: int  # the recipient: for a child's card, the guardian
+    kind: NoticeKind
+    subject: str  # what it is about: "loan:12", "booking:7", "2026-12-05"
+    occasion: str  # which telling of it: "24h", "1h", the due date
+    title: str
+    body: str
+    link: str = ""  # the query the mini-program page opens with, e.g. "booking=7"
+    values: dict[str, str] = field(default_factory=dict)
+    message_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind.value}:{self.subject}:{self.reader_id}:{self.occasion}"
+
+
+async def notify(draft: NoticeDraft, now: datetime) -> None:
+    await notify_many([draft], now)
+
+
+async def notify_many(drafts: Sequence[NoticeDraft], now: datetime) -> int:
+    """Record notices and their pending deliveries, skipping keys that exist; returns how many were new. Safe to
+    run again after a crash part-way: deliveries missing for existing notices are made then."""
+    made = 0
+    for start in range(0, len(drafts), _BATCH):
+        batch = drafts[start : start + _BATCH]
+        keys = [d.key for d in batch]
+        existing: set[str] = set(await Notice.filter(key__in=keys).values_list("key", flat=True))  # type: ignore[arg-type]
+        fresh = [d for d in batch if d.key not in existing]
+        await Notice.bulk_create(
+            [
+                Notice(
+                    reader_id=d.reader_id,
+                    kind=d.kind,
+                    key=d.key,
+                    title=d.title,
+                    body=d.body,
+                    link=d.link,
+                    values=d.values,
+                    message_id=d.message_id,
+                    created_at=now,
+                )
+                for d in fresh
+            ],
+            ignore_conflicts=True,  # a concurrent run made some of them: theirs stand
+        )
+        made += len(fresh)
+        ids = await Notice.filter(key__in=keys).values_list("id", flat=True)
+        await Delivery.bulk_create(
+            [Delivery(notice_id=i, channel=channel, not_before=now) for i in ids for channel in PUSH_CHANNELS],
+            ignore_conflicts=True,
+        )
+    return made
+
+
+async def guardians(reader_ids: Iterable[int]) -> dict[int, int]:
+    """Whom to tell about each card: the reader, or a child's guardian (children have no WeChat of their own)."""
+    rows = await Reader.filter(id__in=list(set(reader_ids))).values_list("id", "guardian_id")
+    return {reader_id: guardian_id or reader_id for reader_id, guardian_id in rows}
+
+
+async def inbox(reader: Reader, *, unread_only: bool, limit: int, before_id: int | None) -> list[Notice]:
+    notices = Notice.filter(reader_id=reader.id)
+    if unread_only:
+        notices = notices.filter(read_at__isnull=True)
+    if before_id is not None:
+        notices = notices.filter(id__lt=before_id)
+    return await notices.order_by("-id").limit(limit)
+
+
+async def unread_count(reader: Reader) -> int:
+    return await Notice.filter(reader_id=reader.id, read_at__isnull=True).count()
+
+
+async def mark_read(reader: Reader, notice_id: int | None, now: datetime) -> None:
+    """Mark one notice read, or all of them."""
+    notices = Notice.filter(reader_id=reader.id, read_at__isnull=True)
+    if notice_id is not None:
+        if not await Notice.exists(id=notice_id, reader_id=reader.id):
+            raise NoticeNotFound()
+        notices = notices.filter(id=notice_id)
+    await notices.update(read_at=now)
+
+
+async def authorise(reader: Reader, template_ids: Iterable[str]) -> None:
+    """The mini-program reports the templates a reader accepted in one requestSubscribeMessage tap: one more
+    message of each may be sent."""
+    for template_id in set(template_ids):
+        grant, _ = await SubscribeGrant.get_or_create(reader_id=reader.id, template_id=template_id)
+        await SubscribeGrant.filter(id=grant.id).update(remaining=F("remaining") + 1)
+
+
+async def spend(reader_id: int, template_id: str) -> bool:
+    """Use one authorisation, atomically: two senders never spend the last one twice."""
+    spent = await SubscribeGrant.filter(reader_id=reader_id, template_id=template_id, remaining__gt=0).update(
+        remaining=F("remaining") - 1
+    )
+    return spent == 1
+
+
+async def refund(reader_id: int, template_id: str) -> None:
+    """WeChat did not deliver (a quota, an outage, a bad request): the authorisation was not used up."""
+    await SubscribeGrant.filter(reader_id=reader_id, template_id=template_id).update(remaining=F("remaining") + 1)
+
+
+async def forget_grants(reader_id: int, template_id: str) -> None:
+    """WeChat says the reader has none left (43101): our count was wrong, so it starts again from zero."""
+    await SubscribeGrant.filter(reader_id=reader_id, template_id=template_id).update(remaining=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    muted_kinds: frozenset[NoticeKind]
+    quiet_from: time | None
+    quiet_until: time | None
+
+
+async def preferences(reader: Reader, default_quiet: tuple[time, time] | None) -> Preferences:
+    row = await NoticePreferences.get_or_none(reader_id=reader.id)
+    if row is None:
+        quiet = default_quiet or (None, None)
+        return Preferences(frozenset(), *quiet)
+    return Preferences(frozenset(NoticeKind(k) for k in row.muted_kinds), row.quiet_from, row.quiet_until)
+
+
+async def set_preferences(reader: Reader, chosen: Preferences) -> None:
+    await NoticePreferences.update_or_create(
+        defaults={
+            "muted_kinds": sorted(k.value for k in chosen.muted_kinds),
+            "quiet_from": chosen.quiet_from,
+            "quiet_until": chosen.quiet_until,
+        },
+        reader_id=reader.id,
+    )

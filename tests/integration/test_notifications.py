@@ -1,0 +1,301 @@
+"""Readers are told what matters: in the inbox always, and in WeChat once per authorisation, never twice."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from backend.accounts.models import Reader, StaffRole
+from backend.catalog.models import Copy, Record
+from backend.catalog.search import index_records
+from backend.circulation import services as circulation
+from backend.network.models import Library
+from notifications import reminders
+from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, SubscribeGrant
+from notifications.sender import SendPolicy, WeChatSubscribe
+from notifications.services import NoticeDraft, notify_many
+from tests.integration.conftest import Service
+from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
+from tests.integration.notifying import SHANGHAI, channel, push, received, subscribed_reader, template_id
+from tests.wechat_server import HTTP500
+
+__all__ = ["channel"]  # the fixture, used by name
+
+# 10:00 on a Tuesday in Tongling.
+MORNING = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+
+async def _library_with_copies(*barcodes: str, title: str = "活着") -> Record:
+    await build_network()
+    library = await Library.get(code="TL-A")
+    record = await Record.create(title=title)
+    for barcode in barcodes:
+        await Copy.create(barcode=barcode, record=record, home_library=library, current_library=library)
+    await index_records([record.id])
+    return record
+
+
+async def _deliveries(openid: str) -> list[Delivery]:
+    return await Delivery.filter(notice__reader__openid=openid).order_by("id").select_related("notice")
+
+
+async def test_a_hold_on_the_shelf_reaches_the_inbox_at_once_and_wechat_once(
+    service: Service, channel: WeChatSubscribe
+) -> None:
+    record = await _library_with_copies("N0001")
+    await make_staff("n-desk", StaffRole.LIBRARIAN, "TL-A")
+    service.clock.freeze_at(MORNING)
+    reader = await subscribed_reader(service, "openid-hold", NoticeKind.HOLD_READY)
+    desk = await staff_headers(service.client, "n-desk")
+    placed = await service.client.post(
+        "/readers/me/holds", json={"record_id": record.id, "pickup_library_code": "TL-A"}, headers=reader.headers
+    )
+    await service.client.post("/staff/checkins", json={"barcode": "N0001"}, headers=desk)
+
+    unread = (await service.client.get("/readers/me/notices/unread-count", headers=reader.headers)).json()
+    inbox = (await service.client.get("/readers/me/notices", headers=reader.headers)).json()
+    sent = [await push(service, channel) for _ in range(2)]
+
+    assert unread == {"unread": 1}
+    assert [(n["kind"], n["link"]) for n in inbox] == [("hold_ready", f"hold={placed.json()['id']}")]
+    assert "活着" in inbox[0]["body"] and "铜官区图书馆" in inbox[0]["body"]
+    assert sent == [1, 0]
+    (message,) = received(service, "openid-hold")
+    assert message["template_id"] == template_id(NoticeKind.HOLD_READY)
+    assert message["page"] == f"pages/holds/index?hold={placed.json()['id']}"
+    assert message["data"]["thing1"]["value"] == "活着" and message["data"]["date3"]["value"] == "2026年12月08日"
+    assert service.wechat.subscriptions_left("openid-hold", template_id(NoticeKind.HOLD_READY)) == 0
+    await service.client.post("/readers/me/notices/read-all", headers=reader.headers)
+    assert (await service.client.get("/readers/me/notices/unread-count", headers=reader.headers)).json()["unread"] == 0
+
+
+async def test_without_an_authorisation_nothing_is_pushed_and_the_inbox_still_has_it(
+    service: Service, channel: WeChatSubscribe
+) -> None:
+    reader = await login_reader(service, "openid-silent")
+    reader_id = (await Reader.get(openid="openid-silent")).id
+    await notify_many([_message(reader_id, 1)], service.clock.now())
+
+    await push(service, channel)
+
+    (delivery,) = await _deliveries("openid-silent")
+    assert (delivery.status, delivery.error_code) == (DeliveryStatus.SKIPPED, "no_authorisation")
+    assert received(service, "openid-silent") == []
+    inbox = (await service.client.get("/readers/me/notices", headers=reader.headers)).json()
+    assert [n["title"] for n in inbox] == ["闭馆通知"]
+
+
+def _message(reader_id: int, n: int, title: str = "闭馆通知", body: str = "本周六闭馆一天") -> NoticeDraft:
+    return NoticeDraft(
+        reader_id,
+        NoticeKind.STAFF_MESSAGE,
+        subject=f"message:{n}",
+        occasion="sent",
+        title=title,
+        body=body,
+        values={"title": title, "body": body, "sender": "铜陵市图书馆"},
+    )
+
+
+async def test_wechats_answers_decide_what_happens_to_a_push(service: Service, channel: WeChatSubscribe) -> None:
+    kind = NoticeKind.STAFF_MESSAGE
+    for openid in ("openid-refused", "openid-gone", "openid-busy"):
+        await subscribed_reader(service, openid, kind)
+    ids = {r.openid: r.id for r in await Reader.filter(openid__in=["openid-refused", "openid-gone", "openid-busy"])}
+    service.wechat.authorise_subscription("openid-refused", template_id(kind), times=-1)  # WeChat has none left
+    await Reader.filter(openid="openid-gone").update(openid="openid-gone-unknown")  # an openid WeChat does not know
+    service.clock.freeze_at(MORNING)
+
+    async def outcome(openid: str) -> tuple[DeliveryStatus, str, int]:
+        (delivery,) = await Delivery.filter(notice__reader_id=ids[openid])
+        grant = await SubscribeGrant.get(reader_id=ids[openid])
+        return delivery.status, delivery.error_code, grant.remaining
+
+    await notify_many([_message(ids["openid-refused"], 2)], MORNING)
+    await push(service, channel)
+    await notify_many([_message(ids["openid-gone"], 2)], MORNING)
+    await push(service, channel)
+    await notify_many([_message(ids["openid-busy"], 2)], MORNING)
+    service.wechat.script_next_errors("/cgi-bin/message/subscribe/send", [45009, HTTP500])
+    await push(service, channel)
+
+    # 43101: WeChat's count is the truth, ours is zeroed. 40003: permanent, the authorisation was not used.
+    assert await outcome("openid-refused") == (DeliveryStatus.FAILED, "43101", 0)
+    assert await outcome("openid-gone") == (DeliveryStatus.FAILED, "40003", 1)
+    # 45009 (daily quota): tried again after a backoff; the authorisation was given back meanwhile.
+    assert await outcome("openid-busy") == (DeliveryStatus.PENDING, "45009", 1)
+    service.clock.freeze_at(MORNING + timedelta(minutes=1))
+    assert await push(service, channel) == 0  # the 500
+    assert await outcome("openid-busy") == (DeliveryStatus.PENDING, "unavailable", 1)
+    service.clock.freeze_at(MORNING + timedelta(minutes=5))
+    assert await push(service, channel) == 1
+    assert await outcome("openid-busy") == (DeliveryStatus.SENT, "", 0)
+    assert len(received(service, "openid-busy")) == 1
+    assert received(service, "openid-refused") == []
+
+
+async def test_staff_see_failed_pushes_with_their_reason_and_send_them_again(
+    service: Service, channel: WeChatSubscribe
+) -> None:
+    await build_network()
+    await make_staff("central-admin", StaffRole.NETWORK_ADMIN, "TL")
+    await make_staff("a-librarian", StaffRole.LIBRARIAN, "TL-A")
+    await subscribed_reader(service, "openid-retry", NoticeKind.STAFF_MESSAGE, times=2)
+    reader_id = (await Reader.get(openid="openid-retry")).id
+    await notify_many([_message(reader_id, 3)], service.clock.now())
+    service.wechat.script_next_errors("/cgi-bin/message/subscribe/send", [47003])
+    await push(service, channel)
+    admin = await staff_headers(service.client, "central-admin")
+
+    listed = (await service.client.get("/staff/deliveries/undelivered", headers=admin)).json()
+    by_librarian = await service.client.get(
+        "/staff/deliveries/undelivered", headers=await staff_headers(service.client, "a-librarian")
+    )
+    retried = await service.client.post(
+        "/staff/deliveries/retry", json={"delivery_ids": [d["id"] for d in listed]}, headers=admin
+    )
+    await push(service, channel)
+
+    assert [(d["error_code"], d["kind"]) for d in listed] == [("47003", "staff_message")]
+    assert listed[0]["error_reason"] == "template data invalid"
+    assert by_librarian.status_code == 403
+    assert retried.json() == {"queued": 1}
+    assert len(received(service, "openid-retry")) == 1
+
+
+async def test_a_rejected_access_token_is_refreshed_once_and_the_message_goes(
+    service: Service, channel: WeChatSubscribe
+) -> None:
+    await subscribed_reader(service, "openid-token", NoticeKind.STAFF_MESSAGE)
+    await notify_many([_message((await Reader.get(openid="openid-token")).id, 4)], service.clock.now())
+    await channel.gateway.access_token()  # cached in Redis
+    service.wechat.invalidate_all_tokens()  # then WeChat answers 40001 to it
+
+    assert await push(service, channel) == 1
+    assert len(received(service, "openid-token")) == 1
+
+
+async def test_quiet_hours_hold_a_push_until_morning(service: Service, channel: WeChatSubscribe) -> None:
+    await subscribed_reader(service, "openid-night", NoticeKind.STAFF_MESSAGE)
+    night = datetime(2026, 12, 1, 23, 30, tzinfo=SHANGHAI)
+    service.clock.freeze_at(night)
+    await notify_many([_message((await Reader.get(openid="openid-night")).id, 5)], night)
+    policy = SendPolicy(SHANGHAI)  # the default quiet hours, 22:00-08:00
+
+    at_night = await push(service, channel, policy)
+    service.clock.freeze_at(datetime(2026, 12, 2, 7, 59, tzinfo=SHANGHAI))
+    before_eight = await push(service, channel, policy)
+    service.clock.freeze_at(datetime(2026, 12, 2, 8, 0, tzinfo=SHANGHAI))
+    at_eight = await push(service, channel, policy)
+
+    assert (at_night, before_eight, at_eight) == (0, 0, 1)
+    assert len(received(service, "openid-night")) == 1
+
+
+async def test_three_books_due_the_same_day_make_one_message_and_a_rerun_none(
+    service: Service, channel: WeChatSubscribe
+) -> None:
+    await _library_with_copies("D1", "D2", "D3", title="一个很长很长很长很长很长很长的书名：关于时间的故事")
+    desk = await make_staff("d-desk", StaffRole.LIBRARIAN, "TL-A")
+    await desk.fetch_related("library")
+    await subscribed_reader(service, "openid-due", NoticeKind.DUE_SOON)
+    reader = await Reader.get(openid="openid-due")
+    for barcode in ("D1", "D2", "D3"):
+        await circulation.checkout(reader, barcode, now=MORNING, staff=desk)
+    due = (await circulation.open_loans(reader.id, MORNING))[0][0].due_at
+    three_days_before = due - timedelta(days=3)
+
+    made = [await reminders.due_soon(three_days_before) for _ in range(2)]
+    service.clock.freeze_at(three_days_before)
+    await push(service, channel)
+
+    assert made == [1, 0]
+    (message,) = received(service, "openid-due")
+    title = message["data"]["thing1"]["value"]
+    assert title.endswith("…") and len(title) == 20 and "等3本" not in title  # cut to WeChat's 20 characters
+    (notice,) = await Notice.filter(reader_id=reader.id)
+    assert "等3本" in notice.body
+
+
+async def test_a_muted_kind_is_not_pushed_but_is_in_the_inbox(service: Service, channel: WeChatSubscribe) -> None:
+    reader = await subscribed_reader(service, "openid-mute", NoticeKind.STAFF_MESSAGE)
+    chosen = await service.client.put(
+        "/readers/me/notice-preferences",
+        json={"muted_kinds": ["staff_message"], "quiet_from": None, "quiet_until": None},
+        headers=reader.headers,
+    )
+    half = await service.client.put(
+        "/readers/me/notice-preferences", json={"quiet_from": "22:00:00"}, headers=reader.headers
+    )
+    await notify_many([_message((await Reader.get(openid="openid-mute")).id, 6)], service.clock.now())
+
+    await push(service, channel)
+
+    assert chosen.json()["muted_kinds"] == ["staff_message"]
+    assert (half.status_code, half.json()["code"]) == (422, "quiet_hours_invalid")
+    (delivery,) = await _deliveries("openid-mute")
+    assert (delivery.status, delivery.error_code) == (DeliveryStatus.SKIPPED, "muted")
+    assert received(service, "openid-mute") == []
+    assert len((await service.client.get("/readers/me/notices", headers=reader.headers)).json()) == 1
+
+
+async def test_a_staff_message_reaches_its_audience_with_a_report(service: Service, channel: WeChatSubscribe) -> None:
+    await build_network()
+    await make_staff("a-admin", StaffRole.LIBRARY_ADMIN, "TL-A")
+    await make_staff("b-admin", StaffRole.LIBRARY_ADMIN, "TL-B")
+    staff = await staff_headers(service.client, "a-admin")
+    for n, library in enumerate(["TL-A", "TL-A-1", "TL-B"]):
+        reader = await subscribed_reader(service, f"openid-aud-{n}", NoticeKind.STAFF_MESSAGE) if n else None
+        reader = reader or await login_reader(service, f"openid-aud-{n}")
+        await service.client.patch("/readers/me", json={"home_library_code": library}, headers=reader.headers)
+
+    preview = await service.client.post("/staff/messages/preview", json={"audience": "library:TL-A"}, headers=staff)
+    outside = await service.client.post("/staff/messages/preview", json={"audience": "library:TL-B"}, headers=staff)
+    sent = await service.client.post(
+        "/staff/messages", json={"audience": "library:TL-A", "title": "闭馆通知", "body": "周六闭馆"}, headers=staff
+    )
+    await push(service, channel)
+    report = (await service.client.get(f"/staff/messages/{sent.json()['id']}/report", headers=staff)).json()
+
+    assert preview.json() == {"audience": "library:TL-A", "recipients": 2}
+    assert outside.json()["code"] == "outside_staff_scope"
+    assert sent.json()["recipients"] == 2
+    assert report["outcomes"] == {"sent": 1, "skipped:no_authorisation": 1}
+    assert len(received(service, "openid-aud-1")) == 1 and received(service, "openid-aud-2") == []
+
+
+async def test_notices_and_pushes_happen_once_however_many_run_at_once(
+    service: Service, channel: WeChatSubscribe
+) -> None:
+    for n in range(30):
+        await subscribed_reader(service, f"openid-once-{n}", NoticeKind.STAFF_MESSAGE, times=2)
+    ids = await Reader.filter(openid__startswith="openid-once-").values_list("id", flat=True)
+    drafts = [_message(int(i), 7) for i in ids]  # type: ignore[call-overload]
+
+    await asyncio.gather(*(notify_many(drafts, service.clock.now()) for _ in range(4)))
+    sent = await asyncio.gather(*(push(service, channel) for _ in range(3)))
+
+    assert await Notice.filter(reader_id__in=ids).count() == 30
+    assert await Delivery.filter(notice__reader_id__in=ids).count() == 30
+    assert sum(sent) == 30
+    for n in range(30):
+        assert len(received(service, f"openid-once-{n}")) == 1
+
+
+async def test_a_push_left_mid_call_by_a_killed_worker_is_reported_not_sent_again(
+    service: Service, channel: WeChatSubscribe
+) -> None:
+    await subscribed_reader(service, "openid-killed", NoticeKind.STAFF_MESSAGE)
+    reader_id = (await Reader.get(openid="openid-killed")).id
+    service.clock.freeze_at(MORNING)
+    await notify_many([_message(reader_id, 8)], MORNING)
+    # A worker claimed it and was killed (SIGKILL, a power cut) before it could mark the outcome.
+    await Delivery.filter(notice__reader_id=reader_id).update(status=DeliveryStatus.SENDING, claimed_at=MORNING)
+
+    service.clock.freeze_at(MORNING + timedelta(minutes=1))
+    still_in_flight = await push(service, channel)  # a live sender may still be on that call
+    service.clock.freeze_at(MORNING + timedelta(minutes=3))
+    after = await push(service, channel)
+
+    (delivery,) = await _deliveries("openid-killed")
+    assert (still_in_flight, after) == (0, 0)
+    assert (delivery.status, delivery.error_code) == (DeliveryStatus.INTERRUPTED, "interrupted")
+    assert received(service, "openid-killed") == []
