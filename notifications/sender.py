@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader, StaffRole, StaffUser
@@ -56,7 +58,9 @@ SENT = Outcome(DeliveryStatus.SENT)
 class Channel(Protocol):
     name: str
 
-    async def send(self, notice: Notice, recipient: Reader) -> Outcome: ...
+    async def send(self, batch: list[tuple[Notice, Reader]], concurrency: int) -> list[Outcome]:
+        """Push each notice to its recipient, at most `concurrency` at a time; an outcome for each, in order."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +71,41 @@ class WeChatSubscribe:
     templates: dict[NoticeKind, Template]
     name: str = "wechat_subscribe"
 
-    async def send(self, notice: Notice, recipient: Reader) -> Outcome:
-        template = self.templates.get(notice.kind)
-        if template is None:
+    async def send(self, batch: list[tuple[Notice, Reader]], concurrency: int) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [self._unsendable(notice, recipient) for notice, recipient in batch]
+        wanted = [
+            (i, recipient.id, self.templates[notice.kind].template_id)
+            for i, (notice, recipient) in enumerate(batch)
+            if outcomes[i] is None
+        ]
+        granted = await services.spend_many([(reader_id, template_id) for _, reader_id, template_id in wanted])
+        gate = asyncio.Semaphore(concurrency)
+
+        async def push(i: int) -> Outcome:
+            async with gate:
+                return await self._push(*batch[i])
+
+        for (i, _, _), allowed in zip(wanted, granted, strict=True):
+            if not allowed:
+                outcomes[i] = Outcome(
+                    DeliveryStatus.SKIPPED, "no_authorisation", "the reader has no authorisation left"
+                )
+        pushing = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        for i, outcome in zip(pushing, await asyncio.gather(*(push(i) for i in pushing)), strict=True):
+            outcomes[i] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _unsendable(self, notice: Notice, recipient: Reader) -> Outcome | None:
+        if notice.kind not in self.templates:
             return Outcome(DeliveryStatus.SKIPPED, "no_template", "no template is configured for this kind")
         if not recipient.openid:
             return Outcome(DeliveryStatus.SKIPPED, "no_wechat", "the reader has no WeChat login")
-        if not await services.spend(recipient.id, template.template_id):
-            return Outcome(DeliveryStatus.SKIPPED, "no_authorisation", "the reader has no authorisation left")
+        return None
+
+    async def _push(self, notice: Notice, recipient: Reader) -> Outcome:
+        """One message, its authorisation already spent: given back when WeChat did not use it."""
+        template = self.templates[notice.kind]
+        assert recipient.openid is not None
         page = f"{template.page}?{notice.link}" if notice.link else template.page
         try:
             await self.gateway.send_subscribe_message(
@@ -124,42 +155,39 @@ async def send_pending(channel: Channel, policy: SendPolicy, clock: Callable[[],
     """Send what is due on `channel` until nothing is, or the worker is stopping; returns how many were sent."""
     await mark_interrupted(channel.name, clock())
     sent = 0
-    gate = asyncio.Semaphore(policy.concurrency)
     while not STOPPING.is_set():
         claimed = await _claim(channel.name, clock(), policy.batch)
         if not claimed:
             break
-        recipients = {r.id: r for r in await Reader.filter(id__in={d.notice.reader_id for d in claimed})}
-        prefs = {rid: await services.preferences(r, policy.default_quiet) for rid, r in recipients.items()}
-
-        async def one(delivery: Delivery, recipient: Reader, chosen: Preferences) -> bool:
-            async with gate:
-                return await _deliver(channel, policy, delivery, recipient, chosen, clock)
-
-        sent += sum(
-            await asyncio.gather(*(one(d, recipients[d.notice.reader_id], prefs[d.notice.reader_id]) for d in claimed))
-        )
+        sent += await _deliver(channel, policy, claimed, clock)
     return sent
 
 
-async def _deliver(
-    channel: Channel,
-    policy: SendPolicy,
-    delivery: Delivery,
-    recipient: Reader,
-    chosen: Preferences,
-    clock: Callable[[], datetime],
-) -> bool:
-    notice = delivery.notice
-    if notice.kind in chosen.muted_kinds:
-        outcome = Outcome(DeliveryStatus.SKIPPED, "muted", "the reader turned this kind off")
-    elif (until := quiet_until(chosen, clock(), policy.timezone)) is not None:
-        await _wait(delivery, until)
-        return False
-    else:
-        outcome = await channel.send(notice, recipient)
-    await _finish(delivery, outcome, clock())
-    return outcome.status is DeliveryStatus.SENT
+async def _deliver(channel: Channel, policy: SendPolicy, claimed: list[Delivery], clock: Callable[[], datetime]) -> int:
+    """One claimed batch: muted kinds skipped, quiet hours waited out, the rest pushed; outcomes marked together."""
+    readers = {d.notice.reader_id for d in claimed}
+    recipients = {r.id: r for r in await Reader.filter(id__in=readers)}
+    chosen = await services.preferences_of(readers, policy.default_quiet)
+    now = clock()
+    outcomes: dict[int, Outcome] = {}
+    waiting: dict[datetime, list[int]] = defaultdict(list)
+    to_push: list[Delivery] = []
+    for delivery in claimed:
+        prefs = chosen[delivery.notice.reader_id]
+        if delivery.notice.kind in prefs.muted_kinds:
+            outcomes[delivery.id] = Outcome(DeliveryStatus.SKIPPED, "muted", "the reader turned this kind off")
+        elif (until := quiet_until(prefs, now, policy.timezone)) is not None:
+            waiting[until].append(delivery.id)
+        else:
+            to_push.append(delivery)
+    pushed = await channel.send([(d.notice, recipients[d.notice.reader_id]) for d in to_push], policy.concurrency)
+    outcomes.update(zip((d.id for d in to_push), pushed, strict=True))
+    for until, ids in waiting.items():
+        await Delivery.filter(id__in=ids, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.PENDING, not_before=until
+        )
+    await _finish(claimed, outcomes, clock())
+    return sum(1 for outcome in outcomes.values() if outcome.status is DeliveryStatus.SENT)
 
 
 async def _claim(channel: str, now: datetime, limit: int) -> list[Delivery]:
@@ -177,22 +205,23 @@ async def _claim(channel: str, now: datetime, limit: int) -> list[Delivery]:
     return await Delivery.filter(id__in=ids).select_related("notice").order_by("id")
 
 
-async def _finish(delivery: Delivery, outcome: Outcome, now: datetime) -> None:
-    attempts = delivery.attempts + 1
-    if outcome.status is DeliveryStatus.PENDING and attempts < MAX_ATTEMPTS:
-        changes = {"status": DeliveryStatus.PENDING, "not_before": now + backoff(attempts)}
-    else:
-        status = DeliveryStatus.FAILED if outcome.status is DeliveryStatus.PENDING else outcome.status
-        changes = {"status": status, "finished_at": now}
-    await Delivery.filter(id=delivery.id, status=DeliveryStatus.SENDING).update(
-        attempts=attempts, error_code=outcome.code, error_reason=outcome.reason, **changes
-    )
-
-
-async def _wait(delivery: Delivery, until: datetime) -> None:
-    await Delivery.filter(id=delivery.id, status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.PENDING, not_before=until
-    )
+async def _finish(claimed: list[Delivery], outcomes: dict[int, Outcome], now: datetime) -> None:
+    """Mark the outcomes, one statement per kind of outcome: a retry waits longer each time, then fails."""
+    attempts = {d.id: d.attempts + 1 for d in claimed}
+    groups: dict[tuple[DeliveryStatus, str, str, datetime | None], list[int]] = defaultdict(list)
+    for delivery_id, outcome in outcomes.items():
+        status, not_before = outcome.status, None
+        if status is DeliveryStatus.PENDING:
+            if attempts[delivery_id] < MAX_ATTEMPTS:
+                not_before = now + backoff(attempts[delivery_id])
+            else:
+                status = DeliveryStatus.FAILED
+        groups[status, outcome.code, outcome.reason, not_before].append(delivery_id)
+    for (status, code, reason, not_before), ids in groups.items():
+        changes: dict[str, object] = {"not_before": not_before} if not_before is not None else {"finished_at": now}
+        await Delivery.filter(id__in=ids, status=DeliveryStatus.SENDING).update(
+            status=status, attempts=F("attempts") + 1, error_code=code, error_reason=reason, **changes
+        )
 
 
 async def mark_interrupted(channel: str, now: datetime) -> int:

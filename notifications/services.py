@@ -8,11 +8,13 @@ the sender (`notifications.sender`) pushes the deliveries later.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from tortoise.expressions import F
+from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader
 from notifications.errors import NoticeNotFound
@@ -80,8 +82,12 @@ async def notify_many(drafts: Sequence[NoticeDraft], now: datetime) -> int:
 
 async def guardians(reader_ids: Iterable[int]) -> dict[int, int]:
     """Whom to tell about each card: the reader, or a child's guardian (children have no WeChat of their own)."""
-    rows = await Reader.filter(id__in=list(set(reader_ids))).values_list("id", "guardian_id")
-    return {reader_id: guardian_id or reader_id for reader_id, guardian_id in rows}
+    ids = sorted(set(reader_ids))
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), _BATCH):  # a bounded IN list: PostgreSQL takes at most 32,767 parameters
+        rows = await Reader.filter(id__in=ids[start : start + _BATCH]).values_list("id", "guardian_id")
+        found.update((reader_id, guardian_id or reader_id) for reader_id, guardian_id in rows)
+    return found
 
 
 async def inbox(reader: Reader, *, unread_only: bool, limit: int, before_id: int | None) -> list[Notice]:
@@ -115,12 +121,28 @@ async def authorise(reader: Reader, template_ids: Iterable[str]) -> None:
         await SubscribeGrant.filter(id=grant.id).update(remaining=F("remaining") + 1)
 
 
-async def spend(reader_id: int, template_id: str) -> bool:
-    """Use one authorisation, atomically: two senders never spend the last one twice."""
-    spent = await SubscribeGrant.filter(reader_id=reader_id, template_id=template_id, remaining__gt=0).update(
-        remaining=F("remaining") - 1
-    )
-    return spent == 1
+async def spend_many(wanted: list[tuple[int, str]]) -> list[bool]:
+    """Use one authorisation per (reader, template) asked, in order; whether each was granted. The grants are
+    locked while counted, so two senders never spend the last one twice."""
+    if not wanted:
+        return []
+    granted: list[bool] = []
+    async with in_transaction():
+        grants = await SubscribeGrant.filter(
+            reader_id__in={r for r, _ in wanted}, template_id__in={t for _, t in wanted}, remaining__gt=0
+        ).select_for_update()
+        left = {(g.reader_id, g.template_id): g.remaining for g in grants}
+        for key in wanted:
+            granted.append(left.get(key, 0) > 0)
+            if granted[-1]:
+                left[key] -= 1
+        now_left: dict[int, list[int]] = defaultdict(list)
+        for g in grants:
+            if left[g.reader_id, g.template_id] != g.remaining:
+                now_left[left[g.reader_id, g.template_id]].append(g.id)
+        for remaining, ids in now_left.items():
+            await SubscribeGrant.filter(id__in=ids).update(remaining=remaining)
+    return granted
 
 
 async def refund(reader_id: int, template_id: str) -> None:
@@ -141,11 +163,18 @@ class Preferences:
 
 
 async def preferences(reader: Reader, default_quiet: tuple[time, time] | None) -> Preferences:
-    row = await NoticePreferences.get_or_none(reader_id=reader.id)
-    if row is None:
-        quiet = default_quiet or (None, None)
-        return Preferences(frozenset(), *quiet)
-    return Preferences(frozenset(NoticeKind(k) for k in row.muted_kinds), row.quiet_from, row.quiet_until)
+    return (await preferences_of([reader.id], default_quiet))[reader.id]
+
+
+async def preferences_of(reader_ids: Iterable[int], default_quiet: tuple[time, time] | None) -> dict[int, Preferences]:
+    """Each reader's choices; readers who chose nothing have the installation's quiet hours."""
+    ids = set(reader_ids)
+    chosen = {
+        row.reader_id: Preferences(frozenset(NoticeKind(k) for k in row.muted_kinds), row.quiet_from, row.quiet_until)
+        for row in await NoticePreferences.filter(reader_id__in=ids)
+    }
+    fallback = Preferences(frozenset(), *(default_quiet or (None, None)))
+    return {reader_id: chosen.get(reader_id, fallback) for reader_id in ids}
 
 
 async def set_preferences(reader: Reader, chosen: Preferences) -> None:

@@ -525,6 +525,7 @@ _ROUTES: dict[tuple[str, str], _Route] = {
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 resets connections when a sender opens dozens at once
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fake: FakeWeChat) -> None:
         self.fake = fake
@@ -534,6 +535,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as requests' connection pool expects of WeChat
     timeout = 30  # an idle kept-alive connection frees its thread eventually
+    # Headers and body go out as two writes; with Nagle on, the body waits for the client's delayed ACK of the
+    # headers, 40 ms a response on Linux, which WeChat's servers do not make anyone wait.
+    disable_nagle_algorithm = True
     server: _Server
 
     def setup(self) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -90,6 +92,9 @@ class _MiniProgramClient(WeChatClient):  # type: ignore[misc]
         self.API_BASE_URL = self.api_root + "cgi-bin/"
         self.wxa.API_BASE_URL = self.api_root
 
+    def use_token(self, token: str | None) -> None:
+        self._token = token
+
     @property
     def access_token(self) -> str | None:
         # None is dropped from the query by requests: calls that need no token (jscode2session) send none.
@@ -121,8 +126,14 @@ class WechatpyGateway:
         self._redis = redis
         self._timeout = timeout
         self._http = requests.Session()
+        # The environment's proxy and CA bundle settings are read once here: requests rereads the environment on
+        # every request otherwise, a good part of the CPU a message send took.
+        self._http.proxies = requests.utils.get_environ_proxies(api_base)
+        self._http.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self._http.trust_env = False
         self._http.mount("http", requests.adapters.HTTPAdapter(pool_maxsize=threads))
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wechat")
+        self._local = threading.local()
         self._token_key = f"wechat:access_token:{appid}"
         self._lock_key = f"wechat:access_token:lock:{appid}"
 
@@ -205,9 +216,19 @@ class WechatpyGateway:
             await self._redis.set(self._token_key, token, ex=ttl)
             return token
 
+    def _client(self) -> _MiniProgramClient:
+        """This thread's client: wechatpy builds dozens of API objects per client, too many to make per call
+        (most of a message send's CPU). A thread runs one call at a time, so its client is its own."""
+        client: _MiniProgramClient | None = getattr(self._local, "client", None)
+        if client is None:
+            client = _MiniProgramClient(self._appid, self._secret, self._api_base, self._http, self._timeout, None)
+            self._local.client = client
+        return client
+
     async def _run(self, token: str | None, call: Callable[[_MiniProgramClient], T]) -> T:
         def work() -> T:
-            client = _MiniProgramClient(self._appid, self._secret, self._api_base, self._http, self._timeout, token)
+            client = self._client()
+            client.use_token(token)
             try:
                 return call(client)
             except requests.RequestException as exc:
