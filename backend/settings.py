@@ -92,6 +92,13 @@ class Settings:
     quiet_hours: str = "22:00-08:00"
     """Readers' quiet hours unless they choose their own: pushes wait until the end (empty: none)."""
 
+    notice_retention_days: int = 180
+    """Inbox notices older than this are deleted, with their delivery records."""
+
+    notice_send_concurrency: int = 16
+    """Pushes in flight per worker process. On loopback fewer is faster (4 measured best: the CPU is the limit);
+    against WeChat's real latency more keep the line busy."""
+
     due_soon_days: int = 3
     """How many days before the due date readers are reminded (at 09:00 in China)."""
 

@@ -21,6 +21,7 @@ from backend.events.booking import EventPolicy, FullMark
 from backend.settings import Settings
 from backend.wechat.gateway import WechatpyGateway
 from notifications import reminders, sender, templates
+from notifications import services as notices
 from notifications.sender import SendPolicy, WeChatSubscribe
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,13 @@ async def expire_holds(ctx: dict[str, Any]) -> int:
     return expired
 
 
+async def purge_old_notices(ctx: dict[str, Any]) -> int:
+    """Daily: inbox notices past the retention period are deleted."""
+    purged = await notices.purge_old_notices(ctx["clock"].now(), ctx["settings"].notice_retention_days)
+    log.info("deleted %d old notices", purged)
+    return purged
+
+
 async def unlink_old_loans(ctx: dict[str, Any]) -> int:
     """Daily: returned loans past the retention period lose their reader."""
     unlinked = await circulation.unlink_old_loans(ctx["clock"].now(), ctx["settings"].loan_retention_days)
@@ -71,7 +79,7 @@ async def mark_no_shows(ctx: dict[str, Any]) -> int:
 
 
 async def send_notices(ctx: dict[str, Any]) -> int:
-    """Every minute, and at start: push the notices that are due (a restart picks up where the last run was)."""
+    """Every ten seconds, and at start: push the notices that are due (a restart picks up where the last run was)."""
     sent = await sender.send_pending(ctx["channel"], ctx["send_policy"], ctx["clock"].now)
     log.info("sent %d notices", sent)
     return sent
@@ -123,7 +131,11 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         )
         ctx["gateway"] = gateway
         ctx["channel"] = WeChatSubscribe(gateway, templates.load(settings.wechat_templates_path))
-        ctx["send_policy"] = SendPolicy(ZoneInfo(settings.timezone), default_quiet=settings.default_quiet_hours)
+        ctx["send_policy"] = SendPolicy(
+            ZoneInfo(settings.timezone),
+            default_quiet=settings.default_quiet_hours,
+            concurrency=settings.notice_send_concurrency,
+        )
         await ctx["redis"].enqueue_job("send_notices", _queue_name=QUEUE)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -136,6 +148,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             charge_overdue,
             expire_holds,
             unlink_old_loans,
+            purge_old_notices,
             lapse_event_offers,
             mark_no_shows,
             send_notices,
@@ -148,9 +161,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(charge_overdue, hour=16, minute=5, unique=True),
             cron(expire_holds, minute=7, unique=True),
             cron(unlink_old_loans, hour=17, minute=5, unique=True),
+            cron(purge_old_notices, hour=17, minute=20, unique=True),
             cron(lapse_event_offers, minute=set(range(0, 60, 5)), unique=True),
             cron(mark_no_shows, minute={2, 17, 32, 47}, unique=True),
-            cron(send_notices, second=30, unique=True),
+            cron(send_notices, second={0, 10, 20, 30, 40, 50}, unique=True),  # a hold ready is told within seconds
             cron(remind_loans, hour=1, minute=0, unique=True),  # 09:00 in China
             cron(remind_holds_and_events, minute={3, 18, 33, 48}, unique=True),
         ],

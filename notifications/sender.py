@@ -129,7 +129,7 @@ class WeChatSubscribe:
 class SendPolicy:
     timezone: ZoneInfo
     default_quiet: tuple[time, time] | None = (time(22), time(8))
-    batch: int = 100
+    batch: int = 500
     concurrency: int = 16
 
 

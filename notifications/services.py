@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -111,6 +111,21 @@ async def mark_read(reader: Reader, notice_id: int | None, now: datetime) -> Non
             raise NoticeNotFound()
         notices = notices.filter(id=notice_id)
     await notices.update(read_at=now)
+
+
+async def delete_notice(reader: Reader, notice_id: int) -> None:
+    """The reader removes a notice from the inbox (a notice can name the books they borrow)."""
+    if not await Notice.filter(id=notice_id, reader_id=reader.id).delete():
+        raise NoticeNotFound()
+
+
+async def purge_old_notices(now: datetime, retention_days: int) -> int:
+    """Notices older than the retention period are deleted with their deliveries (PIPL: kept no longer than
+    needed; a due-date reminder names the books a reader borrowed)."""
+    old = Notice.filter(created_at__lt=now - timedelta(days=retention_days))
+    count = await old.count()  # delete() counts the deliveries it cascades to as well, on SQLite
+    await old.delete()
+    return count
 
 
 async def authorise(reader: Reader, template_ids: Iterable[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.params import Parameter
 
 from backend.accounts.errors import ReaderOnly, RoleTooLow, StaffOnly, TokenExpired, TokenInvalid
@@ -65,6 +65,11 @@ class NoticeController(Controller):
     async def read(self, deps: Deps, reader: Reader, notice_id: RowId) -> None:
         """Mark a notice read."""
         await services.mark_read(reader, notice_id, deps.clock.now())
+
+    @delete("/notices/{notice_id:int}", status_code=204, responses=problems(*_READER, NoticeNotFound))
+    async def delete(self, reader: Reader, notice_id: RowId) -> None:
+        """Delete a notice from my inbox."""
+        await services.delete_notice(reader, notice_id)
 
     @post("/notices/read-all", status_code=204, responses=problems(*_READER))
     async def read_all(self, deps: Deps, reader: Reader) -> None:

@@ -9,6 +9,7 @@ from backend.catalog.search import index_records
 from backend.circulation import services as circulation
 from backend.network.models import Library
 from notifications import reminders
+from notifications import services as notices
 from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, SubscribeGrant
 from notifications.sender import SendPolicy, WeChatSubscribe
 from notifications.services import NoticeDraft, notify_many
@@ -299,3 +300,21 @@ async def test_a_push_left_mid_call_by_a_killed_worker_is_reported_not_sent_agai
     assert (still_in_flight, after) == (0, 0)
     assert (delivery.status, delivery.error_code) == (DeliveryStatus.INTERRUPTED, "interrupted")
     assert received(service, "openid-killed") == []
+
+
+async def test_readers_delete_their_notices_and_old_ones_go_by_themselves(service: Service) -> None:
+    reader = await login_reader(service, "openid-tidy")
+    other = await login_reader(service, "openid-other-tidy")
+    reader_id = (await Reader.get(openid="openid-tidy")).id
+    await notify_many([_message(reader_id, 9)], MORNING - timedelta(days=200))
+    await notify_many([_message(reader_id, 10), _message(reader_id, 11)], MORNING)
+    old, kept, gone = await Notice.filter(reader_id=reader_id).order_by("id")
+
+    not_theirs = await service.client.delete(f"/readers/me/notices/{gone.id}", headers=other.headers)
+    deleted = await service.client.delete(f"/readers/me/notices/{gone.id}", headers=reader.headers)
+    purged = await notices.purge_old_notices(MORNING, retention_days=180)
+
+    assert (not_theirs.status_code, not_theirs.json()["code"]) == (404, "notice_not_found")
+    assert deleted.status_code == 204 and purged == 1
+    assert await Notice.filter(reader_id=reader_id).values_list("id", flat=True) == [kept.id]
+    assert not await Delivery.filter(notice_id__in=[old.id, gone.id]).exists()
