@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 from typing import Any
@@ -78,10 +79,18 @@ async def mark_no_shows(ctx: dict[str, Any]) -> int:
     return marked
 
 
+_SENDING = asyncio.Lock()
+
+
 async def send_notices(ctx: dict[str, Any]) -> int:
-    """Every ten seconds, and at start: push the notices that are due (a restart picks up where the last run was)."""
-    sent = await sender.send_pending(ctx["channel"], ctx["send_policy"], ctx["clock"].now)
-    log.info("sent %d notices", sent)
+    """Every ten seconds, and at start: push the notices that are due (a restart picks up where the last run was).
+    One run at a time in a process; other worker processes run their own, sharing the queue."""
+    if _SENDING.locked():
+        return 0
+    async with _SENDING:
+        sent = await sender.send_pending(ctx["channel"], ctx["send_policy"], ctx["clock"].now)
+    if sent:  # it runs every ten seconds: an idle run is not news
+        log.info("sent %d notices", sent)
     return sent
 
 

@@ -23,6 +23,7 @@ from backend.errors import NotAuthenticated
 from backend.events.booking import EventPolicy, FullMark
 from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway
+from miniprogram_api.schemas import RowId
 from notifications.models import NoticeKind
 from notifications.templates import Template
 
@@ -66,7 +67,7 @@ async def provide_self(reader: Reader) -> Reader:
     return reader
 
 
-async def provide_child(reader: Reader, child_id: int) -> Reader:
+async def provide_child(reader: Reader, child_id: RowId) -> Reader:
     """The child's card its guardian acts on; anyone else's child is not found."""
     return await get_child(reader, child_id)
 

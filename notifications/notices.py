@@ -13,8 +13,13 @@ from notifications.templates import wechat_date, wechat_time
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+def _book(title: str) -> str:
+    """A book's title short enough for any notice (catalogue titles run to 500 characters)."""
+    return title if len(title) <= 40 else title[:39] + "…"
+
+
 def _titles(titles: list[str]) -> str:
-    first = f"《{titles[0]}》"
+    first = f"《{_book(titles[0])}》"
     return first if len(titles) == 1 else f"{first}等{len(titles)}本"
 
 
@@ -63,7 +68,7 @@ def hold_ready(reader_id: int, hold_id: int, title: str, pickup: str, until: dat
         subject=f"hold:{hold_id}",
         occasion="ready",
         title="预约的书到了",
-        body=f"《{title}》已到{pickup}预约架，请于{_day(until.astimezone(SHANGHAI).date())}前取书。",
+        body=f"《{_book(title)}》已到{pickup}预约架，请于{_day(until.astimezone(SHANGHAI).date())}前取书。",
         link=f"hold={hold_id}",
         values={"title": title, "library": pickup, "until": wechat_date(until.astimezone(SHANGHAI))},
     )
@@ -76,7 +81,7 @@ def hold_expiring(reader_id: int, hold_id: int, title: str, pickup: str, until: 
         subject=f"hold:{hold_id}",
         occasion="expiring",
         title="预约书即将过期",
-        body=f"《{title}》在{pickup}预约架上保留到{_day(until.astimezone(SHANGHAI).date())}，逾期将转给下一位读者。",
+        body=f"《{_book(title)}》在{pickup}预约架上保留到{_day(until.astimezone(SHANGHAI).date())}，逾期将转给下一位读者。",
         link=f"hold={hold_id}",
         values={"title": title, "library": pickup, "until": wechat_date(until.astimezone(SHANGHAI))},
     )

@@ -25,7 +25,7 @@ from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader, StaffRole, StaffUser
 from backend.accounts.staff import require_role
-from backend.wechat.errors import WeChatUnavailable
+from backend.wechat.errors import WeChatNoAnswer, WeChatUnavailable
 from backend.wechat.gateway import SendRefused, WeChatGateway
 from notifications import services
 from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind
@@ -36,8 +36,12 @@ log = logging.getLogger(__name__)
 
 STOPPING = asyncio.Event()  # set by the worker on SIGTERM: finish the batch in flight, claim no more
 MAX_ATTEMPTS = 6
-# Longer than a send can take (the WeChat timeout, a token refresh), so a claim this old has no live sender.
-STALE_CLAIM = timedelta(minutes=2)
+# Far longer than a batch can take (a batch's sends at the WeChat timeout, a token refresh), so a claim this old
+# has no live sender.
+STALE_CLAIM = timedelta(minutes=10)
+# Kinds that cannot wait for the morning: a seat offered from a waiting list lapses in hours.
+URGENT = frozenset({NoticeKind.SEAT_OFFERED})
+_MAYBE_ARRIVED = "the call was cut off: it may or may not have arrived"
 _PERMANENT = {40003: "invalid openid", 40037: "invalid template id", 47003: "template data invalid"}
 
 
@@ -119,7 +123,11 @@ class WeChatSubscribe:
             if refused.errcode in _PERMANENT:
                 return Outcome(DeliveryStatus.FAILED, str(refused.errcode), _PERMANENT[refused.errcode])
             return Outcome.retry(str(refused.errcode), refused.errmsg[:200])  # 45009 quota, and the unknown
-        except WeChatUnavailable:
+        except WeChatNoAnswer:  # sent, unanswered: it may have arrived, and a second copy must not
+            return Outcome(DeliveryStatus.INTERRUPTED, "no_answer", _MAYBE_ARRIVED)
+        except Exception as exc:  # WeChat unreachable, a token refresh refused, Redis: not sent, try again
+            if not isinstance(exc, WeChatUnavailable):
+                log.exception("sending notice %d failed", notice.id)
             await services.refund(recipient.id, template.template_id)
             return Outcome.retry("unavailable", "WeChat unreachable or failing")
         return SENT
@@ -129,8 +137,11 @@ class WeChatSubscribe:
 class SendPolicy:
     timezone: ZoneInfo
     default_quiet: tuple[time, time] | None = (time(22), time(8))
-    batch: int = 500
+    batch: int = 100
     concurrency: int = 16
+    run_seconds: float = 60
+    """A run claims no new batch after this long (the next one carries on): arq cancels a job at 300 s, and a
+    cancelled batch could not be marked."""
 
 
 def quiet_until(prefs: Preferences, now: datetime, tz: ZoneInfo) -> datetime | None:
@@ -155,7 +166,8 @@ async def send_pending(channel: Channel, policy: SendPolicy, clock: Callable[[],
     """Send what is due on `channel` until nothing is, or the worker is stopping; returns how many were sent."""
     await mark_interrupted(channel.name, clock())
     sent = 0
-    while not STOPPING.is_set():
+    ends = asyncio.get_running_loop().time() + policy.run_seconds
+    while not STOPPING.is_set() and asyncio.get_running_loop().time() < ends:
         claimed = await _claim(channel.name, clock(), policy.batch)
         if not claimed:
             break
@@ -176,7 +188,7 @@ async def _deliver(channel: Channel, policy: SendPolicy, claimed: list[Delivery]
         prefs = chosen[delivery.notice.reader_id]
         if delivery.notice.kind in prefs.muted_kinds:
             outcomes[delivery.id] = Outcome(DeliveryStatus.SKIPPED, "muted", "the reader turned this kind off")
-        elif (until := quiet_until(prefs, now, policy.timezone)) is not None:
+        elif delivery.notice.kind not in URGENT and (until := quiet_until(prefs, now, policy.timezone)) is not None:
             waiting[until].append(delivery.id)
         else:
             to_push.append(delivery)
@@ -232,7 +244,7 @@ async def mark_interrupted(channel: str, now: datetime) -> int:
         status=DeliveryStatus.INTERRUPTED,
         finished_at=now,
         error_code="interrupted",
-        error_reason="the sender stopped during the call: it may or may not have arrived",
+        error_reason=_MAYBE_ARRIVED,
     )
 
 

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -39,13 +40,23 @@ from backend.events.errors import (
     SeriesLimitReached,
     TooManyCompanions,
 )
-from backend.events.models import ACTIVE_BOOKING, Audience, Booking, BookingStatus, Event, EventSeries, EventStatus
+from backend.events.models import (
+    ACTIVE_BOOKING,
+    HOLDS_SEATS,
+    Audience,
+    Booking,
+    BookingStatus,
+    Event,
+    EventSeries,
+    EventStatus,
+)
 from backend.settings import Settings
 from notifications import notices
 from notifications.services import notify_many
 
 log = logging.getLogger(__name__)
 
+LOCAL = ZoneInfo("Asia/Shanghai")  # the network's time, in which readers are told times
 # Long enough to shield the database through a rush, short enough that a seat freed while Redis was unreachable
 # is not hidden for long.
 _FULL_MARK_SECONDS = 5
@@ -137,6 +148,10 @@ async def book(
                 await Reader.select_for_update().get(id=booker.id)
                 await _check_series_limit(series, booker, now)
             event = await Event.select_for_update().get(id=event_id)
+            if event.status is not EventStatus.PUBLISHED:  # cancelled since it was read
+                raise EventNotFound()
+            if now >= event.booking_closes_at:
+                raise BookingClosed()
             if event.seats_taken + seats <= event.capacity:
                 status, counted = BookingStatus.CONFIRMED, {"seats_taken": F("seats_taken") + seats}
             elif event.waitlisted < event.waitlist_limit:
@@ -167,7 +182,7 @@ async def _refuse_as_full(event: Event, full: FullMark) -> NoReturn:
 
 
 async def published(event_id: int) -> Event:
-    event = await Event.get_or_none(id=event_id, status=EventStatus.PUBLISHED).select_related("series")
+    event = await Event.get_or_none(id=event_id, status=EventStatus.PUBLISHED).select_related("series", "library")
     if event is None:
         raise EventNotFound()
     return event
@@ -175,7 +190,7 @@ async def published(event_id: int) -> Event:
 
 def _check_eligible(event: Event, attendee: Reader, companions: int, now: datetime) -> None:
     if now < event.booking_opens_at:
-        raise BookingNotOpen(opens=event.booking_opens_at.isoformat(timespec="minutes"))
+        raise BookingNotOpen(opens=local_minutes(event.booking_opens_at))
     if now >= event.booking_closes_at:
         raise BookingClosed()
     if companions > event.max_companions:
@@ -186,10 +201,15 @@ def _check_eligible(event: Event, attendee: Reader, companions: int, now: dateti
     if event.audience is Audience.CHILDREN and not child:
         raise ChildCardRequired()
     if child and (event.min_age_months is not None or event.max_age_months is not None):
-        months = age_in_months(attendee.birth_month, event.starts_at)
+        months = age_in_months(attendee.birth_month, event.starts_at.astimezone(LOCAL))
         low, high = event.min_age_months or 0, event.max_age_months
         if months is None or months < low or (high is not None and months >= high):
             raise OutsideAgeRange(ages=age_range_text(low, high))
+
+
+def local_minutes(moment: datetime) -> str:
+    """A time as readers in the network read it: 2026-12-07 10:00, China time."""
+    return moment.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
 
 
 def age_in_months(birth_month: str | None, at: datetime) -> int | None:
@@ -223,31 +243,38 @@ async def _check_series_limit(series: EventSeries, booker: Reader, now: datetime
 
 
 async def barred_until(booker_id: int, now: datetime, policy: EventPolicy) -> tuple[int, datetime] | None:
-    """The no-shows that reached the limit inside the window and the end of the bar they set, if it still runs."""
+    """The bar from no-shows still running, if any: how many no-shows inside one window set it, and its end.
+    No-shows count per event (a family missing one event with two children missed one event)."""
     since = now - policy.no_show_window - policy.no_show_bar
-    ends: list[datetime] = await Booking.filter(  # type: ignore[assignment]
-        booked_by_id=booker_id, status=BookingStatus.NO_SHOW, event__ends_at__gt=since
-    ).values_list("event__ends_at", flat=True)
+    ends: list[datetime] = (
+        await Booking.filter(  # type: ignore[assignment]
+            booked_by_id=booker_id, status=BookingStatus.NO_SHOW, event__ends_at__gt=since
+        )
+        .distinct()
+        .values_list("event__ends_at", flat=True)
+    )
     missed = sorted(ends)
-    limit = policy.no_show_limit
-    for i in range(limit - 1, len(missed)):
-        # The limit-th no-show inside one window starts a bar; the latest such bar counts.
-        if missed[i] - missed[i - limit + 1] <= policy.no_show_window:
-            until = missed[i] + policy.no_show_bar
-            if until > now:
-                return i + 1, until
-    return None
+    bars = [
+        (count, at + policy.no_show_bar)
+        for at in missed
+        if (count := sum(1 for other in missed if at - policy.no_show_window < other <= at)) >= policy.no_show_limit
+    ]
+    if not bars or (latest := max(bars, key=lambda bar: bar[1]))[1] <= now:
+        return None
+    return latest
 
 
 async def _check_not_barred(booker_id: int, now: datetime, policy: EventPolicy) -> None:
     if (bar := await barred_until(booker_id, now, policy)) is not None:
         count, until = bar
-        raise BookingBarred(count=count, until=until.date().isoformat())
+        raise BookingBarred(count=count, until=local_minutes(until).split(" ")[0])
 
 
 async def my_booking(booker: Reader, booking_id: int) -> Booking:
     """A booking the reader made (for themselves or a child); anyone else's is not found."""
-    booking = await Booking.get_or_none(id=booking_id, booked_by_id=booker.id).select_related("event", "attendee")
+    booking = await Booking.get_or_none(id=booking_id, booked_by_id=booker.id).select_related(
+        "event__library", "attendee"
+    )
     if booking is None:
         raise BookingNotFound()
     return booking
@@ -288,7 +315,7 @@ async def _release(
         if booking.status not in (BookingStatus.CONFIRMED, BookingStatus.WAITLISTED, BookingStatus.OFFERED):
             raise BookingNotActive(status=booking.status.value)
         if booking.status is BookingStatus.CONFIRMED and now >= event.cancel_until:
-            raise CancelCutoffPassed(until=event.cancel_until.isoformat(timespec="minutes"))
+            raise CancelCutoffPassed(until=local_minutes(event.cancel_until))
         closing = BookingStatus.DECLINED if offer_only else BookingStatus.CANCELLED
         await close_bookings(event, [booking], closing, now, policy)
     await full.clear(event.id)
@@ -299,7 +326,7 @@ async def close_bookings(
 ) -> list[Booking]:
     """Close active bookings of a locked event, give back their seats and waiting list places, and offer the
     freed seats down the waiting list. Returns the bookings offered a seat."""
-    freed = sum(b.seats for b in bookings if b.status is not BookingStatus.WAITLISTED)
+    freed = sum(b.seats for b in bookings if b.status in HOLDS_SEATS)
     left_list = sum(1 for b in bookings if b.status is BookingStatus.WAITLISTED)
     await Booking.filter(id__in=[b.id for b in bookings]).update(status=status, closed_at=now, offer_expires_at=None)
     event.seats_taken -= freed

@@ -6,6 +6,7 @@ import hmac
 from datetime import datetime
 
 from redis.asyncio import Redis
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
@@ -13,7 +14,7 @@ from backend import passes
 from backend.accounts.models import Reader, StaffUser
 from backend.circulation.models import CreditEvent, CreditReason
 from backend.crypto import Keys
-from backend.events.booking import EventPolicy, close_bookings, my_booking
+from backend.events.booking import EventPolicy, close_bookings, local_minutes, my_booking
 from backend.events.errors import (
     AlreadyCheckedIn,
     BookingNotActive,
@@ -76,7 +77,7 @@ async def check_in_at_door(
 ) -> Booking:
     """The reader scanned the event's door code in the app, inside the check-in window."""
     booking = await my_booking(booker, booking_id)
-    if not hmac.compare_digest(scene.strip(), door_scene(keys, booking.event_id)):
+    if not hmac.compare_digest(scene.strip().encode(), door_scene(keys, booking.event_id).encode()):
         raise DoorCodeInvalid()
     return await _check_in(booking, now, policy)
 
@@ -85,7 +86,7 @@ async def _check_in(booking: Booking, now: datetime, policy: EventPolicy) -> Boo
     event = booking.event
     opens, closes = event.starts_at - policy.check_in_before, event.starts_at + policy.check_in_after
     if not opens <= now <= closes:
-        raise CheckInNotOpen(opens=opens.isoformat(timespec="minutes"), closes=closes.isoformat(timespec="minutes"))
+        raise CheckInNotOpen(opens=local_minutes(opens), closes=local_minutes(closes))
     if not await Booking.filter(id=booking.id, status=BookingStatus.CONFIRMED).update(
         status=BookingStatus.CHECKED_IN, checked_in_at=now
     ):
@@ -111,18 +112,23 @@ async def mark_no_shows(now: datetime, policy: EventPolicy) -> int:
     marked = 0
     missed = await Booking.filter(event_id__in=Subquery(ended.values("id")), status=BookingStatus.CONFIRMED)
     for booking in missed:
-        async with in_transaction():
-            if not await Booking.filter(id=booking.id, status=BookingStatus.CONFIRMED).update(
-                status=BookingStatus.NO_SHOW, closed_at=now
-            ):
-                continue  # another run took it
-            if policy.no_show_credit_points:
-                await CreditEvent.create(
-                    reader_id=booking.booked_by_id,
-                    reason=CreditReason.EVENT_NO_SHOW,
-                    points=-policy.no_show_credit_points,
-                    occasion=f"no-show:{booking.id}",
-                    created_at=now,
-                )
-            marked += 1
+        # Credit is taken once per event and booker: a family that misses one event with two children missed one.
+        occasion = f"no-show:{booking.event_id}:{booking.booked_by_id}"
+        try:
+            async with in_transaction():
+                if not await Booking.filter(id=booking.id, status=BookingStatus.CONFIRMED).update(
+                    status=BookingStatus.NO_SHOW, closed_at=now
+                ):
+                    continue  # another run took it
+                if policy.no_show_credit_points and not await CreditEvent.exists(occasion=occasion):
+                    await CreditEvent.create(
+                        reader_id=booking.booked_by_id,
+                        reason=CreditReason.EVENT_NO_SHOW,
+                        points=-policy.no_show_credit_points,
+                        occasion=occasion,
+                        created_at=now,
+                    )
+        except IntegrityError:
+            continue  # a run at the same moment charged this event: this booking is marked by the next run
+        marked += 1
     return marked

@@ -33,3 +33,8 @@ class WeChatUnavailable(UpstreamUnavailable):
     code = "wechat_unavailable"
     message_zh = "微信服务暂时不可用，请稍后再试"
     message_en = "WeChat is unavailable right now; please try again later"
+
+
+class WeChatNoAnswer(WeChatUnavailable):
+    """The request went out but no answer came back (a read timeout, a connection cut mid-answer): WeChat may
+    have acted on it. Whoever must not act twice (a message send) treats this apart from "unreachable"."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import requests
+import urllib3
 from redis.asyncio import Redis
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
@@ -23,6 +24,7 @@ from backend.errors import DomainError
 from backend.wechat.errors import (
     InvalidLoginCode,
     InvalidPhoneCode,
+    WeChatNoAnswer,
     WeChatRateLimited,
     WeChatRiskyUser,
     WeChatUnavailable,
@@ -234,9 +236,19 @@ class WechatpyGateway:
             except requests.RequestException as exc:
                 # Only the exception's type: its text holds the URL, with the AppSecret or access_token in it.
                 log.warning("WeChat unreachable (%s)", type(exc).__name__)
-                raise WeChatUnavailable() from exc
+                raise (WeChatNoAnswer() if _maybe_received(exc) else WeChatUnavailable()) from exc
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+
+
+def _maybe_received(exc: requests.RequestException) -> bool:
+    """Whether the request may have reached WeChat: anything after the connection was made."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return not isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return isinstance(exc, requests.ReadTimeout)
 
 
 def _translate(exc: WeChatClientException, *, invalid_code: type[DomainError]) -> DomainError:

@@ -337,8 +337,10 @@ class ChildHoldController(HoldController):
 
 
 async def _hold_out(holder: Reader, hold_id: int) -> HoldOut:
-    hold, place = next((h, p) for h, p in await holds.my_holds(holder.id) if h.id == hold_id)
-    return HoldOut.of(hold, place)
+    found = [(h, p) for h, p in await holds.my_holds(holder.id) if h.id == hold_id]
+    if not found:  # not theirs, or no longer active
+        raise HoldNotFound()
+    return HoldOut.of(*found[0])
 
 
 class StaffReaderController(Controller):

@@ -13,6 +13,8 @@ from miniprogram_api.network.schemas import CODE_PATTERN
 from miniprogram_api.schemas import text
 
 LibraryCode = Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)]
+Moment = Annotated[datetime, msgspec.Meta(tz=True)]  # with its offset: "10:00" alone would be read as UTC
+Id = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Months = Annotated[int, msgspec.Meta(ge=0, le=14 * 12)]
 
 
@@ -20,15 +22,15 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
     library_code: LibraryCode
     title: Annotated[str, text(60, min_length=1)]
     category: EventCategory
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     capacity: Annotated[int, msgspec.Meta(ge=1, le=10_000)]
-    booking_opens_at: datetime
-    booking_closes_at: datetime
-    cancel_until: datetime
+    booking_opens_at: Moment
+    booking_closes_at: Moment
+    cancel_until: Moment
     """Readers cancel freely until then; later, a confirmed seat is kept or missed."""
     description: Annotated[str, msgspec.Meta(max_length=5000)] = ""
-    series_id: int | None = None
+    series_id: Id | None = None
     online: bool = False
     place: Annotated[str, text(100)] = ""
     cover_url: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^(https://\S+)?$")] = ""
@@ -120,7 +122,7 @@ class EventOut(msgspec.Struct):
 
 
 class BookingIn(msgspec.Struct, forbid_unknown_fields=True):
-    child_id: int | None = None
+    child_id: Id | None = None
     """Book for this child's card (the guardian's own); empty: for myself."""
     companions: Annotated[int, msgspec.Meta(ge=0, le=5)] = 0
 

@@ -50,7 +50,9 @@ class NoticeController(Controller):
         reader: Reader,
         unread_only: bool = False,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        before_id: Annotated[int | None, Parameter(ge=1, description="The next page: older than this notice")] = None,
+        before_id: Annotated[
+            int | None, Parameter(ge=1, le=2**63 - 1, description="The next page: older than this notice")
+        ] = None,
     ) -> list[NoticeOut]:
         """My notices, newest first: every notice comes here, whether or not it was also pushed in WeChat."""
         found = await services.inbox(reader, unread_only=unread_only, limit=limit, before_id=before_id)

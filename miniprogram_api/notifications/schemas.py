@@ -53,9 +53,9 @@ class TemplateOut(msgspec.Struct):
 class PreferencesIn(msgspec.Struct, forbid_unknown_fields=True):
     muted_kinds: Annotated[list[NoticeKind], msgspec.Meta(max_length=20)] = []
     """Kinds not to push (they still come to the inbox)."""
-    quiet_from: time | None = None
-    quiet_until: time | None = None
-    """Pushes wait until then; both empty: no quiet hours."""
+    quiet_from: Annotated[time, msgspec.Meta(tz=False)] | None = None
+    quiet_until: Annotated[time, msgspec.Meta(tz=False)] | None = None
+    """Local times in China, without an offset. Pushes wait until then; both empty: no quiet hours."""
 
     def chosen(self) -> Preferences:
         return Preferences(frozenset(self.muted_kinds), self.quiet_from, self.quiet_until)
@@ -71,7 +71,7 @@ class PreferencesOut(msgspec.Struct):
         return cls(sorted(prefs.muted_kinds), prefs.quiet_from, prefs.quiet_until)
 
 
-Audience = Annotated[str, msgspec.Meta(pattern=r"^(library|holds):[A-Za-z0-9-]{1,32}$|^event:[0-9]{1,10}$")]
+Audience = Annotated[str, msgspec.Meta(pattern=r"^(library|holds):[A-Za-z0-9-]{1,32}$|^event:[0-9]{1,9}$")]
 
 
 class AudienceIn(msgspec.Struct, forbid_unknown_fields=True):

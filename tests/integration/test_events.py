@@ -1,16 +1,19 @@
 """Readers book events on their phones and staff run them: windows, audiences, the waiting list, the door."""
 
+import asyncio
+import contextlib
 from datetime import timedelta
 
-from backend.accounts.models import StaffRole
+from backend.accounts.models import Reader, StaffRole
 from backend.circulation.models import CreditEvent, CreditReason
 from backend.crypto import Keys
-from backend.events import doors
+from backend.events import booking, doors, services
 from backend.events.booking import EventPolicy, FullMark, barred_until, lapse_offers
-from backend.events.models import Audience, Booking, BookingStatus, EventSeries
+from backend.events.errors import EventFull, EventNotFound
+from backend.events.models import Audience, Booking, BookingStatus, Event, EventSeries
 from backend.network.models import Library
 from tests.integration.conftest import Service
-from tests.integration.eventing import OPENS, STARTS, at, make_event
+from tests.integration.eventing import OPENS, STARTS, at, make_event, many_readers
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
 
 NEW_EVENT = {
@@ -266,3 +269,81 @@ async def test_a_series_limits_how_many_of_its_events_a_reader_holds_at_once(ser
     assert [b["http"] for b in booked] == [201, 201, 409]
     assert booked[2]["code"] == "series_limit_reached" and "月读公社" in str(booked[2]["title"])
     assert after_cancelling["status"] == "confirmed"
+
+
+async def test_the_latest_bar_counts_and_a_family_misses_an_event_once(service: Service) -> None:
+    await build_network()
+    service.clock.freeze_at(OPENS)
+    mum = await login_reader(service, "openid-late-mum")
+    for birth in ("2019-05", "2020-05"):
+        await service.client.post(
+            "/readers/me/children",
+            json={"name": "孩子", "birth_month": birth, "guardian_consent": True},
+            headers=mum.headers,
+        )
+    children = (await service.client.get("/readers/me/children", headers=mum.headers)).json()
+    days = [0, 1, 2, 10]
+    events = [
+        await make_event(
+            title=f"故事会{day}", starts_at=STARTS + timedelta(days=day), ends_at=STARTS + timedelta(days=day, hours=1)
+        )
+        for day in days
+    ]
+    for event in events:
+        for child in children:
+            await _book(service, mum, event.id, child_id=child["id"])
+    await doors.mark_no_shows(STARTS + timedelta(days=11), EventPolicy())
+    booker = (await Booking.get(event_id=events[0].id, attendee_id=children[0]["id"])).booked_by_id
+
+    bar = await barred_until(booker, STARTS + timedelta(days=12), EventPolicy())
+
+    # Days 0-2 set a bar to day 16; day 10 made four inside 30 days, a bar to day 24: the latest counts.
+    assert bar == (4, events[3].ends_at + timedelta(days=14))
+    no_show_lines = await CreditEvent.filter(reader_id=booker, reason=CreditReason.EVENT_NO_SHOW).count()
+    assert no_show_lines == 4  # one per event missed, not one per child
+
+
+async def test_event_times_need_an_offset_and_door_codes_are_checked_as_given(service: Service) -> None:
+    await build_network()
+    await make_staff("a-events", StaffRole.LIBRARIAN, "TL-A")
+    event = await make_event()
+    service.clock.freeze_at(OPENS)
+    staff = await staff_headers(service.client, "a-events")
+    reader = await login_reader(service, "openid-scene")
+    booked = await _book(service, reader, event.id)
+
+    naive = await service.client.post(
+        "/staff/events", json={**NEW_EVENT, "starts_at": "2026-12-12T10:00:00"}, headers=staff
+    )
+    odd_scene = await service.client.post(
+        f"/readers/me/bookings/{booked['id']}/check-in", json={"scene": "门口的码"}, headers=reader.headers
+    )
+
+    assert (naive.status_code, naive.json()["code"]) == (400, "invalid_request")
+    assert (odd_scene.status_code, odd_scene.json()["code"]) == (422, "door_code_invalid")
+
+
+async def test_no_booking_survives_an_event_cancelled_in_the_middle_of_a_rush(service: Service) -> None:
+    await build_network()
+    staff = await make_staff("a-cancel", StaffRole.LIBRARIAN, "TL-A")
+    await staff.fetch_related("library")
+    event = await make_event(capacity=50)
+    readers = await many_readers(200)
+
+    async def attempt(reader: Reader) -> None:
+        with contextlib.suppress(EventFull, EventNotFound):
+            await booking.book(
+                reader,
+                event.id,
+                child_id=None,
+                companions=0,
+                now=OPENS,
+                policy=EventPolicy(),
+                full=FullMark(service.redis),
+            )
+
+    cancel = services.cancel_event(staff, event.id, "暴雨停馆", OPENS, EventPolicy())
+    await asyncio.gather(*(attempt(r) for r in readers[:100]), cancel, *(attempt(r) for r in readers[100:]))
+
+    assert await Booking.filter(event_id=event.id, status__in=["confirmed", "waitlisted", "offered"]).count() == 0
+    assert (await Event.get(id=event.id)).seats_taken == 0

@@ -16,7 +16,7 @@ from notifications.services import NoticeDraft, notify_many
 from tests.integration.conftest import Service
 from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
 from tests.integration.notifying import SHANGHAI, channel, push, received, subscribed_reader, template_id
-from tests.wechat_server import HTTP500
+from tests.wechat_server import DISCONNECT, HTTP500
 
 __all__ = ["channel"]  # the fixture, used by name
 
@@ -291,9 +291,9 @@ async def test_a_push_left_mid_call_by_a_killed_worker_is_reported_not_sent_agai
     # A worker claimed it and was killed (SIGKILL, a power cut) before it could mark the outcome.
     await Delivery.filter(notice__reader_id=reader_id).update(status=DeliveryStatus.SENDING, claimed_at=MORNING)
 
-    service.clock.freeze_at(MORNING + timedelta(minutes=1))
-    still_in_flight = await push(service, channel)  # a live sender may still be on that call
-    service.clock.freeze_at(MORNING + timedelta(minutes=3))
+    service.clock.freeze_at(MORNING + timedelta(minutes=5))
+    still_in_flight = await push(service, channel)  # a live sender may still be on that batch
+    service.clock.freeze_at(MORNING + timedelta(minutes=11))
     after = await push(service, channel)
 
     (delivery,) = await _deliveries("openid-killed")
@@ -318,3 +318,54 @@ async def test_readers_delete_their_notices_and_old_ones_go_by_themselves(servic
     assert deleted.status_code == 204 and purged == 1
     assert await Notice.filter(reader_id=reader_id).values_list("id", flat=True) == [kept.id]
     assert not await Delivery.filter(notice_id__in=[old.id, gone.id]).exists()
+
+
+async def test_a_send_cut_off_mid_answer_is_reported_not_sent_again(service: Service, channel: WeChatSubscribe) -> None:
+    await subscribed_reader(service, "openid-cut", NoticeKind.STAFF_MESSAGE, times=2)
+    reader_id = (await Reader.get(openid="openid-cut")).id
+    await notify_many([_message(reader_id, 12)], service.clock.now())
+    service.wechat.script_next_errors("/cgi-bin/message/subscribe/send", [DISCONNECT])
+
+    first = await push(service, channel)
+    service.clock.advance(timedelta(hours=1).total_seconds())
+    later = await push(service, channel)
+
+    (delivery,) = await _deliveries("openid-cut")
+    assert (first, later) == (0, 0)
+    assert (delivery.status, delivery.error_code) == (DeliveryStatus.INTERRUPTED, "no_answer")
+    assert received(service, "openid-cut") == []  # the connection was cut before the server recorded anything
+    assert (await SubscribeGrant.get(reader_id=reader_id)).remaining == 1  # spent: it may have arrived
+
+
+async def test_a_hold_for_a_book_with_a_very_long_title_is_told_without_a_hitch(
+    service: Service, channel: WeChatSubscribe
+) -> None:
+    record = await _library_with_copies("L0001", title="长" * 300)
+    await make_staff("l-desk", StaffRole.LIBRARIAN, "TL-A")
+    service.clock.freeze_at(MORNING)
+    reader = await subscribed_reader(service, "openid-long", NoticeKind.HOLD_READY)
+    desk = await staff_headers(service.client, "l-desk")
+    await service.client.post(
+        "/readers/me/holds", json={"record_id": record.id, "pickup_library_code": "TL-A"}, headers=reader.headers
+    )
+
+    checked_in = await service.client.post("/staff/checkins", json={"barcode": "L0001"}, headers=desk)
+    await push(service, channel)
+
+    assert checked_in.status_code == 200, checked_in.text
+    (notice,) = (await service.client.get("/readers/me/notices", headers=reader.headers)).json()
+    assert len(notice["body"]) < 200
+    (message,) = received(service, "openid-long")
+    assert len(message["data"]["thing1"]["value"]) == 20
+
+
+async def test_quiet_hours_are_local_times_without_an_offset(service: Service) -> None:
+    reader = await login_reader(service, "openid-offset")
+
+    response = await service.client.put(
+        "/readers/me/notice-preferences",
+        json={"quiet_from": "22:00:00+08:00", "quiet_until": "08:00:00+08:00"},
+        headers=reader.headers,
+    )
+
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_request")
