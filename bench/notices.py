@@ -105,7 +105,9 @@ def sender_process(database_url: str, redis_url: str, api_base: str, templates_p
         )
         try:
             channel = WeChatSubscribe(gateway, templates.load(Path(templates_path)))
-            policy = SendPolicy(ZoneInfo("Asia/Shanghai"), default_quiet=None, batch=500, concurrency=concurrency)
+            policy = SendPolicy(
+                ZoneInfo("Asia/Shanghai"), default_quiet=None, batch=500, concurrency=concurrency, run_seconds=3600
+            )
             await sender.send_pending(channel, policy, lambda: datetime.now(UTC))
         finally:
             gateway.close()
