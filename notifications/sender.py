@@ -16,7 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -155,7 +155,7 @@ def quiet_until(prefs: Preferences, now: datetime, tz: ZoneInfo) -> datetime | N
     if not inside:
         return None
     day = local.date() if at < end else local.date() + timedelta(days=1)
-    return datetime.combine(day, end, tz)
+    return datetime.combine(day, end, tz).astimezone(UTC)  # UTC: a queryset UPDATE stores the offset as given
 
 
 def backoff(attempts: int) -> timedelta:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise.functions import Sum
@@ -73,8 +73,10 @@ def pick_rule(table: list[LoanRule], category: ReaderCategory, item_type: ItemTy
 
 
 def end_of_day(day: date, timezone: str) -> datetime:
-    """Books are due by the end of the day, in the lending library's time zone."""
-    return datetime.combine(day, time(23, 59, 59), ZoneInfo(timezone))
+    """Books are due by the end of the day, in the lending library's time zone; as UTC, because a queryset
+    UPDATE stores an aware datetime as given, and SQLite compares the stored text (23:59+08:00 sorts after
+    16:00+00:00, although it is earlier)."""
+    return datetime.combine(day, time(23, 59, 59), ZoneInfo(timezone)).astimezone(UTC)
 
 
 def due_after(start: datetime, days: int, timezone: str) -> datetime:

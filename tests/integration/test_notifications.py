@@ -7,6 +7,8 @@ from backend.accounts.models import Reader, StaffRole
 from backend.catalog.models import Copy, Record
 from backend.catalog.search import index_records
 from backend.circulation import services as circulation
+from backend.circulation.models import Hold
+from backend.events.models import Event
 from backend.network.models import Library
 from notifications import reminders
 from notifications import services as notices
@@ -14,7 +16,8 @@ from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, S
 from notifications.sender import SendPolicy, WeChatSubscribe
 from notifications.services import NoticeDraft, notify_many
 from tests.integration.conftest import Service
-from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
+from tests.integration.eventing import OPENS, make_event
+from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
 from tests.integration.notifying import SHANGHAI, channel, push, received, subscribed_reader, template_id
 from tests.wechat_server import DISCONNECT, HTTP500
 
@@ -32,6 +35,13 @@ async def _library_with_copies(*barcodes: str, title: str = "活着") -> Record:
         await Copy.create(barcode=barcode, record=record, home_library=library, current_library=library)
     await index_records([record.id])
     return record
+
+
+async def _book(service: Service, reader: LoggedIn, event_id: int) -> dict[str, object]:
+    response = await service.client.post(f"/events/{event_id}/bookings", json={}, headers=reader.headers)
+    assert response.status_code == 201, response.text
+    booked: dict[str, object] = response.json()
+    return booked
 
 
 async def _deliveries(openid: str) -> list[Delivery]:
@@ -369,3 +379,98 @@ async def test_quiet_hours_are_local_times_without_an_offset(service: Service) -
     )
 
     assert (response.status_code, response.json()["code"]) == (400, "invalid_request")
+
+
+async def test_event_reminders_come_a_day_and_an_hour_ahead_once_each(service: Service) -> None:
+    await build_network()
+    starts = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)  # Saturday 10:00 in Tongling
+    event = await make_event(starts_at=starts, ends_at=starts + timedelta(hours=2), place="少儿阅览室")
+    service.clock.freeze_at(OPENS)
+    reader = await login_reader(service, "openid-remind")
+    booked = await _book(service, reader, event.id)
+
+    runs = {
+        "two days before": await reminders.event_reminders(starts - timedelta(days=2)),
+        "a day before": await reminders.event_reminders(starts - timedelta(hours=23)),
+        "again": await reminders.event_reminders(starts - timedelta(hours=22)),
+        "the hour before": await reminders.event_reminders(starts - timedelta(minutes=50)),
+        "again, later": await reminders.event_reminders(starts - timedelta(minutes=10)),
+    }
+
+    assert runs == {"two days before": 0, "a day before": 1, "again": 0, "the hour before": 1, "again, later": 0}
+    notices = await Notice.filter(reader__openid="openid-remind").order_by("id")
+    assert [n.kind for n in notices] == [NoticeKind.EVENT_REMINDER] * 2
+    assert "明天" in notices[0].body and "1小时后" in notices[1].body and "少儿阅览室" in notices[1].body
+    assert notices[0].link == f"booking={booked['id']}"
+
+
+async def test_readers_are_told_of_a_seat_offered_and_of_an_event_moved_or_cancelled(service: Service) -> None:
+    await build_network()
+    await make_staff("a-events", StaffRole.LIBRARIAN, "TL-A")
+    event = await make_event(capacity=1, waitlist_limit=1)
+    service.clock.freeze_at(OPENS)
+    staff = await staff_headers(service.client, "a-events")
+    first, second = await login_reader(service, "openid-seat-1"), await login_reader(service, "openid-seat-2")
+    seat = await _book(service, first, event.id)
+    await _book(service, second, event.id)
+
+    await service.client.delete(f"/readers/me/bookings/{seat['id']}", headers=first.headers)
+    edited = await service.client.put(
+        f"/staff/events/{event.id}",
+        json={**_as_sent(event), "starts_at": (event.starts_at + timedelta(hours=1)).isoformat()},
+        headers=staff,
+    )
+    await service.client.post(f"/staff/events/{event.id}/cancel", json={"reason": "讲师因病"}, headers=staff)
+
+    told = [
+        (n["kind"], n["body"]) for n in (await service.client.get("/readers/me/notices", headers=second.headers)).json()
+    ]
+    assert edited.status_code == 200, edited.text
+    assert [kind for kind, _ in told] == ["event_cancelled", "event_changed", "seat_offered"]
+    assert "讲师因病" in told[0][1] and "11:00" in told[1][1]
+
+
+def _as_sent(event: Event) -> dict[str, object]:
+    """An event as staff send it back when they edit it."""
+    return {
+        "library_code": "TL-A",
+        "title": event.title,
+        "category": event.category.value,
+        "starts_at": event.starts_at.isoformat(),
+        "ends_at": event.ends_at.isoformat(),
+        "capacity": event.capacity,
+        "waitlist_limit": event.waitlist_limit,
+        "booking_opens_at": event.booking_opens_at.isoformat(),
+        "booking_closes_at": event.booking_closes_at.isoformat(),
+        "cancel_until": event.cancel_until.isoformat(),
+    }
+
+
+async def test_holds_about_to_expire_and_overdue_books_are_told_once(service: Service) -> None:
+    await _library_with_copies("XA0001", title="围城")
+    record = await Record.create(title="活着")
+    library = await Library.get(code="TL-A")
+    await Copy.create(barcode="XB0002", record=record, home_library=library, current_library=library)
+    await index_records([record.id])
+    desk = await make_staff("x-desk", StaffRole.LIBRARIAN, "TL-A")
+    await desk.fetch_related("library")
+    service.clock.freeze_at(MORNING)
+    reader = await login_reader(service, "openid-x")
+    reader_row = await Reader.get(openid="openid-x")
+    await circulation.checkout(reader_row, "XA0001", now=MORNING, staff=desk)
+    await service.client.post(
+        "/readers/me/holds", json={"record_id": record.id, "pickup_library_code": "TL-A"}, headers=reader.headers
+    )
+    pulled = await service.client.post(
+        "/staff/checkins", json={"barcode": "XB0002"}, headers=await staff_headers(service.client, "x-desk")
+    )
+    ((loan, _),) = await circulation.open_loans(reader_row.id, MORNING)
+    (hold,) = await Hold.filter(reader_id=reader_row.id)
+    assert pulled.status_code == 200 and hold.expires_at is not None
+
+    expiring = [await reminders.holds_expiring(hold.expires_at - timedelta(hours=h)) for h in (30, 20, 10)]
+    overdue = [await reminders.overdue(loan.due_at + timedelta(days=d)) for d in (1, 2)]
+
+    assert expiring == [0, 1, 0] and overdue == [1, 0]
+    kinds = await Notice.filter(reader_id=reader_row.id).values_list("kind", flat=True)
+    assert sorted(kinds) == ["hold_expiring", "hold_ready", "overdue"]
