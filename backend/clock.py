@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+# The network's calendar: the time readers are told times in and the day reminder jobs count by. (Each library
+# keeps its own zone for its opening hours and due dates.)
+NETWORK_TIME = ZoneInfo("Asia/Shanghai")
 
 
 class Clock(Protocol):

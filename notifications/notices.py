@@ -4,13 +4,11 @@ wording of every notice can be read and changed together."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
+from backend.clock import NETWORK_TIME
 from notifications.models import NoticeKind
 from notifications.services import NoticeDraft
 from notifications.templates import wechat_date, wechat_time
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _book(title: str) -> str:
@@ -23,8 +21,15 @@ def _titles(titles: list[str]) -> str:
     return first if len(titles) == 1 else f"{first}等{len(titles)}本"
 
 
-def _day(moment: date) -> str:
-    return f"{moment.month}月{moment.day}日"
+def _day(moment: date | datetime) -> str:
+    """A day as readers read it: 12月5日 (a moment, in the network's calendar)."""
+    day = moment.astimezone(NETWORK_TIME).date() if isinstance(moment, datetime) else moment
+    return f"{day.month}月{day.day}日"
+
+
+def _when(moment: datetime) -> str:
+    """A moment in a template's `time` field, in the network's time."""
+    return wechat_time(moment.astimezone(NETWORK_TIME))
 
 
 def due_soon(reader_id: int, due: date, titles: list[str], library: str, days: int) -> NoticeDraft:
@@ -62,28 +67,35 @@ def overdue(reader_id: int, due: date, titles: list[str], library: str) -> Notic
 
 
 def hold_ready(reader_id: int, hold_id: int, title: str, pickup: str, until: datetime) -> NoticeDraft:
-    return NoticeDraft(
-        reader_id,
-        NoticeKind.HOLD_READY,
-        subject=f"hold:{hold_id}",
-        occasion="ready",
-        title="预约的书到了",
-        body=f"《{_book(title)}》已到{pickup}预约架，请于{_day(until.astimezone(SHANGHAI).date())}前取书。",
-        link=f"hold={hold_id}",
-        values={"title": title, "library": pickup, "until": wechat_date(until.astimezone(SHANGHAI))},
-    )
+    body = f"《{_book(title)}》已到{pickup}预约架，请于{_day(until)}前取书。"
+    return _hold(NoticeKind.HOLD_READY, "ready", "预约的书到了", body, reader_id, hold_id, title, pickup, until)
 
 
 def hold_expiring(reader_id: int, hold_id: int, title: str, pickup: str, until: datetime) -> NoticeDraft:
+    body = f"《{_book(title)}》在{pickup}预约架上保留到{_day(until)}，逾期将转给下一位读者。"
+    return _hold(NoticeKind.HOLD_EXPIRING, "expiring", "预约书即将过期", body, reader_id, hold_id, title, pickup, until)
+
+
+def _hold(
+    kind: NoticeKind,
+    occasion: str,
+    heading: str,
+    body: str,
+    reader_id: int,
+    hold_id: int,
+    title: str,
+    pickup: str,
+    until: datetime,
+) -> NoticeDraft:
     return NoticeDraft(
         reader_id,
-        NoticeKind.HOLD_EXPIRING,
+        kind,
         subject=f"hold:{hold_id}",
-        occasion="expiring",
-        title="预约书即将过期",
-        body=f"《{_book(title)}》在{pickup}预约架上保留到{_day(until.astimezone(SHANGHAI).date())}，逾期将转给下一位读者。",
+        occasion=occasion,
+        title=heading,
+        body=body,
         link=f"hold={hold_id}",
-        values={"title": title, "library": pickup, "until": wechat_date(until.astimezone(SHANGHAI))},
+        values={"title": title, "library": pickup, "until": wechat_date(until.astimezone(NETWORK_TIME))},
     )
 
 
@@ -94,12 +106,12 @@ def seat_offered(reader_id: int, booking_id: int, event: str, starts: datetime, 
         subject=f"booking:{booking_id}",
         occasion=f"offer:{until.isoformat()}",
         title="候补到名额了",
-        body=f"「{event}」有了空位，请在{wechat_time(until.astimezone(SHANGHAI))}前确认，否则顺延给下一位。",
+        body=f"「{event}」有了空位，请在{_when(until)}前确认，否则顺延给下一位。",
         link=f"booking={booking_id}",
         values={
             "event": event,
-            "starts": wechat_time(starts.astimezone(SHANGHAI)),
-            "until": wechat_time(until.astimezone(SHANGHAI)),
+            "starts": _when(starts),
+            "until": _when(until),
         },
     )
 
@@ -114,9 +126,9 @@ def event_reminder(
         subject=f"booking:{booking_id}",
         occasion=ahead,
         title="活动提醒",
-        body=f"您预约的「{event}」{when}开始（{wechat_time(starts.astimezone(SHANGHAI))}，{place}），请凭入场码签到。",
+        body=f"您预约的「{event}」{when}开始（{_when(starts)}，{place}），请凭入场码签到。",
         link=f"booking={booking_id}",
-        values={"event": event, "starts": wechat_time(starts.astimezone(SHANGHAI)), "place": place or "见活动详情"},
+        values={"event": event, "starts": _when(starts), "place": place or "见活动详情"},
     )
 
 
@@ -131,7 +143,7 @@ def event_changed(
         title="活动有变更",
         body=f"您预约的「{event}」有变更：{change}。",
         link=f"booking={booking_id}",
-        values={"event": event, "starts": wechat_time(starts.astimezone(SHANGHAI)), "change": change},
+        values={"event": event, "starts": _when(starts), "change": change},
     )
 
 
@@ -144,7 +156,7 @@ def event_cancelled(reader_id: int, booking_id: int, event: str, starts: datetim
         title="活动已取消",
         body=f"很抱歉，您预约的「{event}」已取消：{reason}。",
         link=f"booking={booking_id}",
-        values={"event": event, "starts": wechat_time(starts.astimezone(SHANGHAI)), "reason": reason},
+        values={"event": event, "starts": _when(starts), "reason": reason},
     )
 
 

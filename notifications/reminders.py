@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from backend.circulation.models import Hold, HoldStatus, Loan
+from backend.clock import NETWORK_TIME
 from backend.events.models import Booking, BookingStatus
 from notifications import notices
 from notifications.services import NoticeDraft, guardians, notify_many
@@ -18,15 +19,15 @@ async def _loan_digests(loans: list[Loan]) -> dict[tuple[int, date], list[Loan]]
     groups: dict[tuple[int, date], list[Loan]] = defaultdict(list)
     for loan in loans:
         if loan.reader_id is not None:
-            due = loan.due_at.astimezone(notices.SHANGHAI).date()
+            due = loan.due_at.astimezone(NETWORK_TIME).date()
             groups[recipients[loan.reader_id], due].append(loan)
     return groups
 
 
 async def due_soon(now: datetime, days: int = 3) -> int:
     """Loans due `days` from today (in China): one digest per reader and due date."""
-    day = now.astimezone(notices.SHANGHAI).date() + timedelta(days=days)
-    start = datetime.combine(day, datetime.min.time(), notices.SHANGHAI)
+    day = now.astimezone(NETWORK_TIME).date() + timedelta(days=days)
+    start = datetime.combine(day, datetime.min.time(), NETWORK_TIME)
     loans = await Loan.filter(
         returned_at__isnull=True, due_at__gte=start, due_at__lt=start + timedelta(days=1)
     ).select_related("copy__record", "library")

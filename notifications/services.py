@@ -17,7 +17,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader
-from notifications.errors import NoticeNotFound
+from notifications.errors import NoticeNotFound, QuietHoursInvalid
 from notifications.models import Delivery, Notice, NoticeKind, NoticePreferences, SubscribeGrant
 
 PUSH_CHANNELS = ("wechat_subscribe",)  # every notice is in the inbox; these also push it
@@ -193,6 +193,8 @@ async def preferences_of(reader_ids: Iterable[int], default_quiet: tuple[time, t
 
 
 async def set_preferences(reader: Reader, chosen: Preferences) -> None:
+    if (chosen.quiet_from is None) != (chosen.quiet_until is None):
+        raise QuietHoursInvalid()
     await NoticePreferences.update_or_create(
         defaults={
             "muted_kinds": sorted(k.value for k in chosen.muted_kinds),

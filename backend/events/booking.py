@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
-from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -24,6 +23,7 @@ from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader, ReaderType
 from backend.accounts.services import get_child
+from backend.clock import NETWORK_TIME
 from backend.events.errors import (
     AdultsOnly,
     BookingBarred,
@@ -56,7 +56,6 @@ from notifications.services import notify_many
 
 log = logging.getLogger(__name__)
 
-LOCAL = ZoneInfo("Asia/Shanghai")  # the network's time, in which readers are told times
 # Long enough to shield the database through a rush, short enough that a seat freed while Redis was unreachable
 # is not hidden for long.
 _FULL_MARK_SECONDS = 5
@@ -201,7 +200,7 @@ def _check_eligible(event: Event, attendee: Reader, companions: int, now: dateti
     if event.audience is Audience.CHILDREN and not child:
         raise ChildCardRequired()
     if child and (event.min_age_months is not None or event.max_age_months is not None):
-        months = age_in_months(attendee.birth_month, event.starts_at.astimezone(LOCAL))
+        months = age_in_months(attendee.birth_month, event.starts_at.astimezone(NETWORK_TIME))
         low, high = event.min_age_months or 0, event.max_age_months
         if months is None or months < low or (high is not None and months >= high):
             raise OutsideAgeRange(ages=age_range_text(low, high))
@@ -209,7 +208,7 @@ def _check_eligible(event: Event, attendee: Reader, companions: int, now: dateti
 
 def local_minutes(moment: datetime) -> str:
     """A time as readers in the network read it: 2026-12-07 10:00, China time."""
-    return moment.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(NETWORK_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 def age_in_months(birth_month: str | None, at: datetime) -> int | None:

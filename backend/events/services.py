@@ -11,6 +11,7 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader, StaffUser
+from backend.clock import NETWORK_TIME
 from backend.events.booking import EventPolicy, close_bookings
 from backend.events.errors import (
     CapacityBelowBooked,
@@ -160,7 +161,7 @@ def _change_readers_notice(event: Event, draft: EventDraft) -> str:
     """What changed that people who booked must know: the time or the place."""
     changes = []
     if (event.starts_at, event.ends_at) != (draft.starts_at, draft.ends_at):
-        local = draft.starts_at.astimezone(notices.SHANGHAI)
+        local = draft.starts_at.astimezone(NETWORK_TIME)
         changes.append(f"时间改为{local.month}月{local.day}日 {local:%H:%M}")
     if (event.place, event.online) != (draft.place, draft.online):
         changes.append(f"地点改为{draft.place or '线上'}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated
 
@@ -44,24 +45,10 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
     """Places on the waiting list; by default as many as there are seats."""
 
     def draft(self) -> EventDraft:
+        """The event's own fields (the library and series are where it belongs, not what it is)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(EventDraft)}
         return EventDraft(
-            title=self.title,
-            description=self.description,
-            category=self.category,
-            online=self.online,
-            place=self.place,
-            cover_url=self.cover_url,
-            starts_at=self.starts_at,
-            ends_at=self.ends_at,
-            audience=self.audience,
-            min_age_months=self.min_age_months,
-            max_age_months=self.max_age_months,
-            max_companions=self.max_companions,
-            capacity=self.capacity,
-            waitlist_limit=self.capacity if self.waitlist_limit is None else self.waitlist_limit,
-            booking_opens_at=self.booking_opens_at,
-            booking_closes_at=self.booking_closes_at,
-            cancel_until=self.cancel_until,
+            **{**fields, "waitlist_limit": self.capacity if self.waitlist_limit is None else self.waitlist_limit}
         )
 
 

@@ -91,8 +91,6 @@ class NoticeController(Controller):
     @put("/notice-preferences", responses=problems(*_READER, QuietHoursInvalid))
     async def set_preferences(self, deps: Deps, reader: Reader, data: PreferencesIn) -> PreferencesOut:
         """Choose the kinds not to push and the quiet hours (pushes then wait until they end)."""
-        if (data.quiet_from is None) != (data.quiet_until is None):
-            raise QuietHoursInvalid()
         await services.set_preferences(reader, data.chosen())
         return PreferencesOut.of(await services.preferences(reader, deps.settings.default_quiet_hours))
 

@@ -149,3 +149,15 @@ async def test_tiers_keep_distinct_floors_and_the_last_one_stays(
     assert [d.status_code for d in deletions] == [204] * (len(tiers) - 1) + [409]
     assert deletions[-1].json()["code"] == "last_tier_required"
     assert await CreditTier.all().count() == 1
+
+
+async def test_admins_deleting_every_tier_at_once_leave_one(service: Service, desks: dict[str, dict[str, str]]) -> None:
+    admins = await _admins(service)
+    tiers = (await service.client.get("/staff/credit-tiers", headers=admins["network"])).json()
+
+    deletions = await asyncio.gather(
+        *(service.client.delete(f"/staff/credit-tiers/{t['id']}", headers=admins["network"]) for t in tiers)
+    )
+
+    assert sorted(d.status_code for d in deletions) == [204] * (len(tiers) - 1) + [409]
+    assert await CreditTier.all().count() == 1
