@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from backend import db
@@ -22,20 +23,37 @@ log = logging.getLogger("shuxiang")
 _APP = "miniprogram_api.app:create_app"
 
 
+@contextlib.contextmanager
+def _database_url(settings: Settings) -> Iterator[str]:
+    """The configured database, or else the embedded PostgreSQL, started (or joined) for as long as it is needed."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    from backend.embedded import start_postgres
+
+    server, url = start_postgres(settings.data_dir)
+    try:
+        yield url
+    finally:
+        server.cleanup()
+
+
 def _with_orm(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        await db.init_orm(settings.effective_database_url)
+    async def main(database_url: str) -> None:
+        await db.init_orm(database_url)
         try:
             await work()
         finally:
             await db.close_orm()
 
-    asyncio.run(main())
+    with _database_url(settings) as database_url:
+        asyncio.run(main(database_url))
 
 
 def migrate(settings: Settings) -> None:
     """Apply the committed migrations."""
-    asyncio.run(db.migrate(settings.effective_database_url))
+    with _database_url(settings) as database_url:
+        asyncio.run(db.migrate(database_url))
     print("migrations applied")
 
 
@@ -108,30 +126,28 @@ def serve(settings: Settings, workers: int | None = None) -> None:
 
 
 def run(settings: Settings) -> None:
-    """Everything on one machine: embedded Redis, migrations, demo data on first start, the worker and the API."""
+    """Everything on one machine: embedded PostgreSQL and Redis, migrations, demo data on first start, the worker
+    and the API."""
     from backend.embedded import start_redis
 
-    env = {
-        "SHUXIANG_SECRET_KEY": settings.effective_secret_key,
-        "SHUXIANG_DATABASE_URL": settings.effective_database_url,
-    }
-    redis_handle = None
-    if not settings.redis_url:
-        redis_handle, env["SHUXIANG_REDIS_URL"] = start_redis(settings.data_dir)
-    os.environ.update(env)  # the worker and the API processes read the same settings from the environment
-    settings = Settings.from_env()
-    migrate(settings)
-    seed_demo(settings)
-    worker_process = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"])
-    try:
-        base = f"http://{settings.host}:{settings.port}"
-        print(f"shuxiang on {base}, interactive API docs on {base}/docs/")
-        serve(settings)
-    finally:
-        worker_process.send_signal(signal.SIGTERM)
-        worker_process.wait(timeout=15)
-        if redis_handle is not None:
-            redis_handle.shutdown()
+    env = {"SHUXIANG_SECRET_KEY": settings.effective_secret_key}
+    with contextlib.ExitStack() as embedded:
+        env["SHUXIANG_DATABASE_URL"] = embedded.enter_context(_database_url(settings))
+        if not settings.redis_url:
+            redis_handle, env["SHUXIANG_REDIS_URL"] = start_redis(settings.data_dir)
+            embedded.callback(redis_handle.shutdown)
+        os.environ.update(env)  # the worker and the API processes read the same settings from the environment
+        settings = Settings.from_env()
+        migrate(settings)
+        seed_demo(settings)
+        worker_process = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"])
+        try:
+            base = f"http://{settings.host}:{settings.port}"
+            print(f"shuxiang on {base}, interactive API docs on {base}/docs/")
+            serve(settings)
+        finally:
+            worker_process.send_signal(signal.SIGTERM)
+            worker_process.wait(timeout=15)
 
 
 def main(argv: list[str] | None = None) -> None:

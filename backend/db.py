@@ -30,13 +30,13 @@ class _PooledConnection(asyncpg.Connection):  # type: ignore[misc]
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
-    connection: str | dict[str, Any] = database_url
-    if not database_url.startswith("sqlite"):
-        connection = expand_db_url(database_url)
-        connection["credentials"]["connection_class"] = _PooledConnection
-        # JIT compiles queries it guesses are long; ours take milliseconds, and asyncpg's type introspection on a
-        # new connection is known to take up to a second with it on (asyncpg's FAQ recommends turning it off).
-        connection["credentials"]["server_settings"] = {"jit": "off"}
+    if not database_url:
+        raise ValueError("SHUXIANG_DATABASE_URL is not set (`shuxiang run` starts an embedded PostgreSQL itself)")
+    connection = expand_db_url(database_url)
+    connection["credentials"]["connection_class"] = _PooledConnection
+    # JIT compiles queries it guesses are long; ours take milliseconds, and asyncpg's type introspection on a new
+    # connection is known to take up to a second with it on (asyncpg's FAQ recommends turning it off).
+    connection["credentials"]["server_settings"] = {"jit": "off"}
     return {
         "connections": {"default": connection},
         "apps": {

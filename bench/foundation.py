@@ -43,7 +43,7 @@ from tortoise import connections
 from backend import db
 from backend.demo.network import DEMO_PASSWORD, seed_demo
 from backend.settings import Settings
-from tests.servers import free_port, postgres_server, redis_server
+from tests.servers import free_port, postgres_server, redis_server, with_pool
 from tests.wechat_server import FakeWeChat
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -322,7 +322,7 @@ def start_backing(stack: contextlib.ExitStack, workdir: Path) -> Backing:
 def serve(stack: contextlib.ExitStack, settings: Settings, workdir: Path, *, workers: int, pool: int) -> Server:
     """The API server on `settings`' database (`pool` connections per worker) and Redis, while `stack` lasts."""
     env = {
-        "SHUXIANG_DATABASE_URL": f"{settings.database_url}?minsize=1&maxsize={pool}",
+        "SHUXIANG_DATABASE_URL": with_pool(settings.database_url, pool),
         "SHUXIANG_REDIS_URL": settings.redis_url,
         "SHUXIANG_SECRET_KEY": settings.secret_key,
     }
@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> None:
         server = stack.enter_context(
             api_server(
                 {
-                    "SHUXIANG_DATABASE_URL": f"{database_url}?minsize=1&maxsize=20",
+                    "SHUXIANG_DATABASE_URL": with_pool(database_url, 20),
                     "SHUXIANG_REDIS_URL": redis_url,
                     "SHUXIANG_SECRET_KEY": secrets.token_urlsafe(32),
                     "SHUXIANG_WECHAT_APPID": wechat.appid,

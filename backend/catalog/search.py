@@ -1,8 +1,7 @@
-"""Catalogue search (统一检索) over every library of the network, on SQLite and on PostgreSQL.
+"""Catalogue search (统一检索) over every library of the network.
 
-Chinese has no spaces, so words are segmented before indexing (backend/catalog/terms.py) and each database gets
-the tokens ready-made: no parser of the database ever sees raw Chinese. SQLite indexes them with FTS5 (bm25
-ranking, prefix queries); PostgreSQL with a tsvector built by array_to_tsvector and a GIN index (ts_rank, prefix
+Chinese has no spaces, so words are segmented before indexing (backend/catalog/terms.py) and PostgreSQL gets the
+tokens ready-made: its parser never sees raw Chinese. They go into a tsvector with a GIN index (ts_rank, prefix
 queries with `:*`). A trigram index (pg_trgm) was the alternative: it needs no segmentation but cannot match
 pinyin or initials, ranks poorly on two-character Chinese words, and grows several times larger.
 
@@ -25,7 +24,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
@@ -40,10 +38,9 @@ from backend.network.services import get_library, nearest_libraries
 # search says "2,000 or more" instead of counting every match of a two-letter word among a million records, the
 # way Evergreen bounds the hits it ranks; a reader narrows the search long before paging that far.
 CONSIDERED = 2000
-# PostgreSQL tsvector weights by field (SQLite FTS5 uses the column weights in _BM25 instead).
-_PG_WEIGHTS = {"title": "A", "authors": "B", "pinyin": "C", "subjects": "C", "summary": "D"}
+# tsvector weights by field.
+_WEIGHTS = {"title": "A", "authors": "B", "pinyin": "C", "subjects": "C", "summary": "D"}
 _FIELDS = ("title", "authors", "subjects", "summary", "pinyin")
-_BM25 = "bm25(record_text, 10.0, 6.0, 3.0, 1.0, 3.0)"
 # "Near me" looks at the libraries within the radius, nearest first; beyond this many the nearest suffice.
 _MAX_NEARBY_LIBRARIES = 50
 # Latin words this short match whole: as prefixes, two letters would match a good part of every English title,
@@ -132,20 +129,13 @@ async def _writing(connection: BaseDBAsyncClient | None) -> AsyncIterator[BaseDB
             yield conn
 
 
-def _ids(sqlite: bool, ids: list[int]) -> tuple[str, list[Any]]:
-    """`IN (...)` for these ids as the first parameters of a statement, in the database's style."""
-    return (f"IN ({', '.join('?' for _ in ids)})", list(ids)) if sqlite else ("= ANY($1::int[])", [ids])
-
-
 async def _index(
     conn: BaseDBAsyncClient, ids: list[int], documents: Mapping[int, terms.SearchDocument] | None = None
 ) -> None:
-    sqlite = _is_sqlite(conn)
-    in_ids, values = _ids(sqlite, ids)
     records = await conn.execute_query_dict(
         "SELECT id, title, subtitle, authors, subjects, summary, year, clc_class, language, audience_min_age, "
-        f"audience_max_age FROM record WHERE id {in_ids}",
-        values,
+        "audience_max_age FROM record WHERE id = ANY($1::int[])",
+        [ids],
     )
     given = documents or {}
     tokens = await asyncio.to_thread(  # jieba is CPU-bound
@@ -156,22 +146,8 @@ async def _index(
         for r in records
     ]
     columns = "record_id, year, clc_class, language, audience_min_age, audience_max_age, libraries, item_types"
-    if sqlite:  # SQLite runs one writer at a time
-        holdings = _holdings(sqlite, "?1")
-        await conn.execute_query(f"DELETE FROM record_search WHERE record_id {in_ids}", values)
-        await conn.execute_query(f"DELETE FROM record_text WHERE rowid {in_ids}", values)
-        await conn.execute_many(
-            f"INSERT INTO record_search ({columns}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-            f"{holdings['libraries']}, {holdings['item_types']})",
-            rows,
-        )
-        await conn.execute_many(
-            "INSERT INTO record_text (rowid, title, authors, subjects, summary, pinyin) VALUES (?, ?, ?, ?, ?, ?)",
-            [[row[0], *(" ".join(doc[f]) for f in _FIELDS)] for row, doc in zip(rows, tokens, strict=True)],
-        )
-        return
-    await _lock_rows(conn, in_ids, values)
-    holdings = _holdings(sqlite, "r.id")
+    await _lock_rows(conn, ids)
+    holdings = _holdings("r.id")
     changed = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns.split(", ")[1:])
     # One statement for the batch, the record's fields and its holdings read in it: one write of each row and its
     # indexes, planned once (row by row, the importer's thousands of records a second were planned one by one).
@@ -190,37 +166,28 @@ def _tsvector(tokens: dict[str, list[str]]) -> str:
     what carry weights (array_to_tsvector makes lexemes without them, which no weight can mark); tokens are letters
     and digits only (terms.py), so they need no escaping."""
     return " ".join(
-        f"'{token}':{position}{_PG_WEIGHTS[name]}"
+        f"'{token}':{position}{_WEIGHTS[name]}"
         for position, name in enumerate(_FIELDS, start=1)
         for token in tokens[name]
     )
 
 
 async def _refresh_holdings(conn: BaseDBAsyncClient, ids: list[int]) -> None:
-    sqlite = _is_sqlite(conn)
-    in_ids, values = _ids(sqlite, ids)
-    if not sqlite:
-        await _lock_rows(conn, in_ids, values)
-    lists = _holdings(sqlite, "record_search.record_id")
+    await _lock_rows(conn, ids)
+    lists = _holdings("record_search.record_id")
     assignments = ", ".join(f"{column} = {expression}" for column, expression in lists.items())
-    await conn.execute_query(f"UPDATE record_search SET {assignments} WHERE record_id {in_ids}", values)
+    await conn.execute_query(f"UPDATE record_search SET {assignments} WHERE record_id = ANY($1::int[])", [ids])
 
 
-async def _lock_rows(conn: BaseDBAsyncClient, in_ids: str, values: list[Any]) -> None:
+async def _lock_rows(conn: BaseDBAsyncClient, ids: list[int]) -> None:
     # Locking the rows first makes the write, a statement of its own, see the copies as committed by whoever held
     # them: two librarians moving copies of one title at once leave the row as both left the copies.
-    await conn.execute_query(f"SELECT 1 FROM record_search WHERE record_id {in_ids} FOR UPDATE", values)
+    await conn.execute_query("SELECT 1 FROM record_search WHERE record_id = ANY($1::int[]) FOR UPDATE", [ids])
 
 
-def _holdings(sqlite: bool, record_id: str) -> dict[str, str]:
+def _holdings(record_id: str) -> dict[str, str]:
     """SQL for the libraries and item types of a record's copies on the shelves (all but withdrawn ones)."""
     shelved = f"c.record_id = {record_id} AND c.status <> '{CopyStatus.WITHDRAWN.value}'"
-    if sqlite:
-        return {
-            column: f"(SELECT json_group_array({value}) FROM (SELECT DISTINCT c.{value} FROM copy c "
-            f"WHERE {shelved} ORDER BY 1))"
-            for column, value in (("libraries", "current_library_id"), ("item_types", "item_type"))
-        }
     return {
         column: f"ARRAY(SELECT DISTINCT c.{value} FROM copy c WHERE {shelved} ORDER BY 1)"
         for column, value in (("libraries", "current_library_id"), ("item_types", "item_type"))
@@ -247,8 +214,7 @@ async def search(query: SearchQuery) -> SearchResult:
     if looks_like_isbn(query.text):
         records = await Record.filter(isbn13=normalise_isbn(query.text))  # an invalid ISBN is a clear error
         return SearchResult(await _hits(records, query), len(records))
-    conn = connections.get("default")
-    sql = _Sql(_is_sqlite(conn))
+    sql = _Sql()
     library = await get_library(query.library_code) if query.library_code else None
     nearby = None
     if query.available_within_m is not None and query.latitude is not None and query.longitude is not None:
@@ -267,16 +233,13 @@ async def search(query: SearchQuery) -> SearchResult:
     order = "" if ranked else "ORDER BY s.year DESC NULLS LAST, s.record_id DESC"
     candidates = (
         f"SELECT s.record_id, s.year, s.clc_class, s.language, {sql.score if ranked else '0'} AS score "
-        f"FROM record_search s {sql.join} WHERE {where} {order} LIMIT {CONSIDERED + 1}"
+        f"FROM record_search s WHERE {where} {order} LIMIT {CONSIDERED + 1}"
     )
-    if sql.sqlite:
-        rows = await conn.execute_query_dict(candidates, sql.values)
-    else:
-        async with in_transaction() as tx:
-            # A prepared statement reused with a generic plan cannot see how many records a year range or a word
-            # matches, and once drove a 7 ms search from the wrong index for 3 s.
-            await tx.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
-            rows = await tx.execute_query_dict(candidates, sql.values)
+    async with in_transaction() as tx:
+        # A prepared statement reused with a generic plan cannot see how many records a year range or a word
+        # matches, and once drove a 7 ms search from the wrong index for 3 s.
+        await tx.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
+        rows = await tx.execute_query_dict(candidates, sql.values)
     exact = len(rows) <= CONSIDERED
     rows = rows[:CONSIDERED]
     if ranked:
@@ -301,18 +264,16 @@ def _facets(rows: list[dict[str, Any]]) -> dict[str, list[tuple[str, int]]]:
 
 
 class _Sql:
-    """The WHERE clause of a search over the search rows `s`, with its parameters in the database's style."""
+    """The WHERE clause of a search over the search rows `s`, with its parameters."""
 
-    def __init__(self, sqlite: bool) -> None:
-        self.sqlite = sqlite
+    def __init__(self) -> None:
         self.values: list[Any] = []
         self.has_text = False
-        self.join = ""
         self.score = ""
 
     def param(self, value: Any) -> str:
         self.values.append(value)
-        return "?" if self.sqlite else f"${len(self.values)}"
+        return f"${len(self.values)}"
 
     def where(self, query: SearchQuery, library: Library | None, nearby: list[int] | None) -> str | None:
         clauses: list[str] = []
@@ -348,24 +309,16 @@ class _Sql:
                 f"AND c.current_library_id IN ({', '.join(self.param(i) for i in nearby)}))"
             )
         # Readers search what the network holds: a record whose copies are all withdrawn is no longer found.
-        clauses.append("s.libraries <> '[]'" if self.sqlite else "s.libraries <> '{}'")
+        clauses.append("s.libraries <> '{}'")
         return " AND ".join(clauses)
 
     def _contains(self, column: str, any_of: list[Any]) -> str:
         """The row's list in `column` holds one of `any_of`."""
-        if self.sqlite:
-            listed = ", ".join(self.param(v) for v in any_of)
-            return f"EXISTS (SELECT 1 FROM json_each(s.{column}) WHERE json_each.value IN ({listed}))"
         cast = "int[]" if column == "libraries" else "varchar[]"
         return f"s.{column} && {self.param(any_of)}::{cast}"
 
     def _match(self, words: list[terms.QueryToken], author_words: list[terms.QueryToken]) -> str:
         # Every word must match (AND); Latin words match as prefixes, so "sant" finds 三体 while it is typed.
-        if self.sqlite:
-            parts = [_fts5_term(w) for w in words] + [f"authors : {_fts5_term(w)}" for w in author_words]
-            self.join = "JOIN record_text ON record_text.rowid = s.record_id"  # FTS5 wants its own name, no alias
-            self.score = f"-{_BM25}"
-            return f"record_text MATCH {self.param(' AND '.join(parts))}"
         parts = [_tsquery_term(w, "") for w in words] + [_tsquery_term(w, "B") for w in author_words]
         tsquery = f"{self.param(' & '.join(parts))}::tsquery"
         self.score = f"ts_rank(s.document, {tsquery})"
@@ -374,10 +327,6 @@ class _Sql:
 
 def _prefix(word: terms.QueryToken) -> bool:
     return word.latin and len(word.text) >= _MIN_PREFIX_LENGTH
-
-
-def _fts5_term(word: terms.QueryToken) -> str:
-    return f'"{word.text}"*' if _prefix(word) else f'"{word.text}"'
 
 
 def _tsquery_term(word: terms.QueryToken, weight: str) -> str:
@@ -389,10 +338,6 @@ def _tsquery_term(word: terms.QueryToken, weight: str) -> str:
 def _like_prefix(prefix: str) -> str:
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"{escaped.upper()}%"
-
-
-def _is_sqlite(conn: BaseDBAsyncClient) -> bool:
-    return bool(conn.capabilities.dialect == "sqlite")
 
 
 async def _hits(records: Sequence[Record], query: SearchQuery) -> list[Hit]:

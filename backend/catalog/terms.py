@@ -1,10 +1,10 @@
 """Search terms of bibliographic records and of what readers type, reduced to the same tokens.
 
-The search index stores, per record and field, space-separated tokens that SQLite FTS5 (unicode61) and PostgreSQL
-(array_to_tsvector, which parses nothing) take as they are: all language handling happens here, once, so that both
-databases find the same records. A record is cut generously (jieba's search mode adds the shorter words inside long
-ones; pinyin and its initials are what phone keyboards make easy to type), a query precisely, so that each of its
-tokens, ANDed with the others, is found in the record the reader means.
+The search index stores, per record and field, tokens that PostgreSQL takes as they are (a tsvector given as
+lexemes, which its parser never sees): all language handling happens here, once, for records and queries alike. A
+record is cut generously (jieba's search mode adds the shorter words inside long ones; pinyin and its initials are
+what phone keyboards make easy to type), a query precisely, so that each of its tokens, ANDed with the others, is
+found in the record the reader means.
 """
 
 from __future__ import annotations

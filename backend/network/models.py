@@ -44,7 +44,7 @@ class Library(Model):
     timezone = fields.CharField(max_length=40, default="Asia/Shanghai")
     # {"mon": [["09:00", "17:00"]], ...}; a day missing is a closed day; "24:00" closes at midnight.
     opening_hours: dict[str, list[list[str]]] = fields.JSONField(default=dict)
-    # One column per service rather than a JSON list: filters stay plain indexed SQL on SQLite and PostgreSQL.
+    # One column per service rather than a JSON list: filters stay plain indexed SQL.
     lending = fields.BooleanField(default=False)
     returns = fields.BooleanField(default=False)
     holds_pickup = fields.BooleanField(default=False)

@@ -1,16 +1,14 @@
-"""The services integration tests run against: the whole HTTP app on each stack (the embedded default, and
-PostgreSQL + a Redis server), the real wechatpy client against a WeChat-compatible server on loopback."""
+"""The services integration tests run against: the whole HTTP app on PostgreSQL and a Redis server, the real
+wechatpy client against a WeChat-compatible server on loopback."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,18 +16,15 @@ import pytest
 from litestar import Litestar
 from redis.asyncio import Redis
 from tortoise import Tortoise, connections
-from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from backend import db, embedded
+from backend import db
 from backend.settings import Settings
 from miniprogram_api.app import create_app
-from tests.servers import postgres_server, redis_server
+from tests.servers import redis_server, with_pool
 from tests.wechat_server import FakeWeChat
 
-# Both stacks by default; CI runs both and fails (never skips) when PostgreSQL cannot be started.
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns a failure's story
 
-STACKS = [s.strip() for s in os.environ.get("SHUXIANG_TEST_STACKS", "embedded,postgres").split(",") if s.strip()]
 TEST_SECRET = "test-secret-key-0123456789-abcdefghij"
 SEEDED = ("credit_tier", "loan_rule")
 SEEDED_TOO = {"counter", *SEEDED}
@@ -60,7 +55,6 @@ class MovableClock:
 
 @dataclass
 class Service:
-    stack: str
     client: httpx.AsyncClient
     settings: Settings
     redis: Redis
@@ -70,53 +64,33 @@ class Service:
     """The rows the migrations put in (credit tiers, the default loan rules), put back before every test."""
 
 
-@dataclass(frozen=True)
-class StackUrls:
-    name: str
-    database_url: str
-    redis_url: str
-    data_dir: Path
-
-
 @pytest.fixture(scope="session")
 def wechat() -> Iterator[FakeWeChat]:
     with FakeWeChat(appid="wx-test-app", secret="test-app-secret") as server:
         yield server
 
 
-@pytest.fixture(scope="session", params=STACKS)
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackUrls]:
-    name: str = request.param
-    data_dir = tmp_path_factory.mktemp(name)
-    with contextlib.ExitStack() as servers:
-        if name == "embedded":
-            handle, redis_url = embedded.start_redis(data_dir)
-            servers.callback(handle.shutdown)
-            yield StackUrls(name, f"sqlite://{data_dir / 'shuxiang.sqlite3'}", redis_url, data_dir)
-        elif name == "postgres":
-            database_url = servers.enter_context(postgres_server())
-            redis_url = servers.enter_context(redis_server(data_dir / "redis"))
-            # A pool large enough for the concurrency tests to contend in the database, not in the pool.
-            yield StackUrls(name, f"{database_url}?minsize=1&maxsize=30", redis_url, data_dir)
-        else:
-            raise ValueError(f"unknown test stack {name!r} (choose from embedded, postgres)")
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
-async def service(stack: StackUrls, wechat: FakeWeChat) -> AsyncIterator[Service]:
+async def service(
+    postgres_url: str, redis_url: str, wechat: FakeWeChat, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Service]:
     settings = Settings(
-        data_dir=stack.data_dir,
-        database_url=stack.database_url,
-        redis_url=stack.redis_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        # A pool large enough for the concurrency tests to contend in the database, not in the pool.
+        database_url=with_pool(postgres_url, 30),
+        redis_url=redis_url,
         secret_key=TEST_SECRET,
         wechat_appid=wechat.appid,
         wechat_secret=wechat.secret,
         wechat_api_base=wechat.base_url,
     )
-    # Tortoise caches compiled INSERTs per connection name, not per dialect; one process testing two stacks must
-    # drop SQLite's "?" placeholders before PostgreSQL's turn.
-    EXECUTOR_CACHE.clear()
-    await db.migrate(settings.effective_database_url)
+    await db.migrate(settings.database_url)
     clock = MovableClock()
     app = create_app(settings, clock=clock)
     async with (
@@ -125,7 +99,7 @@ async def service(stack: StackUrls, wechat: FakeWeChat) -> AsyncIterator[Service
     ):
         conn = connections.get("default")
         seeded = {table: await conn.execute_query_dict(f"SELECT * FROM {table} ORDER BY id") for table in SEEDED}
-        yield Service(stack.name, client, settings, app.state.deps.redis, clock, wechat, seeded)
+        yield Service(client, settings, app.state.deps.redis, clock, wechat, seeded)
 
 
 @contextlib.asynccontextmanager
@@ -155,20 +129,13 @@ async def fresh_state(service: Service) -> None:
     """Every test starts from an empty network: no rows (but the card counter), an empty Redis, the real time."""
     tables = [m._meta.db_table for m in Tortoise.apps["models"].values() if m._meta.db_table not in SEEDED_TOO]
     conn = connections.get("default")
-    if service.stack == "postgres":
-        await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-    else:  # with the foreign keys off, nothing cascades: the search tables are emptied by name
-        tables += ["record_search", "record_text"]
-        await conn.execute_script(
-            "PRAGMA foreign_keys = OFF;" + "".join(f"DELETE FROM {t};" for t in tables) + "PRAGMA foreign_keys = ON;"
-        )
+    await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     await conn.execute_script("UPDATE counter SET value = 0")
     for table, rows in service.seeded.items():
         await conn.execute_script(f"DELETE FROM {table}")
         for row in rows:
-            marks = ", ".join("?" if service.stack != "postgres" else f"${i}" for i in range(1, len(row) + 1))
+            marks = ", ".join(f"${i}" for i in range(1, len(row) + 1))
             await conn.execute_query(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", list(row.values()))
-        if service.stack == "postgres":
-            await conn.execute_script(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")
+        await conn.execute_script(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")
     await service.redis.flushdb()
     service.clock.reset()

@@ -20,7 +20,7 @@ def _worker_env(service: Service, templates: Path) -> dict[str, str]:
     s = service.settings
     return {
         **os.environ,
-        "SHUXIANG_DATABASE_URL": s.effective_database_url,
+        "SHUXIANG_DATABASE_URL": s.database_url,
         "SHUXIANG_REDIS_URL": s.redis_url,
         "SHUXIANG_SECRET_KEY": s.secret_key,
         "SHUXIANG_WECHAT_APPID": service.wechat.appid,

@@ -1,15 +1,34 @@
-"""The production commands as an operator runs them: `shuxiang migrate`, then `shuxiang bootstrap`."""
+"""The production commands as an operator runs them against a PostgreSQL server: `shuxiang migrate`, then
+`shuxiang bootstrap`."""
 
 import os
-import sqlite3
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 
-def shuxiang(data_dir: Path, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
+from tests.servers import other_database, psql
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> Iterator[str]:
+    """An empty database of its own on the test run's PostgreSQL server."""
+    name = f"cli_{uuid.uuid4().hex[:12]}"
+    psql(postgres_url, f"CREATE DATABASE {name}")
+    yield other_database(postgres_url, name)
+    psql(postgres_url, f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def shuxiang(database_url: str, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHUXIANG_")}
-    env.update(SHUXIANG_DATA_DIR=str(data_dir), SHUXIANG_ADMIN_PASSWORD=password)
+    env.update(
+        SHUXIANG_DATABASE_URL=database_url,
+        SHUXIANG_SECRET_KEY="an-operator-chosen-secret-key",
+        SHUXIANG_ADMIN_PASSWORD=password,
+    )
     return subprocess.run(
         [sys.executable, "-m", "backend.cli", *args],
         env=env,
@@ -35,27 +54,26 @@ BOOTSTRAP = (
 )
 
 
-def test_bootstrap_creates_a_network_all_or_nothing(tmp_path: Path) -> None:
-    assert shuxiang(tmp_path, "migrate").returncode == 0
+def test_bootstrap_creates_a_network_all_or_nothing(database_url: str) -> None:
+    assert shuxiang(database_url, "migrate").returncode == 0
 
-    weak = shuxiang(tmp_path, *BOOTSTRAP, password="short")
-    libraries_after_refusal = sqlite3.connect(tmp_path / "shuxiang.sqlite3").execute("SELECT count(*) FROM library")
+    weak = shuxiang(database_url, *BOOTSTRAP, password="short")
+    libraries_after_refusal = psql(database_url, "SELECT count(*) FROM library")
     assert weak.returncode != 0 and "at least 10 characters" in weak.stderr
-    assert libraries_after_refusal.fetchone() == (0,)
+    assert libraries_after_refusal == [["0"]]
 
-    done = shuxiang(tmp_path, *BOOTSTRAP, password="a-long-enough-password")
+    done = shuxiang(database_url, *BOOTSTRAP, password="a-long-enough-password")
     assert done.returncode == 0, done.stderr
-    db = sqlite3.connect(tmp_path / "shuxiang.sqlite3")
-    assert db.execute("SELECT code, level, path FROM library").fetchall() == [("HZ", "central", "/1/")]
-    assert db.execute("SELECT username, role FROM staff_user").fetchall() == [("root", "network_admin")]
+    assert psql(database_url, "SELECT code, level, path = '/' || id || '/' FROM library") == [["HZ", "central", "t"]]
+    assert psql(database_url, "SELECT username, role FROM staff_user") == [["root", "network_admin"]]
 
-    again = shuxiang(tmp_path, *BOOTSTRAP, password="a-long-enough-password")
+    again = shuxiang(database_url, *BOOTSTRAP, password="a-long-enough-password")
     assert again.returncode != 0
 
 
-def test_import_records_loads_a_csv_once_and_reports_bad_rows(tmp_path: Path) -> None:
-    assert shuxiang(tmp_path, "migrate").returncode == 0
-    assert shuxiang(tmp_path, "seed-demo").returncode == 0
+def test_import_records_loads_a_csv_once_and_reports_bad_rows(database_url: str, tmp_path: Path) -> None:
+    assert shuxiang(database_url, "migrate").returncode == 0
+    assert shuxiang(database_url, "seed-demo").returncode == 0
     books = tmp_path / "books.csv"
     books.write_text(
         "isbn,title,authors,year,library,barcode\n"
@@ -65,13 +83,13 @@ def test_import_records_loads_a_csv_once_and_reports_bad_rows(tmp_path: Path) ->
         encoding="utf-8",
     )
 
-    first = shuxiang(tmp_path, "import-records", str(books))
-    again = shuxiang(tmp_path, "import-records", str(books))
+    first = shuxiang(database_url, "import-records", str(books))
+    copies_after_first = psql(database_url, "SELECT count(*) FROM copy WHERE barcode LIKE 'CSV%'")
+    again = shuxiang(database_url, "import-records", str(books))
 
     assert first.returncode == 1  # one copy named a library that does not exist
     assert "TL-NOWHERE" in first.stdout + first.stderr
-    db = sqlite3.connect(tmp_path / "shuxiang.sqlite3")
-    assert db.execute("SELECT count(*) FROM record WHERE isbn13 = '9787536692930'").fetchone() == (1,)
-    assert db.execute("SELECT count(*) FROM copy WHERE barcode LIKE 'CSV%'").fetchone() == (2,)
+    assert psql(database_url, "SELECT count(*) FROM record WHERE isbn13 = '9787536692930'") == [["1"]]
+    assert copies_after_first == [["2"]]
     assert again.returncode == 1
-    assert db.execute("SELECT count(*) FROM copy WHERE barcode LIKE 'CSV%'").fetchone() == (2,)
+    assert psql(database_url, "SELECT count(*) FROM copy WHERE barcode LIKE 'CSV%'") == [["2"]]

@@ -1,11 +1,17 @@
-"""`shuxiang import-records` on a catalogue large enough to be read in a process of its own."""
+"""`shuxiang import-records` on a catalogue large enough to be read in a process of its own, into the embedded
+default's PostgreSQL."""
 
 import csv
 import os
-import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from backend.embedded import start_postgres
+from tests.servers import psql, server_data_dir
 
 
 def shuxiang(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -21,9 +27,22 @@ def shuxiang(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_large_catalogue_is_imported_whole_and_once(tmp_path: Path) -> None:
-    assert shuxiang(tmp_path, "migrate").returncode == 0
-    assert shuxiang(tmp_path, "seed-demo").returncode == 0
+@pytest.fixture
+def embedded() -> Iterator[tuple[Path, str]]:
+    """The data directory of an embedded installation and the URL of its PostgreSQL, held by the test: the commands
+    join the server (as they join the one `shuxiang run` started) and leave it running when they exit."""
+    with server_data_dir() as path:
+        server, database_url = start_postgres(path)
+        try:
+            yield path, database_url
+        finally:
+            server.cleanup()
+
+
+def test_a_large_catalogue_is_imported_whole_and_once(embedded: tuple[Path, str], tmp_path: Path) -> None:
+    installation, database_url = embedded
+    assert shuxiang(installation, "migrate").returncode == 0
+    assert shuxiang(installation, "seed-demo").returncode == 0
     books = tmp_path / "books.csv"
     with books.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream)
@@ -35,8 +54,8 @@ def test_a_large_catalogue_is_imported_whole_and_once(tmp_path: Path) -> None:
             )
     assert books.stat().st_size > 512 * 1024
 
-    first = shuxiang(tmp_path, "import-records", str(books))
-    again = shuxiang(tmp_path, "import-records", str(books))
+    first = shuxiang(installation, "import-records", str(books))
+    again = shuxiang(installation, "import-records", str(books))
 
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines()[:3] == [
@@ -47,6 +66,5 @@ def test_a_large_catalogue_is_imported_whole_and_once(tmp_path: Path) -> None:
     assert "3,000 records" in first.stderr  # the progress bar's last count
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[:2] == ["records: 0 created, 3000 updated", "copies: 0 created, 3000 updated"]
-    db = sqlite3.connect(tmp_path / "shuxiang.sqlite3")
-    assert db.execute("SELECT count(*) FROM copy WHERE barcode LIKE 'BIG%'").fetchone() == (3000,)
-    assert db.execute("SELECT count(*) FROM record WHERE title LIKE '铜陵乡土读本%'").fetchone() == (3000,)
+    assert psql(database_url, "SELECT count(*) FROM copy WHERE barcode LIKE 'BIG%'") == [["3000"]]
+    assert psql(database_url, "SELECT count(*) FROM record WHERE title LIKE '铜陵乡土读本%'") == [["3000"]]
