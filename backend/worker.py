@@ -21,6 +21,7 @@ from backend.events import booking, doors
 from backend.events.booking import EventPolicy, FullMark
 from backend.settings import Settings
 from backend.wechat.gateway import WechatpyGateway
+from entrypoints.bootstrap import event_bus
 from notifications import reminders, sender, templates
 from notifications import services as notices
 from notifications.sender import SendPolicy, WeChatSubscribe
@@ -67,7 +68,7 @@ async def unlink_old_loans(ctx: dict[str, Any]) -> int:
 
 async def lapse_event_offers(ctx: dict[str, Any]) -> int:
     """Every five minutes: seats offered from waiting lists and not taken in time go to the next in line."""
-    lapsed = await booking.lapse_offers(ctx["clock"].now(), ctx["event_policy"], FullMark(ctx["redis"]))
+    lapsed = await booking.lapse_offers(ctx["clock"].now(), ctx["event_policy"], FullMark(ctx["redis"]), ctx["bus"])
     log.info("lapsed %d event seat offers", lapsed)
     return lapsed
 
@@ -127,10 +128,11 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     """arq's settings for this installation (arq takes a dict as well as a class)."""
 
     async def startup(ctx: dict[str, Any]) -> None:
-        await db.init_orm(settings.effective_database_url)
+        await db.init_orm(settings.database_url)
         ctx["settings"] = settings
         ctx["clock"] = SystemClock()
         ctx["event_policy"] = EventPolicy.of(settings)
+        ctx["bus"] = event_bus()
         gateway = WechatpyGateway(
             appid=settings.wechat_appid,
             secret=settings.wechat_secret,

@@ -24,6 +24,7 @@ from backend.crypto import Keys
 from backend.events.booking import EventPolicy, FullMark
 from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway, WechatpyGateway
+from entrypoints.bootstrap import event_bus
 from miniprogram_api.accounts.controllers import AuthController, ReaderController
 from miniprogram_api.catalog.controllers import RecordController, StaffCatalogueController
 from miniprogram_api.circulation.controllers import (
@@ -85,7 +86,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await db.init_orm(settings.effective_database_url)
+        await db.init_orm(settings.database_url)
         redis = Redis.from_url(settings.redis_url)
         gateway = wechat or WechatpyGateway(
             appid=settings.wechat_appid,
@@ -112,6 +113,7 @@ def create_app(
             event_policy=EventPolicy.of(settings),
             events_full=FullMark(redis),
             templates=templates.load(settings.wechat_templates_path),
+            bus=event_bus(),
         )
         try:
             yield

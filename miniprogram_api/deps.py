@@ -20,6 +20,7 @@ from backend.circulation.holds import HoldPolicy
 from backend.clock import Clock
 from backend.crypto import Keys
 from backend.errors import NotAuthenticated
+from backend.eventbus import EventBus
 from backend.events.booking import EventPolicy, FullMark
 from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway
@@ -42,6 +43,7 @@ class Deps:
     event_policy: EventPolicy
     events_full: FullMark
     templates: dict[NoticeKind, Template]
+    bus: EventBus
 
 
 def provide_deps(state: State) -> Deps:

@@ -132,6 +132,17 @@ def event_reminder(
     )
 
 
+def event_change(starts: datetime | None, place: str | None) -> str:
+    """What changed that the people who booked must know: the new time (`starts`) and the new place ("" online)."""
+    changes = []
+    if starts is not None:
+        local = starts.astimezone(NETWORK_TIME)
+        changes.append(f"时间改为{local.month}月{local.day}日 {local:%H:%M}")
+    if place is not None:
+        changes.append(f"地点改为{place or '线上'}")
+    return "；".join(changes)
+
+
 def event_changed(
     reader_id: int, booking_id: int, event: str, starts: datetime, change: str, version: str
 ) -> NoticeDraft:

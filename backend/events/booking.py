@@ -24,6 +24,8 @@ from tortoise.transactions import in_transaction
 from backend.accounts.models import Reader, ReaderType
 from backend.accounts.services import get_child
 from backend.clock import NETWORK_TIME
+from backend.eventbus import EventBus, record
+from backend.events.domain_events import Attendance, SeatOffered
 from backend.events.errors import (
     AdultsOnly,
     BookingBarred,
@@ -51,8 +53,6 @@ from backend.events.models import (
     EventStatus,
 )
 from backend.settings import Settings
-from notifications import notices
-from notifications.services import notify_many
 
 log = logging.getLogger(__name__)
 
@@ -279,15 +279,19 @@ async def my_booking(booker: Reader, booking_id: int) -> Booking:
     return booking
 
 
-async def cancel(booker: Reader, booking_id: int, now: datetime, policy: EventPolicy, full: FullMark) -> None:
+async def cancel(
+    booker: Reader, booking_id: int, now: datetime, policy: EventPolicy, full: FullMark, bus: EventBus
+) -> None:
     """Cancel a booking: free until the cut-off (a waiting list place or an offer at any time). The seats go to
     the waiting list at once."""
-    await _release(booker, booking_id, now, policy, full, offer_only=False)
+    await _release(booker, booking_id, now, policy, full, bus, offer_only=False)
 
 
-async def decline(booker: Reader, booking_id: int, now: datetime, policy: EventPolicy, full: FullMark) -> None:
+async def decline(
+    booker: Reader, booking_id: int, now: datetime, policy: EventPolicy, full: FullMark, bus: EventBus
+) -> None:
     """Turn down a seat offered from the waiting list; it goes to the next in line."""
-    await _release(booker, booking_id, now, policy, full, offer_only=True)
+    await _release(booker, booking_id, now, policy, full, bus, offer_only=True)
 
 
 async def accept(booker: Reader, booking_id: int, now: datetime) -> Booking:
@@ -303,10 +307,17 @@ async def accept(booker: Reader, booking_id: int, now: datetime) -> Booking:
 
 
 async def _release(
-    booker: Reader, booking_id: int, now: datetime, policy: EventPolicy, full: FullMark, *, offer_only: bool
+    booker: Reader,
+    booking_id: int,
+    now: datetime,
+    policy: EventPolicy,
+    full: FullMark,
+    bus: EventBus,
+    *,
+    offer_only: bool,
 ) -> None:
     mine = await my_booking(booker, booking_id)
-    async with in_transaction():
+    async with bus.transaction():
         event = await Event.select_for_update().get(id=mine.event_id)
         booking = await Booking.get(id=mine.id)  # as it is now, under the event's lock
         if offer_only and booking.status is not BookingStatus.OFFERED:
@@ -355,20 +366,19 @@ async def _offer_freed_seats(event: Event, now: datetime, policy: EventPolicy) -
         )
         event.seats_taken = event.capacity - free
         event.waitlisted -= len(offered)
-        await notify_many(
-            [notices.seat_offered(b.booked_by_id, b.id, event.title, event.starts_at, expires) for b in offered], now
-        )
+        for b in offered:
+            record(SeatOffered(Attendance(b.id, b.booked_by_id), event.title, event.starts_at, expires, now))
     return offered
 
 
-async def lapse_offers(now: datetime, policy: EventPolicy, full: FullMark) -> int:
+async def lapse_offers(now: datetime, policy: EventPolicy, full: FullMark, bus: EventBus) -> int:
     """Offers not taken in time lapse, and their seats go to the next on the waiting list (a job, every few
     minutes). Returns how many lapsed."""
     lapsed = 0
     stale_offers = Booking.filter(status=BookingStatus.OFFERED, offer_expires_at__lte=now)
     event_ids: list[int] = await stale_offers.distinct().values_list("event_id", flat=True)  # type: ignore[assignment]
     for event_id in event_ids:
-        async with in_transaction():
+        async with bus.transaction():
             event = await Event.select_for_update().get(id=event_id)
             stale = await Booking.filter(event_id=event_id, status=BookingStatus.OFFERED, offer_expires_at__lte=now)
             await close_bookings(event, stale, BookingStatus.LAPSED, now, policy)

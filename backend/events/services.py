@@ -6,13 +6,14 @@ import csv
 import io
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader, StaffUser
-from backend.clock import NETWORK_TIME
+from backend.eventbus import EventBus, record
 from backend.events.booking import EventPolicy, close_bookings
+from backend.events.domain_events import Attendance, EventCancelled, EventChanged
 from backend.events.errors import (
     CapacityBelowBooked,
     EventNotChangeable,
@@ -33,8 +34,6 @@ from backend.events.models import (
 )
 from backend.network.errors import OutsideScope
 from backend.network.services import in_scope, library_in_scope, nearest_libraries
-from notifications import notices
-from notifications.services import notify_many
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ class EventDraft:
     max_age_months: int | None
     max_companions: int
     capacity: int
-    waitlist_limit: int
+    waitlist_limit: int | None  # None: as many places on the waiting list as there are seats
     booking_opens_at: datetime
     booking_closes_at: datetime
     cancel_until: datetime
@@ -74,6 +73,13 @@ class EventDraft:
             if wrong:
                 raise EventTimesInvalid(problem=problem)
 
+    def columns(self) -> dict[str, Any]:
+        """The event's columns as the draft sets them."""
+        columns = asdict(self)
+        if self.waitlist_limit is None:
+            columns["waitlist_limit"] = self.capacity
+        return columns
+
 
 async def create_series(staff: StaffUser, library_code: str, name: str, max_active_bookings: int | None) -> EventSeries:
     library = await library_in_scope(library_code, staff.library.path)
@@ -93,7 +99,7 @@ async def create_event(staff: StaffUser, library_code: str, series_id: int | Non
             raise SeriesNotFound()
         if not in_scope(series.library, staff.library.path):
             raise OutsideScope()
-    return await Event.create(library=library, series=series, created_by=staff, **asdict(draft))
+    return await Event.create(library=library, series=series, created_by=staff, **draft.columns())
 
 
 async def staff_event(staff: StaffUser, event_id: int) -> Event:
@@ -105,31 +111,28 @@ async def staff_event(staff: StaffUser, event_id: int) -> Event:
     return event
 
 
-async def update_event(staff: StaffUser, event_id: int, draft: EventDraft, now: datetime, policy: EventPolicy) -> Event:
+async def update_event(
+    staff: StaffUser, event_id: int, draft: EventDraft, now: datetime, policy: EventPolicy, bus: EventBus
+) -> Event:
     """Change an event that has not ended or been cancelled. More seats go to the waiting list at once; fewer
-    seats than are booked are refused."""
+    seats than are booked are refused. The people who booked are told of a new time or place."""
     draft.check()
     await staff_event(staff, event_id)
-    async with in_transaction():
+    async with bus.transaction():
         event = await Event.select_for_update().get(id=event_id)
         _changeable(event, now)
         if draft.capacity < event.seats_taken:
             raise CapacityBelowBooked(taken=event.seats_taken)
-        change = _change_readers_notice(event, draft)
-        for field, value in asdict(draft).items():
+        time_changed = (event.starts_at, event.ends_at) != (draft.starts_at, draft.ends_at)
+        place_changed = (event.place, event.online) != (draft.place, draft.online)
+        for field, value in draft.columns().items():
             setattr(event, field, value)
         await event.save()
         await close_bookings(event, [], BookingStatus.CANCELLED, now, policy)  # offers any seats added
-        if change:
+        if time_changed or place_changed:
             booked = await Booking.filter(event_id=event.id, status__in=ACTIVE_BOOKING)
-            version = now.isoformat()
-            await notify_many(
-                [
-                    notices.event_changed(b.booked_by_id, b.id, event.title, event.starts_at, change, version)
-                    for b in booked
-                ],
-                now,
-            )
+            place = event.place if place_changed else None
+            record(EventChanged(event.id, event.title, event.starts_at, time_changed, place, _attending(booked), now))
     return await staff_event(staff, event_id)
 
 
@@ -140,10 +143,12 @@ async def publish(staff: StaffUser, event_id: int, now: datetime) -> Event:
     return await staff_event(staff, event_id)
 
 
-async def cancel_event(staff: StaffUser, event_id: int, reason: str, now: datetime, policy: EventPolicy) -> Event:
+async def cancel_event(
+    staff: StaffUser, event_id: int, reason: str, now: datetime, policy: EventPolicy, bus: EventBus
+) -> Event:
     """Cancel the event: every active booking ends as cancelled by the library, with the reason readers see."""
     await staff_event(staff, event_id)
-    async with in_transaction():
+    async with bus.transaction():
         event = await Event.select_for_update().get(id=event_id)
         _changeable(event, now)
         event.status = EventStatus.CANCELLED
@@ -151,21 +156,12 @@ async def cancel_event(staff: StaffUser, event_id: int, reason: str, now: dateti
         await Event.filter(id=event.id).update(status=EventStatus.CANCELLED, cancel_reason=reason)
         active = await Booking.filter(event_id=event.id, status__in=ACTIVE_BOOKING)
         await close_bookings(event, active, BookingStatus.EVENT_CANCELLED, now, policy)
-        await notify_many(
-            [notices.event_cancelled(b.booked_by_id, b.id, event.title, event.starts_at, reason) for b in active], now
-        )
+        record(EventCancelled(event.id, event.title, event.starts_at, reason, _attending(active), now))
     return await staff_event(staff, event_id)
 
 
-def _change_readers_notice(event: Event, draft: EventDraft) -> str:
-    """What changed that people who booked must know: the time or the place."""
-    changes = []
-    if (event.starts_at, event.ends_at) != (draft.starts_at, draft.ends_at):
-        local = draft.starts_at.astimezone(NETWORK_TIME)
-        changes.append(f"时间改为{local.month}月{local.day}日 {local:%H:%M}")
-    if (event.place, event.online) != (draft.place, draft.online):
-        changes.append(f"地点改为{draft.place or '线上'}")
-    return "；".join(changes)
+def _attending(bookings: list[Booking]) -> tuple[Attendance, ...]:
+    return tuple(Attendance(b.id, b.booked_by_id) for b in bookings)
 
 
 def _changeable(event: Event, now: datetime) -> None:

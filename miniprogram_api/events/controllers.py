@@ -166,7 +166,7 @@ class BookingController(Controller):
     )
     async def cancel(self, deps: Deps, reader: Reader, booking_id: RowId) -> None:
         """Cancel before the cut-off (a waiting list place at any time); the seat goes to the waiting list."""
-        await booking.cancel(reader, booking_id, deps.clock.now(), deps.event_policy, deps.events_full)
+        await booking.cancel(reader, booking_id, deps.clock.now(), deps.event_policy, deps.events_full, deps.bus)
 
     @post("/{booking_id:int}/accept", status_code=200, responses=problems(*_READER, BookingNotFound, NoOfferPending))
     async def accept(self, deps: Deps, reader: Reader, booking_id: RowId) -> BookingOut:
@@ -181,7 +181,7 @@ class BookingController(Controller):
     )
     async def decline(self, deps: Deps, reader: Reader, booking_id: RowId) -> None:
         """Turn the offered seat down: it goes to the next on the waiting list."""
-        await booking.decline(reader, booking_id, deps.clock.now(), deps.event_policy, deps.events_full)
+        await booking.decline(reader, booking_id, deps.clock.now(), deps.event_policy, deps.events_full, deps.bus)
 
     @get("/{booking_id:int}/ticket", responses=problems(*_READER, BookingNotFound, BookingNotActive))
     async def ticket(self, deps: Deps, reader: Reader, booking_id: RowId) -> TicketOut:
@@ -252,7 +252,9 @@ class StaffEventController(Controller):
     )
     async def update(self, deps: Deps, staff: StaffUser, event_id: RowId, data: EventIn) -> EventOut:
         """Change an event (its library stays). Added seats are offered to the waiting list at once."""
-        event = await services.update_event(staff, event_id, data.draft(), deps.clock.now(), deps.event_policy)
+        event = await services.update_event(
+            staff, event_id, data.draft(), deps.clock.now(), deps.event_policy, deps.bus
+        )
         return EventOut.of(event)
 
     @post(
@@ -271,7 +273,7 @@ class StaffEventController(Controller):
     )
     async def cancel(self, deps: Deps, staff: StaffUser, event_id: RowId, data: CancelEventIn) -> EventOut:
         """Cancel the event: every booking ends, and readers see the reason."""
-        event = await services.cancel_event(staff, event_id, data.reason, deps.clock.now(), deps.event_policy)
+        event = await services.cancel_event(staff, event_id, data.reason, deps.clock.now(), deps.event_policy, deps.bus)
         return EventOut.of(event)
 
     @get("/events/{event_id:int}/attendees", responses=problems(*_STAFF, EventNotFound, OutsideScope))

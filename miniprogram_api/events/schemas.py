@@ -46,10 +46,7 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
 
     def draft(self) -> EventDraft:
         """The event's own fields (the library and series are where it belongs, not what it is)."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(EventDraft)}
-        return EventDraft(
-            **{**fields, "waitlist_limit": self.capacity if self.waitlist_limit is None else self.waitlist_limit}
-        )
+        return EventDraft(**{f.name: getattr(self, f.name) for f in dataclasses.fields(EventDraft)})
 
 
 class EventOut(msgspec.Struct):

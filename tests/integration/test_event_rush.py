@@ -8,9 +8,12 @@ from backend.events import booking
 from backend.events.booking import EventPolicy, FullMark
 from backend.events.errors import EventFull
 from backend.events.models import HOLDS_SEATS, Booking, BookingStatus, Event
+from entrypoints.bootstrap import event_bus
 from tests.integration.conftest import Service
 from tests.integration.eventing import OPENS, make_event, many_readers
 from tests.integration.factories import build_network
+
+BUS = event_bus()  # the handlers the API and the worker run, for services called directly
 
 POLICY = EventPolicy()
 
@@ -76,7 +79,7 @@ async def test_seats_cancelled_during_the_rush_go_down_the_waiting_list_in_order
     async def leave(reader: Reader) -> None:
         mine = await Booking.get(event_id=event.id, attendee_id=reader.id)
         await someone_waits.wait()
-        await booking.cancel(reader, mine.id, OPENS, POLICY, FullMark(service.redis))
+        await booking.cancel(reader, mine.id, OPENS, POLICY, FullMark(service.redis), BUS)
 
     await asyncio.gather(*(join(r) for r in rush), *(leave(r) for r in leaving))
 

@@ -12,9 +12,12 @@ from backend.events.booking import EventPolicy, FullMark, barred_until, lapse_of
 from backend.events.errors import EventFull, EventNotFound
 from backend.events.models import Audience, Booking, BookingStatus, Event, EventSeries
 from backend.network.models import Library
+from entrypoints.bootstrap import event_bus
 from tests.integration.conftest import Service
 from tests.integration.eventing import OPENS, STARTS, at, make_event, many_readers
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
+
+BUS = event_bus()  # the handlers the API and the worker run, for services called directly
 
 NEW_EVENT = {
     "library_code": "TL-A",
@@ -113,7 +116,7 @@ async def test_a_freed_seat_is_offered_down_the_waiting_list_until_someone_takes
     declined = await service.client.post(f"/readers/me/bookings/{waiting[0]['id']}/decline", headers=second.headers)
     now_offered = (await service.client.get("/readers/me/bookings", headers=third.headers)).json()[0]
     third, late = await at(service, OPENS + timedelta(hours=3), third, late)  # the offer lapses unanswered
-    lapsed = await lapse_offers(service.clock.now(), EventPolicy(), FullMark(service.redis))
+    lapsed = await lapse_offers(service.clock.now(), EventPolicy(), FullMark(service.redis), BUS)
     too_late = await service.client.post(f"/readers/me/bookings/{waiting[1]['id']}/accept", headers=third.headers)
 
     assert [w["status"] for w in waiting] == ["waitlisted", "waitlisted"]
@@ -342,7 +345,7 @@ async def test_no_booking_survives_an_event_cancelled_in_the_middle_of_a_rush(se
                 full=FullMark(service.redis),
             )
 
-    cancel = services.cancel_event(staff, event.id, "暴雨停馆", OPENS, EventPolicy())
+    cancel = services.cancel_event(staff, event.id, "暴雨停馆", OPENS, EventPolicy(), BUS)
     await asyncio.gather(*(attempt(r) for r in readers[:100]), cancel, *(attempt(r) for r in readers[100:]))
 
     assert await Booking.filter(event_id=event.id, status__in=["confirmed", "waitlisted", "offered"]).count() == 0

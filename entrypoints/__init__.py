@@ -1,0 +1,1 @@
+"""The processes' entry points and the one composition root that wires what they share."""
