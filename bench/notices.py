@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 from backend import db
 from backend.accounts.models import Reader
 from backend.catalog.models import Copy, Record
-from backend.circulation.models import Loan, LoanRule, ReaderCategory
+from backend.circulation.models import Loan, ReaderCategory
 from backend.network.models import Library, LibraryLevel
 from backend.wechat.gateway import WechatpyGateway
 from bench.foundation import _stop_on_sigterm, machine_lines, start_backing
@@ -49,7 +49,6 @@ async def prepare(count: int, now: datetime) -> None:
     """N readers with a WeChat login, each with one book due in three days and one due-soon authorisation."""
     central = await Library.get(level=LibraryLevel.CENTRAL)
     record = await Record.create(title="百年孤独")
-    rule = await LoanRule.get(reader_category=None, item_type=None, library_id=None)
     tid = template_id(NoticeKind.DUE_SOON)
     due = now + timedelta(days=3)
     for start in range(0, count, BATCH):
@@ -69,7 +68,6 @@ async def prepare(count: int, now: datetime) -> None:
                     reader_id=readers[f"6{i:011d}"],
                     reader_category=ReaderCategory.ADULT,
                     library=central,
-                    rule=rule,
                     checked_out_at=now - timedelta(days=27),
                     due_at=due,
                 )

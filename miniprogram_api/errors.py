@@ -50,6 +50,14 @@ class FieldProblem(msgspec.Struct):
     source: str | None = None
 
 
+class Reason(msgspec.Struct):
+    """One of several reasons for one refusal (a checkout refused for three reasons at once)."""
+
+    code: str
+    title: str
+    params: dict[str, Any]
+
+
 class Problem(msgspec.Struct, omit_defaults=True):
     """An error, as RFC 9457 problem details plus a stable machine `code`."""
 
@@ -60,6 +68,8 @@ class Problem(msgspec.Struct, omit_defaults=True):
     detail: str | None = None
     instance: str | None = None
     errors: list[FieldProblem] | None = None
+    reasons: list[Reason] | None = None
+    """Every reason, when there are several; the first is the one `code` and `title` give."""
 
 
 def status_of(error: type[domain.DomainError]) -> int:
@@ -86,7 +96,12 @@ def _problem(request: Request[Any, Any, Any], status: int, code: str, title: str
 
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: domain.DomainError) -> Response[Problem]:
-    return _problem(request, status_of(type(exc)), exc.code, exc.message(language_of(request)))
+    language = language_of(request)
+    reasons: tuple[domain.DomainError, ...] = getattr(exc, "reasons", ())  # an error made of several refusals
+    if not reasons:
+        return _problem(request, status_of(type(exc)), exc.code, exc.message(language))
+    listed = [Reason(reason.code, reason.message(language), reason.params) for reason in reasons]
+    return _problem(request, status_of(type(exc)), reasons[0].code, exc.message(language), reasons=listed)
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:

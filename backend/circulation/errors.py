@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from backend.errors import Conflict, NotFound, PermissionDenied
+from collections.abc import Sequence
+
+from backend.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+
+
+class CheckoutRefused(Conflict):
+    """Every reason a checkout is refused, not only the first (FOLIO's CheckOutValidators): the most important comes
+    first and gives the refusal its code and message, so a client that reads one reason reads that one."""
+
+    code = "checkout_refused"
+
+    def __init__(self, reasons: Sequence[DomainError]) -> None:
+        assert reasons, "a refusal has a reason"
+        self.reasons = tuple(reasons)
+        super().__init__()
+
+    def message(self, language: str) -> str:
+        return self.reasons[0].message(language)
 
 
 class LoanLimitReached(Conflict):
@@ -183,6 +200,24 @@ class LoanRuleExists(Conflict):
     code = "loan_rule_exists"
     message_zh = "该读者类型、文献类型和馆的借阅规则已存在，请修改原规则"
     message_en = "A loan rule for this reader category, item type and library exists already: change that one"
+
+
+class LoanRuleEmpty(InvalidInput):
+    code = "loan_rule_empty"
+    message_zh = "新的借阅规则至少要规定一项条款"
+    message_en = "A new loan rule must state at least one term"
+
+
+class InvalidTerm(InvalidInput):
+    code = "invalid_loan_term"
+    message_zh = "借阅条款 {term} 不能取值 {value}"
+    message_en = "{value} is not a valid value for the loan term {term}"
+
+
+class FallbackTermsRequired(Conflict):
+    code = "fallback_terms_required"
+    message_zh = "兜底借阅规则必须规定每一项条款"
+    message_en = "The fallback loan rule must state every term"
 
 
 class FallbackRuleRequired(Conflict):

@@ -23,6 +23,7 @@ from backend.catalog.errors import RecordNotFound
 from backend.catalog.models import Copy, CopyStatus, Record
 from backend.circulation import rules
 from backend.circulation.credit import LOCAL, CreditCheck
+from backend.circulation.domain_events import HoldReady
 from backend.circulation.errors import (
     CreditTooLow,
     HoldAlreadyPlaced,
@@ -33,12 +34,11 @@ from backend.circulation.errors import (
     RecordNotHoldable,
     TitleAlreadyOnLoan,
 )
-from backend.circulation.models import ACTIVE_HOLD, Hold, HoldStatus, Loan, LoanRule, ReaderCategory
+from backend.circulation.models import ACTIVE_HOLD, Hold, HoldStatus, Loan, ReaderCategory
 from backend.circulation.standing import standing, suspension_refusal
+from backend.eventbus import record
 from backend.network.models import Library
 from backend.network.services import get_library
-from notifications import notices
-from notifications.services import guardians, notify
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +84,9 @@ async def place_hold(
 
 async def _holdable(record_id: int, category: ReaderCategory) -> bool:
     """Some copy of the title, not withdrawn or lost, may be held under the loan rules where it is."""
-    table = await LoanRule.all()
+    table = await rules.rule_table()
     copies = await _in_collection(record_id).select_related("current_library")
-    return any(rules.pick_rule(table, category, c.item_type, c.current_library).holds_allowed for c in copies)
+    return any(table.terms(category, c.item_type, rules.ancestry(c.current_library)).holds_allowed for c in copies)
 
 
 def _in_collection(record_id: int) -> QuerySet[Copy]:
@@ -137,16 +137,14 @@ async def _assign(hold: Hold, copy: Copy, here: Library, now: datetime, policy: 
         return False
     await hold.refresh_from_db()
     if hold.status is HoldStatus.READY:
-        await _tell_ready(hold, copy, here, now)
+        await _record_ready(hold, copy, here, now)
     return True
 
 
-async def _tell_ready(hold: Hold, copy: Copy, pickup: Library, now: datetime) -> None:
-    """The reader (a child's guardian) is told, in the same transaction that put the copy on the shelf."""
+async def _record_ready(hold: Hold, copy: Copy, pickup: Library, now: datetime) -> None:
     title = await Record.get(id=copy.record_id).values_list("title", flat=True)
-    recipient = (await guardians([hold.reader_id]))[hold.reader_id]
     assert hold.expires_at is not None
-    await notify(notices.hold_ready(recipient, hold.id, str(title), pickup.name, hold.expires_at), now)
+    record(HoldReady(hold.id, hold.reader_id, str(title), pickup.name, hold.expires_at, now))
 
 
 def _shelf_expiry(pickup: Library, now: datetime, policy: HoldPolicy) -> datetime:
@@ -171,7 +169,7 @@ async def arrived(copy: Copy, here: Library, now: datetime, policy: HoldPolicy) 
     await copy.save(update_fields=["status", "current_library_id", "in_transit_to_id", "updated_at"])
     await hold.refresh_from_db()
     if hold.status is HoldStatus.READY:
-        await _tell_ready(hold, copy, here, now)
+        await _record_ready(hold, copy, here, now)
     return hold
 
 
@@ -210,9 +208,9 @@ async def queue_place(hold: Hold) -> QueuePlace:
     waiting = Hold.filter(record_id=hold.record_id, status=HoldStatus.WAITING)
     ahead = await waiting.filter(Q(placed_at__lt=hold.placed_at) | Q(placed_at=hold.placed_at, id__lt=hold.id)).count()
     copies = await _in_collection(hold.record_id).count()
-    fallback = await rules.fallback_rule()
+    loan_days = (await rules.rule_table()).network_terms().loan_days
     rounds = math.ceil((ahead + 1) / max(copies, 1))
-    return QueuePlace(position=ahead + 1, waiting=await waiting.count(), estimated_days=rounds * fallback.loan_days)
+    return QueuePlace(position=ahead + 1, waiting=await waiting.count(), estimated_days=rounds * loan_days)
 
 
 async def _own_hold(reader: Reader, hold_id: int) -> Hold:

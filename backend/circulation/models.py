@@ -45,9 +45,10 @@ class RenewFrom(StrEnum):
 
 
 class LoanRule(Model):
-    """A row of the circulation rule table, in the manner of Koha's: the most specific row for a reader category,
-    an item type and the lending library applies; empty columns match anything, and the row with all three empty
-    is the mandatory fallback."""
+    """One loan rule, in the manner of Koha's circulation rules: the value of one term (`terms.TERMS`) for one scope
+    (reader category, item type, lending library; empty matches any). Each term of a loan comes from the most
+    specific scope that states it (`terms.RuleTable.resolve`); the scope with all three empty is the fallback and
+    states every term. One row per scope and term: a unique constraint with NULLS NOT DISTINCT (migration)."""
 
     id = fields.IntField(primary_key=True)
     reader_category = fields.CharEnumField(ReaderCategory, max_length=20, null=True)
@@ -56,19 +57,13 @@ class LoanRule(Model):
         "models.Library", related_name="loan_rules", null=True, on_delete=fields.CASCADE
     )
     library_id: int | None
-    loan_days = fields.SmallIntField()
-    renewals = fields.SmallIntField()
-    renewal_days = fields.SmallIntField()
-    renew_from = fields.CharEnumField(RenewFrom, max_length=10, default=RenewFrom.DUE_DATE)
-    holds_allowed = fields.BooleanField(default=True)
-    credit_per_overdue_day = fields.SmallIntField()  # points deducted per overdue day of one item
-    fee_cents_per_day = fields.SmallIntField(default=0)  # optional overdue fee, e.g. 10 (0.10 yuan)
-    fee_cap_cents = fields.SmallIntField(default=0)
-    block_after_overdue_items = fields.SmallIntField()  # this many items overdue and the reader borrows no more
+    term = fields.CharField(max_length=40)
+    # As text, Koha's way: one column for every kind of term. None: the scope no longer states the term (the row
+    # stays, so the scope keeps the id of its first row, which staff know it by).
+    value = fields.CharField(max_length=40, null=True)
 
     class Meta:
         table = "loan_rule"
-        unique_together = (("reader_category", "item_type", "library"),)
 
 
 class CreditReason(StrEnum):
@@ -128,7 +123,9 @@ class Suspension(Model):
 
 
 class Loan(Model):
-    """A copy lent to a reader. At most one open loan per copy: a partial unique index (migration) says so."""
+    """A copy lent to a reader. At most one open loan per copy: a partial unique index (migration) says so. Its terms
+    (renewals, overdue charges) are resolved from the rules when they are needed, as Koha does: the reader category,
+    the copy's item type and the lending library are their scope."""
 
     id = fields.BigIntField(primary_key=True)
     copy: fields.ForeignKeyRelation[Copy] = fields.ForeignKeyField(
@@ -144,9 +141,6 @@ class Loan(Model):
     reader_category = fields.CharEnumField(ReaderCategory, max_length=20)
     library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
         "models.Library", related_name="loans_made", on_delete=fields.RESTRICT
-    )
-    rule: fields.ForeignKeyRelation[LoanRule] = fields.ForeignKeyField(
-        "models.LoanRule", related_name="loans", on_delete=fields.RESTRICT
     )
     staff: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
         "models.StaffUser", related_name="loans_made", null=True, on_delete=fields.SET_NULL

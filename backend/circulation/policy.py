@@ -1,33 +1,40 @@
-"""The lending policy staff set: credit tiers for the whole network, and the loan rule table.
+"""The lending policy staff set: credit tiers for the whole network, and the loan rules.
 
 Tiers are the network's (network admins); a loan rule for a library is its administrators', and a network-wide
-rule the network admins'. The fallback rule stays: every loan must find a rule.
+rule the network admins'. A rule states some terms for a scope (`terms.py`); the fallback rule stays and states
+every term, so every loan resolves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Subquery
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend.accounts.models import StaffRole, StaffUser
 from backend.accounts.staff import require_role
-from backend.catalog.models import Copy, ItemType
+from backend.catalog.models import ItemType
 from backend.circulation import rules
 from backend.circulation.errors import (
     FallbackRuleRequired,
+    FallbackTermsRequired,
+    InvalidTerm,
     LastTierRequired,
+    LoanRuleEmpty,
     LoanRuleExists,
     LoanRuleNotFound,
     TierConflict,
     TierNotFound,
 )
-from backend.circulation.models import CreditTier, Loan, LoanRule, ReaderCategory, RenewFrom
+from backend.circulation.models import CreditTier, LoanRule, ReaderCategory
+from backend.circulation.terms import TERMS, LoanTerms, RuleSet, RuleTable, Scope, TermValue
 from backend.network.errors import OutsideScope
 from backend.network.models import Library
-from backend.network.services import in_scope, library_in_scope
+from backend.network.services import get_library, in_scope, library_in_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +48,6 @@ class TierDraft:
     max_renewals: int
     max_holds: int
     delivery: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RuleTerms:
-    loan_days: int
-    renewals: int
-    renewal_days: int
-    renew_from: RenewFrom
-    holds_allowed: bool
-    credit_per_overdue_day: int
-    fee_cents_per_day: int
-    fee_cap_cents: int
-    block_after_overdue_items: int
 
 
 async def tiers() -> list[CreditTier]:
@@ -90,10 +84,37 @@ async def delete_tier(staff: StaffUser, tier_id: int) -> None:
         await CreditTier.filter(id=tier_id).delete()
 
 
-async def loan_rules() -> list[LoanRule]:
-    """The whole table, network-wide rules first: which row applies is `rules.pick_rule`'s to say."""
-    rules = await LoanRule.all().select_related("library")
-    return sorted(rules, key=lambda r: (r.library_id or 0, r.reader_category or "", r.item_type or ""))
+@dataclass(frozen=True, slots=True)
+class StatedRule:
+    """A loan rule as staff see it: the terms stated for a scope, with the scope's library."""
+
+    rule: RuleSet
+    library: Library | None
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveTerms:
+    reader_category: ReaderCategory
+    item_type: ItemType
+    library: Library
+    terms: LoanTerms
+    sources: Mapping[str, StatedRule]
+    """The rule each term comes from: the most specific one that states it."""
+
+
+async def loan_rules() -> list[StatedRule]:
+    """Every rule, network-wide ones first; which term applies where is `terms.RuleTable.resolve`'s to say."""
+    return await _with_libraries((await rules.rule_table()).rule_sets)
+
+
+async def effective_terms(category: ReaderCategory, item_type: ItemType, library_code: str) -> EffectiveTerms:
+    """The terms a loan of this reader category, item type and lending library gets now, and where each comes from."""
+    library = await get_library(library_code)
+    resolved = (await rules.rule_table()).resolve(category, item_type, rules.ancestry(library))
+    used = await _with_libraries({rule.id: rule for rule in resolved.sources.values()}.values())
+    by_id = {stated.rule.id: stated for stated in used}
+    sources = {term: by_id[rule.id] for term, rule in resolved.sources.items()}
+    return EffectiveTerms(category, item_type, library, resolved.terms, sources)
 
 
 async def create_rule(
@@ -101,54 +122,113 @@ async def create_rule(
     category: ReaderCategory | None,
     item_type: ItemType | None,
     library_code: str | None,
-    terms: RuleTerms,
-) -> LoanRule:
+    stated: Mapping[str, object],
+) -> StatedRule:
+    """A new rule stating some terms for a scope: the others come from the less specific rules."""
     library = None if library_code is None else await library_in_scope(library_code, staff.library.path)
     _may_set_rules_for(staff, library)
-    try:
-        rule = await LoanRule.create(reader_category=category, item_type=item_type, library=library, **asdict(terms))
-    except IntegrityError:
-        raise LoanRuleExists() from None
-    return rule
+    values = _checked(stated)
+    if not values:
+        raise LoanRuleEmpty()
+    scope = Scope(category, item_type, None if library is None else library.id)
+    async with in_transaction() as connection:
+        await _one_writer(connection)
+        if await _rows(scope).exists():
+            raise LoanRuleExists()
+        await LoanRule.bulk_create([_row(scope, term, value) for term, value in values.items()])
+    return await _stated(scope, library)
 
 
-async def update_rule(staff: StaffUser, rule_id: int, terms: RuleTerms) -> LoanRule:
-    rule = await _rule(staff, rule_id)
-    await LoanRule.filter(id=rule.id).update(**asdict(terms))
-    await rule.refresh_from_db()
-    return rule
+async def update_rule(
+    staff: StaffUser, rule_id: int, changes: Mapping[str, object | None], *, replace: bool
+) -> StatedRule:
+    """Change the terms a rule states: those in `changes` (None: no longer stated here, so a less specific rule's
+    applies), and with `replace` every other term is no longer stated either. Loans follow at once: their terms
+    are resolved when needed."""
+    if replace:
+        changes = {term: changes.get(term) for term in TERMS}
+    values = _checked({term: value for term, value in changes.items() if value is not None})
+    async with in_transaction() as connection:
+        await _one_writer(connection)
+        scope, library = await _rule(staff, rule_id)
+        if scope.fallback and len(values) < len(changes):
+            raise FallbackTermsRequired()
+        rows = {row.term: row for row in await _rows(scope)}
+        for term in changes:
+            text = None if term not in values else TERMS[term].text(values[term])
+            if term in rows:
+                await LoanRule.filter(id=rows[term].id).update(value=text)
+            elif text is not None:
+                await _row(scope, term, values[term]).save()
+    return await _stated(scope, library)
 
 
 async def delete_rule(staff: StaffUser, rule_id: int) -> None:
-    """Remove a rule. Its loans pass to the rule that applies to them now, as a renewal would find it: a loan follows
-    the table as it is (Koha's way), so nobody keeps the terms of a rule that no longer exists."""
-    async with in_transaction():
-        # The row lock waits for checkouts still making loans under the rule, so their loans are passed on too.
-        rule = await _rule(staff, rule_id, lock=True)
-        if rule.reader_category is None and rule.item_type is None and rule.library_id is None:
+    """Remove a rule: its terms then come from the less specific rules, for the loans made under it too (their terms
+    are resolved when needed, as in Koha)."""
+    async with in_transaction() as connection:
+        await _one_writer(connection)
+        scope, _ = await _rule(staff, rule_id)
+        if scope.fallback:
             raise FallbackRuleRequired()
-        table = [other for other in await LoanRule.all() if other.id != rule.id]
-        made_under = await (
-            Loan.filter(rule_id=rule.id).distinct().values_list("reader_category", "copy__item_type", "library_id")
-        )
-        for category, item_type, library_id in made_under:
-            successor = rules.pick_rule(table, category, item_type, await Library.get(id=library_id))
-            await Loan.filter(
-                rule_id=rule.id,
-                reader_category=category,
-                library_id=library_id,
-                copy_id__in=Subquery(Copy.filter(item_type=item_type).values("id")),
-            ).update(rule_id=successor.id)
-        await rule.delete()
+        await _rows(scope).delete()
 
 
-async def _rule(staff: StaffUser, rule_id: int, *, lock: bool = False) -> LoanRule:
-    rows = LoanRule.select_for_update(of=("loan_rule",)) if lock else LoanRule
-    rule = await rows.get_or_none(id=rule_id).select_related("library")
-    if rule is None:
+async def _one_writer(connection: BaseDBAsyncClient) -> None:
+    """Rule changes one at a time, network-wide (they are rare): "one rule per scope" and "the fallback states every
+    term" then hold across a rule's rows. The lock is the rules' version row, which the change sets anyway."""
+    await connection.execute_query("SELECT version FROM loan_rule_version FOR UPDATE")
+
+
+def _checked(stated: Mapping[str, object]) -> dict[str, TermValue]:
+    """The values, in the order of the terms, each of its term's type and within its bounds."""
+    unknown = [term for term in stated if term not in TERMS]
+    if unknown:
+        raise InvalidTerm(term=unknown[0], value=stated[unknown[0]])
+    return {term: spec.check(stated[term]) for term, spec in TERMS.items() if term in stated}
+
+
+def _rows(scope: Scope) -> QuerySet[LoanRule]:
+    return LoanRule.filter(
+        reader_category=scope.reader_category, item_type=scope.item_type, library_id=scope.library_id
+    ).order_by("id")
+
+
+def _row(scope: Scope, term: str, value: TermValue) -> LoanRule:
+    return LoanRule(
+        reader_category=scope.reader_category,
+        item_type=scope.item_type,
+        library_id=scope.library_id,
+        term=term,
+        value=TERMS[term].text(value),
+    )
+
+
+async def _stated(scope: Scope, library: Library | None) -> StatedRule:
+    """The rule as it is now, read from its rows."""
+    rows = await _rows(scope).values_list("id", "reader_category", "item_type", "library_id", "term", "value")
+    (rule,) = RuleTable.of_rows(rows).rule_sets
+    return StatedRule(rule, library)
+
+
+async def _rule(staff: StaffUser, rule_id: int) -> tuple[Scope, Library | None]:
+    """The scope of the rule known by this id (its first row's), if the staff member may change it."""
+    row = await LoanRule.get_or_none(id=rule_id).select_related("library")
+    if row is None or await _rows(_scope_of(row)).filter(id__lt=rule_id).exists():
         raise LoanRuleNotFound()
-    _may_set_rules_for(staff, rule.library)
-    return rule
+    _may_set_rules_for(staff, row.library)
+    return _scope_of(row), row.library
+
+
+def _scope_of(row: LoanRule) -> Scope:
+    return Scope(row.reader_category, row.item_type, row.library_id)
+
+
+async def _with_libraries(rule_sets: Iterable[RuleSet]) -> list[StatedRule]:
+    rule_sets = list(rule_sets)
+    ids = {rule.scope.library_id for rule in rule_sets if rule.scope.library_id is not None}
+    libraries = {library.id: library for library in await Library.filter(id__in=ids)} if ids else {}
+    return [StatedRule(rule, libraries.get(rule.scope.library_id or 0)) for rule in rule_sets]
 
 
 def _may_set_rules_for(staff: StaffUser, library: Library | None) -> None:

@@ -17,61 +17,38 @@ from tortoise.transactions import in_transaction
 from backend.accounts.models import Reader, StaffUser
 from backend.catalog.errors import CopyNotFound
 from backend.catalog.models import Copy, CopyStatus
-from backend.catalog.search import refresh_holdings
 from backend.circulation import holds, rules
 from backend.circulation.credit import LOCAL, CreditCheck
+from backend.circulation.domain_events import CopyMoved, LoanClosed, LoanOpened
 from backend.circulation.errors import (
-    CopyHeldForAnother,
+    CheckoutRefused,
     CopyNotAvailable,
     CopyNotHere,
     CopyNotInTransit,
     CopyNotOnLoan,
-    CounterOnly,
-    CreditTooLow,
     HoldsWaiting,
-    LoanLimitReached,
     LoanNotFound,
     NoSelfService,
     NotLending,
-    OverdueItemsBlock,
     OverdueNotRenewable,
     RenewalsUsedUp,
 )
 from backend.circulation.holds import HoldPolicy
-from backend.circulation.models import (
-    CreditEvent,
-    CreditReason,
-    CreditTier,
-    Hold,
-    HoldStatus,
-    Loan,
-    LoanRule,
-    RenewFrom,
-)
-from backend.circulation.standing import Standing, standing, suspension_refusal
+from backend.circulation.models import CreditEvent, CreditReason, CreditTier, Hold, Loan, RenewFrom
+from backend.circulation.standing import standing
+from backend.circulation.terms import LoanTerms, RuleTable
+from backend.circulation.validators import CheckoutAttempt, checkout_refusals
 from backend.errors import DomainError
+from backend.eventbus import EventBus, record
 from backend.network.models import Library
 from backend.network.services import in_scope
 
 
-def _refusal(standing: Standing, rule: LoanRule, *, self_service: bool, deposit_free: bool) -> DomainError | None:
-    if (suspended := suspension_refusal(standing)) is not None:
-        return suspended
-    if not deposit_free:
-        return CreditTooLow(score=standing.score)
-    if self_service and not standing.tier.self_service:
-        return CounterOnly()
-    if standing.overdue >= rule.block_after_overdue_items:
-        return OverdueItemsBlock(count=standing.overdue)
-    if standing.on_loan >= standing.tier.max_loans:
-        return LoanLimitReached(on_loan=standing.on_loan, limit=standing.tier.max_loans)
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class Lent:
-    loan: Loan  # with its copy, the copy's record, the library and the rule
+    loan: Loan  # with its copy, the copy's record and the library
     tier: CreditTier  # the reader's, at the moment of the loan
+    terms: LoanTerms
 
 
 async def checkout(
@@ -79,43 +56,36 @@ async def checkout(
     barcode: str,
     *,
     now: datetime,
+    bus: EventBus,
     staff: StaffUser | None = None,
     library: Library | None = None,
     credit_check: CreditCheck = LOCAL,
 ) -> Lent:
     """Lend a copy: at a desk by `staff` (the copy must be at one of their libraries), or by the reader alone at
     the self-service `library` where the copy is. A copy on the hold shelf goes only to the reader it waits for."""
-    async with in_transaction():
+    async with bus.transaction():
         # The reader's row is the lock that makes counting their loans and adding one a single step.
         await Reader.select_for_update().get(id=reader.id)
         copy = await _locked_copy(barcode)
         here = await Library.get(id=copy.current_library_id)
-        if staff is not None:
-            if not in_scope(here, staff.library.path):
-                raise CopyNotHere(library=staff.library.name)
-        else:
-            assert library is not None, "a self-service checkout names its library"
-            if not library.self_service:
-                raise NoSelfService(library=library.name)
-            if here.id != library.id:
-                raise CopyNotHere(library=library.name)
-        if not here.lending:
-            raise NotLending(library=here.name)
+        _lends_here(here, staff, library)
         hold = await holds.held_for(copy)
-        if hold is not None and (hold.reader_id != reader.id or hold.status is not HoldStatus.READY):
-            raise CopyHeldForAnother()
-        if copy.status not in (CopyStatus.AVAILABLE, CopyStatus.ON_HOLD_SHELF) or (
-            copy.status is CopyStatus.ON_HOLD_SHELF and hold is None  # an expired hold's copy, to be cleared first
-        ):
-            raise CopyNotAvailable(status=copy.status.value)
         category = rules.category_of(reader, now.astimezone(ZoneInfo(here.timezone)).date())
-        rule = await rules.rule_for(category, copy.item_type, here)
+        terms = await rules.terms_for(category, copy.item_type, here)
         current = await standing(reader.id, now)
-        deposit_free = await credit_check.deposit_free(reader, current)
-        if (refusal := _refusal(current, rule, self_service=staff is None, deposit_free=deposit_free)) is not None:
-            raise refusal
+        attempt = CheckoutAttempt(
+            reader_id=reader.id,
+            copy_status=copy.status,
+            held_for=None if hold is None else hold.reader_id,
+            standing=current,
+            terms=terms,
+            deposit_free=await credit_check.deposit_free(reader, current),
+            self_service=staff is None,
+        )
+        if refusals := checkout_refusals(attempt):
+            raise CheckoutRefused(refusals)
         if not await Copy.filter(id=copy.id, status=copy.status).update(status=CopyStatus.ON_LOAN):
-            raise CopyNotAvailable(status=CopyStatus.ON_LOAN.value)
+            raise CheckoutRefused([CopyNotAvailable(status=CopyStatus.ON_LOAN.value)])
         if hold is not None:
             await holds.fulfil(hold, now)
         loan = await Loan.create(
@@ -123,12 +93,27 @@ async def checkout(
             reader_id=reader.id,
             reader_category=category,
             library=here,
-            rule=rule,
             staff=staff,
             checked_out_at=now,
-            due_at=rules.due_after(now, min(rule.loan_days, current.tier.max_loan_days), here.timezone),
+            due_at=rules.due_after(now, min(terms.loan_days, current.tier.max_loan_days), here.timezone),
         )
-    return Lent(loan, current.tier)
+        record(LoanOpened(loan.id, reader.id, copy.record_id, here.id, now))
+    return Lent(loan, current.tier, terms)
+
+
+def _lends_here(here: Library, staff: StaffUser | None, self_service: Library | None) -> None:
+    """Where the copy is must be where it is lent, and lend: refused at once, before anything about the reader."""
+    if staff is not None:
+        if not in_scope(here, staff.library.path):
+            raise CopyNotHere(library=staff.library.name)
+    else:
+        assert self_service is not None, "a self-service checkout names its library"
+        if not self_service.self_service:
+            raise NoSelfService(library=self_service.name)
+        if here.id != self_service.id:
+            raise CopyNotHere(library=self_service.name)
+    if not here.lending:
+        raise NotLending(library=here.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,29 +124,29 @@ class CheckIn:
     """The hold the copy now serves: on this library's hold shelf, or in transit to its pickup library."""
 
 
-async def check_in(barcode: str, *, staff: StaffUser, now: datetime, policy: HoldPolicy) -> CheckIn:
+async def check_in(barcode: str, *, staff: StaffUser, now: datetime, policy: HoldPolicy, bus: EventBus) -> CheckIn:
     """Scan a copy in at the staff member's library: a returned loan (whichever library lent it), a copy pulled
     from the shelf for a hold, or a copy left on the hold shelf by an expired or cancelled hold. The reader's
     credit is settled at once, and the copy fills the next hold, goes on the shelf here, or travels home."""
     library = staff.library
     if not library.returns:
         raise NotLending(library=library.name)
-    async with in_transaction():
+    async with bus.transaction():
         copy = await _locked_copy(barcode)
         loan = (
             await Loan.select_for_update(of=("loan",))
             .get_or_none(copy_id=copy.id, returned_at__isnull=True)
-            .select_related("rule", "library", "reader")
+            .select_related("library", "reader", "copy")
         )
         late = 0
         if loan is not None:
-            late = await _close(loan, library, now)
+            late = await _close(loan, copy, library, now)
         elif not await _free_for_holds(copy, library):
             raise CopyNotOnLoan()
         before = copy.current_library_id
         hold = await holds.settle(copy, library, now, policy)
         if before != library.id:
-            await refresh_holdings([copy.record_id])
+            record(CopyMoved(copy.id, copy.record_id, library.id))
     return await _checked_in(copy, late, hold)
 
 
@@ -183,9 +168,10 @@ async def _free_for_holds(copy: Copy, library: Library) -> bool:
     return copy.status is CopyStatus.ON_HOLD_SHELF and await holds.held_for(copy) is None
 
 
-async def _close(loan: Loan, library: Library, now: datetime) -> int:
+async def _close(loan: Loan, copy: Copy, library: Library, now: datetime) -> int:
     """Close a loan returned at `library`: charge its overdue days, reward it if on time; returns days late."""
     late = overdue_days(loan, now)
+    record(LoanClosed(loan.id, loan.reader_id, copy.record_id, library.id, late, now))
     if loan.reader_id is not None:
         await _charge_overdue(loan, now)
         if late == 0 and await rules.credit_score(loan.reader_id) < rules.MAX_SCORE:
@@ -204,16 +190,16 @@ async def _close(loan: Loan, library: Library, now: datetime) -> int:
     return late
 
 
-async def receive(barcode: str, *, staff: StaffUser, now: datetime, policy: HoldPolicy) -> CheckIn:
+async def receive(barcode: str, *, staff: StaffUser, now: datetime, policy: HoldPolicy, bus: EventBus) -> CheckIn:
     """A copy in transit arrives at the staff member's library: onto the hold shelf for the reader it travelled
     for, on to their new pickup library if they changed it, or onto the shelf (or the next hold) here."""
     library = staff.library
-    async with in_transaction():
+    async with bus.transaction():
         copy = await _locked_copy(barcode)
         if copy.status is not CopyStatus.IN_TRANSIT:
             raise CopyNotInTransit()
         hold = await holds.arrived(copy, library, now, policy)
-        await refresh_holdings([copy.record_id])
+        record(CopyMoved(copy.id, copy.record_id, library.id))
     return await _checked_in(copy, 0, hold)
 
 
@@ -232,19 +218,27 @@ def overdue_days(loan: Loan, now: datetime) -> int:
     return max((now.astimezone(zone).date() - loan.due_at.astimezone(zone).date()).days, 0)
 
 
-async def _charge_overdue(loan: Loan, now: datetime) -> None:
+def _terms_of(table: RuleTable, loan: Loan) -> LoanTerms:
+    """The terms a loan has now (its copy and library loaded): resolved from the rules as they are, not kept from
+    its checkout, as Koha does at renewal. A changed rule changes the terms of loans already made, and the loans of a
+    deleted rule follow the rules that apply to them now."""
+    return table.terms(loan.reader_category, loan.copy.item_type, rules.ancestry(loan.library))
+
+
+async def _charge_overdue(loan: Loan, now: datetime, table: RuleTable | None = None) -> None:
     """One ledger line per overdue day not yet charged. The unique occasion of each line is what keeps two runs at
     once (or a run and a return) from charging a day twice; the loan's count only spares re-inserting old days."""
     days = overdue_days(loan, now)
     if loan.reader_id is None or days <= loan.overdue_days_charged:
         return
-    if loan.rule.credit_per_overdue_day:
+    terms = _terms_of(table or await rules.rule_table(), loan)
+    if terms.credit_per_overdue_day:
         await CreditEvent.bulk_create(
             [
                 CreditEvent(
                     reader_id=loan.reader_id,
                     reason=CreditReason.OVERDUE,
-                    points=-loan.rule.credit_per_overdue_day,
+                    points=-terms.credit_per_overdue_day,
                     occasion=f"overdue:{loan.id}:{day}",
                     created_at=now,
                 )
@@ -258,17 +252,18 @@ async def _charge_overdue(loan: Loan, now: datetime) -> None:
 
 async def charge_overdue_loans(now: datetime) -> int:
     """The daily job: charge every open overdue loan for its overdue days so far. Safe to run again."""
-    loans = await Loan.filter(returned_at__isnull=True, due_at__lt=now).select_related("rule", "library")
+    loans = await Loan.filter(returned_at__isnull=True, due_at__lt=now).select_related("copy", "library")
+    table = await rules.rule_table()
     for loan in loans:
-        await _charge_overdue(loan, now)
+        await _charge_overdue(loan, now, table)
     return len(loans)
 
 
-async def renewal_refusal(loan: Loan, tier: CreditTier, now: datetime) -> DomainError | None:
+async def renewal_refusal(loan: Loan, terms: LoanTerms, tier: CreditTier, now: datetime) -> DomainError | None:
     """Why this loan cannot be renewed now, or None when it can."""
     if now > loan.due_at:
         return OverdueNotRenewable()
-    if loan.renewals >= min(loan.rule.renewals, tier.max_renewals):
+    if loan.renewals >= min(terms.renewals, tier.max_renewals):
         return RenewalsUsedUp(renewals=loan.renewals)
     today = now.astimezone(ZoneInfo(loan.library.timezone)).date()
     if await holds.someone_waiting(loan.copy.record_id, today):
@@ -281,27 +276,42 @@ async def renew(reader: Reader, loan_id: int, now: datetime) -> Loan:
         loan = await Loan.select_for_update().get_or_none(id=loan_id, reader_id=reader.id, returned_at__isnull=True)
         if loan is None:
             raise LoanNotFound()
-        await loan.fetch_related("rule", "library", "copy")
+        await loan.fetch_related("library", "copy")
+        terms = _terms_of(await rules.rule_table(), loan)
         tier = await rules.tier_for(await rules.credit_score(reader.id))
-        if (refusal := await renewal_refusal(loan, tier, now)) is not None:
+        if (refusal := await renewal_refusal(loan, terms, tier, now)) is not None:
             raise refusal
-        start = loan.due_at if loan.rule.renew_from is RenewFrom.DUE_DATE else now
-        loan.due_at = rules.due_after(start, loan.rule.renewal_days, loan.library.timezone)
+        start = loan.due_at if terms.renew_from is RenewFrom.DUE_DATE else now
+        loan.due_at = rules.due_after(start, terms.renewal_days, loan.library.timezone)
         loan.renewals += 1
         await loan.save(update_fields=["due_at", "renewals"])
     return loan
 
 
-async def open_loans(
-    reader_id: int, now: datetime, *, loan_id: int | None = None
-) -> list[tuple[Loan, DomainError | None]]:
-    """The reader's loans (or the one), soonest due first, each with why it cannot be renewed (None: it can)."""
+@dataclass(frozen=True, slots=True)
+class LoanState:
+    """What an open loan comes to now, as its reader is shown it."""
+
+    overdue_days: int
+    overdue_fee_cents: int
+    """What the overdue fee of the loan's terms comes to so far; 0 where the library charges none."""
+    not_renewable_because: DomainError | None
+
+
+async def loan_state(loan: Loan, terms: LoanTerms, tier: CreditTier, now: datetime) -> LoanState:
+    days = overdue_days(loan, now)
+    return LoanState(days, terms.overdue_fee_cents(days), await renewal_refusal(loan, terms, tier, now))
+
+
+async def open_loans(reader_id: int, now: datetime, *, loan_id: int | None = None) -> list[tuple[Loan, LoanState]]:
+    """The reader's loans (or the one), soonest due first, each with its fee so far and why it cannot be renewed."""
     query = Loan.filter(reader_id=reader_id, returned_at__isnull=True)
     if loan_id is not None:
         query = query.filter(id=loan_id)
-    loans = await query.select_related("copy__record", "library", "rule").order_by("due_at", "id")
+    loans = await query.select_related("copy__record", "library").order_by("due_at", "id")
+    table = await rules.rule_table()
     tier = (await standing(reader_id, now)).tier
-    return [(loan, await renewal_refusal(loan, tier, now)) for loan in loans]
+    return [(loan, await loan_state(loan, _terms_of(table, loan), tier, now)) for loan in loans]
 
 
 async def reading_history(reader: Reader, *, limit: int, offset: int) -> list[Loan]:

@@ -23,7 +23,7 @@ from backend.accounts.errors import (
 )
 from backend.accounts.models import Reader, StaffUser
 from backend.catalog.errors import CopyNotFound, RecordNotFound
-from backend.catalog.models import Copy, CopyStatus
+from backend.catalog.models import Copy, CopyStatus, ItemType
 from backend.circulation import credit, holds, policy, services
 from backend.circulation.errors import (
     CopyHeldForAnother,
@@ -34,14 +34,17 @@ from backend.circulation.errors import (
     CounterOnly,
     CreditTooLow,
     FallbackRuleRequired,
+    FallbackTermsRequired,
     HoldAlreadyPlaced,
     HoldLimitReached,
     HoldNotChangeable,
     HoldNotFound,
     HoldsWaiting,
+    InvalidTerm,
     LastTierRequired,
     LoanLimitReached,
     LoanNotFound,
+    LoanRuleEmpty,
     LoanRuleExists,
     LoanRuleNotFound,
     NoSelfService,
@@ -58,6 +61,7 @@ from backend.circulation.errors import (
     TierNotFound,
     TitleAlreadyOnLoan,
 )
+from backend.circulation.models import ReaderCategory
 from backend.circulation.standing import standing
 from backend.errors import NotAuthenticated
 from backend.network.errors import LibraryNotFound, OutsideScope
@@ -69,6 +73,7 @@ from miniprogram_api.circulation.schemas import (
     CreditOut,
     DeskCheckoutIn,
     DeskLoanOut,
+    EffectiveTermsOut,
     HistoryItemOut,
     HoldIn,
     HoldOut,
@@ -98,7 +103,8 @@ _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 # The card holder's endpoints serve the reader and, under /readers/me/children/{child_id}, a child's card.
 _HOLDER = (*_READER, ChildNotFound)
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
-# Every reason a checkout is refused, each with its own code.
+# Every reason a checkout is refused, each with its own code. Several at once come as one 409 whose `code` is the
+# first and whose `reasons` list them all.
 _REFUSALS = (
     CopyNotFound,
     CopyNotHere,
@@ -118,7 +124,7 @@ async def _loans(
     now = deps.clock.now()
     language = language_of(request)
     loans = await services.open_loans(holder.id, now, loan_id=loan_id)
-    return [LoanOut.of(loan, refusal, now, language) for loan, refusal in loans]
+    return [LoanOut.of(loan, state, language) for loan, state in loans]
 
 
 async def _loan_out(loan_id: int, holder: Reader, deps: Deps, request: Request[Any, Any, Any]) -> LoanOut:
@@ -147,9 +153,11 @@ class LoanController(Controller):
         """Borrow a book alone at a self-service library by scanning its barcode in the app."""
         library = await get_library(data.library_code)
         now = deps.clock.now()
-        lent = await services.checkout(holder, data.barcode, now=now, library=library, credit_check=deps.credit_check)
-        refusal = await services.renewal_refusal(lent.loan, lent.tier, now)
-        return LoanOut.of(lent.loan, refusal, now, language_of(request))
+        lent = await services.checkout(
+            holder, data.barcode, now=now, bus=deps.bus, library=library, credit_check=deps.credit_check
+        )
+        state = await services.loan_state(lent.loan, lent.terms, lent.tier, now)
+        return LoanOut.of(lent.loan, state, language_of(request))
 
     @post(
         "/loans/{loan_id:int}/renew",
@@ -205,7 +213,9 @@ class DeskController(Controller):
         reader = await accounts.identify_card(
             deps.keys, deps.redis, data.card_payload, now, deps.settings.card_payload_ttl_seconds
         )
-        lent = await services.checkout(reader, data.barcode, now=now, staff=staff, credit_check=deps.credit_check)
+        lent = await services.checkout(
+            reader, data.barcode, now=now, bus=deps.bus, staff=staff, credit_check=deps.credit_check
+        )
         loan = lent.loan
         return DeskLoanOut(loan.id, data.barcode, loan.copy.record.title, reader.card_number, loan.due_at)
 
@@ -213,13 +223,17 @@ class DeskController(Controller):
     async def check_in(self, deps: Deps, staff: StaffUser, data: BarcodeIn) -> CheckInOut:
         """Scan a copy in, whichever library lent it (通借通还), or one fetched for the pull list or left on the hold
         shelf: the answer says whether to shelve it, put it on the hold shelf, or send it on."""
-        done = await services.check_in(data.barcode, staff=staff, now=deps.clock.now(), policy=deps.hold_policy)
+        done = await services.check_in(
+            data.barcode, staff=staff, now=deps.clock.now(), policy=deps.hold_policy, bus=deps.bus
+        )
         return CheckInOut.of(done)
 
     @post("/transits/receive", status_code=200, responses=problems(*_STAFF, CopyNotFound, CopyNotInTransit))
     async def receive(self, deps: Deps, staff: StaffUser, data: BarcodeIn) -> CheckInOut:
         """A copy in transit has arrived here: for the hold shelf, on its way again, or for the shelves."""
-        done = await services.receive(data.barcode, staff=staff, now=deps.clock.now(), policy=deps.hold_policy)
+        done = await services.receive(
+            data.barcode, staff=staff, now=deps.clock.now(), policy=deps.hold_policy, bus=deps.bus
+        )
         return CheckInOut.of(done)
 
     @get("/libraries/{code:str}/pull-list", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
@@ -406,22 +420,46 @@ class PolicyController(Controller):
 
     @get("/loan-rules", responses=problems(*_STAFF))
     async def loan_rules(self, staff: StaffUser) -> list[LoanRuleOut]:
-        """The loan rule table. The most specific row applies: library first, then reader category, then item type."""
+        """The loan rules: each states some terms for a reader category, an item type and a library (empty: any).
+        Each term of a loan comes from the most specific rule that states it: library first (the lending library,
+        then those above it), then reader category, then item type."""
         return [LoanRuleOut.of(rule) for rule in await policy.loan_rules()]
+
+    @get("/loan-rules/effective", responses=problems(*_STAFF, LibraryNotFound))
+    async def effective_terms(
+        self, staff: StaffUser, reader_category: ReaderCategory, item_type: ItemType, library_code: LibraryCode
+    ) -> EffectiveTermsOut:
+        """The terms a loan of this reader category and item type made at this library gets now, each with the rule
+        it comes from."""
+        return EffectiveTermsOut.of(await policy.effective_terms(reader_category, item_type, library_code))
 
     @post(
         "/loan-rules",
-        responses=problems(*_STAFF, RoleTooLow, LibraryNotFound, OutsideScope, LoanRuleExists),
+        responses=problems(
+            *_STAFF, RoleTooLow, LibraryNotFound, OutsideScope, LoanRuleExists, LoanRuleEmpty, InvalidTerm
+        ),
     )
     async def create_rule(self, staff: StaffUser, data: RuleIn) -> LoanRuleOut:
-        """Add a rule: network-wide (network admins), or for a library and those below it (its administrators)."""
-        rule = await policy.create_rule(staff, data.reader_category, data.item_type, data.library_code, data.terms())
+        """Add a rule: network-wide (network admins), or for a library and those below it (its administrators). It
+        states only the terms that differ from the rules above it."""
+        rule = await policy.create_rule(staff, data.reader_category, data.item_type, data.library_code, data.stated())
         return LoanRuleOut.of(rule)
 
-    @put("/loan-rules/{rule_id:int}", responses=problems(*_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound))
+    @put(
+        "/loan-rules/{rule_id:int}",
+        responses=problems(*_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackTermsRequired, InvalidTerm),
+    )
+    async def replace_rule(self, staff: StaffUser, rule_id: RowId, data: RuleTermsIn) -> LoanRuleOut:
+        """State exactly these terms in the rule (those left out come from the rules above); loans follow at once."""
+        return LoanRuleOut.of(await policy.update_rule(staff, rule_id, data.changes(), replace=True))
+
+    @patch(
+        "/loan-rules/{rule_id:int}",
+        responses=problems(*_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackTermsRequired, InvalidTerm),
+    )
     async def update_rule(self, staff: StaffUser, rule_id: RowId, data: RuleTermsIn) -> LoanRuleOut:
-        """Change a rule's terms; loans made from now on follow them."""
-        return LoanRuleOut.of(await policy.update_rule(staff, rule_id, data.terms()))
+        """Change the terms given (null: no longer stated by this rule); the others stay. Loans follow at once."""
+        return LoanRuleOut.of(await policy.update_rule(staff, rule_id, data.changes(), replace=False))
 
     @delete(
         "/loan-rules/{rule_id:int}",
@@ -429,5 +467,5 @@ class PolicyController(Controller):
         responses=problems(*_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackRuleRequired),
     )
     async def delete_rule(self, staff: StaffUser, rule_id: RowId) -> None:
-        """Remove a rule; the next most specific one applies instead."""
+        """Remove a rule; its terms come from the rules above it instead, for loans already made too."""
         await policy.delete_rule(staff, rule_id)

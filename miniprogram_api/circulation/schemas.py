@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from backend.catalog.models import CopyStatus, ItemType
 from backend.circulation import rules
@@ -17,16 +18,15 @@ from backend.circulation.models import (
     Hold,
     HoldStatus,
     Loan,
-    LoanRule,
     ReaderCategory,
     RenewFrom,
     Suspension,
     SuspensionKind,
 )
-from backend.circulation.policy import RuleTerms, TierDraft
-from backend.circulation.services import CheckIn, overdue_days
+from backend.circulation.policy import EffectiveTerms, StatedRule, TierDraft
+from backend.circulation.services import CheckIn, LoanState
 from backend.circulation.standing import Standing
-from backend.errors import DomainError
+from backend.circulation.terms import TERMS
 from miniprogram_api.catalog.schemas import BARCODE_PATTERN
 from miniprogram_api.network.schemas import CODE_PATTERN
 from miniprogram_api.schemas import text
@@ -73,12 +73,11 @@ class LoanOut(msgspec.Struct):
     renewable: bool
     not_renewable_because: Refusal | None
     overdue_fee_cents: int
-    """What the loan rule's overdue fee comes to so far (capped); 0 where the library charges none."""
+    """What the overdue fee of the loan's terms comes to so far (capped); 0 where the library charges none."""
 
     @classmethod
-    def of(cls, loan: Loan, refusal: DomainError | None, now: datetime, language: str) -> LoanOut:
-        days = overdue_days(loan, now)
-        rule = loan.rule
+    def of(cls, loan: Loan, state: LoanState, language: str) -> LoanOut:
+        refusal = state.not_renewable_because
         return cls(
             id=loan.id,
             barcode=loan.copy.barcode,
@@ -88,11 +87,11 @@ class LoanOut(msgspec.Struct):
             library_name=loan.library.name,
             checked_out_at=loan.checked_out_at,
             due_at=loan.due_at,
-            overdue_days=days,
+            overdue_days=state.overdue_days,
             renewals=loan.renewals,
             renewable=refusal is None,
             not_renewable_because=None if refusal is None else Refusal(refusal.code, refusal.message(language)),
-            overdue_fee_cents=min(days * rule.fee_cents_per_day, rule.fee_cap_cents),
+            overdue_fee_cents=state.overdue_fee_cents,
         )
 
 
@@ -309,26 +308,40 @@ class TierIn(msgspec.Struct, forbid_unknown_fields=True):
         return TierDraft(**msgspec.structs.asdict(self))
 
 
+def _within(term: str) -> msgspec.Meta:
+    low, high = TERMS[term].bounds
+    return msgspec.Meta(ge=low, le=high)
+
+
 class RuleTermsIn(msgspec.Struct, forbid_unknown_fields=True):
-    loan_days: Annotated[int, msgspec.Meta(ge=1, le=365)]
-    renewals: Annotated[int, msgspec.Meta(ge=0, le=10)]
-    renewal_days: Annotated[int, msgspec.Meta(ge=1, le=365)]
-    renew_from: RenewFrom
-    holds_allowed: bool
-    credit_per_overdue_day: Annotated[int, msgspec.Meta(ge=0, le=20)]
+    """The terms a rule states. A term left out, or null, is not stated: it comes from a less specific rule (the
+    fallback states every term). To PATCH a rule is to change the terms given, null ones ceasing to be stated; to PUT
+    it, to state exactly the terms given."""
+
+    loan_days: Annotated[int, _within("loan_days")] | UnsetType | None = UNSET
+    renewals: Annotated[int, _within("renewals")] | UnsetType | None = UNSET
+    renewal_days: Annotated[int, _within("renewal_days")] | UnsetType | None = UNSET
+    renew_from: RenewFrom | UnsetType | None = UNSET
+    holds_allowed: bool | UnsetType | None = UNSET
+    credit_per_overdue_day: Annotated[int, _within("credit_per_overdue_day")] | UnsetType | None = UNSET
     """Credit points deducted per overdue day of one item."""
-    fee_cents_per_day: Annotated[int, msgspec.Meta(ge=0, le=1000)]
+    fee_cents_per_day: Annotated[int, _within("fee_cents_per_day")] | UnsetType | None = UNSET
     """Overdue fee shown to the reader, in fen per day (10 = 0.10 yuan)."""
-    fee_cap_cents: Annotated[int, msgspec.Meta(ge=0, le=100_000)]
-    block_after_overdue_items: Annotated[int, msgspec.Meta(ge=1, le=100)]
+    fee_cap_cents: Annotated[int, _within("fee_cap_cents")] | UnsetType | None = UNSET
+    block_after_overdue_items: Annotated[int, _within("block_after_overdue_items")] | UnsetType | None = UNSET
     """With this many items overdue the reader borrows no more."""
 
-    def terms(self) -> RuleTerms:
-        return RuleTerms(**{field: getattr(self, field) for field in RuleTermsIn.__struct_fields__})
+    def changes(self) -> dict[str, object | None]:
+        """The terms given, null ones included."""
+        return {term: getattr(self, term) for term in TERMS if getattr(self, term) is not UNSET}
+
+    def stated(self) -> dict[str, object]:
+        """The terms given a value."""
+        return {term: value for term, value in self.changes().items() if value is not None}
 
 
 class RuleIn(RuleTermsIn, forbid_unknown_fields=True):
-    """A new row of the rule table; an empty category, item type or library matches any."""
+    """A new rule: the terms it states for its scope; an empty category, item type or library matches any."""
 
     reader_category: ReaderCategory | None = None
     item_type: ItemType | None = None
@@ -341,25 +354,62 @@ class LoanRuleOut(msgspec.Struct):
     item_type: ItemType | None
     library_code: str | None
     fallback: bool
-    """The row that applies when no other does; it cannot be deleted."""
-    loan_days: int
-    renewals: int
-    renewal_days: int
-    renew_from: RenewFrom
-    holds_allowed: bool
-    credit_per_overdue_day: int
-    fee_cents_per_day: int
-    fee_cap_cents: int
-    block_after_overdue_items: int
+    """The rule that states every term, for any reader, item and library; it cannot be deleted."""
+    loan_days: int | None
+    """Each term as this rule states it; null: not stated here, it comes from a less specific rule."""
+    renewals: int | None
+    renewal_days: int | None
+    renew_from: RenewFrom | None
+    holds_allowed: bool | None
+    credit_per_overdue_day: int | None
+    fee_cents_per_day: int | None
+    fee_cap_cents: int | None
+    block_after_overdue_items: int | None
 
     @classmethod
-    def of(cls, rule: LoanRule) -> LoanRuleOut:
-        library = rule.library
+    def of(cls, stated: StatedRule) -> LoanRuleOut:
+        rule, library = stated.rule, stated.library
+        terms: dict[str, Any] = {term: rule.stated.get(term) for term in TERMS}
         return cls(
             id=rule.id,
-            reader_category=rule.reader_category,
-            item_type=rule.item_type,
+            reader_category=rule.scope.reader_category,
+            item_type=rule.scope.item_type,
             library_code=None if library is None else library.code,
-            fallback=rule.reader_category is None and rule.item_type is None and library is None,
-            **{field: getattr(rule, field) for field in RuleTermsIn.__struct_fields__},
+            fallback=rule.scope.fallback,
+            **terms,
         )
+
+
+class EffectiveTermOut(msgspec.Struct):
+    term: str
+    value: int | bool | str
+    rule_id: int
+    """The rule the term comes from: the most specific that states it."""
+    reader_category: ReaderCategory | None
+    item_type: ItemType | None
+    library_code: str | None
+
+
+class EffectiveTermsOut(msgspec.Struct):
+    """The terms a loan gets: each from the most specific rule that states it (the lending library and the libraries
+    above it weigh most, nearer first, then the reader category, then the item type)."""
+
+    reader_category: ReaderCategory
+    item_type: ItemType
+    library_code: str
+    terms: list[EffectiveTermOut]
+
+    @classmethod
+    def of(cls, found: EffectiveTerms) -> EffectiveTermsOut:
+        terms = [
+            EffectiveTermOut(
+                term=term,
+                value=getattr(found.terms, term),
+                rule_id=source.rule.id,
+                reader_category=source.rule.scope.reader_category,
+                item_type=source.rule.scope.item_type,
+                library_code=None if source.library is None else source.library.code,
+            )
+            for term, source in found.sources.items()
+        ]
+        return cls(found.reader_category, found.item_type, found.library.code, terms)

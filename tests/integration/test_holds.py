@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader, StaffRole, StaffUser
 from backend.catalog.models import Copy, CopyStatus, Record
@@ -12,9 +13,13 @@ from backend.circulation.errors import HoldAlreadyPlaced, HoldLimitReached
 from backend.circulation.holds import HoldPolicy
 from backend.circulation.models import CreditEvent, CreditReason, Hold, HoldStatus
 from backend.network.models import Library
+from entrypoints.bootstrap import event_bus
+from notifications.models import Notice, NoticeKind
 from tests.integration.conftest import Service
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
 from tests.integration.lending import TUESDAY, lend, my_loans, reader_id, take_back
+
+BUS = event_bus()  # the handlers the API and the worker run, for services called directly
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOLDS = "/readers/me/holds"
@@ -237,14 +242,14 @@ async def test_two_copies_returned_at_once_fill_two_holds_never_one_twice(servic
         await Copy.create(barcode=f"P{round_}B", record=record, home_library=b, current_library=b)
         await Reader.bulk_create([Reader(card_number=f"8{round_}{i:010d}") for i in range(3)])
         borrower, first, second = await Reader.filter(card_number__startswith=f"8{round_}").order_by("card_number")
-        await services.checkout(borrower, f"P{round_}A", now=TUESDAY, staff=desk_a)
-        await services.checkout(borrower, f"P{round_}B", now=TUESDAY, staff=desk_b)
+        await services.checkout(borrower, f"P{round_}A", now=TUESDAY, bus=BUS, staff=desk_a)
+        await services.checkout(borrower, f"P{round_}B", now=TUESDAY, bus=BUS, staff=desk_b)
         for reader in (first, second):
             await holds.place_hold(reader, record.id, "TL-A", TUESDAY + timedelta(minutes=1 + reader.id % 2))
 
         returns = await asyncio.gather(
-            services.check_in(f"P{round_}A", staff=desk_a, now=TUESDAY + timedelta(hours=1), policy=policy),
-            services.check_in(f"P{round_}B", staff=desk_b, now=TUESDAY + timedelta(hours=1), policy=policy),
+            services.check_in(f"P{round_}A", staff=desk_a, now=TUESDAY + timedelta(hours=1), policy=policy, bus=BUS),
+            services.check_in(f"P{round_}B", staff=desk_b, now=TUESDAY + timedelta(hours=1), policy=policy, bus=BUS),
         )
 
         served = [done.hold.reader_id for done in returns if done.hold is not None]
@@ -264,13 +269,13 @@ async def test_a_hold_is_filled_by_one_of_two_copies_returned_at_once(service: S
         await Copy.create(barcode=f"Q{round_}B", record=record, home_library=b, current_library=b)
         await Reader.bulk_create([Reader(card_number=f"7{round_}{i:010d}") for i in range(2)])
         borrower, waiting = await Reader.filter(card_number__startswith=f"7{round_}").order_by("card_number")
-        await services.checkout(borrower, f"Q{round_}A", now=TUESDAY, staff=desk_a)
-        await services.checkout(borrower, f"Q{round_}B", now=TUESDAY, staff=desk_b)
+        await services.checkout(borrower, f"Q{round_}A", now=TUESDAY, bus=BUS, staff=desk_a)
+        await services.checkout(borrower, f"Q{round_}B", now=TUESDAY, bus=BUS, staff=desk_b)
         await holds.place_hold(waiting, record.id, "TL-A", TUESDAY)
 
         returns = await asyncio.gather(
-            services.check_in(f"Q{round_}A", staff=desk_a, now=TUESDAY + timedelta(hours=1), policy=policy),
-            services.check_in(f"Q{round_}B", staff=desk_b, now=TUESDAY + timedelta(hours=1), policy=policy),
+            services.check_in(f"Q{round_}A", staff=desk_a, now=TUESDAY + timedelta(hours=1), policy=policy, bus=BUS),
+            services.check_in(f"Q{round_}B", staff=desk_b, now=TUESDAY + timedelta(hours=1), policy=policy, bus=BUS),
         )
 
         assert sum(done.hold is not None for done in returns) == 1
@@ -304,3 +309,31 @@ async def test_a_reader_tapping_hold_many_times_at_once_gets_one_hold_within_the
     assert sorted(same_title) == ["hold_already_placed"] * 9 + ["placed"]
     assert sorted(other_titles) == ["hold_limit_reached"] * 3 + ["placed"]  # tier 一般: one hold at a time
     assert await Hold.filter(reader_id=reader.id).count() == 1
+
+
+async def test_the_hold_ready_notice_is_written_with_the_hold_or_not_at_all(service: Service) -> None:
+    await build_network()
+    a = await Library.get(code="TL-A")
+    desk = await _desk("TL-A")
+    record = await Record.create(title="平凡的世界")
+    await Copy.create(barcode="RB01", record=record, home_library=a, current_library=a)
+    await Reader.bulk_create([Reader(card_number=f"77{i:011d}") for i in range(2)])
+    borrower, waiting = await Reader.filter(card_number__startswith="77").order_by("card_number")
+    await services.checkout(borrower, "RB01", now=TUESDAY, bus=BUS, staff=desk)
+    await holds.place_hold(waiting, record.id, "TL-A", TUESDAY + timedelta(minutes=1))
+    returned_at = TUESDAY + timedelta(hours=1)
+
+    class DeskCrashed(Exception):
+        pass
+
+    with pytest.raises(DeskCrashed):
+        async with in_transaction():  # the return's transaction fails after the hold went on the shelf
+            await services.check_in("RB01", staff=desk, now=returned_at, policy=HoldPolicy(), bus=BUS)
+            assert await Notice.filter(reader_id=waiting.id, kind=NoticeKind.HOLD_READY).exists()
+            raise DeskCrashed
+    rolled_back = (await Hold.get(reader_id=waiting.id)).status, await Notice.filter(reader_id=waiting.id).count()
+    await services.check_in("RB01", staff=desk, now=returned_at, policy=HoldPolicy(), bus=BUS)
+    committed = (await Hold.get(reader_id=waiting.id)).status, await Notice.filter(reader_id=waiting.id).count()
+
+    assert rolled_back == (HoldStatus.WAITING, 0)
+    assert committed == (HoldStatus.READY, 1)

@@ -1,10 +1,15 @@
 """Staff set the lending policy: the network's credit tiers and the loan rule table, each within their authority."""
 
 import asyncio
+import contextlib
 from datetime import datetime
 
+from tortoise.transactions import in_transaction
+
 from backend.accounts.models import StaffRole
+from backend.circulation import terms
 from backend.circulation.models import CreditTier, LoanRule
+from backend.circulation.rules import rule_table
 from tests.integration.conftest import Service
 from tests.integration.factories import login_reader, make_staff, staff_headers
 from tests.integration.lending import desks, lend, my_loans
@@ -61,6 +66,98 @@ async def test_a_librarys_rule_applies_there_and_below_and_deleting_it_restores_
     assert (under_the_rule["A0001"], under_the_fallback["A0001"]) == (False, True)
 
 
+async def test_a_library_states_one_term_and_takes_the_others_from_the_rules_above(
+    service: Service, desks: dict[str, dict[str, str]]
+) -> None:
+    admins = await _admins(service)
+    reader = await login_reader(service, "openid-reader")
+
+    created = await service.client.post(
+        "/staff/loan-rules", json={"library_code": "TL-A", "loan_days": 21}, headers=admins["a-admin"]
+    )
+    effective = {
+        item_type: await service.client.get(
+            "/staff/loan-rules/effective",
+            params={"reader_category": "adult", "item_type": item_type, "library_code": "TL-A-1"},
+            headers=desks["a-desk"],
+        )
+        for item_type in ("book", "periodical")
+    }
+    lent = await lend(service, desks["a-desk"], reader, "A1001")
+    (loan,) = await my_loans(service, reader)
+
+    assert created.status_code == 201, created.text
+    rule = created.json()
+    assert (rule["loan_days"], rule["renewals"], rule["renew_from"]) == (21, None, None)
+    rules = (await service.client.get("/staff/loan-rules", headers=desks["a-desk"])).json()
+    fallback, periodicals = (
+        next(r for r in rules if r["item_type"] == t and not r["library_code"]) for t in (None, "periodical")
+    )
+    sources = {
+        item_type: {t["term"]: (t["value"], t["rule_id"], t["library_code"]) for t in answer.json()["terms"]}
+        for item_type, answer in effective.items()
+    }
+    assert effective["book"].status_code == 200, effective["book"].text
+    assert sources["book"]["loan_days"] == (21, rule["id"], "TL-A")  # TL-A's rule covers its branch TL-A-1
+    assert sources["book"]["renewals"] == (1, fallback["id"], None)
+    assert sources["periodical"]["loan_days"] == (21, rule["id"], "TL-A")  # the library weighs most
+    assert sources["periodical"]["renewals"] == (0, periodicals["id"], None)
+    assert list(sources["book"]) == list(terms.TERMS)
+    assert _days(lent, service.clock.now()) == 21 and loan["renewable"] is True  # the fallback's one renewal
+
+
+async def test_a_patch_changes_the_terms_given_and_a_put_states_exactly_those(
+    service: Service, desks: dict[str, dict[str, str]]
+) -> None:
+    admins = await _admins(service)
+    created = await service.client.post(
+        "/staff/loan-rules", json={"library_code": "TL-A", "loan_days": 21, "renewals": 0}, headers=admins["a-admin"]
+    )
+    url = f"/staff/loan-rules/{created.json()['id']}"
+    fallback = next(
+        r for r in (await service.client.get("/staff/loan-rules", headers=admins["network"])).json() if r["fallback"]
+    )
+
+    patched = await service.client.patch(url, json={"renewals": None, "renewal_days": 7}, headers=admins["a-admin"])
+    put = await service.client.put(url, json={"loan_days": 10}, headers=admins["a-admin"])
+    by_another_library = await service.client.patch(url, json={"loan_days": 5}, headers=admins["b-admin"])
+    fallback_url = f"/staff/loan-rules/{fallback['id']}"
+    fallback_put = await service.client.put(fallback_url, json={"loan_days": 10}, headers=admins["network"])
+    fallback_unset = await service.client.patch(fallback_url, json={"renewals": None}, headers=admins["network"])
+    fallback_patched = await service.client.patch(fallback_url, json={"renewals": 2}, headers=admins["network"])
+    empty = await service.client.post("/staff/loan-rules", json={"library_code": "TL-B"}, headers=admins["b-admin"])
+
+    assert patched.status_code == 200, patched.text
+    assert [patched.json()[t] for t in ("loan_days", "renewals", "renewal_days")] == [21, None, 7]
+    assert put.json()["id"] == created.json()["id"]
+    assert [put.json()[t] for t in terms.TERMS] == [10] + [None] * (len(terms.TERMS) - 1)
+    assert (by_another_library.status_code, by_another_library.json()["code"]) == (403, "outside_staff_scope")
+    assert (fallback_put.status_code, fallback_put.json()["code"]) == (409, "fallback_terms_required")
+    assert (fallback_unset.status_code, fallback_unset.json()["code"]) == (409, "fallback_terms_required")
+    assert fallback_patched.json() == {**fallback, "renewals": 2}
+    assert (empty.status_code, empty.json()["code"]) == (422, "loan_rule_empty")
+
+
+async def test_a_change_to_the_rules_reaches_the_next_checkout_however_it_is_made(
+    service: Service, desks: dict[str, dict[str, str]]
+) -> None:
+    reader = await login_reader(service, "openid-reader")
+    now = service.clock.now()
+    fallback_loan_days = LoanRule.filter(reader_category=None, item_type=None, library_id=None, term="loan_days")
+
+    before = await lend(service, desks["a-desk"], reader, "A0001")  # the rules are read, and kept
+    await fallback_loan_days.update(value="9")  # as psql or another process would: not through the policy code
+    changed = await lend(service, desks["a-desk"], reader, "A0002")
+    with contextlib.suppress(RuntimeError):
+        async with in_transaction():
+            await fallback_loan_days.update(value="3")
+            assert (await rule_table()).network_terms().loan_days == 3  # seen, uncommitted, in its transaction
+            raise RuntimeError("rolled back")
+    after_rollback = await lend(service, desks["a-desk"], reader, "F0001")
+
+    assert [_days(loan, now) for loan in (before, changed, after_rollback)] == [30, 9, 9]
+
+
 async def test_each_administrator_sets_rules_only_within_their_authority(
     service: Service, desks: dict[str, dict[str, str]]
 ) -> None:
@@ -99,7 +196,7 @@ async def test_one_rule_per_category_item_type_and_library_even_when_asked_at_on
 
     assert sorted(r.status_code for r in responses) == [201] + [409] * 7
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"loan_rule_exists"}
-    assert await LoanRule.filter(reader_category="child", item_type=None, library_id=None).count() == 1
+    assert await LoanRule.filter(reader_category="child", item_type=None, library_id=None).count() == len(terms.TERMS)
 
 
 async def test_a_network_admin_tightens_a_tier_and_readers_feel_it_at_once(

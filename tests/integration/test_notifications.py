@@ -10,6 +10,7 @@ from backend.circulation import services as circulation
 from backend.circulation.models import Hold
 from backend.events.models import Event
 from backend.network.models import Library
+from entrypoints.bootstrap import event_bus
 from notifications import reminders
 from notifications import services as notices
 from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, SubscribeGrant
@@ -20,6 +21,8 @@ from tests.integration.eventing import OPENS, make_event
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
 from tests.integration.notifying import SHANGHAI, channel, push, received, subscribed_reader, template_id
 from tests.wechat_server import DISCONNECT, HTTP500
+
+BUS = event_bus()  # the handlers the API and the worker run, for services called directly
 
 __all__ = ["channel"]  # the fixture, used by name
 
@@ -201,6 +204,32 @@ async def test_quiet_hours_hold_a_push_until_morning(service: Service, channel: 
     assert len(received(service, "openid-night")) == 1
 
 
+async def test_quiet_hours_a_reader_sets_in_the_app_hold_a_push_until_they_end(
+    service: Service, channel: WeChatSubscribe
+) -> None:
+    reader = await subscribed_reader(service, "openid-nap", NoticeKind.STAFF_MESSAGE)
+    chosen = await service.client.put(
+        "/readers/me/notice-preferences",
+        json={"muted_kinds": [], "quiet_from": "12:00:00", "quiet_until": "14:00:00"},
+        headers=reader.headers,
+    )
+    read_back = await service.client.get("/readers/me/notice-preferences", headers=reader.headers)
+    noon = datetime(2026, 12, 1, 12, 30, tzinfo=SHANGHAI)
+    service.clock.freeze_at(noon)
+    await notify_many([_message((await Reader.get(openid="openid-nap")).id, 9)], noon)
+
+    at_noon = await push(service, channel)  # the installation's quiet hours are off: only the reader's count
+    service.clock.freeze_at(datetime(2026, 12, 1, 13, 59, tzinfo=SHANGHAI))
+    before_two = await push(service, channel)
+    service.clock.freeze_at(datetime(2026, 12, 1, 14, 0, tzinfo=SHANGHAI))
+    at_two = await push(service, channel)
+
+    assert chosen.status_code == 200, chosen.text
+    assert (read_back.json()["quiet_from"], read_back.json()["quiet_until"]) == ("12:00:00", "14:00:00")
+    assert (at_noon, before_two, at_two) == (0, 0, 1)
+    assert len(received(service, "openid-nap")) == 1
+
+
 async def test_three_books_due_the_same_day_make_one_message_and_a_rerun_none(
     service: Service, channel: WeChatSubscribe
 ) -> None:
@@ -210,7 +239,7 @@ async def test_three_books_due_the_same_day_make_one_message_and_a_rerun_none(
     await subscribed_reader(service, "openid-due", NoticeKind.DUE_SOON)
     reader = await Reader.get(openid="openid-due")
     for barcode in ("D1", "D2", "D3"):
-        await circulation.checkout(reader, barcode, now=MORNING, staff=desk)
+        await circulation.checkout(reader, barcode, now=MORNING, bus=BUS, staff=desk)
     due = (await circulation.open_loans(reader.id, MORNING))[0][0].due_at
     three_days_before = due - timedelta(days=3)
 
@@ -457,7 +486,7 @@ async def test_holds_about_to_expire_and_overdue_books_are_told_once(service: Se
     service.clock.freeze_at(MORNING)
     reader = await login_reader(service, "openid-x")
     reader_row = await Reader.get(openid="openid-x")
-    await circulation.checkout(reader_row, "XA0001", now=MORNING, staff=desk)
+    await circulation.checkout(reader_row, "XA0001", now=MORNING, bus=BUS, staff=desk)
     await service.client.post(
         "/readers/me/holds", json={"record_id": record.id, "pickup_library_code": "TL-A"}, headers=reader.headers
     )

@@ -14,8 +14,11 @@ from backend.circulation import services as circulation
 from backend.circulation.models import CreditEvent, CreditReason
 from backend.network.models import Library
 from backend.worker import QUEUE
+from entrypoints.bootstrap import event_bus
 from tests.integration.conftest import Service
 from tests.integration.factories import build_network, login_reader, make_staff
+
+BUS = event_bus()  # the handlers the API and the worker run, for services called directly
 
 
 def run_worker_process(service: Service) -> subprocess.CompletedProcess[str]:
@@ -23,7 +26,7 @@ def run_worker_process(service: Service) -> subprocess.CompletedProcess[str]:
     s = service.settings
     env = {
         **os.environ,
-        "SHUXIANG_DATABASE_URL": s.effective_database_url,
+        "SHUXIANG_DATABASE_URL": s.database_url,
         "SHUXIANG_REDIS_URL": s.redis_url,
         "SHUXIANG_SECRET_KEY": s.secret_key,
     }
@@ -61,7 +64,7 @@ async def test_the_worker_charges_overdue_days_once_however_often_it_runs(servic
     await Copy.create(barcode="W0001", record=record, home_library=branch, current_library=branch)
     reader = await Reader.create(card_number="900000000001")
     lent_at = datetime.now(UTC) - timedelta(days=40)  # the worker keeps the real time: this loan is 10 days late
-    loan = (await circulation.checkout(reader, "W0001", now=lent_at, staff=desk)).loan
+    loan = (await circulation.checkout(reader, "W0001", now=lent_at, bus=BUS, staff=desk)).loan
     pool = await create_pool(RedisSettings.from_dsn(service.settings.redis_url), default_queue_name=QUEUE)
     try:
         for _ in range(2):
