@@ -3,6 +3,7 @@ authorisations, and their preferences."""
 
 from __future__ import annotations
 
+from datetime import time
 from enum import StrEnum
 
 from tortoise import fields
@@ -117,6 +118,17 @@ class SubscribeGrant(Model):
         unique_together = (("reader", "template_id"),)
 
 
+class WallClockField(fields.Field[time]):
+    """A time of day on the wall clock, in no time zone (PostgreSQL `time`): quiet hours are 22:00 wherever the
+    reader is. Tortoise's TimeField, with time zone support on, would make it `time with time zone`."""
+
+    SQL_TYPE = "TIME"
+    field_type = time
+
+    def to_python_value(self, value: time | None) -> time | None:
+        return value  # asyncpg reads a `time` column as a time already
+
+
 class NoticePreferences(Model):
     """What a reader chose: kinds they want no push for (the inbox still has them) and quiet hours."""
 
@@ -126,8 +138,8 @@ class NoticePreferences(Model):
     )
     reader_id: int
     muted_kinds: list[str] = fields.JSONField(default=list)
-    quiet_from = fields.TimeField(null=True)  # none: no quiet hours
-    quiet_until = fields.TimeField(null=True)
+    quiet_from = WallClockField(null=True)  # none: no quiet hours
+    quiet_until = WallClockField(null=True)
 
     class Meta:
         table = "notice_preferences"

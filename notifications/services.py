@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -182,9 +182,7 @@ async def preferences_of(reader_ids: Iterable[int], default_quiet: tuple[time, t
     """Each reader's choices; readers who chose nothing have the installation's quiet hours."""
     ids = set(reader_ids)
     chosen = {
-        row.reader_id: Preferences(
-            frozenset(NoticeKind(k) for k in row.muted_kinds), _wall_time(row.quiet_from), _wall_time(row.quiet_until)
-        )
+        row.reader_id: Preferences(frozenset(NoticeKind(k) for k in row.muted_kinds), row.quiet_from, row.quiet_until)
         for row in await NoticePreferences.filter(reader_id__in=ids)
     }
     fallback = Preferences(frozenset(), *(default_quiet or (None, None)))
@@ -197,18 +195,8 @@ async def set_preferences(reader: Reader, chosen: Preferences) -> None:
     await NoticePreferences.update_or_create(
         defaults={
             "muted_kinds": sorted(k.value for k in chosen.muted_kinds),
-            "quiet_from": _stored_time(chosen.quiet_from),
-            "quiet_until": _stored_time(chosen.quiet_until),
+            "quiet_from": chosen.quiet_from,
+            "quiet_until": chosen.quiet_until,
         },
         reader_id=reader.id,
     )
-
-
-# Quiet hours are wall-clock times in the network's time zone. With time zone support on, Tortoise keeps a time as
-# PostgreSQL's `time with time zone` and wants it aware: it is stored at a nominal +00:00 and read back without it.
-def _stored_time(wall: time | None) -> time | None:
-    return wall.replace(tzinfo=UTC) if wall is not None else None
-
-
-def _wall_time(stored: time | None) -> time | None:
-    return stored.replace(tzinfo=None) if stored is not None else None

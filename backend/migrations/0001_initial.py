@@ -7,7 +7,7 @@ from backend.circulation.models import CreditReason, HoldStatus, ReaderCategory,
 from backend.events.models import Audience, BookingStatus, EventCategory, EventStatus
 from backend.network.models import LibraryLevel
 from json import dumps, loads
-from notifications.models import DeliveryStatus, NoticeKind
+from notifications.models import DeliveryStatus, NoticeKind, WallClockField
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
@@ -189,8 +189,8 @@ class Migration(migrations.Migration):
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('reader', fields.OneToOneField('models.Reader', source_field='reader_id', db_constraint=True, to_field='id', related_name='notice_preferences', on_delete=OnDelete.CASCADE)),
                 ('muted_kinds', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
-                ('quiet_from', fields.TimeField(null=True, auto_now=False, auto_now_add=False)),
-                ('quiet_until', fields.TimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('quiet_from', WallClockField(null=True)),
+                ('quiet_until', WallClockField(null=True)),
             ],
             options={'table': 'notice_preferences', 'app': 'models', 'pk_attr': 'id', 'table_description': 'What a reader chose: kinds they want no push for (the inbox still has them) and quiet hours.'},
             bases=['Model'],
