@@ -42,30 +42,41 @@ class Pass:
     expires_at: datetime
 
 
-def issue(keys: Keys, kind: PassKind, subject: str, now: datetime, ttl_seconds: int) -> Pass:
-    expires = int((now + timedelta(seconds=ttl_seconds)).timestamp())
-    body = f"{kind.version}.{subject}.{expires}.{secrets.token_urlsafe(9)}"
-    return Pass(f"{body}.{keys.sign(keys.derive(kind.key_purpose), body)}", datetime.fromtimestamp(expires, UTC))
+class SignedPasses:
+    """Issues and redeems the passes of one kind, each valid for `lifetime`: made once by the composition root, so
+    the lifetime is set in one place, not passed along by every caller."""
 
+    def __init__(self, kind: PassKind, keys: Keys, redis: Redis, lifetime: timedelta) -> None:
+        self.kind = kind
+        self.lifetime = lifetime
+        self._key = keys.derive(kind.key_purpose)
+        self._keys = keys
+        self._redis = redis
 
-async def redeem(keys: Keys, redis: Redis, kind: PassKind, text: str, now: datetime, ttl_seconds: int) -> str:
-    """Check a scanned pass and spend it; return its subject. Forged, expired and replayed passes are refused.
-    The nonce is spent with SET NX, atomic across every API worker."""
-    parts = text.strip().split(".")
-    if len(parts) != 5 or parts[0] != kind.version or not parts[2].isdigit():
-        raise kind.invalid()
-    body, signature = ".".join(parts[:4]), parts[4]
-    if not hmac.compare_digest(keys.sign(keys.derive(kind.key_purpose), body), signature):
-        raise kind.invalid()
-    expires = datetime.fromtimestamp(int(parts[2]), UTC)
-    if expires <= now:
-        raise kind.expired()
-    if expires > now + timedelta(seconds=ttl_seconds) + _CLOCK_SKEW:
-        raise kind.invalid()
-    remaining_ms = int((expires - now).total_seconds() * 1000) + 1
-    if not await redis.set(f"{kind.version}:nonce:{parts[3]}", 1, nx=True, px=remaining_ms):
-        raise kind.replayed()
-    return parts[1]
+    def issue(self, subject: str, now: datetime) -> Pass:
+        expires = int((now + self.lifetime).timestamp())
+        body = f"{self.kind.version}.{subject}.{expires}.{secrets.token_urlsafe(9)}"
+        return Pass(f"{body}.{self._keys.sign(self._key, body)}", datetime.fromtimestamp(expires, UTC))
+
+    async def redeem(self, text: str, now: datetime) -> str:
+        """Check a scanned pass and spend it; return its subject. Forged, expired and replayed passes are refused.
+        The nonce is spent with SET NX, atomic across every API worker."""
+        kind = self.kind
+        parts = text.strip().split(".")
+        if len(parts) != 5 or parts[0] != kind.version or not parts[2].isdigit():
+            raise kind.invalid()
+        body, signature = ".".join(parts[:4]), parts[4]
+        if not hmac.compare_digest(self._keys.sign(self._key, body), signature):
+            raise kind.invalid()
+        expires = datetime.fromtimestamp(int(parts[2]), UTC)
+        if expires <= now:
+            raise kind.expired()
+        if expires > now + self.lifetime + _CLOCK_SKEW:
+            raise kind.invalid()
+        remaining_ms = int((expires - now).total_seconds() * 1000) + 1
+        if not await self._redis.set(f"{kind.version}:nonce:{parts[3]}", 1, nx=True, px=remaining_ms):
+            raise kind.replayed()
+        return parts[1]
 
 
 def _qr_png(text: str) -> bytes:

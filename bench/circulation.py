@@ -49,7 +49,7 @@ from backend.catalog.models import Copy, Record
 from backend.catalog.search import index_records
 from backend.crypto import Keys
 from backend.network.models import Library, LibraryLevel
-from backend.settings import Settings
+from backend.settings import DatabaseSettings, Settings
 from bench.foundation import _cpu_seconds, _stop_on_sigterm, machine_lines, serve, start_backing
 from bench.loadgen import Connection
 from miniprogram_api.app import create_app
@@ -99,7 +99,7 @@ class Setup:
 
 async def prepare(settings: Settings, count: int) -> Setup:
     """Readers, copies and a desk at the central library; tokens; and the recorded statements of one loop."""
-    await db.init_orm(settings.database_url)
+    await db.init_orm(settings.database.url)
     try:
         central = await Library.get(level=LibraryLevel.CENTRAL)
         record = await Record.create(title="信用借还基准测试用书")
@@ -140,7 +140,7 @@ async def prepare(settings: Settings, count: int) -> Setup:
     finally:
         await db.close_orm()
     # One connection in the pool: every statement of the loop goes through it, and into its log.
-    one = dataclasses.replace(settings, database_url=with_pool(settings.database_url, 1))
+    one = dataclasses.replace(settings, database=DatabaseSettings(with_pool(settings.database.url, 1)))
     statements = await record_loop(one, central.code, recorder, staff_token)
     return Setup(central.code, clients, staff_token, statements)
 
@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
         settings, postgres_version, database_url = (
             backing.settings,
             backing.postgres_version,
-            backing.settings.database_url,
+            backing.settings.database.url,
         )
         setup = asyncio.run(prepare(settings, options.clients))
         pool = math.ceil(options.clients / options.workers)  # the server's connections, spread over its workers

@@ -41,7 +41,7 @@ TOKEN_TTL = timedelta(hours=2)
 
 async def prepare(settings: Settings, readers: int) -> tuple[int, list[str]]:
     """The event, opening for booking now, and one access token per reader."""
-    await db.init_orm(settings.database_url)
+    await db.init_orm(settings.database.url)
     try:
         central = await Library.get(level=LibraryLevel.CENTRAL)
         now = datetime.now(UTC)
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         settings, postgres_version, database_url = (
             backing.settings,
             backing.postgres_version,
-            backing.settings.database_url,
+            backing.settings.database.url,
         )
         event_id, tokens = asyncio.run(prepare(settings, options.readers))
         server = serve(stack, settings, workdir, workers=options.workers, pool=max(4, math.ceil(32 / options.workers)))

@@ -42,7 +42,7 @@ from tortoise import connections
 
 from backend import db
 from backend.demo.network import DEMO_PASSWORD, seed_demo
-from backend.settings import Settings
+from backend.settings import DatabaseSettings, RedisSettings, SecuritySettings, ServerSettings, Settings
 from tests.servers import free_port, postgres_server, redis_server, with_pool
 from tests.wechat_server import FakeWeChat
 
@@ -314,7 +314,10 @@ def start_backing(stack: contextlib.ExitStack, workdir: Path) -> Backing:
     redis_url = stack.enter_context(redis_server(workdir / "redis"))
     version = asyncio.run(load_demo(database_url))
     settings = Settings(
-        data_dir=workdir, database_url=database_url, redis_url=redis_url, secret_key=secrets.token_urlsafe(32)
+        server=ServerSettings(data_dir=workdir),
+        database=DatabaseSettings(database_url),
+        redis=RedisSettings(redis_url),
+        security=SecuritySettings(secret_key=secrets.token_urlsafe(32)),
     )
     return Backing(settings, version)
 
@@ -322,9 +325,9 @@ def start_backing(stack: contextlib.ExitStack, workdir: Path) -> Backing:
 def serve(stack: contextlib.ExitStack, settings: Settings, workdir: Path, *, workers: int, pool: int) -> Server:
     """The API server on `settings`' database (`pool` connections per worker) and Redis, while `stack` lasts."""
     env = {
-        "SHUXIANG_DATABASE_URL": with_pool(settings.database_url, pool),
-        "SHUXIANG_REDIS_URL": settings.redis_url,
-        "SHUXIANG_SECRET_KEY": settings.secret_key,
+        "SHUXIANG_DATABASE_URL": with_pool(settings.database.url, pool),
+        "SHUXIANG_REDIS_URL": settings.redis.url,
+        "SHUXIANG_SECRET_KEY": settings.security.secret_key,
     }
     server = stack.enter_context(api_server(env, workdir, workers=workers))
     print(f"server up at {server.base_url}; measuring", file=sys.stderr)
@@ -339,7 +342,7 @@ def api_server(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator
     with log.open("wb") as out:
         # Its own session: a Ctrl-C reaches only this process, which then stops the server in order.
         process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--workers", str(workers)],
+            [sys.executable, "-m", "entrypoints.cli", "serve", "--workers", str(workers)],
             cwd=ROOT,
             env={**os.environ, **env, "SHUXIANG_HOST": "127.0.0.1", "SHUXIANG_PORT": str(port)},
             stdout=out,

@@ -33,6 +33,7 @@ from backend import db
 from backend.accounts.models import Reader
 from backend.catalog.models import Copy, Record
 from backend.circulation.models import Loan, ReaderCategory
+from backend.clock import NetworkTime
 from backend.network.models import Library, LibraryLevel
 from backend.wechat.gateway import WechatpyGateway
 from bench.foundation import _stop_on_sigterm, machine_lines, start_backing
@@ -41,6 +42,8 @@ from notifications.models import Delivery, DeliveryStatus, NoticeKind, Subscribe
 from notifications.sender import SendPolicy, WeChatSubscribe
 from tests.integration.notifying import template_id, write_templates
 from tests.wechat_server import FakeWeChat
+
+NETWORK_TIME = NetworkTime(ZoneInfo("Asia/Shanghai"))
 
 BATCH = 5000
 
@@ -104,7 +107,7 @@ def sender_process(database_url: str, redis_url: str, api_base: str, templates_p
         try:
             channel = WeChatSubscribe(gateway, templates.load(Path(templates_path)))
             policy = SendPolicy(
-                ZoneInfo("Asia/Shanghai"), default_quiet=None, batch=500, concurrency=concurrency, run_seconds=3600
+                NETWORK_TIME.zone, default_quiet=None, batch=500, concurrency=concurrency, run_seconds=3600
             )
             await sender.send_pending(channel, policy, lambda: datetime.now(UTC))
         finally:
@@ -122,7 +125,7 @@ async def make(options: argparse.Namespace, database_url: str) -> tuple[int, flo
         await prepare(options.readers, now)
         print("prepared; measuring", file=sys.stderr)
         started = time.perf_counter()
-        return await reminders.due_soon(now), started
+        return await reminders.due_soon(now, NETWORK_TIME), started
     finally:
         await db.close_orm()
 
@@ -146,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shuxiang-bench-")))
         backing = start_backing(stack, workdir)
-        database_url, redis_url = backing.settings.database_url, backing.settings.redis_url
+        database_url, redis_url = backing.settings.database.url, backing.settings.redis.url
         templates_path = write_templates(workdir / "templates.json")
         keywords = {t.template_id: list(t.data) for t in templates.load(templates_path).values()}
         ours, theirs = spawn.Pipe()

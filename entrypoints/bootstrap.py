@@ -1,20 +1,156 @@
-"""The composition root: builds what the API and the worker share."""
+"""The composition root: what the API and the worker use, built once per process from the settings, and released
+together."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import TracebackType
+
+from redis.asyncio import Redis
+
+from backend import db
+from backend.accounts.cards import CARD
+from backend.accounts.staff import LoginLimits
+from backend.accounts.tokens import TokenPolicy
 from backend.catalog import search
+from backend.circulation.credit import CreditCheck, LocalCreditCheck
 from backend.circulation.domain_events import CopyMoved
+from backend.circulation.holds import HoldPolicy
+from backend.clock import Clock, NetworkTime, SystemClock
+from backend.crypto import Keys
 from backend.eventbus import EventBus
+from backend.events.booking import EventPolicy, FullMark
+from backend.events.doors import TICKET
+from backend.passes import SignedPasses
+from backend.settings import Settings
+from backend.wechat.gateway import WeChatGateway, WechatpyGateway
 from notifications import subscribers as notices
+from notifications import templates
+from notifications.models import NoticeKind
+from notifications.sender import Channel, SendPolicy, WeChatSubscribe
+from notifications.templates import Template
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """Everything handlers and jobs are given: the clients, the clock and the network's calendar, and the policies
+    made from the settings. `close()` (or leaving `async with`) releases what `bootstrap` opened."""
+
+    settings: Settings
+    clock: Clock
+    network_time: NetworkTime
+    redis: Redis
+    wechat: WeChatGateway
+    keys: Keys
+    tokens: TokenPolicy
+    login_limits: LoginLimits
+    cards: SignedPasses
+    """Virtual reader cards."""
+    tickets: SignedPasses
+    """Event tickets shown at the door."""
+    credit_check: CreditCheck
+    hold_policy: HoldPolicy
+    event_policy: EventPolicy
+    events_full: FullMark
+    templates: dict[NoticeKind, Template]
+    push: Channel
+    """The channel notices are pushed over (WeChat subscribe messages)."""
+    send_policy: SendPolicy
+    bus: EventBus
+    _opened: AsyncExitStack = field(repr=False)
+
+    async def close(self) -> None:
+        await self._opened.aclose()
+
+    async def __aenter__(self) -> Dependencies:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+async def bootstrap(
+    settings: Settings, *, wechat: WeChatGateway | None = None, clock: Clock | None = None
+) -> Dependencies:
+    """Open the database and Redis and wire everything on them. `wechat` and `clock` stand in for the real gateway
+    and the system clock (tests, scripts); a `wechat` given is the caller's to close."""
+    opened = AsyncExitStack()
+    try:
+        await db.init_orm(settings.database.url)
+        opened.push_async_callback(db.close_orm)
+        redis = Redis.from_url(settings.redis.url)
+        opened.push_async_callback(redis.aclose)
+        if wechat is None:
+            gateway = WechatpyGateway(
+                appid=settings.wechat.appid,
+                secret=settings.wechat.secret,
+                api_base=settings.wechat.api_base,
+                redis=redis,
+                timeout=settings.wechat.timeout_seconds,
+            )
+            opened.callback(gateway.close)
+            wechat = gateway
+        network_time = NetworkTime(settings.network.timezone)
+        keys = Keys(settings.effective_secret_key)
+        security, events, no_shows = settings.security, settings.events, settings.no_shows
+        pass_lifetime = timedelta(seconds=security.card_payload_ttl_seconds)
+        notice_templates = templates.load(settings.wechat.templates_path)
+        return Dependencies(
+            settings=settings,
+            clock=clock or SystemClock(),
+            network_time=network_time,
+            redis=redis,
+            wechat=wechat,
+            keys=keys,
+            tokens=TokenPolicy(
+                keys,
+                timedelta(seconds=security.access_token_ttl_seconds),
+                timedelta(days=security.refresh_token_ttl_days),
+            ),
+            login_limits=LoginLimits(security.staff_login_max_failures, security.staff_login_lockout_seconds),
+            cards=SignedPasses(CARD, keys, redis, pass_lifetime),
+            tickets=SignedPasses(TICKET, keys, redis, pass_lifetime),
+            credit_check=LocalCreditCheck(min_score=settings.circulation.deposit_free_min_score),
+            hold_policy=HoldPolicy(
+                shelf_days=settings.circulation.hold_shelf_days, prefer_local=settings.circulation.holds_prefer_local
+            ),
+            event_policy=EventPolicy(
+                network_time,
+                offer_hours=events.offer_hours,
+                check_in_before=timedelta(minutes=events.check_in_before_minutes),
+                check_in_after=timedelta(minutes=events.check_in_after_minutes),
+                no_show_limit=no_shows.limit,
+                no_show_window=timedelta(days=no_shows.window_days),
+                no_show_bar=timedelta(days=no_shows.bar_days),
+                no_show_credit_points=no_shows.credit_points,
+            ),
+            events_full=FullMark(redis),
+            templates=notice_templates,
+            push=WeChatSubscribe(wechat, notice_templates),
+            send_policy=SendPolicy(
+                network_time.zone,
+                default_quiet=settings.notices.quiet_hours,
+                concurrency=settings.notices.send_concurrency,
+            ),
+            bus=event_bus(network_time),
+            _opened=opened,
+        )
+    except BaseException:  # what was opened before the failure is closed again
+        await opened.aclose()
+        raise
 
 
 async def _refresh_search_row(event: CopyMoved) -> None:
     await search.refresh_holdings([event.record_id])  # where readers find the title, or whether they still do
 
 
-def event_bus() -> EventBus:
+def event_bus(network_time: NetworkTime) -> EventBus:
     """Every area's handlers of the others' domain events."""
     bus = EventBus()
     bus.subscribe(CopyMoved, _refresh_search_row)
-    notices.subscribe(bus)
+    notices.subscribe(bus, network_time)
     return bus

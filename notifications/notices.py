@@ -1,11 +1,12 @@
 """What each notice says: its inbox title and text, and the values a push template shows. One place, so the
-wording of every notice can be read and changed together."""
+wording of every notice can be read and changed together. Moments are shown in the network's time (`NetworkTime`,
+given by the caller)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from backend.clock import NETWORK_TIME
+from backend.clock import NetworkTime
 from notifications.models import NoticeKind
 from notifications.services import NoticeDraft
 from notifications.templates import wechat_date, wechat_time
@@ -21,15 +22,14 @@ def _titles(titles: list[str]) -> str:
     return first if len(titles) == 1 else f"{first}等{len(titles)}本"
 
 
-def _day(moment: date | datetime) -> str:
-    """A day as readers read it: 12月5日 (a moment, in the network's calendar)."""
-    day = moment.astimezone(NETWORK_TIME).date() if isinstance(moment, datetime) else moment
+def _day(day: date) -> str:
+    """A day as readers read it: 12月5日."""
     return f"{day.month}月{day.day}日"
 
 
-def _when(moment: datetime) -> str:
+def _when(network_time: NetworkTime, moment: datetime) -> str:
     """A moment in a template's `time` field, in the network's time."""
-    return wechat_time(moment.astimezone(NETWORK_TIME))
+    return wechat_time(network_time.local(moment))
 
 
 def due_soon(reader_id: int, due: date, titles: list[str], library: str, days: int) -> NoticeDraft:
@@ -66,17 +66,35 @@ def overdue(reader_id: int, due: date, titles: list[str], library: str) -> Notic
     )
 
 
-def hold_ready(reader_id: int, hold_id: int, title: str, pickup: str, until: datetime) -> NoticeDraft:
-    body = f"《{_book(title)}》已到{pickup}预约架，请于{_day(until)}前取书。"
-    return _hold(NoticeKind.HOLD_READY, "ready", "预约的书到了", body, reader_id, hold_id, title, pickup, until)
+def hold_ready(
+    network_time: NetworkTime, reader_id: int, hold_id: int, title: str, pickup: str, until: datetime
+) -> NoticeDraft:
+    body = f"《{_book(title)}》已到{pickup}预约架，请于{_day(network_time.day(until))}前取书。"
+    return _hold(
+        network_time, NoticeKind.HOLD_READY, "ready", "预约的书到了", body, reader_id, hold_id, title, pickup, until
+    )
 
 
-def hold_expiring(reader_id: int, hold_id: int, title: str, pickup: str, until: datetime) -> NoticeDraft:
-    body = f"《{_book(title)}》在{pickup}预约架上保留到{_day(until)}，逾期将转给下一位读者。"
-    return _hold(NoticeKind.HOLD_EXPIRING, "expiring", "预约书即将过期", body, reader_id, hold_id, title, pickup, until)
+def hold_expiring(
+    network_time: NetworkTime, reader_id: int, hold_id: int, title: str, pickup: str, until: datetime
+) -> NoticeDraft:
+    body = f"《{_book(title)}》在{pickup}预约架上保留到{_day(network_time.day(until))}，逾期将转给下一位读者。"
+    return _hold(
+        network_time,
+        NoticeKind.HOLD_EXPIRING,
+        "expiring",
+        "预约书即将过期",
+        body,
+        reader_id,
+        hold_id,
+        title,
+        pickup,
+        until,
+    )
 
 
 def _hold(
+    network_time: NetworkTime,
     kind: NoticeKind,
     occasion: str,
     heading: str,
@@ -95,29 +113,31 @@ def _hold(
         title=heading,
         body=body,
         link=f"hold={hold_id}",
-        values={"title": title, "library": pickup, "until": wechat_date(until.astimezone(NETWORK_TIME))},
+        values={"title": title, "library": pickup, "until": wechat_date(network_time.local(until))},
     )
 
 
-def seat_offered(reader_id: int, booking_id: int, event: str, starts: datetime, until: datetime) -> NoticeDraft:
+def seat_offered(
+    network_time: NetworkTime, reader_id: int, booking_id: int, event: str, starts: datetime, until: datetime
+) -> NoticeDraft:
     return NoticeDraft(
         reader_id,
         NoticeKind.SEAT_OFFERED,
         subject=f"booking:{booking_id}",
         occasion=f"offer:{until.isoformat()}",
         title="候补到名额了",
-        body=f"「{event}」有了空位，请在{_when(until)}前确认，否则顺延给下一位。",
+        body=f"「{event}」有了空位，请在{_when(network_time, until)}前确认，否则顺延给下一位。",
         link=f"booking={booking_id}",
         values={
             "event": event,
-            "starts": _when(starts),
-            "until": _when(until),
+            "starts": _when(network_time, starts),
+            "until": _when(network_time, until),
         },
     )
 
 
 def event_reminder(
-    reader_id: int, booking_id: int, event: str, starts: datetime, place: str, ahead: str
+    network_time: NetworkTime, reader_id: int, booking_id: int, event: str, starts: datetime, place: str, ahead: str
 ) -> NoticeDraft:
     when = "明天" if ahead == "24h" else "1小时后"
     return NoticeDraft(
@@ -126,17 +146,17 @@ def event_reminder(
         subject=f"booking:{booking_id}",
         occasion=ahead,
         title="活动提醒",
-        body=f"您预约的「{event}」{when}开始（{_when(starts)}，{place}），请凭入场码签到。",
+        body=f"您预约的「{event}」{when}开始（{_when(network_time, starts)}，{place}），请凭入场码签到。",
         link=f"booking={booking_id}",
-        values={"event": event, "starts": _when(starts), "place": place or "见活动详情"},
+        values={"event": event, "starts": _when(network_time, starts), "place": place or "见活动详情"},
     )
 
 
-def event_change(starts: datetime | None, place: str | None) -> str:
+def event_change(network_time: NetworkTime, starts: datetime | None, place: str | None) -> str:
     """What changed that the people who booked must know: the new time (`starts`) and the new place ("" online)."""
     changes = []
     if starts is not None:
-        local = starts.astimezone(NETWORK_TIME)
+        local = network_time.local(starts)
         changes.append(f"时间改为{local.month}月{local.day}日 {local:%H:%M}")
     if place is not None:
         changes.append(f"地点改为{place or '线上'}")
@@ -144,7 +164,7 @@ def event_change(starts: datetime | None, place: str | None) -> str:
 
 
 def event_changed(
-    reader_id: int, booking_id: int, event: str, starts: datetime, change: str, version: str
+    network_time: NetworkTime, reader_id: int, booking_id: int, event: str, starts: datetime, change: str, version: str
 ) -> NoticeDraft:
     return NoticeDraft(
         reader_id,
@@ -154,11 +174,13 @@ def event_changed(
         title="活动有变更",
         body=f"您预约的「{event}」有变更：{change}。",
         link=f"booking={booking_id}",
-        values={"event": event, "starts": _when(starts), "change": change},
+        values={"event": event, "starts": _when(network_time, starts), "change": change},
     )
 
 
-def event_cancelled(reader_id: int, booking_id: int, event: str, starts: datetime, reason: str) -> NoticeDraft:
+def event_cancelled(
+    network_time: NetworkTime, reader_id: int, booking_id: int, event: str, starts: datetime, reason: str
+) -> NoticeDraft:
     return NoticeDraft(
         reader_id,
         NoticeKind.EVENT_CANCELLED,
@@ -167,7 +189,7 @@ def event_cancelled(reader_id: int, booking_id: int, event: str, starts: datetim
         title="活动已取消",
         body=f"很抱歉，您预约的「{event}」已取消：{reason}。",
         link=f"booking={booking_id}",
-        values={"event": event, "starts": _when(starts), "reason": reason},
+        values={"event": event, "starts": _when(network_time, starts), "reason": reason},
     )
 
 

@@ -60,7 +60,10 @@ SENT = Outcome(DeliveryStatus.SENT)
 
 
 class Channel(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """The channel's name in delivery records."""
+        ...
 
     async def send(self, batch: list[tuple[Notice, Reader]], concurrency: int) -> list[Outcome]:
         """Push each notice to its recipient, at most `concurrency` at a time; an outcome for each, in order."""

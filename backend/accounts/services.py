@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from cryptography.exceptions import InvalidTag
-from redis.asyncio import Redis
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from backend import passes
-from backend.accounts import cards
+from backend.accounts import ages, cards
 from backend.accounts.errors import (
     CardPayloadInvalid,
     ChildHasLoans,
@@ -28,14 +26,15 @@ from backend.accounts.errors import (
 )
 from backend.accounts.models import Reader, ReaderType
 from backend.accounts.tokens import Principal, PrincipalKind, TokenPair, TokenPolicy, open_session
+from backend.clock import NetworkTime
 from backend.crypto import Keys
 from backend.network.services import get_library
+from backend.passes import SignedPasses
 from backend.wechat.gateway import WeChatGateway
 
 # Children's data is sensitive personal information under PIPL below this age (art. 28, 31).
 CHILD_AGE_LIMIT_YEARS = 14
 MAX_CHILDREN_PER_GUARDIAN = 6
-_BIRTH_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 log = logging.getLogger(__name__)
 
 _SESSION_KEY = "reader.session_key"
@@ -130,22 +129,26 @@ def _clean_name(name: str) -> str:
     return cleaned
 
 
-def _check_birth_month(birth_month: str, now: datetime) -> None:
-    match = _BIRTH_MONTH.match(birth_month)
-    if match is None:
-        raise InvalidBirthMonth()
-    months = (now.year - int(match[1])) * 12 + now.month - int(match[2])
-    if not 0 <= months < CHILD_AGE_LIMIT_YEARS * 12:
+def _check_birth_month(text: str, today: date) -> None:
+    born = ages.birth_month(text)
+    if born is None or not 0 <= ages.age_in_months(born, today) < CHILD_AGE_LIMIT_YEARS * 12:
         raise InvalidBirthMonth()
 
 
 async def add_child(
-    guardian: Reader, *, name: str, birth_month: str, guardian_consent: bool, card_prefix: str, now: datetime
+    guardian: Reader,
+    *,
+    name: str,
+    birth_month: str,
+    guardian_consent: bool,
+    card_prefix: str,
+    now: datetime,
+    network_time: NetworkTime,
 ) -> Reader:
     """Open a child's card (小小读者证) held by the guardian, with the guardian's separate consent recorded."""
     if not guardian_consent:
         raise GuardianConsentRequired()
-    _check_birth_month(birth_month, now)
+    _check_birth_month(birth_month, network_time.day(now))
     name = _clean_name(name)
     async with in_transaction():
         # The guardian's row lock serialises one family's requests, so parallel ones cannot both slip under the
@@ -177,14 +180,20 @@ async def get_child(guardian: Reader, child_id: int) -> Reader:
 
 
 async def correct_child(
-    guardian: Reader, child_id: int, *, name: str | None, birth_month: str | None, now: datetime
+    guardian: Reader,
+    child_id: int,
+    *,
+    name: str | None,
+    birth_month: str | None,
+    now: datetime,
+    network_time: NetworkTime,
 ) -> Reader:
     """The guardian corrects the child's name or birth month (PIPL art. 46)."""
     child = await get_child(guardian, child_id)
     if name is not None:
         child.name = _clean_name(name)
     if birth_month is not None:
-        _check_birth_month(birth_month, now)
+        _check_birth_month(birth_month, network_time.day(now))
         child.birth_month = birth_month
     await child.save(update_fields=["name", "birth_month", "updated_at"])
     return child
@@ -199,14 +208,14 @@ async def remove_child(guardian: Reader, child_id: int) -> None:
     await child.delete()
 
 
-async def virtual_card(keys: Keys, holder: Reader, now: datetime, ttl_seconds: int) -> CardView:
-    card = passes.issue(keys, cards.CARD, holder.card_number, now, ttl_seconds)
+async def virtual_card(card_passes: SignedPasses, holder: Reader, now: datetime) -> CardView:
+    card = card_passes.issue(holder.card_number, now)
     return CardView(holder.card_number, holder.name, card.text, card.expires_at, await passes.qr_png(card.text))
 
 
-async def identify_card(keys: Keys, redis: Redis, payload: str, now: datetime, ttl_seconds: int) -> Reader:
+async def identify_card(card_passes: SignedPasses, payload: str, now: datetime) -> Reader:
     """The reader behind a scanned card payload (staff counters, self-service machines)."""
-    card_number = await passes.redeem(keys, redis, cards.CARD, payload, now, ttl_seconds)
+    card_number = await card_passes.redeem(payload, now)
     reader = await Reader.get_or_none(card_number=card_number).prefetch_related("guardian", "home_library")
     if reader is None:
         raise CardPayloadInvalid()  # signed by us, but the card was since deleted

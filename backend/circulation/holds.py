@@ -36,6 +36,7 @@ from backend.circulation.errors import (
 )
 from backend.circulation.models import ACTIVE_HOLD, Hold, HoldStatus, Loan, ReaderCategory
 from backend.circulation.standing import standing, suspension_refusal
+from backend.clock import NetworkTime
 from backend.eventbus import record
 from backend.network.models import Library
 from backend.network.services import get_library
@@ -55,14 +56,19 @@ class QueuePlace:
 
 
 async def place_hold(
-    reader: Reader, record_id: int, pickup_code: str, now: datetime, credit_check: CreditCheck = LOCAL
+    reader: Reader,
+    record_id: int,
+    pickup_code: str,
+    now: datetime,
+    network_time: NetworkTime,
+    credit_check: CreditCheck = LOCAL,
 ) -> Hold:
     if not await Record.exists(id=record_id):
         raise RecordNotFound()
     pickup = await get_library(pickup_code)
     if not (pickup.holds_pickup and pickup.active):
         raise PickupNotOffered(library=pickup.name)
-    category = rules.category_of(reader, now.astimezone(ZoneInfo(pickup.timezone)).date())
+    category = rules.category_of(reader, network_time.day(now))
     if not await _holdable(record_id, category):
         raise RecordNotHoldable()
     async with in_transaction():

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from tortoise import connections
 from tortoise.functions import Sum
 
+from backend.accounts.ages import age_in_months
 from backend.accounts.models import Reader, ReaderType
 from backend.catalog.models import ItemType
 from backend.circulation.models import CreditEvent, CreditTier, LoanRule, ReaderCategory
@@ -22,13 +23,11 @@ LITTLE_READER_BELOW_AGE = 6
 
 
 def category_of(reader: Reader, today: date) -> ReaderCategory:
+    """The reader's lending category on `today`, a day of the network's calendar."""
     if reader.reader_type is ReaderType.ADULT:
         return ReaderCategory.ADULT
-    if reader.birth_month:
-        year, month = (int(part) for part in reader.birth_month.split("-"))
-        months = (today.year - year) * 12 + today.month - month
-        if months < LITTLE_READER_BELOW_AGE * 12:
-            return ReaderCategory.LITTLE_READER
+    if reader.birth_month and age_in_months(reader.birth_month, today) < LITTLE_READER_BELOW_AGE * 12:
+        return ReaderCategory.LITTLE_READER
     return ReaderCategory.CHILD
 
 

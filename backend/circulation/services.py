@@ -38,6 +38,7 @@ from backend.circulation.models import CreditEvent, CreditReason, CreditTier, Ho
 from backend.circulation.standing import standing
 from backend.circulation.terms import LoanTerms, RuleTable
 from backend.circulation.validators import CheckoutAttempt, checkout_refusals
+from backend.clock import NetworkTime
 from backend.errors import DomainError
 from backend.eventbus import EventBus, record
 from backend.network.models import Library
@@ -57,6 +58,7 @@ async def checkout(
     *,
     now: datetime,
     bus: EventBus,
+    network_time: NetworkTime,
     staff: StaffUser | None = None,
     library: Library | None = None,
     credit_check: CreditCheck = LOCAL,
@@ -70,7 +72,7 @@ async def checkout(
         here = await Library.get(id=copy.current_library_id)
         _lends_here(here, staff, library)
         hold = await holds.held_for(copy)
-        category = rules.category_of(reader, now.astimezone(ZoneInfo(here.timezone)).date())
+        category = rules.category_of(reader, network_time.day(now))
         terms = await rules.terms_for(category, copy.item_type, here)
         current = await standing(reader.id, now)
         attempt = CheckoutAttempt(

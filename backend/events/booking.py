@@ -21,9 +21,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from backend.accounts.ages import age_in_months
 from backend.accounts.models import Reader, ReaderType
 from backend.accounts.services import get_child
-from backend.clock import NETWORK_TIME
+from backend.clock import NetworkTime
 from backend.eventbus import EventBus, record
 from backend.events.domain_events import Attendance, SeatOffered
 from backend.events.errors import (
@@ -52,7 +53,6 @@ from backend.events.models import (
     EventSeries,
     EventStatus,
 )
-from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ _FULL_MARK_SECONDS = 5
 
 @dataclass(frozen=True, slots=True)
 class EventPolicy:
+    network_time: NetworkTime  # the times readers are told, and the calendar an attendee's age is counted on
     offer_hours: int = 2
     check_in_before: timedelta = timedelta(minutes=30)
     check_in_after: timedelta = timedelta(minutes=15)
@@ -70,18 +71,6 @@ class EventPolicy:
     no_show_window: timedelta = timedelta(days=30)
     no_show_bar: timedelta = timedelta(days=14)
     no_show_credit_points: int = 2
-
-    @classmethod
-    def of(cls, settings: Settings) -> EventPolicy:
-        return cls(
-            offer_hours=settings.event_offer_hours,
-            check_in_before=timedelta(minutes=settings.event_check_in_before_minutes),
-            check_in_after=timedelta(minutes=settings.event_check_in_after_minutes),
-            no_show_limit=settings.no_show_limit,
-            no_show_window=timedelta(days=settings.no_show_window_days),
-            no_show_bar=timedelta(days=settings.no_show_bar_days),
-            no_show_credit_points=settings.no_show_credit_points,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +121,7 @@ async def book(
             return mine
         raise EventFull()
     event = await published(event_id)
-    _check_eligible(event, attendee, companions, now)
+    _check_eligible(event, attendee, companions, now, policy.network_time)
     if (mine := await _active(event_id, attendee.id)) is not None:
         return mine
     seats = 1 + companions
@@ -187,9 +176,9 @@ async def published(event_id: int) -> Event:
     return event
 
 
-def _check_eligible(event: Event, attendee: Reader, companions: int, now: datetime) -> None:
+def _check_eligible(event: Event, attendee: Reader, companions: int, now: datetime, network_time: NetworkTime) -> None:
     if now < event.booking_opens_at:
-        raise BookingNotOpen(opens=local_minutes(event.booking_opens_at))
+        raise BookingNotOpen(opens=network_time.minutes(event.booking_opens_at))
     if now >= event.booking_closes_at:
         raise BookingClosed()
     if companions > event.max_companions:
@@ -200,22 +189,10 @@ def _check_eligible(event: Event, attendee: Reader, companions: int, now: dateti
     if event.audience is Audience.CHILDREN and not child:
         raise ChildCardRequired()
     if child and (event.min_age_months is not None or event.max_age_months is not None):
-        months = age_in_months(attendee.birth_month, event.starts_at.astimezone(NETWORK_TIME))
-        low, high = event.min_age_months or 0, event.max_age_months
+        born, low, high = attendee.birth_month, event.min_age_months or 0, event.max_age_months
+        months = age_in_months(born, network_time.day(event.starts_at)) if born else None  # on the event's day
         if months is None or months < low or (high is not None and months >= high):
             raise OutsideAgeRange(ages=age_range_text(low, high))
-
-
-def local_minutes(moment: datetime) -> str:
-    """A time as readers in the network read it: 2026-12-07 10:00, China time."""
-    return moment.astimezone(NETWORK_TIME).strftime("%Y-%m-%d %H:%M")
-
-
-def age_in_months(birth_month: str | None, at: datetime) -> int | None:
-    if not birth_month:
-        return None
-    year, month = (int(part) for part in birth_month.split("-"))
-    return (at.year - year) * 12 + at.month - month
 
 
 def age_range_text(low: int, high: int | None) -> str:
@@ -266,7 +243,7 @@ async def barred_until(booker_id: int, now: datetime, policy: EventPolicy) -> tu
 async def _check_not_barred(booker_id: int, now: datetime, policy: EventPolicy) -> None:
     if (bar := await barred_until(booker_id, now, policy)) is not None:
         count, until = bar
-        raise BookingBarred(count=count, until=local_minutes(until).split(" ")[0])
+        raise BookingBarred(count=count, until=policy.network_time.day(until).isoformat())
 
 
 async def my_booking(booker: Reader, booking_id: int) -> Booking:
@@ -325,7 +302,7 @@ async def _release(
         if booking.status not in (BookingStatus.CONFIRMED, BookingStatus.WAITLISTED, BookingStatus.OFFERED):
             raise BookingNotActive(status=booking.status.value)
         if booking.status is BookingStatus.CONFIRMED and now >= event.cancel_until:
-            raise CancelCutoffPassed(until=local_minutes(event.cancel_until))
+            raise CancelCutoffPassed(until=policy.network_time.minutes(event.cancel_until))
         closing = BookingStatus.DECLINED if offer_only else BookingStatus.CANCELLED
         await close_bookings(event, [booking], closing, now, policy)
     await full.clear(event.id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 from datetime import datetime
 
-from redis.asyncio import Redis
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
@@ -14,7 +13,7 @@ from backend import passes
 from backend.accounts.models import Reader, StaffUser
 from backend.circulation.models import CreditEvent, CreditReason
 from backend.crypto import Keys
-from backend.events.booking import EventPolicy, close_bookings, local_minutes, my_booking
+from backend.events.booking import EventPolicy, close_bookings, my_booking
 from backend.events.errors import (
     AlreadyCheckedIn,
     BookingNotActive,
@@ -29,25 +28,26 @@ from backend.events.errors import (
 from backend.events.models import Booking, BookingStatus, Event, EventStatus
 from backend.network.errors import OutsideScope
 from backend.network.services import in_scope
+from backend.passes import SignedPasses
 from backend.wechat.gateway import WeChatGateway
 
 TICKET = passes.PassKind("SXT1", "event-ticket", TicketInvalid, TicketExpired, TicketReplayed)
 _DOOR_KEY_PURPOSE = "event-door"
 
 
-async def ticket(keys: Keys, booker: Reader, booking_id: int, now: datetime, ttl_seconds: int) -> passes.Pass:
+async def ticket(tickets: SignedPasses, booker: Reader, booking_id: int, now: datetime) -> passes.Pass:
     """The booking's ticket for the door: a signed pass that rotates like the reader card."""
     booking = await my_booking(booker, booking_id)
     if booking.status is not BookingStatus.CONFIRMED:
         raise BookingNotActive(status=booking.status.value)
-    return passes.issue(keys, TICKET, str(booking.id), now, ttl_seconds)
+    return tickets.issue(str(booking.id), now)
 
 
 async def check_in_ticket(
-    keys: Keys, redis: Redis, staff: StaffUser, payload: str, now: datetime, policy: EventPolicy, ttl_seconds: int
+    tickets: SignedPasses, staff: StaffUser, payload: str, now: datetime, policy: EventPolicy
 ) -> Booking:
     """Staff scan a reader's ticket at the door of an event of their libraries."""
-    booking_id = int(await passes.redeem(keys, redis, TICKET, payload, now, ttl_seconds))
+    booking_id = int(await tickets.redeem(payload, now))
     booking = await Booking.get_or_none(id=booking_id).select_related("event__library", "attendee")
     if booking is None:
         raise BookingNotFound()
@@ -86,7 +86,7 @@ async def _check_in(booking: Booking, now: datetime, policy: EventPolicy) -> Boo
     event = booking.event
     opens, closes = event.starts_at - policy.check_in_before, event.starts_at + policy.check_in_after
     if not opens <= now <= closes:
-        raise CheckInNotOpen(opens=local_minutes(opens), closes=local_minutes(closes))
+        raise CheckInNotOpen(opens=policy.network_time.minutes(opens), closes=policy.network_time.minutes(closes))
     if not await Booking.filter(id=booking.id, status=BookingStatus.CONFIRMED).update(
         status=BookingStatus.CHECKED_IN, checked_in_at=now
     ):

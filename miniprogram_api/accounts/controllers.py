@@ -30,6 +30,7 @@ from backend.wechat.errors import (
     WeChatRiskyUser,
     WeChatUnavailable,
 )
+from entrypoints.bootstrap import Dependencies
 from miniprogram_api.accounts.schemas import (
     CardOut,
     ChildIn,
@@ -43,14 +44,14 @@ from miniprogram_api.accounts.schemas import (
     TokensOut,
     WeChatLoginIn,
 )
-from miniprogram_api.deps import BEARER, Deps
+from miniprogram_api.deps import BEARER
 from miniprogram_api.errors import problems
 from miniprogram_api.schemas import RowId
 
 _AUTH = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 
 
-def _profile(deps: Deps, reader: Reader) -> ProfileOut:
+def _profile(deps: Dependencies, reader: Reader) -> ProfileOut:
     return ProfileOut(
         id=reader.id,
         card_number=reader.card_number,
@@ -79,20 +80,20 @@ class AuthController(Controller):
         status_code=200,
         responses=problems(InvalidLoginCode, WeChatRateLimited, WeChatRiskyUser, WeChatUnavailable),
     )
-    async def wechat_login(self, deps: Deps, data: WeChatLoginIn) -> TokensOut:
+    async def wechat_login(self, deps: Dependencies, data: WeChatLoginIn) -> TokensOut:
         """Log in with the mini-program's `wx.login` code; a first login registers the reader and issues a card."""
         pair = await services.login_with_wechat(
-            deps.wechat, deps.keys, deps.tokens, deps.settings.card_prefix, data.code, deps.clock.now()
+            deps.wechat, deps.keys, deps.tokens, deps.settings.network.card_prefix, data.code, deps.clock.now()
         )
         return TokensOut.of(pair)
 
     @post("/refresh", status_code=200, responses=problems(RefreshTokenInvalid))
-    async def refresh(self, deps: Deps, data: RefreshIn) -> TokensOut:
+    async def refresh(self, deps: Dependencies, data: RefreshIn) -> TokensOut:
         """Trade a refresh token (readers and staff alike) for a new pair; each refresh token works once."""
         return TokensOut.of(await tokens.refresh_session(deps.tokens, data.refresh_token, deps.clock.now()))
 
     @post("/logout", status_code=204, responses=problems())
-    async def logout(self, deps: Deps, data: RefreshIn) -> None:
+    async def logout(self, deps: Dependencies, data: RefreshIn) -> None:
         """Revoke the refresh token and every token rotated from the same login."""
         await tokens.close_session(data.refresh_token, deps.clock.now())
 
@@ -103,18 +104,18 @@ class ReaderController(Controller):
     security = BEARER
 
     @get("/", responses=problems(*_AUTH))
-    async def me(self, deps: Deps, reader: Reader) -> ProfileOut:
+    async def me(self, deps: Dependencies, reader: Reader) -> ProfileOut:
         """The logged-in reader's profile."""
         return _profile(deps, reader)
 
     @patch("/", responses=problems(*_AUTH, LibraryNotFound, InvalidName))
-    async def update_me(self, deps: Deps, reader: Reader, data: ProfileIn) -> ProfileOut:
+    async def update_me(self, deps: Dependencies, reader: Reader, data: ProfileIn) -> ProfileOut:
         """Change the reader's name or home library."""
         await services.update_profile(reader, name=data.name, home_library_code=data.home_library_code)
         return _profile(deps, reader)
 
     @put("/phone", responses=problems(*_AUTH, InvalidPhoneCode, WeChatRateLimited, WeChatUnavailable))
-    async def bind_phone(self, deps: Deps, reader: Reader, data: PhoneIn) -> PhoneOut:
+    async def bind_phone(self, deps: Dependencies, reader: Reader, data: PhoneIn) -> PhoneOut:
         """Bind the phone number authorised with the `getPhoneNumber` button; stored encrypted, shown masked."""
         return PhoneOut(await services.bind_phone(deps.wechat, deps.keys, reader, data.code))
 
@@ -124,16 +125,14 @@ class ReaderController(Controller):
         await services.unbind_phone(reader)
 
     @get("/card", responses=problems(*_AUTH))
-    async def card(self, deps: Deps, reader: Reader) -> CardOut:
+    async def card(self, deps: Dependencies, reader: Reader) -> CardOut:
         """The virtual reader card: a signed payload valid for a minute and its QR code."""
-        return CardOut.of(
-            await services.virtual_card(deps.keys, reader, deps.clock.now(), deps.settings.card_payload_ttl_seconds)
-        )
+        return CardOut.of(await services.virtual_card(deps.cards, reader, deps.clock.now()))
 
     @get("/card.png", responses={**problems(*_AUTH), **_PNG_DOC}, media_type="image/png")
-    async def card_png(self, deps: Deps, reader: Reader) -> Response[bytes]:
+    async def card_png(self, deps: Dependencies, reader: Reader) -> Response[bytes]:
         """The virtual reader card as a PNG QR code; the payload is in the X-Card-Payload header."""
-        card = await services.virtual_card(deps.keys, reader, deps.clock.now(), deps.settings.card_payload_ttl_seconds)
+        card = await services.virtual_card(deps.cards, reader, deps.clock.now())
         return _png(card.qr_png, card.payload)
 
     @get("/children", responses=problems(*_AUTH))
@@ -145,15 +144,16 @@ class ReaderController(Controller):
         "/children",
         responses=problems(*_AUTH, GuardianConsentRequired, InvalidBirthMonth, InvalidName, ChildrenLimitReached),
     )
-    async def add_child(self, deps: Deps, reader: Reader, data: ChildIn) -> ChildOut:
+    async def add_child(self, deps: Dependencies, reader: Reader, data: ChildIn) -> ChildOut:
         """Open a child's card held by the caller as guardian; needs the guardian's separate consent."""
         child = await services.add_child(
             reader,
             name=data.name,
             birth_month=data.birth_month,
             guardian_consent=data.guardian_consent,
-            card_prefix=deps.settings.card_prefix,
+            card_prefix=deps.settings.network.card_prefix,
             now=deps.clock.now(),
+            network_time=deps.network_time,
         )
         return ChildOut.of(child)
 
@@ -163,10 +163,15 @@ class ReaderController(Controller):
         return ChildOut.of(await services.get_child(reader, child_id))
 
     @patch("/children/{child_id:int}", responses=problems(*_AUTH, ChildNotFound, InvalidName, InvalidBirthMonth))
-    async def correct_child(self, deps: Deps, reader: Reader, child_id: RowId, data: ChildPatch) -> ChildOut:
+    async def correct_child(self, deps: Dependencies, reader: Reader, child_id: RowId, data: ChildPatch) -> ChildOut:
         """Correct a child's name or birth month."""
         child = await services.correct_child(
-            reader, child_id, name=data.name, birth_month=data.birth_month, now=deps.clock.now()
+            reader,
+            child_id,
+            name=data.name,
+            birth_month=data.birth_month,
+            now=deps.clock.now(),
+            network_time=deps.network_time,
         )
         return ChildOut.of(child)
 
@@ -176,9 +181,7 @@ class ReaderController(Controller):
         await services.remove_child(reader, child_id)
 
     @get("/children/{child_id:int}/card", responses=problems(*_AUTH, ChildNotFound))
-    async def child_card(self, deps: Deps, reader: Reader, child_id: RowId) -> CardOut:
+    async def child_card(self, deps: Dependencies, reader: Reader, child_id: RowId) -> CardOut:
         """A child's virtual card, shown by the guardian."""
         child = await services.get_child(reader, child_id)
-        return CardOut.of(
-            await services.virtual_card(deps.keys, child, deps.clock.now(), deps.settings.card_payload_ttl_seconds)
-        )
+        return CardOut.of(await services.virtual_card(deps.cards, child, deps.clock.now()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -65,7 +66,9 @@ from backend.circulation.models import ReaderCategory
 from backend.circulation.standing import standing
 from backend.errors import NotAuthenticated
 from backend.network.errors import LibraryNotFound, OutsideScope
+from backend.network.models import Library
 from backend.network.services import get_library, library_in_scope
+from entrypoints.bootstrap import Dependencies
 from miniprogram_api.circulation.schemas import (
     AdjustmentIn,
     BarcodeIn,
@@ -92,7 +95,7 @@ from miniprogram_api.circulation.schemas import (
     TierIn,
     TierOut,
 )
-from miniprogram_api.deps import BEARER, Deps, provide_child, provide_self
+from miniprogram_api.deps import BEARER, provide_child, provide_self
 from miniprogram_api.errors import language_of, problems
 from miniprogram_api.network.schemas import CODE_PATTERN
 from miniprogram_api.schemas import RowId
@@ -119,7 +122,7 @@ _REFUSALS = (
 
 
 async def _loans(
-    holder: Reader, deps: Deps, request: Request[Any, Any, Any], loan_id: int | None = None
+    holder: Reader, deps: Dependencies, request: Request[Any, Any, Any], loan_id: int | None = None
 ) -> list[LoanOut]:
     now = deps.clock.now()
     language = language_of(request)
@@ -127,7 +130,29 @@ async def _loans(
     return [LoanOut.of(loan, state, language) for loan, state in loans]
 
 
-async def _loan_out(loan_id: int, holder: Reader, deps: Deps, request: Request[Any, Any, Any]) -> LoanOut:
+async def _checkout(
+    deps: Dependencies,
+    reader: Reader,
+    barcode: str,
+    now: datetime,
+    *,
+    staff: StaffUser | None = None,
+    library: Library | None = None,
+) -> services.Lent:
+    """A checkout at a desk (`staff`) or at a self-service `library`, on the wiring both share."""
+    return await services.checkout(
+        reader,
+        barcode,
+        now=now,
+        bus=deps.bus,
+        network_time=deps.network_time,
+        staff=staff,
+        library=library,
+        credit_check=deps.credit_check,
+    )
+
+
+async def _loan_out(loan_id: int, holder: Reader, deps: Dependencies, request: Request[Any, Any, Any]) -> LoanOut:
     (loan,) = await _loans(holder, deps, request, loan_id)
     return loan
 
@@ -139,7 +164,7 @@ class LoanController(Controller):
     dependencies = {"holder": Provide(provide_self)}
 
     @get("/loans", responses=problems(*_HOLDER))
-    async def loans(self, deps: Deps, holder: Reader, request: Request[Any, Any, Any]) -> list[LoanOut]:
+    async def loans(self, deps: Dependencies, holder: Reader, request: Request[Any, Any, Any]) -> list[LoanOut]:
         """What I have on loan: due dates, days overdue, and whether each can be renewed (and if not, why)."""
         return await _loans(holder, deps, request)
 
@@ -148,14 +173,12 @@ class LoanController(Controller):
         responses=problems(*_HOLDER, LibraryNotFound, NoSelfService, CounterOnly, *_REFUSALS),
     )
     async def self_checkout(
-        self, deps: Deps, holder: Reader, data: SelfCheckoutIn, request: Request[Any, Any, Any]
+        self, deps: Dependencies, holder: Reader, data: SelfCheckoutIn, request: Request[Any, Any, Any]
     ) -> LoanOut:
         """Borrow a book alone at a self-service library by scanning its barcode in the app."""
         library = await get_library(data.library_code)
         now = deps.clock.now()
-        lent = await services.checkout(
-            holder, data.barcode, now=now, bus=deps.bus, library=library, credit_check=deps.credit_check
-        )
+        lent = await _checkout(deps, holder, data.barcode, now, library=library)
         state = await services.loan_state(lent.loan, lent.terms, lent.tier, now)
         return LoanOut.of(lent.loan, state, language_of(request))
 
@@ -163,13 +186,15 @@ class LoanController(Controller):
         "/loans/{loan_id:int}/renew",
         responses=problems(*_HOLDER, LoanNotFound, OverdueNotRenewable, RenewalsUsedUp, HoldsWaiting),
     )
-    async def renew(self, deps: Deps, holder: Reader, loan_id: RowId, request: Request[Any, Any, Any]) -> LoanOut:
+    async def renew(
+        self, deps: Dependencies, holder: Reader, loan_id: RowId, request: Request[Any, Any, Any]
+    ) -> LoanOut:
         """Keep a book longer, when the loan rule and my credit tier allow another renewal."""
         await services.renew(holder, loan_id, deps.clock.now())
         return await _loan_out(loan_id, holder, deps, request)
 
     @get("/credit", responses=problems(*_HOLDER))
-    async def credit(self, deps: Deps, holder: Reader) -> CreditOut:
+    async def credit(self, deps: Dependencies, holder: Reader) -> CreditOut:
         """My credit score, what my tier lets me do, and the ledger that explains the score."""
         current = await standing(holder.id, deps.clock.now())
         return CreditOut.of(current, await services.credit_ledger(holder.id))
@@ -207,20 +232,16 @@ class DeskController(Controller):
             *_STAFF, CardPayloadInvalid, CardPayloadExpired, CardPayloadReplayed, CounterOnly, *_REFUSALS
         ),
     )
-    async def checkout(self, deps: Deps, staff: StaffUser, data: DeskCheckoutIn) -> DeskLoanOut:
+    async def checkout(self, deps: Dependencies, staff: StaffUser, data: DeskCheckoutIn) -> DeskLoanOut:
         """Lend a copy of one of my libraries to the reader whose card was scanned."""
         now = deps.clock.now()
-        reader = await accounts.identify_card(
-            deps.keys, deps.redis, data.card_payload, now, deps.settings.card_payload_ttl_seconds
-        )
-        lent = await services.checkout(
-            reader, data.barcode, now=now, bus=deps.bus, staff=staff, credit_check=deps.credit_check
-        )
+        reader = await accounts.identify_card(deps.cards, data.card_payload, now)
+        lent = await _checkout(deps, reader, data.barcode, now, staff=staff)
         loan = lent.loan
         return DeskLoanOut(loan.id, data.barcode, loan.copy.record.title, reader.card_number, loan.due_at)
 
     @post("/checkins", status_code=200, responses=problems(*_STAFF, CopyNotFound, CopyNotOnLoan, NotLending))
-    async def check_in(self, deps: Deps, staff: StaffUser, data: BarcodeIn) -> CheckInOut:
+    async def check_in(self, deps: Dependencies, staff: StaffUser, data: BarcodeIn) -> CheckInOut:
         """Scan a copy in, whichever library lent it (通借通还), or one fetched for the pull list or left on the hold
         shelf: the answer says whether to shelve it, put it on the hold shelf, or send it on."""
         done = await services.check_in(
@@ -229,7 +250,7 @@ class DeskController(Controller):
         return CheckInOut.of(done)
 
     @post("/transits/receive", status_code=200, responses=problems(*_STAFF, CopyNotFound, CopyNotInTransit))
-    async def receive(self, deps: Deps, staff: StaffUser, data: BarcodeIn) -> CheckInOut:
+    async def receive(self, deps: Dependencies, staff: StaffUser, data: BarcodeIn) -> CheckInOut:
         """A copy in transit has arrived here: for the hold shelf, on its way again, or for the shelves."""
         done = await services.receive(
             data.barcode, staff=staff, now=deps.clock.now(), policy=deps.hold_policy, bus=deps.bus
@@ -309,10 +330,10 @@ class HoldController(Controller):
             TitleAlreadyOnLoan,
         ),
     )
-    async def place(self, deps: Deps, holder: Reader, data: HoldIn) -> HoldOut:
+    async def place(self, deps: Dependencies, holder: Reader, data: HoldIn) -> HoldOut:
         """Hold a title for pickup at any library that offers it; the first free copy is sent there."""
         hold = await holds.place_hold(
-            holder, data.record_id, data.pickup_library_code, deps.clock.now(), deps.credit_check
+            holder, data.record_id, data.pickup_library_code, deps.clock.now(), deps.network_time, deps.credit_check
         )
         return await _hold_out(holder, hold.id)
 
@@ -329,7 +350,7 @@ class HoldController(Controller):
         return await _hold_out(holder, hold_id)
 
     @delete("/{hold_id:int}", status_code=204, responses=problems(*_HOLDER, HoldNotFound))
-    async def cancel(self, deps: Deps, holder: Reader, hold_id: RowId) -> None:
+    async def cancel(self, deps: Dependencies, holder: Reader, hold_id: RowId) -> None:
         """Cancel a hold; a copy already on its way or on the shelf for me passes to the next reader."""
         await holds.cancel(holder, hold_id, deps.clock.now())
 
@@ -363,20 +384,24 @@ class StaffReaderController(Controller):
     security = BEARER
 
     @get("/readers/{card_number:str}/credit", responses=problems(*_STAFF, ReaderCardNotFound))
-    async def credit(self, deps: Deps, staff: StaffUser, card_number: CardNumber) -> CreditOut:
+    async def credit(self, deps: Dependencies, staff: StaffUser, card_number: CardNumber) -> CreditOut:
         """A reader's credit as they see it, to explain a refusal at the desk."""
         reader = await credit.reader_by_card(card_number)
         current = await standing(reader.id, deps.clock.now())
         return CreditOut.of(current, await services.credit_ledger(reader.id))
 
     @post("/readers/{card_number:str}/credit-adjustments", responses=problems(*_STAFF, RoleTooLow, ReaderCardNotFound))
-    async def adjust(self, deps: Deps, staff: StaffUser, card_number: CardNumber, data: AdjustmentIn) -> LedgerLineOut:
+    async def adjust(
+        self, deps: Dependencies, staff: StaffUser, card_number: CardNumber, data: AdjustmentIn
+    ) -> LedgerLineOut:
         """Add or deduct credit with a note the reader sees (a damaged book, a correction). Library admins only."""
         event = await credit.adjust(staff, card_number, data.points, data.note, deps.clock.now())
         return LedgerLineOut.of(event)
 
     @post("/readers/{card_number:str}/suspensions", responses=problems(*_STAFF, RoleTooLow, ReaderCardNotFound))
-    async def suspend(self, deps: Deps, staff: StaffUser, card_number: CardNumber, data: SuspensionIn) -> SuspensionOut:
+    async def suspend(
+        self, deps: Dependencies, staff: StaffUser, card_number: CardNumber, data: SuspensionIn
+    ) -> SuspensionOut:
         """Suspend a reader's borrowing until a date, or blacklist them until lifted, with the reason they are told."""
         suspension = await credit.suspend(staff, card_number, data.kind, data.reason, data.until, deps.clock.now())
         return SuspensionOut.of(suspension)
@@ -384,7 +409,7 @@ class StaffReaderController(Controller):
     @delete(
         "/suspensions/{suspension_id:int}", status_code=204, responses=problems(*_STAFF, RoleTooLow, SuspensionNotFound)
     )
-    async def lift(self, deps: Deps, staff: StaffUser, suspension_id: RowId) -> None:
+    async def lift(self, deps: Dependencies, staff: StaffUser, suspension_id: RowId) -> None:
         """Lift a suspension now."""
         await credit.lift(staff, suspension_id, deps.clock.now())
 

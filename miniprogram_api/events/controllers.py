@@ -45,7 +45,8 @@ from backend.events.models import Booking, EventCategory
 from backend.events.services import EventQuery
 from backend.network.errors import LibraryNotFound, OutsideScope
 from backend.wechat.errors import WeChatRateLimited, WeChatUnavailable
-from miniprogram_api.deps import BEARER, Deps
+from entrypoints.bootstrap import Dependencies
+from miniprogram_api.deps import BEARER
 from miniprogram_api.errors import problems
 from miniprogram_api.events.schemas import (
     AttendeeOut,
@@ -81,7 +82,7 @@ class EventController(Controller):
     @get("/", responses=problems())
     async def browse(
         self,
-        deps: Deps,
+        deps: Dependencies,
         library: Annotated[str | None, Parameter(pattern=CODE_PATTERN, description="Held at this library")] = None,
         starts_from: Annotated[datetime | None, Parameter(description="Not ended by then (default: now)")] = None,
         starts_to: Annotated[datetime | None, Parameter(description="Starting before then")] = None,
@@ -134,7 +135,7 @@ class EventController(Controller):
             EventFull,
         ),
     )
-    async def book(self, deps: Deps, reader: Reader, event_id: RowId, data: BookingIn) -> BookingOut:
+    async def book(self, deps: Dependencies, reader: Reader, event_id: RowId, data: BookingIn) -> BookingOut:
         """Book a seat, for me or my child: confirmed while seats last, then on the waiting list. Booking again
         returns the same booking."""
         made = await booking.book(
@@ -155,7 +156,7 @@ class BookingController(Controller):
     security = BEARER
 
     @get("/", responses=problems(*_READER))
-    async def mine(self, deps: Deps, reader: Reader) -> list[BookingOut]:
+    async def mine(self, deps: Dependencies, reader: Reader) -> list[BookingOut]:
         """My bookings and my children's for events not yet over, soonest first."""
         return [_booking_out(b) for b in await services.my_bookings(reader, deps.clock.now())]
 
@@ -164,12 +165,12 @@ class BookingController(Controller):
         status_code=204,
         responses=problems(*_READER, BookingNotFound, BookingNotActive, CancelCutoffPassed),
     )
-    async def cancel(self, deps: Deps, reader: Reader, booking_id: RowId) -> None:
+    async def cancel(self, deps: Dependencies, reader: Reader, booking_id: RowId) -> None:
         """Cancel before the cut-off (a waiting list place at any time); the seat goes to the waiting list."""
         await booking.cancel(reader, booking_id, deps.clock.now(), deps.event_policy, deps.events_full, deps.bus)
 
     @post("/{booking_id:int}/accept", status_code=200, responses=problems(*_READER, BookingNotFound, NoOfferPending))
-    async def accept(self, deps: Deps, reader: Reader, booking_id: RowId) -> BookingOut:
+    async def accept(self, deps: Dependencies, reader: Reader, booking_id: RowId) -> BookingOut:
         """Take the seat offered from the waiting list, before the offer expires."""
         await booking.accept(reader, booking_id, deps.clock.now())
         return _booking_out(await booking.my_booking(reader, booking_id))
@@ -179,16 +180,14 @@ class BookingController(Controller):
         status_code=204,
         responses=problems(*_READER, BookingNotFound, NoOfferPending),
     )
-    async def decline(self, deps: Deps, reader: Reader, booking_id: RowId) -> None:
+    async def decline(self, deps: Dependencies, reader: Reader, booking_id: RowId) -> None:
         """Turn the offered seat down: it goes to the next on the waiting list."""
         await booking.decline(reader, booking_id, deps.clock.now(), deps.event_policy, deps.events_full, deps.bus)
 
     @get("/{booking_id:int}/ticket", responses=problems(*_READER, BookingNotFound, BookingNotActive))
-    async def ticket(self, deps: Deps, reader: Reader, booking_id: RowId) -> TicketOut:
+    async def ticket(self, deps: Dependencies, reader: Reader, booking_id: RowId) -> TicketOut:
         """The ticket to show at the door: valid for a minute and once; fetch a new one to show again."""
-        issued = await doors.ticket(
-            deps.keys, reader, booking_id, deps.clock.now(), deps.settings.card_payload_ttl_seconds
-        )
+        issued = await doors.ticket(deps.tickets, reader, booking_id, deps.clock.now())
         return TicketOut(booking_id, issued.text, issued.expires_at)
 
     @get(
@@ -196,11 +195,9 @@ class BookingController(Controller):
         media_type="image/png",
         responses={**problems(*_READER, BookingNotFound, BookingNotActive), **_PNG},
     )
-    async def ticket_png(self, deps: Deps, reader: Reader, booking_id: RowId) -> Response[bytes]:
+    async def ticket_png(self, deps: Dependencies, reader: Reader, booking_id: RowId) -> Response[bytes]:
         """The ticket as a QR code; its text is in the X-Ticket-Payload header."""
-        issued = await doors.ticket(
-            deps.keys, reader, booking_id, deps.clock.now(), deps.settings.card_payload_ttl_seconds
-        )
+        issued = await doors.ticket(deps.tickets, reader, booking_id, deps.clock.now())
         return Response(
             await passes.qr_png(issued.text),
             media_type="image/png",
@@ -214,7 +211,7 @@ class BookingController(Controller):
             *_READER, BookingNotFound, DoorCodeInvalid, CheckInNotOpen, AlreadyCheckedIn, BookingNotActive
         ),
     )
-    async def check_in(self, deps: Deps, reader: Reader, booking_id: RowId, data: DoorIn) -> BookingOut:
+    async def check_in(self, deps: Dependencies, reader: Reader, booking_id: RowId, data: DoorIn) -> BookingOut:
         """Check in by scanning the event's door code, from 30 minutes before the start to 15 after."""
         await doors.check_in_at_door(deps.keys, reader, booking_id, data.scene, deps.clock.now(), deps.event_policy)
         return _booking_out(await booking.my_booking(reader, booking_id))
@@ -240,7 +237,7 @@ class StaffEventController(Controller):
         return EventOut.of(await services.create_event(staff, data.library_code, data.series_id, data.draft()))
 
     @get("/libraries/{code:str}/events", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
-    async def library_events(self, deps: Deps, staff: StaffUser, code: LibraryCode) -> list[EventOut]:
+    async def library_events(self, deps: Dependencies, staff: StaffUser, code: LibraryCode) -> list[EventOut]:
         """A library's events not yet over, drafts included."""
         return [EventOut.of(e) for e in await services.staff_events(staff, code, deps.clock.now())]
 
@@ -250,7 +247,7 @@ class StaffEventController(Controller):
             *_STAFF, EventNotFound, OutsideScope, EventNotChangeable, EventTimesInvalid, CapacityBelowBooked
         ),
     )
-    async def update(self, deps: Deps, staff: StaffUser, event_id: RowId, data: EventIn) -> EventOut:
+    async def update(self, deps: Dependencies, staff: StaffUser, event_id: RowId, data: EventIn) -> EventOut:
         """Change an event (its library stays). Added seats are offered to the waiting list at once."""
         event = await services.update_event(
             staff, event_id, data.draft(), deps.clock.now(), deps.event_policy, deps.bus
@@ -262,7 +259,7 @@ class StaffEventController(Controller):
         status_code=200,
         responses=problems(*_STAFF, EventNotFound, OutsideScope, EventNotChangeable),
     )
-    async def publish(self, deps: Deps, staff: StaffUser, event_id: RowId) -> EventOut:
+    async def publish(self, deps: Dependencies, staff: StaffUser, event_id: RowId) -> EventOut:
         """Show the event to readers; booking opens at its booking time."""
         return EventOut.of(await services.publish(staff, event_id, deps.clock.now()))
 
@@ -271,7 +268,7 @@ class StaffEventController(Controller):
         status_code=200,
         responses=problems(*_STAFF, EventNotFound, OutsideScope, EventNotChangeable),
     )
-    async def cancel(self, deps: Deps, staff: StaffUser, event_id: RowId, data: CancelEventIn) -> EventOut:
+    async def cancel(self, deps: Dependencies, staff: StaffUser, event_id: RowId, data: CancelEventIn) -> EventOut:
         """Cancel the event: every booking ends, and readers see the reason."""
         event = await services.cancel_event(staff, event_id, data.reason, deps.clock.now(), deps.event_policy, deps.bus)
         return EventOut.of(event)
@@ -302,9 +299,9 @@ class StaffEventController(Controller):
             **_PNG,
         },
     )
-    async def door_code(self, deps: Deps, staff: StaffUser, event_id: RowId) -> Response[bytes]:
+    async def door_code(self, deps: Dependencies, staff: StaffUser, event_id: RowId) -> Response[bytes]:
         """The mini-program code to print at the door: readers scan it to check in."""
-        png = await doors.door_code(deps.wechat, deps.keys, staff, event_id, deps.settings.wechat_event_page)
+        png = await doors.door_code(deps.wechat, deps.keys, staff, event_id, deps.settings.wechat.event_page)
         return Response(png, media_type="image/png")
 
     @post(
@@ -322,16 +319,8 @@ class StaffEventController(Controller):
             BookingNotActive,
         ),
     )
-    async def check_in(self, deps: Deps, staff: StaffUser, data: ScanIn) -> AttendeeOut:
+    async def check_in(self, deps: Dependencies, staff: StaffUser, data: ScanIn) -> AttendeeOut:
         """Scan a reader's ticket at the door."""
-        checked = await doors.check_in_ticket(
-            deps.keys,
-            deps.redis,
-            staff,
-            data.payload,
-            deps.clock.now(),
-            deps.event_policy,
-            deps.settings.card_payload_ttl_seconds,
-        )
+        checked = await doors.check_in_ticket(deps.tickets, staff, data.payload, deps.clock.now(), deps.event_policy)
         await checked.fetch_related("booked_by")
         return AttendeeOut.of(checked)

@@ -10,7 +10,7 @@ from litestar.params import Parameter
 from backend.network import services
 from backend.network.errors import LibraryNotFound
 from backend.network.models import LibraryLevel, LibraryService
-from miniprogram_api.deps import Deps
+from entrypoints.bootstrap import Dependencies
 from miniprogram_api.errors import problems
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam, LibraryOut, LibraryPage
 from miniprogram_api.schemas import PLAIN_TEXT
@@ -23,7 +23,7 @@ class LibraryController(Controller):
     @get("/", responses=problems(LibraryNotFound))
     async def list_libraries(
         self,
-        deps: Deps,
+        deps: Dependencies,
         level: LibraryLevel | None = None,
         service: LibraryService | None = None,
         within: Annotated[
@@ -45,7 +45,7 @@ class LibraryController(Controller):
     @get("/nearby", responses=problems())
     async def nearby(
         self,
-        deps: Deps,
+        deps: Dependencies,
         lat: Annotated[float, Parameter(ge=-90, le=90)],
         lng: Annotated[float, Parameter(ge=-180, le=180)],
         limit: Annotated[int, Parameter(ge=1, le=50)] = 10,
@@ -58,7 +58,7 @@ class LibraryController(Controller):
         return [LibraryOut.of(lib, now, distance) for lib, distance in found]
 
     @get("/{code:str}", responses=problems(LibraryNotFound))
-    async def detail(self, deps: Deps, code: LibraryCodeParam) -> LibraryOut:
+    async def detail(self, deps: Dependencies, code: LibraryCodeParam) -> LibraryOut:
         """One library, with whether it is open now in its own time zone and today's hours."""
         library = await services.get_library(code)
         return LibraryOut.of(library, deps.clock.now())

@@ -12,7 +12,8 @@ from backend.accounts.models import Reader, StaffUser
 from backend.errors import NotAuthenticated
 from backend.events.errors import EventNotFound
 from backend.network.errors import LibraryNotFound, OutsideScope
-from miniprogram_api.deps import BEARER, Deps
+from entrypoints.bootstrap import Dependencies
+from miniprogram_api.deps import BEARER
 from miniprogram_api.errors import problems
 from miniprogram_api.notifications.schemas import (
     AudienceIn,
@@ -64,7 +65,7 @@ class NoticeController(Controller):
         return UnreadOut(await services.unread_count(reader))
 
     @post("/notices/{notice_id:int}/read", status_code=204, responses=problems(*_READER, NoticeNotFound))
-    async def read(self, deps: Deps, reader: Reader, notice_id: RowId) -> None:
+    async def read(self, deps: Dependencies, reader: Reader, notice_id: RowId) -> None:
         """Mark a notice read."""
         await services.mark_read(reader, notice_id, deps.clock.now())
 
@@ -74,7 +75,7 @@ class NoticeController(Controller):
         await services.delete_notice(reader, notice_id)
 
     @post("/notices/read-all", status_code=204, responses=problems(*_READER))
-    async def read_all(self, deps: Deps, reader: Reader) -> None:
+    async def read_all(self, deps: Dependencies, reader: Reader) -> None:
         """Mark every notice read."""
         await services.mark_read(reader, None, deps.clock.now())
 
@@ -84,15 +85,15 @@ class NoticeController(Controller):
         await services.authorise(reader, data.template_ids)
 
     @get("/notice-preferences", responses=problems(*_READER))
-    async def preferences(self, deps: Deps, reader: Reader) -> PreferencesOut:
+    async def preferences(self, deps: Dependencies, reader: Reader) -> PreferencesOut:
         """The kinds I do not want pushed, and my quiet hours."""
-        return PreferencesOut.of(await services.preferences(reader, deps.settings.default_quiet_hours))
+        return PreferencesOut.of(await services.preferences(reader, deps.send_policy.default_quiet))
 
     @put("/notice-preferences", responses=problems(*_READER, QuietHoursInvalid))
-    async def set_preferences(self, deps: Deps, reader: Reader, data: PreferencesIn) -> PreferencesOut:
+    async def set_preferences(self, deps: Dependencies, reader: Reader, data: PreferencesIn) -> PreferencesOut:
         """Choose the kinds not to push and the quiet hours (pushes then wait until they end)."""
         await services.set_preferences(reader, data.chosen())
-        return PreferencesOut.of(await services.preferences(reader, deps.settings.default_quiet_hours))
+        return PreferencesOut.of(await services.preferences(reader, deps.send_policy.default_quiet))
 
 
 class NoticeTemplateController(Controller):
@@ -100,7 +101,7 @@ class NoticeTemplateController(Controller):
     tags = ["Notices"]
 
     @get("/", responses=problems())
-    async def templates(self, deps: Deps) -> list[TemplateOut]:
+    async def templates(self, deps: Dependencies) -> list[TemplateOut]:
         """The subscribe-message template of each notice kind, for the mini-program's requestSubscribeMessage."""
         return [TemplateOut(kind, t.template_id) for kind, t in sorted(deps.templates.items())]
 
@@ -116,7 +117,7 @@ class StaffMessageController(Controller):
         return AudienceOut(data.audience, len(await broadcasts.audience(staff, data.audience)))
 
     @post("/messages", responses=problems(*_STAFF, *_AUDIENCE))
-    async def send(self, deps: Deps, staff: StaffUser, data: MessageIn) -> MessageOut:
+    async def send(self, deps: Dependencies, staff: StaffUser, data: MessageIn) -> MessageOut:
         """Send a message to an audience: to every reader's inbox, and pushed where they have authorised it."""
         return MessageOut.of(await broadcasts.send(staff, data.audience, data.title, data.body, deps.clock.now()))
 
@@ -133,6 +134,6 @@ class StaffMessageController(Controller):
         return [DeliveryOut.of(d) for d in await sender.undelivered(staff, limit)]
 
     @post("/deliveries/retry", status_code=200, responses=problems(*_STAFF, RoleTooLow))
-    async def retry(self, deps: Deps, staff: StaffUser, data: RetryIn) -> RetryOut:
+    async def retry(self, deps: Dependencies, staff: StaffUser, data: RetryIn) -> RetryOut:
         """Send failed or interrupted pushes again (network admins)."""
         return RetryOut(await sender.retry(staff, data.delivery_ids, deps.clock.now()))

@@ -55,7 +55,8 @@ class PreferencesIn(msgspec.Struct, forbid_unknown_fields=True):
     """Kinds not to push (they still come to the inbox)."""
     quiet_from: Annotated[time, msgspec.Meta(tz=False)] | None = None
     quiet_until: Annotated[time, msgspec.Meta(tz=False)] | None = None
-    """Local times in China, without an offset. Pushes wait until then; both empty: no quiet hours."""
+    """Wall-clock times in the network's time zone (China's by default), without an offset. Pushes wait until then;
+    both empty: no quiet hours."""
 
     def chosen(self) -> Preferences:
         return Preferences(frozenset(self.muted_kinds), self.quiet_from, self.quiet_until)

@@ -38,8 +38,9 @@ from backend.network.errors import (
     UnknownTimezone,
 )
 from backend.wechat.errors import WeChatRateLimited, WeChatUnavailable
+from entrypoints.bootstrap import Dependencies
 from miniprogram_api.accounts.schemas import TokensOut
-from miniprogram_api.deps import BEARER, Deps
+from miniprogram_api.deps import BEARER
 from miniprogram_api.errors import problems
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam, LibraryOut
 from miniprogram_api.schemas import RowId
@@ -62,7 +63,7 @@ class StaffAuthController(Controller):
     tags = ["Staff"]
 
     @post("/login", status_code=200, responses=problems(LoginFailed, LoginLocked))
-    async def login(self, deps: Deps, data: StaffLoginIn) -> TokensOut:
+    async def login(self, deps: Dependencies, data: StaffLoginIn) -> TokensOut:
         """Staff password login; repeated failures lock the username for a while."""
         pair = await staff_service.staff_login(
             deps.redis, deps.tokens, deps.login_limits, data.username, data.password, deps.clock.now()
@@ -85,11 +86,9 @@ class StaffController(Controller):
         status_code=200,
         responses=problems(*_AUTH, CardPayloadInvalid, CardPayloadExpired, CardPayloadReplayed),
     )
-    async def verify_card(self, deps: Deps, staff: StaffUser, data: CardScanIn) -> ScannedReaderOut:
+    async def verify_card(self, deps: Dependencies, staff: StaffUser, data: CardScanIn) -> ScannedReaderOut:
         """Check a scanned virtual reader card: forged, expired or already used codes are refused."""
-        reader = await services.identify_card(
-            deps.keys, deps.redis, data.payload, deps.clock.now(), deps.settings.card_payload_ttl_seconds
-        )
+        reader = await services.identify_card(deps.cards, data.payload, deps.clock.now())
         return ScannedReaderOut.of(reader)
 
     @get("/staff-users", responses=problems(*_ADMIN, LibraryNotFound))
@@ -120,7 +119,7 @@ class StaffController(Controller):
         status_code=200,
         responses=problems(*_ADMIN, StaffNotFound, CannotDeactivateSelf),
     )
-    async def deactivate_staff(self, deps: Deps, staff: StaffUser, staff_id: RowId) -> StaffOut:
+    async def deactivate_staff(self, deps: Dependencies, staff: StaffUser, staff_id: RowId) -> StaffOut:
         """Disable a staff account in the caller's scope and end its sessions."""
         return StaffOut.of(await staff_service.deactivate_staff(staff, staff_id, deps.clock.now()))
 
@@ -130,7 +129,7 @@ class StaffController(Controller):
             *_ADMIN, LibraryNotFound, InvalidParent, LibraryCodeTaken, InvalidOpeningHours, UnknownTimezone
         ),
     )
-    async def create_library(self, deps: Deps, staff: StaffUser, data: LibraryIn) -> LibraryOut:
+    async def create_library(self, deps: Dependencies, staff: StaffUser, data: LibraryIn) -> LibraryOut:
         """Add a library, service point, 24-hour library or swap cabinet under a library in the caller's scope."""
         library = await network.create_library(
             network.LibraryDraft(
@@ -152,7 +151,7 @@ class StaffController(Controller):
 
     @patch("/libraries/{code:str}", responses=problems(*_ADMIN, LibraryNotFound, InvalidOpeningHours))
     async def update_library(
-        self, deps: Deps, staff: StaffUser, code: LibraryCodeParam, data: LibraryPatch
+        self, deps: Dependencies, staff: StaffUser, code: LibraryCodeParam, data: LibraryPatch
     ) -> LibraryOut:
         """Change a library's place, hours, services, or take it out of service."""
         library = await network.update_library(
@@ -179,10 +178,10 @@ class StaffController(Controller):
             200: ResponseSpec(data_container=bytes, media_type="image/png", description="The mini-program code"),
         },
     )
-    async def mini_program_code(self, deps: Deps, staff: StaffUser, code: LibraryCodeParam) -> Response[bytes]:
+    async def mini_program_code(self, deps: Dependencies, staff: StaffUser, code: LibraryCodeParam) -> Response[bytes]:
         """A printable mini-program code for the door of a library, 24-hour library or swap cabinet: scanning it
         opens that library's page in the mini-program."""
         png = await network.library_mini_program_code(
-            deps.wechat, code, page=deps.settings.wechat_library_page, scope_path=staff.library.path
+            deps.wechat, code, page=deps.settings.wechat.library_page, scope_path=staff.library.path
         )
         return Response(png, media_type="image/png")

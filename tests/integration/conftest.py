@@ -18,7 +18,8 @@ from redis.asyncio import Redis
 from tortoise import Tortoise, connections
 
 from backend import db
-from backend.settings import Settings
+from backend.clock import NetworkTime
+from backend.settings import DatabaseSettings, RedisSettings, SecuritySettings, ServerSettings, Settings, WeChatSettings
 from miniprogram_api.app import create_app
 from tests.servers import redis_server, with_pool
 from tests.wechat_server import FakeWeChat
@@ -26,6 +27,8 @@ from tests.wechat_server import FakeWeChat
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns a failure's story
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghij"
+# The network's calendar the service runs on (the default time zone), for services called directly.
+NETWORK_TIME = NetworkTime(Settings().network.timezone)
 SEEDED = ("credit_tier", "loan_rule")
 SEEDED_TOO = {"counter", *SEEDED}
 
@@ -81,16 +84,14 @@ async def service(
     postgres_url: str, redis_url: str, wechat: FakeWeChat, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Service]:
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("data"),
+        server=ServerSettings(data_dir=tmp_path_factory.mktemp("data")),
         # A pool large enough for the concurrency tests to contend in the database, not in the pool.
-        database_url=with_pool(postgres_url, 30),
-        redis_url=redis_url,
-        secret_key=TEST_SECRET,
-        wechat_appid=wechat.appid,
-        wechat_secret=wechat.secret,
-        wechat_api_base=wechat.base_url,
+        database=DatabaseSettings(with_pool(postgres_url, 30)),
+        redis=RedisSettings(redis_url),
+        security=SecuritySettings(secret_key=TEST_SECRET),
+        wechat=WeChatSettings(appid=wechat.appid, secret=wechat.secret, api_base=wechat.base_url),
     )
-    await db.migrate(settings.database_url)
+    await db.migrate(settings.database.url)
     clock = MovableClock()
     app = create_app(settings, clock=clock)
     async with (

@@ -44,7 +44,7 @@ async def test_an_expired_card_code_is_refused(service: Service, counter: dict[s
     reader = await login_reader(service, "openid-late")
     card = (await service.client.get("/readers/me/card", headers=reader.headers)).json()
 
-    service.clock.advance(service.settings.card_payload_ttl_seconds + 1)
+    service.clock.advance(service.settings.security.card_payload_ttl_seconds + 1)
     response = await service.client.post("/staff/cards/verify", json={"payload": card["payload"]}, headers=counter)
 
     assert response.status_code == 422 and response.json()["code"] == "card_payload_expired"

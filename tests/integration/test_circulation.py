@@ -17,11 +17,11 @@ from backend.circulation.models import (
 )
 from backend.network.models import Library
 from entrypoints.bootstrap import event_bus
-from tests.integration.conftest import Service
+from tests.integration.conftest import NETWORK_TIME, Service
 from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
 from tests.integration.lending import TUESDAY, desks, lend, my_credit, my_loans, reader_id, take_back
 
-BUS = event_bus()  # the handlers the API and the worker run, for services called directly
+BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
 
 __all__ = ["desks"]  # the fixture, used by name
 
@@ -289,7 +289,9 @@ async def test_two_hundred_readers_racing_for_ten_copies_make_ten_loans(service:
 
     async def attempt(i: int, reader: Reader) -> bool:
         try:
-            await services.checkout(reader, f"R{i % 10:04d}", now=TUESDAY, bus=BUS, staff=desk)
+            await services.checkout(
+                reader, f"R{i % 10:04d}", now=TUESDAY, bus=BUS, network_time=NETWORK_TIME, staff=desk
+            )
         except CheckoutRefused as refused:  # lent to someone quicker
             assert [reason.code for reason in refused.reasons] == ["copy_not_available"]
             return False
@@ -319,7 +321,9 @@ async def test_a_reader_never_passes_the_limit_with_checkouts_at_two_libraries_a
 
     async def attempt(i: int) -> str:
         try:
-            await services.checkout(reader, f"S{i:04d}", now=TUESDAY, bus=BUS, staff=desks[i % 2])
+            await services.checkout(
+                reader, f"S{i:04d}", now=TUESDAY, bus=BUS, network_time=NETWORK_TIME, staff=desks[i % 2]
+            )
         except CheckoutRefused as refused:
             return ",".join(reason.code for reason in refused.reasons)
         return "lent"

@@ -9,13 +9,13 @@ from backend.events.booking import EventPolicy, FullMark
 from backend.events.errors import EventFull
 from backend.events.models import HOLDS_SEATS, Booking, BookingStatus, Event
 from entrypoints.bootstrap import event_bus
-from tests.integration.conftest import Service
+from tests.integration.conftest import NETWORK_TIME, Service
 from tests.integration.eventing import OPENS, make_event, many_readers
 from tests.integration.factories import build_network
 
-BUS = event_bus()  # the handlers the API and the worker run, for services called directly
+BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
 
-POLICY = EventPolicy()
+POLICY = EventPolicy(NETWORK_TIME)
 
 
 async def _attempt(service: Service, reader: Reader, event_id: int) -> str:

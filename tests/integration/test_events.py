@@ -13,11 +13,11 @@ from backend.events.errors import EventFull, EventNotFound
 from backend.events.models import Audience, Booking, BookingStatus, Event, EventSeries
 from backend.network.models import Library
 from entrypoints.bootstrap import event_bus
-from tests.integration.conftest import Service
+from tests.integration.conftest import NETWORK_TIME, Service
 from tests.integration.eventing import OPENS, STARTS, at, make_event, many_readers
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
 
-BUS = event_bus()  # the handlers the API and the worker run, for services called directly
+BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
 
 NEW_EVENT = {
     "library_code": "TL-A",
@@ -116,7 +116,7 @@ async def test_a_freed_seat_is_offered_down_the_waiting_list_until_someone_takes
     declined = await service.client.post(f"/readers/me/bookings/{waiting[0]['id']}/decline", headers=second.headers)
     now_offered = (await service.client.get("/readers/me/bookings", headers=third.headers)).json()[0]
     third, late = await at(service, OPENS + timedelta(hours=3), third, late)  # the offer lapses unanswered
-    lapsed = await lapse_offers(service.clock.now(), EventPolicy(), FullMark(service.redis), BUS)
+    lapsed = await lapse_offers(service.clock.now(), EventPolicy(NETWORK_TIME), FullMark(service.redis), BUS)
     too_late = await service.client.post(f"/readers/me/bookings/{waiting[1]['id']}/accept", headers=third.headers)
 
     assert [w["status"] for w in waiting] == ["waitlisted", "waitlisted"]
@@ -206,7 +206,7 @@ async def test_no_shows_cost_credit_once_and_three_in_a_month_bar_booking(servic
     for event in events:
         await _book(service, reader, event.id)
     after = STARTS + timedelta(days=3)
-    policy = EventPolicy()
+    policy = EventPolicy(NETWORK_TIME)
 
     marked = [await doors.mark_no_shows(after, policy) for _ in range(2)]
     (reader,) = await at(service, after, reader)
@@ -225,7 +225,7 @@ async def test_no_shows_cost_credit_once_and_three_in_a_month_bar_booking(servic
     assert (barred["http"], barred["code"]) == (409, "booking_barred")
     assert await Booking.filter(status=BookingStatus.NO_SHOW).count() == 3
     # Ningbo's stricter rule, one no-show bars for 7 days, is the same policy with other numbers.
-    ningbo = EventPolicy(no_show_limit=1, no_show_bar=timedelta(days=7))
+    ningbo = EventPolicy(NETWORK_TIME, no_show_limit=1, no_show_bar=timedelta(days=7))
     first_end = events[0].ends_at
     assert await barred_until(reader_id, first_end + timedelta(days=6), ningbo) is not None
     assert await barred_until(reader_id, events[2].ends_at + timedelta(days=8), ningbo) is None
@@ -295,10 +295,10 @@ async def test_the_latest_bar_counts_and_a_family_misses_an_event_once(service: 
     for event in events:
         for child in children:
             await _book(service, mum, event.id, child_id=child["id"])
-    await doors.mark_no_shows(STARTS + timedelta(days=11), EventPolicy())
+    await doors.mark_no_shows(STARTS + timedelta(days=11), EventPolicy(NETWORK_TIME))
     booker = (await Booking.get(event_id=events[0].id, attendee_id=children[0]["id"])).booked_by_id
 
-    bar = await barred_until(booker, STARTS + timedelta(days=12), EventPolicy())
+    bar = await barred_until(booker, STARTS + timedelta(days=12), EventPolicy(NETWORK_TIME))
 
     # Days 0-2 set a bar to day 16; day 10 made four inside 30 days, a bar to day 24: the latest counts.
     assert bar == (4, events[3].ends_at + timedelta(days=14))
@@ -341,11 +341,11 @@ async def test_no_booking_survives_an_event_cancelled_in_the_middle_of_a_rush(se
                 child_id=None,
                 companions=0,
                 now=OPENS,
-                policy=EventPolicy(),
+                policy=EventPolicy(NETWORK_TIME),
                 full=FullMark(service.redis),
             )
 
-    cancel = services.cancel_event(staff, event.id, "暴雨停馆", OPENS, EventPolicy(), BUS)
+    cancel = services.cancel_event(staff, event.id, "暴雨停馆", OPENS, EventPolicy(NETWORK_TIME), BUS)
     await asyncio.gather(*(attempt(r) for r in readers[:100]), cancel, *(attempt(r) for r in readers[100:]))
 
     assert await Booking.filter(event_id=event.id, status__in=["confirmed", "waitlisted", "offered"]).count() == 0

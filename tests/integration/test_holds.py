@@ -15,11 +15,11 @@ from backend.circulation.models import CreditEvent, CreditReason, Hold, HoldStat
 from backend.network.models import Library
 from entrypoints.bootstrap import event_bus
 from notifications.models import Notice, NoticeKind
-from tests.integration.conftest import Service
+from tests.integration.conftest import NETWORK_TIME, Service
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
 from tests.integration.lending import TUESDAY, lend, my_loans, reader_id, take_back
 
-BUS = event_bus()  # the handlers the API and the worker run, for services called directly
+BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOLDS = "/readers/me/holds"
@@ -242,10 +242,12 @@ async def test_two_copies_returned_at_once_fill_two_holds_never_one_twice(servic
         await Copy.create(barcode=f"P{round_}B", record=record, home_library=b, current_library=b)
         await Reader.bulk_create([Reader(card_number=f"8{round_}{i:010d}") for i in range(3)])
         borrower, first, second = await Reader.filter(card_number__startswith=f"8{round_}").order_by("card_number")
-        await services.checkout(borrower, f"P{round_}A", now=TUESDAY, bus=BUS, staff=desk_a)
-        await services.checkout(borrower, f"P{round_}B", now=TUESDAY, bus=BUS, staff=desk_b)
+        await services.checkout(borrower, f"P{round_}A", now=TUESDAY, bus=BUS, network_time=NETWORK_TIME, staff=desk_a)
+        await services.checkout(borrower, f"P{round_}B", now=TUESDAY, bus=BUS, network_time=NETWORK_TIME, staff=desk_b)
         for reader in (first, second):
-            await holds.place_hold(reader, record.id, "TL-A", TUESDAY + timedelta(minutes=1 + reader.id % 2))
+            await holds.place_hold(
+                reader, record.id, "TL-A", TUESDAY + timedelta(minutes=1 + reader.id % 2), NETWORK_TIME
+            )
 
         returns = await asyncio.gather(
             services.check_in(f"P{round_}A", staff=desk_a, now=TUESDAY + timedelta(hours=1), policy=policy, bus=BUS),
@@ -269,9 +271,9 @@ async def test_a_hold_is_filled_by_one_of_two_copies_returned_at_once(service: S
         await Copy.create(barcode=f"Q{round_}B", record=record, home_library=b, current_library=b)
         await Reader.bulk_create([Reader(card_number=f"7{round_}{i:010d}") for i in range(2)])
         borrower, waiting = await Reader.filter(card_number__startswith=f"7{round_}").order_by("card_number")
-        await services.checkout(borrower, f"Q{round_}A", now=TUESDAY, bus=BUS, staff=desk_a)
-        await services.checkout(borrower, f"Q{round_}B", now=TUESDAY, bus=BUS, staff=desk_b)
-        await holds.place_hold(waiting, record.id, "TL-A", TUESDAY)
+        await services.checkout(borrower, f"Q{round_}A", now=TUESDAY, bus=BUS, network_time=NETWORK_TIME, staff=desk_a)
+        await services.checkout(borrower, f"Q{round_}B", now=TUESDAY, bus=BUS, network_time=NETWORK_TIME, staff=desk_b)
+        await holds.place_hold(waiting, record.id, "TL-A", TUESDAY, NETWORK_TIME)
 
         returns = await asyncio.gather(
             services.check_in(f"Q{round_}A", staff=desk_a, now=TUESDAY + timedelta(hours=1), policy=policy, bus=BUS),
@@ -296,7 +298,7 @@ async def test_a_reader_tapping_hold_many_times_at_once_gets_one_hold_within_the
 
     async def attempt(record_id: int) -> str:
         try:
-            await holds.place_hold(reader, record_id, "TL-A", TUESDAY)
+            await holds.place_hold(reader, record_id, "TL-A", TUESDAY, NETWORK_TIME)
         except (HoldAlreadyPlaced, HoldLimitReached) as refused:
             return refused.code
         return "placed"
@@ -319,8 +321,8 @@ async def test_the_hold_ready_notice_is_written_with_the_hold_or_not_at_all(serv
     await Copy.create(barcode="RB01", record=record, home_library=a, current_library=a)
     await Reader.bulk_create([Reader(card_number=f"77{i:011d}") for i in range(2)])
     borrower, waiting = await Reader.filter(card_number__startswith="77").order_by("card_number")
-    await services.checkout(borrower, "RB01", now=TUESDAY, bus=BUS, staff=desk)
-    await holds.place_hold(waiting, record.id, "TL-A", TUESDAY + timedelta(minutes=1))
+    await services.checkout(borrower, "RB01", now=TUESDAY, bus=BUS, network_time=NETWORK_TIME, staff=desk)
+    await holds.place_hold(waiting, record.id, "TL-A", TUESDAY + timedelta(minutes=1), NETWORK_TIME)
     returned_at = TUESDAY + timedelta(hours=1)
 
     class DeskCrashed(Exception):

@@ -13,7 +13,6 @@ from pymarc import Field, Indicators, Subfield
 from tortoise.transactions import in_transaction
 
 from backend.catalog.errors import ImportFileUnreadable, InvalidIsbn
-from backend.catalog.import_cli import ProgressBar
 from backend.catalog.importer import (
     _READER_PROCESS_MIN_BYTES,
     BATCH_SIZE,
@@ -26,6 +25,7 @@ from backend.catalog.importer import (
 from backend.catalog.isbn import normalise_isbn, pad_isbn10
 from backend.catalog.models import Copy, ItemType, Record
 from backend.catalog.search import SearchQuery, search
+from entrypoints.import_records import ProgressBar
 from tests.integration.conftest import Service
 from tests.integration.factories import build_network
 
@@ -485,10 +485,11 @@ async def test_the_command_prints_progress_and_the_summary_and_fails_when_someth
     clean = tmp_path / "clean.mrc"
     clean.write_bytes(iso2709(SANTI) + iso2709(HUOZHE, "gb18030"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHUXIANG_")}
-    env["SHUXIANG_DATABASE_URL"] = service.settings.database_url
+    env["SHUXIANG_DATABASE_URL"] = service.settings.database.url
+    env["SHUXIANG_SECRET_KEY"] = service.settings.security.secret_key  # required with a database URL
     env["SHUXIANG_DATA_DIR"] = str(tmp_path)
     # In a process of its own, as the command runs: run_import starts its own event loop and ORM.
-    command = "import sys; from pathlib import Path; from backend.catalog.import_cli import run_import; "
+    command = "import sys; from pathlib import Path; from entrypoints.import_records import run_import; "
     command += (
         "from backend.settings import Settings; sys.exit(run_import(Settings.from_env(), Path(sys.argv[1]), None))"
     )

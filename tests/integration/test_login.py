@@ -15,7 +15,7 @@ async def test_first_wechat_login_registers_a_reader_with_a_network_card(service
     assert me.status_code == 200
     body = me.json()
     card = body["card_number"]
-    assert card.startswith(service.settings.card_prefix) and luhn_digit(card[:-1]) == card[-1]
+    assert card.startswith(service.settings.network.card_prefix) and luhn_digit(card[:-1]) == card[-1]
     assert body["reader_type"] == "adult" and body["phone"] is None
     assert "openid" not in me.text and "union-alice" not in me.text and "session_key" not in me.text
     reader = await Reader.get(card_number=card)
@@ -141,7 +141,7 @@ async def test_expired_and_forged_access_tokens_are_refused(service: Service) ->
     assert (await service.client.get("/readers/me")).json()["code"] == "not_authenticated"
     assert (await service.client.get("/readers/me", headers=bearer(forged))).json()["code"] == "token_invalid"
     assert (await service.client.get("/readers/me", headers={"Authorization": f"Basic {token}"})).status_code == 401
-    service.clock.advance(service.settings.access_token_ttl_seconds + 1)
+    service.clock.advance(service.settings.security.access_token_ttl_seconds + 1)
     expired = await service.client.get("/readers/me", headers=session.headers)
     assert expired.status_code == 401 and expired.json()["code"] == "token_expired"
 

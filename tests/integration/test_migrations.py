@@ -20,7 +20,7 @@ HAND_WRITTEN_INDEXES = {
 
 
 async def test_the_committed_migrations_describe_the_models_exactly(service: Service) -> None:
-    apps = db.tortoise_config(service.settings.database_url)["apps"]
+    apps = db.tortoise_config(service.settings.database.url)["apps"]
 
     pending = await MigrationAutodetector(Tortoise.apps, apps).changes()
 

@@ -20,9 +20,9 @@ def _worker_env(service: Service, templates: Path) -> dict[str, str]:
     s = service.settings
     return {
         **os.environ,
-        "SHUXIANG_DATABASE_URL": s.database_url,
-        "SHUXIANG_REDIS_URL": s.redis_url,
-        "SHUXIANG_SECRET_KEY": s.secret_key,
+        "SHUXIANG_DATABASE_URL": s.database.url,
+        "SHUXIANG_REDIS_URL": s.redis.url,
+        "SHUXIANG_SECRET_KEY": s.security.secret_key,
         "SHUXIANG_WECHAT_APPID": service.wechat.appid,
         "SHUXIANG_WECHAT_SECRET": service.wechat.secret,
         "SHUXIANG_WECHAT_API_BASE": service.wechat.base_url,
@@ -60,7 +60,7 @@ async def test_a_worker_stopped_mid_fan_out_and_restarted_sends_every_notice_exa
     messages = service.wechat.subscribe_messages
 
     first = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "backend.cli", "worker", env=env, stderr=asyncio.subprocess.PIPE
+        sys.executable, "-m", "entrypoints.cli", "worker", env=env, stderr=asyncio.subprocess.PIPE
     )
     assert await asyncio.to_thread(service.wechat.wait_for_messages, FAN_OUT // 10, 120)
     first.send_signal(signal.SIGTERM)  # as a deploy or a restart stops it
@@ -69,7 +69,7 @@ async def test_a_worker_stopped_mid_fan_out_and_restarted_sends_every_notice_exa
     midway = len(messages)
     restarted = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "backend.cli", "worker", "--burst"],
+        [sys.executable, "-m", "entrypoints.cli", "worker", "--burst"],
         env=env,
         capture_output=True,
         text=True,

@@ -16,13 +16,13 @@ from notifications import services as notices
 from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, SubscribeGrant
 from notifications.sender import SendPolicy, WeChatSubscribe
 from notifications.services import NoticeDraft, notify_many
-from tests.integration.conftest import Service
+from tests.integration.conftest import NETWORK_TIME, Service
 from tests.integration.eventing import OPENS, make_event
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
 from tests.integration.notifying import SHANGHAI, channel, push, received, subscribed_reader, template_id
 from tests.wechat_server import DISCONNECT, HTTP500
 
-BUS = event_bus()  # the handlers the API and the worker run, for services called directly
+BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
 
 __all__ = ["channel"]  # the fixture, used by name
 
@@ -239,11 +239,11 @@ async def test_three_books_due_the_same_day_make_one_message_and_a_rerun_none(
     await subscribed_reader(service, "openid-due", NoticeKind.DUE_SOON)
     reader = await Reader.get(openid="openid-due")
     for barcode in ("D1", "D2", "D3"):
-        await circulation.checkout(reader, barcode, now=MORNING, bus=BUS, staff=desk)
+        await circulation.checkout(reader, barcode, now=MORNING, bus=BUS, network_time=NETWORK_TIME, staff=desk)
     due = (await circulation.open_loans(reader.id, MORNING))[0][0].due_at
     three_days_before = due - timedelta(days=3)
 
-    made = [await reminders.due_soon(three_days_before) for _ in range(2)]
+    made = [await reminders.due_soon(three_days_before, NETWORK_TIME) for _ in range(2)]
     service.clock.freeze_at(three_days_before)
     await push(service, channel)
 
@@ -419,11 +419,11 @@ async def test_event_reminders_come_a_day_and_an_hour_ahead_once_each(service: S
     booked = await _book(service, reader, event.id)
 
     runs = {
-        "two days before": await reminders.event_reminders(starts - timedelta(days=2)),
-        "a day before": await reminders.event_reminders(starts - timedelta(hours=23)),
-        "again": await reminders.event_reminders(starts - timedelta(hours=22)),
-        "the hour before": await reminders.event_reminders(starts - timedelta(minutes=50)),
-        "again, later": await reminders.event_reminders(starts - timedelta(minutes=10)),
+        "two days before": await reminders.event_reminders(starts - timedelta(days=2), NETWORK_TIME),
+        "a day before": await reminders.event_reminders(starts - timedelta(hours=23), NETWORK_TIME),
+        "again": await reminders.event_reminders(starts - timedelta(hours=22), NETWORK_TIME),
+        "the hour before": await reminders.event_reminders(starts - timedelta(minutes=50), NETWORK_TIME),
+        "again, later": await reminders.event_reminders(starts - timedelta(minutes=10), NETWORK_TIME),
     }
 
     assert runs == {"two days before": 0, "a day before": 1, "again": 0, "the hour before": 1, "again, later": 0}
@@ -486,7 +486,7 @@ async def test_holds_about_to_expire_and_overdue_books_are_told_once(service: Se
     service.clock.freeze_at(MORNING)
     reader = await login_reader(service, "openid-x")
     reader_row = await Reader.get(openid="openid-x")
-    await circulation.checkout(reader_row, "XA0001", now=MORNING, bus=BUS, staff=desk)
+    await circulation.checkout(reader_row, "XA0001", now=MORNING, bus=BUS, network_time=NETWORK_TIME, staff=desk)
     await service.client.post(
         "/readers/me/holds", json={"record_id": record.id, "pickup_library_code": "TL-A"}, headers=reader.headers
     )
@@ -497,8 +497,10 @@ async def test_holds_about_to_expire_and_overdue_books_are_told_once(service: Se
     (hold,) = await Hold.filter(reader_id=reader_row.id)
     assert pulled.status_code == 200 and hold.expires_at is not None
 
-    expiring = [await reminders.holds_expiring(hold.expires_at - timedelta(hours=h)) for h in (30, 20, 10)]
-    overdue = [await reminders.overdue(loan.due_at + timedelta(days=d)) for d in (1, 2)]
+    expiring = [
+        await reminders.holds_expiring(hold.expires_at - timedelta(hours=h), NETWORK_TIME) for h in (30, 20, 10)
+    ]
+    overdue = [await reminders.overdue(loan.due_at + timedelta(days=d), NETWORK_TIME) for d in (1, 2)]
 
     assert expiring == [0, 1, 0] and overdue == [1, 0]
     kinds = await Notice.filter(reader_id=reader_row.id).values_list("kind", flat=True)

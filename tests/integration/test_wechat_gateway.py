@@ -16,7 +16,7 @@ def gateway(service: Service) -> WechatpyGateway:
     """Another process's gateway: its own wechatpy client and threads, the same Redis."""
     s = service.settings
     return WechatpyGateway(
-        appid=s.wechat_appid, secret=s.wechat_secret, api_base=s.wechat_api_base, redis=service.redis
+        appid=s.wechat.appid, secret=s.wechat.secret, api_base=s.wechat.api_base, redis=service.redis
     )
 
 
@@ -82,7 +82,7 @@ async def test_an_unreachable_wechat_never_logs_the_app_secret(
 ) -> None:
     s = service.settings
     closed = WechatpyGateway(
-        appid=s.wechat_appid, secret=s.wechat_secret, api_base=f"http://127.0.0.1:{free_port()}", redis=service.redis
+        appid=s.wechat.appid, secret=s.wechat.secret, api_base=f"http://127.0.0.1:{free_port()}", redis=service.redis
     )
 
     try:
@@ -94,4 +94,4 @@ async def test_an_unreachable_wechat_never_logs_the_app_secret(
         closed.close()
 
     assert "WeChat unreachable" in caplog.text
-    assert s.wechat_secret not in caplog.text and "access_token=" not in caplog.text
+    assert s.wechat.secret not in caplog.text and "access_token=" not in caplog.text

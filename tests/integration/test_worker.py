@@ -13,12 +13,12 @@ from backend.catalog.models import Copy, Record
 from backend.circulation import services as circulation
 from backend.circulation.models import CreditEvent, CreditReason
 from backend.network.models import Library
-from backend.worker import QUEUE
 from entrypoints.bootstrap import event_bus
-from tests.integration.conftest import Service
+from entrypoints.worker import QUEUE
+from tests.integration.conftest import NETWORK_TIME, Service
 from tests.integration.factories import build_network, login_reader, make_staff
 
-BUS = event_bus()  # the handlers the API and the worker run, for services called directly
+BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
 
 
 def run_worker_process(service: Service) -> subprocess.CompletedProcess[str]:
@@ -26,12 +26,16 @@ def run_worker_process(service: Service) -> subprocess.CompletedProcess[str]:
     s = service.settings
     env = {
         **os.environ,
-        "SHUXIANG_DATABASE_URL": s.database_url,
-        "SHUXIANG_REDIS_URL": s.redis_url,
-        "SHUXIANG_SECRET_KEY": s.secret_key,
+        "SHUXIANG_DATABASE_URL": s.database.url,
+        "SHUXIANG_REDIS_URL": s.redis.url,
+        "SHUXIANG_SECRET_KEY": s.security.secret_key,
     }
     return subprocess.run(
-        [sys.executable, "-m", "backend.cli", "worker", "--burst"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "entrypoints.cli", "worker", "--burst"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -39,7 +43,7 @@ async def test_the_worker_purges_expired_sessions_and_keeps_live_ones(service: S
     live = await login_reader(service, "openid-live")
     stale = await login_reader(service, "openid-stale")
     await AuthSession.filter(reader__openid="openid-stale").update(expires_at=service.clock.now() - timedelta(days=1))
-    pool = await create_pool(RedisSettings.from_dsn(service.settings.redis_url), default_queue_name=QUEUE)
+    pool = await create_pool(RedisSettings.from_dsn(service.settings.redis.url), default_queue_name=QUEUE)
     try:
         job = await pool.enqueue_job("purge_sessions")
         assert job is not None
@@ -64,8 +68,10 @@ async def test_the_worker_charges_overdue_days_once_however_often_it_runs(servic
     await Copy.create(barcode="W0001", record=record, home_library=branch, current_library=branch)
     reader = await Reader.create(card_number="900000000001")
     lent_at = datetime.now(UTC) - timedelta(days=40)  # the worker keeps the real time: this loan is 10 days late
-    loan = (await circulation.checkout(reader, "W0001", now=lent_at, bus=BUS, staff=desk)).loan
-    pool = await create_pool(RedisSettings.from_dsn(service.settings.redis_url), default_queue_name=QUEUE)
+    loan = (
+        await circulation.checkout(reader, "W0001", now=lent_at, bus=BUS, network_time=NETWORK_TIME, staff=desk)
+    ).loan
+    pool = await create_pool(RedisSettings.from_dsn(service.settings.redis.url), default_queue_name=QUEUE)
     try:
         for _ in range(2):
             assert await pool.enqueue_job("charge_overdue") is not None

@@ -30,7 +30,7 @@ def shuxiang(database_url: str, *args: str, password: str = "") -> subprocess.Co
         SHUXIANG_ADMIN_PASSWORD=password,
     )
     return subprocess.run(
-        [sys.executable, "-m", "backend.cli", *args],
+        [sys.executable, "-m", "entrypoints.cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -93,3 +93,16 @@ def test_import_records_loads_a_csv_once_and_reports_bad_rows(database_url: str,
     assert copies_after_first == [["2"]]
     assert again.returncode == 1
     assert psql(database_url, "SELECT count(*) FROM copy WHERE barcode LIKE 'CSV%'") == [["2"]]
+
+
+def test_a_command_refuses_settings_it_cannot_use_naming_each_variable_without_a_traceback() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHUXIANG_")}
+    env.update(SHUXIANG_HOLD_SHELF_DAY="3", SHUXIANG_HOLDS_PREFER_LOCAL="sometimes")
+    refused = subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert refused.returncode == 1
+    assert "SHUXIANG_HOLD_SHELF_DAY: not a setting (did you mean SHUXIANG_HOLD_SHELF_DAYS?)" in refused.stderr
+    assert "SHUXIANG_HOLDS_PREFER_LOCAL: 'sometimes' is not a bool" in refused.stderr
+    assert "Traceback" not in refused.stderr and refused.stdout == ""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.embedded import start_postgres
+from entrypoints.embedded import start_postgres
 from tests.servers import psql, server_data_dir
 
 
@@ -18,7 +18,7 @@ def shuxiang(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHUXIANG_")}
     env.update(SHUXIANG_DATA_DIR=str(data_dir))
     return subprocess.run(
-        [sys.executable, "-m", "backend.cli", *args],
+        [sys.executable, "-m", "entrypoints.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -35,7 +35,7 @@ def running(installation: Path) -> Iterator[Running]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHUXIANG_")}
     env.update(SHUXIANG_DATA_DIR=str(installation), SHUXIANG_PORT=str(port))
     process = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "run"],
+        [sys.executable, "-m", "entrypoints.cli", "run"],
         env=env,
         start_new_session=True,
         stdout=subprocess.PIPE,

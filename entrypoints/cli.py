@@ -16,7 +16,7 @@ from pathlib import Path
 
 from backend import db
 from backend.errors import DomainError
-from backend.settings import Settings
+from backend.settings import InvalidSettings, Settings
 
 log = logging.getLogger("shuxiang")
 
@@ -26,19 +26,21 @@ _APP = "miniprogram_api.app:create_app"
 @contextlib.contextmanager
 def _database_url(settings: Settings) -> Iterator[str]:
     """The configured database, or else the embedded PostgreSQL, started (or joined) for as long as it is needed."""
-    if settings.database_url:
-        yield settings.database_url
+    if settings.database.url:
+        yield settings.database.url
         return
-    from backend.embedded import start_postgres
+    from entrypoints.embedded import start_postgres
 
-    server, url = start_postgres(settings.data_dir)
+    server, url = start_postgres(settings.server.data_dir)
     try:
         yield url
     finally:
         server.cleanup()
 
 
-def _with_orm(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
+def with_orm(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work` with the ORM open on the configured (or embedded) database."""
+
     async def main(database_url: str) -> None:
         await db.init_orm(database_url)
         try:
@@ -65,7 +67,7 @@ def seed_demo(settings: Settings) -> None:
         summary = await load()
         print("\n".join(summary.lines()))
 
-    _with_orm(settings, work)
+    with_orm(settings, work)
 
 
 def bootstrap(settings: Settings, args: argparse.Namespace) -> None:
@@ -93,19 +95,19 @@ def bootstrap(settings: Settings, args: argparse.Namespace) -> None:
                 parent_code=None,
                 latitude=args.lat,
                 longitude=args.lng,
-                timezone=settings.timezone,
+                timezone=settings.network.timezone.key,
                 services=list(LibraryService),
             ),
             scope_path=NETWORK_ROOT,
         )
         return central, await create_first_admin(args.admin, password, central)
 
-    _with_orm(settings, work)
+    with_orm(settings, work)
 
 
 def worker(settings: Settings, burst: bool = False) -> None:
     """Run the arq worker (scheduled and background jobs) until stopped, or until the queue is empty (--burst)."""
-    from backend.worker import run
+    from entrypoints.worker import run
 
     run(settings, burst=burst)
 
@@ -117,10 +119,10 @@ def serve(settings: Settings, workers: int | None = None) -> None:
 
     Granian(
         _APP,
-        address=settings.host,
-        port=settings.port,
+        address=settings.server.host,
+        port=settings.server.port,
         interface=Interfaces.ASGI,
-        workers=workers or settings.web_workers,
+        workers=workers or settings.server.web_workers,
         factory=True,
     ).serve()
 
@@ -128,21 +130,21 @@ def serve(settings: Settings, workers: int | None = None) -> None:
 def run(settings: Settings) -> None:
     """Everything on one machine: embedded PostgreSQL and Redis, migrations, demo data on first start, the worker
     and the API."""
-    from backend.embedded import start_redis
+    from entrypoints.embedded import start_redis
 
     env = {"SHUXIANG_SECRET_KEY": settings.effective_secret_key}
     with contextlib.ExitStack() as embedded:
         env["SHUXIANG_DATABASE_URL"] = embedded.enter_context(_database_url(settings))
-        if not settings.redis_url:
-            redis_handle, env["SHUXIANG_REDIS_URL"] = start_redis(settings.data_dir)
+        if not settings.redis.url:
+            redis_handle, env["SHUXIANG_REDIS_URL"] = start_redis(settings.server.data_dir)
             embedded.callback(redis_handle.shutdown)
         os.environ.update(env)  # the worker and the API processes read the same settings from the environment
         settings = Settings.from_env()
         migrate(settings)
         seed_demo(settings)
-        worker_process = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"])
+        worker_process = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "worker"])
         try:
-            base = f"http://{settings.host}:{settings.port}"
+            base = f"http://{settings.server.host}:{settings.server.port}"
             print(f"shuxiang on {base}, interactive API docs on {base}/docs/")
             serve(settings)
         finally:
@@ -172,7 +174,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except InvalidSettings as exc:
+        sys.exit(f"shuxiang {args.command}: {exc}")
     try:
         _dispatch(settings, args)
     except DomainError as exc:
@@ -194,7 +199,7 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> None:
         case "bootstrap":
             bootstrap(settings, args)
         case "import-records":
-            from backend.catalog.import_cli import run_import
+            from entrypoints.import_records import run_import
 
             sys.exit(run_import(settings, args.path, args.format))
 

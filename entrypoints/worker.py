@@ -6,76 +6,79 @@ import asyncio
 import logging
 import signal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import arq.worker
 from arq import cron
 from arq.connections import RedisSettings
 
-from backend import db
 from backend.accounts.tokens import purge_expired_sessions
 from backend.circulation import holds
 from backend.circulation import services as circulation
-from backend.clock import SystemClock
 from backend.events import booking, doors
-from backend.events.booking import EventPolicy, FullMark
 from backend.settings import Settings
-from backend.wechat.gateway import WechatpyGateway
-from entrypoints.bootstrap import event_bus
-from notifications import reminders, sender, templates
+from entrypoints.bootstrap import Dependencies, bootstrap
+from notifications import reminders, sender
 from notifications import services as notices
-from notifications.sender import SendPolicy, WeChatSubscribe
 
 log = logging.getLogger(__name__)
 
 QUEUE = "shuxiang:queue"
 
 
+def _deps(ctx: dict[str, Any]) -> Dependencies:
+    deps: Dependencies = ctx["deps"]  # made by the composition root at the worker's start
+    return deps
+
+
 async def purge_sessions(ctx: dict[str, Any]) -> int:
     """Hourly: drop expired refresh tokens."""
-    purged = await purge_expired_sessions(ctx["clock"].now())
+    purged = await purge_expired_sessions(_deps(ctx).clock.now())
     log.info("purged %d expired sessions", purged)
     return purged
 
 
 async def charge_overdue(ctx: dict[str, Any]) -> int:
-    """Daily, just after midnight in China: credit deductions for the overdue days of open loans."""
-    loans = await circulation.charge_overdue_loans(ctx["clock"].now())
+    """Daily, just after midnight network time: credit deductions for the overdue days of open loans."""
+    loans = await circulation.charge_overdue_loans(_deps(ctx).clock.now())
     log.info("charged overdue days of %d loans", loans)
     return loans
 
 
 async def expire_holds(ctx: dict[str, Any]) -> int:
     """Hourly: holds left uncollected past their last day on the hold shelf expire (staff then clear the copy)."""
-    expired = await holds.expire_uncollected(ctx["clock"].now())
+    expired = await holds.expire_uncollected(_deps(ctx).clock.now())
     log.info("expired %d uncollected holds", expired)
     return expired
 
 
 async def purge_old_notices(ctx: dict[str, Any]) -> int:
     """Daily: inbox notices past the retention period are deleted."""
-    purged = await notices.purge_old_notices(ctx["clock"].now(), ctx["settings"].notice_retention_days)
+    deps = _deps(ctx)
+    purged = await notices.purge_old_notices(deps.clock.now(), deps.settings.notices.retention_days)
     log.info("deleted %d old notices", purged)
     return purged
 
 
 async def unlink_old_loans(ctx: dict[str, Any]) -> int:
     """Daily: returned loans past the retention period lose their reader."""
-    unlinked = await circulation.unlink_old_loans(ctx["clock"].now(), ctx["settings"].loan_retention_days)
+    deps = _deps(ctx)
+    unlinked = await circulation.unlink_old_loans(deps.clock.now(), deps.settings.circulation.loan_retention_days)
     log.info("unlinked %d old loans from their readers", unlinked)
     return unlinked
 
 
 async def lapse_event_offers(ctx: dict[str, Any]) -> int:
     """Every five minutes: seats offered from waiting lists and not taken in time go to the next in line."""
-    lapsed = await booking.lapse_offers(ctx["clock"].now(), ctx["event_policy"], FullMark(ctx["redis"]), ctx["bus"])
+    deps = _deps(ctx)
+    lapsed = await booking.lapse_offers(deps.clock.now(), deps.event_policy, deps.events_full, deps.bus)
     log.info("lapsed %d event seat offers", lapsed)
     return lapsed
 
 
 async def mark_no_shows(ctx: dict[str, Any]) -> int:
     """Every quarter hour: bookings of ended events never checked in become no-shows."""
-    marked = await doors.mark_no_shows(ctx["clock"].now(), ctx["event_policy"])
+    deps = _deps(ctx)
+    marked = await doors.mark_no_shows(deps.clock.now(), deps.event_policy)
     log.info("marked %d no-shows", marked)
     return marked
 
@@ -89,24 +92,28 @@ async def send_notices(ctx: dict[str, Any]) -> int:
     if _SENDING.locked():
         return 0
     async with _SENDING:
-        sent = await sender.send_pending(ctx["channel"], ctx["send_policy"], ctx["clock"].now)
+        deps = _deps(ctx)
+        sent = await sender.send_pending(deps.push, deps.send_policy, deps.clock.now)
     if sent:  # it runs every ten seconds: an idle run is not news
         log.info("sent %d notices", sent)
     return sent
 
 
 async def remind_loans(ctx: dict[str, Any]) -> int:
-    """Daily at 09:00 in China: books due in a few days, and books overdue."""
-    now = ctx["clock"].now()
-    made = await reminders.due_soon(now, ctx["settings"].due_soon_days) + await reminders.overdue(now)
+    """Daily at 09:00 network time: books due in a few days, and books overdue."""
+    deps = _deps(ctx)
+    now, network_time = deps.clock.now(), deps.network_time
+    due_soon = await reminders.due_soon(now, network_time, deps.settings.notices.due_soon_days)
+    made = due_soon + await reminders.overdue(now, network_time)
     log.info("made %d loan reminders", made)
     return made
 
 
 async def remind_holds_and_events(ctx: dict[str, Any]) -> int:
     """Every quarter hour: holds about to expire on the shelf, events tomorrow and within the hour."""
-    now = ctx["clock"].now()
-    made = await reminders.holds_expiring(now) + await reminders.event_reminders(now)
+    deps = _deps(ctx)
+    now, network_time = deps.clock.now(), deps.network_time
+    made = await reminders.holds_expiring(now, network_time) + await reminders.event_reminders(now, network_time)
     log.info("made %d hold and event reminders", made)
     return made
 
@@ -128,30 +135,11 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     """arq's settings for this installation (arq takes a dict as well as a class)."""
 
     async def startup(ctx: dict[str, Any]) -> None:
-        await db.init_orm(settings.database_url)
-        ctx["settings"] = settings
-        ctx["clock"] = SystemClock()
-        ctx["event_policy"] = EventPolicy.of(settings)
-        ctx["bus"] = event_bus()
-        gateway = WechatpyGateway(
-            appid=settings.wechat_appid,
-            secret=settings.wechat_secret,
-            api_base=settings.wechat_api_base,
-            redis=ctx["redis"],
-            timeout=settings.wechat_timeout_seconds,
-        )
-        ctx["gateway"] = gateway
-        ctx["channel"] = WeChatSubscribe(gateway, templates.load(settings.wechat_templates_path))
-        ctx["send_policy"] = SendPolicy(
-            ZoneInfo(settings.timezone),
-            default_quiet=settings.default_quiet_hours,
-            concurrency=settings.notice_send_concurrency,
-        )
+        ctx["deps"] = await bootstrap(settings)
         await ctx["redis"].enqueue_job("send_notices", _queue_name=QUEUE)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        ctx["gateway"].close()
-        await db.close_orm()
+        await _deps(ctx).close()
 
     return {
         "functions": [
@@ -166,22 +154,23 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             remind_loans,
             remind_holds_and_events,
         ],
-        # arq's cron runs on UTC: 16:05 UTC is 00:05 in China, when a day of lateness has just passed.
+        # Hours in network time (`timezone` below), whatever the host's zone: arq reads them in the host's otherwise.
         "cron_jobs": [
             cron(purge_sessions, minute=17, unique=True),
-            cron(charge_overdue, hour=16, minute=5, unique=True),
+            cron(charge_overdue, hour=0, minute=5, unique=True),  # a day of lateness has just passed
             cron(expire_holds, minute=7, unique=True),
-            cron(unlink_old_loans, hour=17, minute=5, unique=True),
-            cron(purge_old_notices, hour=17, minute=20, unique=True),
+            cron(unlink_old_loans, hour=1, minute=5, unique=True),
+            cron(purge_old_notices, hour=1, minute=20, unique=True),
             cron(lapse_event_offers, minute=set(range(0, 60, 5)), unique=True),
             cron(mark_no_shows, minute={2, 17, 32, 47}, unique=True),
             cron(send_notices, second={0, 10, 20, 30, 40, 50}, unique=True),  # a hold ready is told within seconds
-            cron(remind_loans, hour=1, minute=0, unique=True),  # 09:00 in China
+            cron(remind_loans, hour=9, minute=0, unique=True),
             cron(remind_holds_and_events, minute={3, 18, 33, 48}, unique=True),
         ],
+        "timezone": settings.network.timezone,
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "redis_settings": RedisSettings.from_dsn(settings.redis.url),
         "job_completion_wait": 30,
         "queue_name": QUEUE,
     }

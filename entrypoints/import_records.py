@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TextIO
 
 from backend.catalog.importer import ImportSummary, import_records
-from backend.cli import _with_orm
 from backend.settings import Settings
+from entrypoints.cli import with_orm
 
 
 def run_import(settings: Settings, path: Path, format: str | None) -> int:
@@ -27,7 +27,7 @@ def run_import(settings: Settings, path: Path, format: str | None) -> int:
         summaries.append(await import_records(path, format=format, progress=bar))
 
     try:
-        _with_orm(settings, work)
+        with_orm(settings, work)
     finally:
         bar.finish()
     summary = summaries[0]

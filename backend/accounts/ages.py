@@ -1,0 +1,29 @@
+"""A reader's age in whole months, on the network's calendar: the one rule behind the little readers' lending
+category, an event's age range and the age limit of a child's card."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+_BIRTH_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+
+
+def birth_month(text: str) -> date | None:
+    """The first day of a birth month written YYYY-MM, or None when the text is not one."""
+    match = _BIRTH_MONTH.match(text)
+    return None if match is None else date(int(match[1]), int(match[2]), 1)
+
+
+def age_in_months(born: date | str, today: date) -> int:
+    """Whole months from birth to `today`, a day of the network's calendar (`NetworkTime.day(now)`): how old a
+    reader is there, wherever the server or the library is. `born` is a date of birth or a birth month (YYYY-MM, all a
+    child's card records): counted from the month's first day, a reader is a month older on the first of each month.
+    Negative before birth."""
+    if isinstance(born, str):
+        parsed = birth_month(born)
+        if parsed is None:
+            raise ValueError(f"{born!r} is not a birth month (YYYY-MM)")
+        born = parsed
+    months = (today.year - born.year) * 12 + today.month - born.month
+    return months - 1 if today.day < born.day else months
