@@ -40,7 +40,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     return {
         "connections": {"default": connection},
         "apps": {
-            "models": {"models": MODEL_MODULES, "migrations": "backend.migrations", "default_connection": "default"}
+            "models": {"models": MODEL_MODULES, "migrations": "migrations", "default_connection": "default"}
         },
         "use_tz": True,
         "timezone": "UTC",
