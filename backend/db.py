@@ -39,9 +39,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     connection["credentials"]["server_settings"] = {"jit": "off"}
     return {
         "connections": {"default": connection},
-        "apps": {
-            "models": {"models": MODEL_MODULES, "migrations": "migrations", "default_connection": "default"}
-        },
+        "apps": {"models": {"models": MODEL_MODULES, "migrations": "migrations", "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",
     }

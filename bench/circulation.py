@@ -50,10 +50,10 @@ from backend.catalog.search import index_records
 from backend.crypto import Keys
 from backend.network.models import Library, LibraryLevel
 from backend.settings import DatabaseSettings, Settings
-from bench.foundation import _cpu_seconds, _stop_on_sigterm, machine_lines, serve, start_backing
+from bench.harness import cpu_seconds, machine_lines, percentile_ms, serve, start_backing, stop_on_sigterm
 from bench.loadgen import Connection
+from entrypoints.embedded import with_pool
 from miniprogram_api.app import create_app
-from tests.servers import with_pool
 
 CHECKOUT = "/readers/me/loans/self-checkout"
 CHECKIN = "/staff/checkins"
@@ -74,8 +74,7 @@ class Tally:
         return sum(len(v) for v in self.latencies.values())
 
     def percentile_ms(self, fraction: float, op: str | None = None) -> float:
-        values = sorted(self.latencies[op] if op else [x for v in self.latencies.values() for x in v])
-        return 1000 * values[max(0, math.ceil(fraction * len(values)) - 1)] if values else math.nan
+        return percentile_ms(self.latencies[op] if op else [x for v in self.latencies.values() for x in v], fraction)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,10 +287,10 @@ async def measure(
 ) -> Run:
     await drive(clients, warmup, steps)
     processes = [server, *server.children(recursive=True)] if server is not None else []
-    before = _cpu_seconds(processes)
+    before = cpu_seconds(processes)
     psutil.cpu_percent(interval=None)
     tally, elapsed = await drive(clients, seconds, steps)
-    run = Run(name, tally, elapsed, _cpu_seconds(processes) - before, psutil.cpu_percent(interval=None))
+    run = Run(name, tally, elapsed, cpu_seconds(processes) - before, psutil.cpu_percent(interval=None))
     print(f"  {name}: {run.rate:,.0f} operations/s, {tally.failures} failed", file=sys.stderr, flush=True)
     return run
 
@@ -339,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--show-statements", action="store_true", help="print the recorded statements")
     options = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     with contextlib.ExitStack() as stack:

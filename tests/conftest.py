@@ -4,12 +4,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import postgres_server
+from entrypoints.embedded import throwaway_postgres
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """An empty database `shuxiang` on a PostgreSQL server of this test run; fails, never skips, when the server
     cannot start."""
-    with postgres_server() as url:
+    with throwaway_postgres() as url:
         yield url

@@ -1,5 +1,5 @@
-"""The services integration tests run against: the whole HTTP app on PostgreSQL and a Redis server, the real
-wechatpy client against a WeChat-compatible server on loopback."""
+"""What the integration tests of every area run against: the whole HTTP app on PostgreSQL and a Redis server, the
+real wechatpy client against the WeChat stand-in on loopback, and an empty network at the start of each test."""
 
 from __future__ import annotations
 
@@ -7,64 +7,24 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 from litestar import Litestar
-from redis.asyncio import Redis
 from tortoise import Tortoise, connections
 
 from backend import db
-from backend.clock import NetworkTime
 from backend.settings import DatabaseSettings, RedisSettings, SecuritySettings, ServerSettings, Settings, WeChatSettings
+from entrypoints.embedded import throwaway_redis, with_pool
 from miniprogram_api.app import create_app
-from tests.servers import redis_server, with_pool
-from tests.wechat_server import FakeWeChat
+from standins.wechat import FakeWeChat
+from standins.wechat_templates import write_templates
+from tests.integration.service import TEST_SECRET, MovableClock, Service
 
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns a failure's story
 
-TEST_SECRET = "test-secret-key-0123456789-abcdefghij"
-# The network's calendar the service runs on (the default time zone), for services called directly.
-NETWORK_TIME = NetworkTime(Settings().network.timezone)
 SEEDED = ("credit_tier", "loan_rule")
 SEEDED_TOO = {"counter", *SEEDED}
-
-
-class MovableClock:
-    """The service's clock in tests: real time at the start of each test, moved forward explicitly."""
-
-    def __init__(self) -> None:
-        self._offset = timedelta()
-        self._frozen: datetime | None = None
-
-    def now(self) -> datetime:
-        return self._frozen if self._frozen is not None else datetime.now(UTC) + self._offset
-
-    def advance(self, seconds: float) -> None:
-        if self._frozen is not None:
-            self._frozen += timedelta(seconds=seconds)
-        else:
-            self._offset += timedelta(seconds=seconds)
-
-    def freeze_at(self, moment: datetime) -> None:
-        self._frozen = moment
-
-    def reset(self) -> None:
-        self._offset, self._frozen = timedelta(), None
-
-
-@dataclass
-class Service:
-    client: httpx.AsyncClient
-    settings: Settings
-    redis: Redis
-    clock: MovableClock
-    wechat: FakeWeChat
-    seeded: dict[str, list[dict[str, Any]]]
-    """The rows the migrations put in (credit tiers, the default loan rules), put back before every test."""
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +35,7 @@ def wechat() -> Iterator[FakeWeChat]:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+    with throwaway_redis(tmp_path_factory.mktemp("redis")) as url:
         yield url
 
 
@@ -89,7 +49,13 @@ async def service(
         database=DatabaseSettings(with_pool(postgres_url, 30)),
         redis=RedisSettings(redis_url),
         security=SecuritySettings(secret_key=TEST_SECRET),
-        wechat=WeChatSettings(appid=wechat.appid, secret=wechat.secret, api_base=wechat.base_url),
+        wechat=WeChatSettings(
+            appid=wechat.appid,
+            secret=wechat.secret,
+            api_base=wechat.base_url,
+            # A template for every kind, so the readers' subscriptions the app accepts are the ones pushed.
+            templates_path=write_templates(tmp_path_factory.mktemp("wechat") / "templates.json"),
+        ),
     )
     await db.migrate(settings.database.url)
     clock = MovableClock()

@@ -11,7 +11,7 @@ from backend.accounts.models import StaffRole, StaffUser
 from backend.accounts.staff import hash_password
 from backend.network.models import Library, LibraryLevel, LibraryService
 from backend.network.services import NETWORK_ROOT, LibraryDraft, create_library
-from tests.integration.conftest import Service
+from tests.integration.service import Service
 
 STAFF_PASSWORD = "correct-horse-battery"
 CLOSED_MONDAYS_9_TO_17 = {day: [["09:00", "17:00"]] for day in ("tue", "wed", "thu", "fri", "sat", "sun")}

@@ -1,8 +1,8 @@
 from urllib.parse import quote
 
 from backend.accounts.models import StaffRole
-from tests.integration.conftest import Service
 from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
+from tests.integration.service import Service
 
 PROBLEM = "application/problem+json"
 

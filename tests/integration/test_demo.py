@@ -2,8 +2,8 @@ from backend.accounts.models import StaffRole, StaffUser
 from backend.catalog.models import Copy, Record
 from backend.demo.network import DEMO_PASSWORD, seed_demo
 from backend.network.models import Library, LibraryLevel
-from tests.integration.conftest import Service
 from tests.integration.factories import login_reader
+from tests.integration.service import Service
 
 
 async def test_the_demo_network_is_shaped_like_tonglings_and_loads_once(service: Service) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from backend.eventbus import DomainEvent, EventBus, record
 from backend.network.models import Library, LibraryLevel
-from tests.integration.conftest import Service
+from tests.integration.service import Service
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@ from tortoise import Tortoise, connections
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from backend import db
-from tests.integration.conftest import Service
+from tests.integration.service import Service
 
 # What the models cannot declare, written into the migration by hand (a squash must carry them over).
 HAND_WRITTEN_INDEXES = {

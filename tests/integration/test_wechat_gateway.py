@@ -5,9 +5,9 @@ import pytest
 from backend.accounts.models import StaffRole
 from backend.wechat.errors import WeChatUnavailable
 from backend.wechat.gateway import WechatpyGateway
-from tests.integration.conftest import Service
+from entrypoints.embedded import free_port
 from tests.integration.factories import build_network, make_staff, staff_headers
-from tests.servers import free_port
+from tests.integration.service import Service
 
 WXACODE = "/wxa/getwxacodeunlimit"
 

@@ -15,8 +15,8 @@ from backend.circulation.models import CreditEvent, CreditReason
 from backend.network.models import Library
 from entrypoints.bootstrap import event_bus
 from entrypoints.worker import QUEUE
-from tests.integration.conftest import NETWORK_TIME, Service
 from tests.integration.factories import build_network, login_reader, make_staff
+from tests.integration.service import NETWORK_TIME, Service
 
 BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
 

@@ -4,22 +4,9 @@
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.servers import other_database, psql
-
-
-@pytest.fixture
-def database_url(postgres_url: str) -> Iterator[str]:
-    """An empty database of its own on the test run's PostgreSQL server."""
-    name = f"cli_{uuid.uuid4().hex[:12]}"
-    psql(postgres_url, f"CREATE DATABASE {name}")
-    yield other_database(postgres_url, name)
-    psql(postgres_url, f"DROP DATABASE {name} WITH (FORCE)")
+from entrypoints.embedded import psql
 
 
 def shuxiang(database_url: str, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.embedded import start_postgres
-from tests.servers import psql, server_data_dir
+from entrypoints.embedded import psql, start_postgres, throwaway_data_dir
 
 
 def shuxiang(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -31,7 +30,7 @@ def shuxiang(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def embedded() -> Iterator[tuple[Path, str]]:
     """The data directory of an embedded installation and the URL of its PostgreSQL, held by the test: the commands
     join the server (as they join the one `shuxiang run` started) and leave it running when they exit."""
-    with server_data_dir() as path:
+    with throwaway_data_dir() as path:
         server, database_url = start_postgres(path)
         try:
             yield path, database_url

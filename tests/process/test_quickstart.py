@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from backend.demo.network import DEMO_PASSWORD
-from tests.servers import free_port, psql, server_data_dir
+from entrypoints.embedded import free_port, psql, throwaway_data_dir
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Running:
 
 @pytest.fixture(scope="module")
 def installation() -> Iterator[Path]:
-    with server_data_dir() as path:
+    with throwaway_data_dir() as path:
         yield path
 
 

@@ -5,10 +5,7 @@ import subprocess
 import sys
 
 from backend.circulation.terms import TERMS
-from tests.process.test_cli import database_url
-from tests.servers import psql
-
-__all__ = ["database_url"]  # the fixture, used by name
+from entrypoints.embedded import psql
 
 _MIGRATE = (
     "import asyncio, sys; from backend import db; from tortoise.migrations.api.migrate import migrate; "

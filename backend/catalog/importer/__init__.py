@@ -11,16 +11,14 @@ from __future__ import annotations
 from backend.catalog.importer.batches import BATCH_SIZE
 from backend.catalog.importer.csv_rows import CSV_COLUMNS
 from backend.catalog.importer.entries import ImportProblem
-from backend.catalog.importer.pipeline import _READER_PROCESS_MIN_BYTES, import_records
-from backend.catalog.importer.writer import ImportSummary, _without_isbn_by_title
+from backend.catalog.importer.pipeline import READER_PROCESS_MIN_BYTES, import_records
+from backend.catalog.importer.writer import ImportSummary
 
-# The two private names are for tests/integration/test_import.py.
 __all__ = [
     "BATCH_SIZE",
     "CSV_COLUMNS",
-    "_READER_PROCESS_MIN_BYTES",
+    "READER_PROCESS_MIN_BYTES",
     "ImportProblem",
     "ImportSummary",
-    "_without_isbn_by_title",
     "import_records",
 ]

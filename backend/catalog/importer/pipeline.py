@@ -48,7 +48,7 @@ async def import_records(
     libraries = await _Libraries.load()
     size = (await asyncio.to_thread(path.stat)).st_size
     reader = (
-        _ReaderProcess(path, kind, libraries) if size >= _READER_PROCESS_MIN_BYTES else _Reader(path, kind, libraries)
+        _ReaderProcess(path, kind, libraries) if size >= READER_PROCESS_MIN_BYTES else _Reader(path, kind, libraries)
     )
     writer = _Writer()
     # What the process holds already lives on (pypinyin's dictionaries above all): set aside for the import, it is not
@@ -69,7 +69,7 @@ async def import_records(
 # Reading a file (parsing MARC or CSV, segmenting the records' words for search with jieba and pypinyin) costs more
 # CPU than writing it, and both need the GIL. From this size on, the start of a process of its own
 # (about a second: imports and jieba's dictionary) is repaid: the reading runs on another core, the writing here.
-_READER_PROCESS_MIN_BYTES = 256 * 1024
+READER_PROCESS_MIN_BYTES = 256 * 1024
 # Batches the reading process may be ahead of the writing: enough to keep both busy, few enough to bound memory.
 _BATCHES_AHEAD = 4
 

@@ -4,8 +4,8 @@ from backend.catalog.cataloguing import RecordDraft, correct_record
 from backend.catalog.models import Copy, CopyStatus, ItemType, Record
 from backend.catalog.search import CONSIDERED, index_records
 from backend.network.models import Library
-from tests.integration.conftest import Service
 from tests.integration.factories import build_network
+from tests.integration.service import Service
 
 PARK = {"lat": 30.9458, "lng": 117.8131}  # next to the central library TL
 

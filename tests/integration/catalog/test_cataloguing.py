@@ -2,8 +2,8 @@ import pytest
 
 from backend.accounts.models import StaffRole
 from backend.catalog.models import Copy, CopyStatus, Record
-from tests.integration.conftest import Service
 from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
+from tests.integration.service import Service
 
 THREE_BODY = {
     "isbn": "978-7-5366-9293-0",

@@ -10,11 +10,9 @@ from backend.accounts.models import StaffRole
 from backend.circulation import terms
 from backend.circulation.models import CreditTier, LoanRule
 from backend.circulation.rules import rule_table
-from tests.integration.conftest import Service
+from tests.integration.circulation.lending import lend, my_loans
 from tests.integration.factories import login_reader, make_staff, staff_headers
-from tests.integration.lending import desks, lend, my_loans
-
-__all__ = ["desks"]  # the fixture, used by name
+from tests.integration.service import Service
 
 TERMS = {
     "loan_days": 14,

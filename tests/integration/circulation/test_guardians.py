@@ -3,11 +3,9 @@
 from backend.accounts.models import Reader
 from backend.catalog.models import Copy
 from backend.circulation.models import Loan, ReaderCategory
-from tests.integration.conftest import Service
+from tests.integration.circulation.lending import lend, my_loans, take_back
 from tests.integration.factories import LoggedIn, login_reader
-from tests.integration.lending import desks, lend, my_loans, take_back
-
-__all__ = ["desks"]  # the fixture, used by name
+from tests.integration.service import Service
 
 CHILD = {"name": "小雨", "birth_month": "2019-05", "guardian_consent": True}
 

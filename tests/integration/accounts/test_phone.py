@@ -1,6 +1,6 @@
 from backend.accounts.models import Reader
-from tests.integration.conftest import Service
 from tests.integration.factories import build_network, login_reader
+from tests.integration.service import Service
 
 
 async def test_binding_a_phone_stores_it_encrypted_and_shows_it_masked(service: Service) -> None:

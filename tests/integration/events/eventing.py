@@ -6,8 +6,8 @@ from typing import Any
 from backend.accounts.models import Reader
 from backend.events.models import Audience, Event, EventCategory, EventStatus
 from backend.network.models import Library
-from tests.integration.conftest import Service
 from tests.integration.factories import LoggedIn, login_reader
+from tests.integration.service import Service
 
 # Booking opens on a Monday at 10:00 in Tongling; the event is that Saturday morning.
 OPENS = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)

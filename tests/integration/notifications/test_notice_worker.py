@@ -10,8 +10,8 @@ from pathlib import Path
 from backend.accounts.models import Reader
 from notifications.models import Delivery, DeliveryStatus, NoticeKind, SubscribeGrant
 from notifications.services import NoticeDraft, notify_many
-from tests.integration.conftest import Service
-from tests.integration.notifying import template_id, write_templates
+from standins.wechat_templates import template_id, write_templates
+from tests.integration.service import Service
 
 FAN_OUT = 5000
 

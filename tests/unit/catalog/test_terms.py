@@ -13,7 +13,7 @@ import pytest
 from backend.catalog.terms import QueryToken, SearchDocument, document_of, query_tokens
 
 # Douban book lists: real Chinese catalogue titles and author statements ("[美]马克·波斯特 / 范静哗").
-DOUBAN = Path(__file__).resolve().parents[3] / "shared" / "data" / "douban-booklists" / "douban_booklists.csv.gz"
+DOUBAN = Path(__file__).resolve().parents[4] / "shared" / "data" / "douban-booklists" / "douban_booklists.csv.gz"
 
 _HAN = re.compile("[\u4e00-\u9fff]")
 _LETTERS_AND_DIGITS = re.compile(r"[^\W_]+")

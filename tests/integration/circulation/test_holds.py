@@ -15,9 +15,9 @@ from backend.circulation.models import CreditEvent, CreditReason, Hold, HoldStat
 from backend.network.models import Library
 from entrypoints.bootstrap import event_bus
 from notifications.models import Notice, NoticeKind
-from tests.integration.conftest import NETWORK_TIME, Service
+from tests.integration.circulation.lending import TUESDAY, lend, my_loans, reader_id, take_back
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
-from tests.integration.lending import TUESDAY, lend, my_loans, reader_id, take_back
+from tests.integration.service import NETWORK_TIME, Service
 
 BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
 

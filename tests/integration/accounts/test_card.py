@@ -3,8 +3,8 @@ import base64
 import pytest
 
 from backend.accounts.models import StaffRole
-from tests.integration.conftest import Service
 from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
+from tests.integration.service import Service
 
 
 @pytest.fixture

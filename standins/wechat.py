@@ -1,4 +1,4 @@
-"""A WeChat-compatible HTTP server on 127.0.0.1 that stands in for api.weixin.qq.com in tests."""
+"""A WeChat-compatible HTTP server on 127.0.0.1, standing in for api.weixin.qq.com in tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -64,6 +64,11 @@ _FIELD_KEY = re.compile(r"([a-z_]+?)(\d+)")
 
 HTTP500 = "http500"  # scripted answer: an HTTP 500 with a non-JSON body
 DISCONNECT = "disconnect"  # scripted answer: the connection is closed without any response
+# Scripted answers: the connection is reset (a TCP RST, as a server shedding load sends) before the request is
+# read, so nothing is done; or once the request was read and done (a message sent), with no answer.
+RESET_BEFORE_READ = "reset_before_read"
+RESET_AFTER_READ = "reset_after_read"
+_HELD_WHOLE = 1 << 20  # a request larger than this is reset before it has arrived whole, while it is written
 
 ScriptedAnswer = int | str
 
@@ -138,7 +143,7 @@ def _png(rows: list[list[bool]], scale: int) -> bytes:
 def _code_image(scene: str, width: int) -> bytes:
     """A QR of the scene when the qrcode package is there (so tests can decode it), else a plain square."""
     try:
-        import qrcode  # a test dependency of the project; the server itself needs only the standard library
+        import qrcode  # a dependency of the project; the server itself needs only the standard library
     except ImportError:  # pragma: no cover - qrcode is installed with the project
         matrix = [[(x + y) % 2 == 0 for x in range(21)] for y in range(21)]
     else:
@@ -313,7 +318,10 @@ class FakeWeChat:
 
     def script_next_errors(self, path: str, answers: Iterable[ScriptedAnswer]) -> None:
         """The next calls to `path` answer these, in order, before anything else is checked: an errcode (JSON,
-        HTTP 200), "http500" (HTTP 500) or "disconnect" (the connection is closed with no answer)."""
+        HTTP 200), "http500" (HTTP 500), "disconnect" (the connection is closed with no answer),
+        "reset_before_read" (reset once the request has arrived, before it is read: nothing is done or recorded;
+        a request over 1 MiB is reset while it arrives) or "reset_after_read"
+        (the request is handled as usual, a message sent, then the connection is reset instead of answered)."""
         with self._lock:
             self._scripted[path].extend(answers)
 
@@ -365,8 +373,18 @@ class FakeWeChat:
             return _error(40125)
         return None
 
+    def _reset_before_read(self, path: str) -> bool:
+        """Whether the next scripted answer to `path` is a reset before the request is read (taken if so)."""
+        with self._lock:
+            scripted = self._scripted.get(path)
+            if scripted and scripted[0] == RESET_BEFORE_READ:
+                scripted.popleft()
+                return True
+            return False
+
     def _handle(self, method: str, path: str, query: dict[str, str], body: Any) -> _Reply | str | None:
-        """The answer to one request: a reply, a scripted "disconnect", or None for an unknown path."""
+        """The answer to one request: a reply, a scripted "disconnect" or "reset_after_read", or None for an unknown
+        path."""
         route = _ROUTES.get((method, path))
         with self._lock:
             self.requests.append(Request(method, path, query, body))
@@ -375,13 +393,18 @@ class FakeWeChat:
             if path in ("/cgi-bin/stable_token", "/cgi-bin/token"):
                 self.token_fetches += 1
             scripted = self._scripted.get(path)
-            if scripted:
-                answer = scripted.popleft()
-                if answer == HTTP500:
-                    return _Reply(500, "text/html", b"<html><body>500 Internal Server Error</body></html>")
-                if answer == DISCONNECT:
-                    return DISCONNECT
+            answer = scripted.popleft() if scripted else None
+            if answer == HTTP500:
+                return _Reply(500, "text/html", b"<html><body>500 Internal Server Error</body></html>")
+            if answer == DISCONNECT:
+                return DISCONNECT
+            if answer is not None and answer != RESET_AFTER_READ:
                 return _error(int(answer))
+        reply = self._answer(route, path, query, body)
+        return RESET_AFTER_READ if answer == RESET_AFTER_READ else reply
+
+    def _answer(self, route: _Route, path: str, query: dict[str, str], body: Any) -> _Reply:
+        with self._lock:
             if path.startswith(("/cgi-bin/", "/wxa/")) and path not in ("/cgi-bin/stable_token", "/cgi-bin/token"):
                 rejected = self._token_error(query)
                 if rejected is not None:
@@ -559,6 +582,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         url = urlsplit(self.path)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
+        if self.server.fake._reset_before_read(url.path):
+            length = int(self.headers.get("Content-Length") or 0)
+            if length <= _HELD_WHOLE:  # let it arrive whole, so the client is past writing it when the reset comes
+                self.rfile.read(length)
+            self._reset()
+            return
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         body: Any = None
@@ -573,6 +602,9 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if reply == RESET_AFTER_READ:
+            self._reset()
+            return
         if reply is None:
             reply = _Reply(404, "text/html", b"<html><body>404 Not Found</body></html>")
         assert isinstance(reply, _Reply)
@@ -581,6 +613,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         self.wfile.write(reply.body)
+
+    def _reset(self) -> None:
+        """Abort the connection: with a zero linger time, closing it sends a TCP RST rather than a FIN."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        for stream in (self.rfile, self.connection):  # the socket closes once its reader is closed too
+            with contextlib.suppress(OSError):
+                stream.close()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # tests read `requests` instead of a log on stderr

@@ -14,23 +14,23 @@ from tortoise.transactions import in_transaction
 
 from backend.catalog.errors import ImportFileUnreadable, InvalidIsbn
 from backend.catalog.importer import (
-    _READER_PROCESS_MIN_BYTES,
     BATCH_SIZE,
     CSV_COLUMNS,
+    READER_PROCESS_MIN_BYTES,
     ImportProblem,
     ImportSummary,
-    _without_isbn_by_title,
     import_records,
 )
+from backend.catalog.importer.writer import without_isbn_by_title
 from backend.catalog.isbn import normalise_isbn, pad_isbn10
 from backend.catalog.models import Copy, ItemType, Record
 from backend.catalog.search import SearchQuery, search
 from entrypoints.import_records import ProgressBar
-from tests.integration.conftest import Service
 from tests.integration.factories import build_network
+from tests.integration.service import Service
 
-GOODBOOKS = Path(__file__).resolve().parents[3] / "shared" / "data" / "goodbooks-10k" / "books.csv"
-REPO = Path(__file__).resolve().parents[2]
+GOODBOOKS = Path(__file__).resolve().parents[4] / "shared" / "data" / "goodbooks-10k" / "books.csv"
+REPO = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)
@@ -599,7 +599,7 @@ async def test_a_file_of_many_batches_is_imported_whole_found_by_words_and_where
         for n in range(count)
     ]
     path = csv_file(tmp_path / "big.csv", rows)
-    assert path.stat().st_size >= _READER_PROCESS_MIN_BYTES  # read, and its words segmented, in a process of its own
+    assert path.stat().st_size >= READER_PROCESS_MIN_BYTES  # read, and its words segmented, in a process of its own
     read: list[int] = []
 
     first = await import_records(path, progress=lambda done, total: read.append(done))
@@ -665,7 +665,7 @@ async def test_records_without_an_isbn_are_found_again_through_an_index_on_their
     )
     async with in_transaction() as connection:
         await connection.execute_script("ANALYZE record")  # as an import does while it grows the table
-        sql, values = _without_isbn_by_title(connection, ["地方志 1", "地方志 3"])
+        sql, values = without_isbn_by_title(["地方志 1", "地方志 3"])
         plan = str(await connection.execute_query_dict(f"EXPLAIN {sql}", values))
 
     assert "record_title_without_isbn" in plan

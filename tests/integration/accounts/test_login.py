@@ -3,8 +3,8 @@ import asyncio
 from backend.accounts.cards import luhn_digit
 from backend.accounts.models import AuthSession, Reader
 from backend.crypto import Keys
-from tests.integration.conftest import TEST_SECRET, Service
 from tests.integration.factories import bearer, login_reader
+from tests.integration.service import TEST_SECRET, Service
 
 
 async def test_first_wechat_login_registers_a_reader_with_a_network_card(service: Service) -> None:

@@ -1,8 +1,8 @@
 import asyncio
 
 from backend.accounts.models import Reader, ReaderType, StaffRole
-from tests.integration.conftest import Service
 from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
+from tests.integration.service import Service
 
 CHILD = {"name": "小明", "birth_month": "2022-03", "guardian_consent": True}
 

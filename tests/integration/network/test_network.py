@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
-from tests.integration.conftest import Service
 from tests.integration.factories import build_network
+from tests.integration.service import Service
 
 # Asia/Shanghai is UTC+8 all year.
 TUESDAY_10_00_SHANGHAI = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)

@@ -13,9 +13,9 @@ from backend.events.errors import EventFull, EventNotFound
 from backend.events.models import Audience, Booking, BookingStatus, Event, EventSeries
 from backend.network.models import Library
 from entrypoints.bootstrap import event_bus
-from tests.integration.conftest import NETWORK_TIME, Service
-from tests.integration.eventing import OPENS, STARTS, at, make_event, many_readers
+from tests.integration.events.eventing import OPENS, STARTS, at, make_event, many_readers
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
+from tests.integration.service import NETWORK_TIME, Service
 
 BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
 

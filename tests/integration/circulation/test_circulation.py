@@ -17,13 +17,11 @@ from backend.circulation.models import (
 )
 from backend.network.models import Library
 from entrypoints.bootstrap import event_bus
-from tests.integration.conftest import NETWORK_TIME, Service
+from tests.integration.circulation.lending import TUESDAY, lend, my_credit, my_loans, reader_id, take_back
 from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
-from tests.integration.lending import TUESDAY, desks, lend, my_credit, my_loans, reader_id, take_back
+from tests.integration.service import NETWORK_TIME, Service
 
 BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
-
-__all__ = ["desks"]  # the fixture, used by name
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

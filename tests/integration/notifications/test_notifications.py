@@ -16,15 +16,14 @@ from notifications import services as notices
 from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, SubscribeGrant
 from notifications.sender import SendPolicy, WeChatSubscribe
 from notifications.services import NoticeDraft, notify_many
-from tests.integration.conftest import NETWORK_TIME, Service
-from tests.integration.eventing import OPENS, make_event
+from standins.wechat import DISCONNECT, HTTP500
+from standins.wechat_templates import template_id
+from tests.integration.events.eventing import OPENS, make_event
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
-from tests.integration.notifying import SHANGHAI, channel, push, received, subscribed_reader, template_id
-from tests.wechat_server import DISCONNECT, HTTP500
+from tests.integration.notifications.notifying import SHANGHAI, push, received, subscribed_reader
+from tests.integration.service import NETWORK_TIME, Service
 
 BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
-
-__all__ = ["channel"]  # the fixture, used by name
 
 # 10:00 on a Tuesday in Tongling.
 MORNING = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ import pytest
 
 from backend.accounts.models import StaffRole, StaffUser
 from backend.network.models import Library
-from tests.integration.conftest import Service
 from tests.integration.factories import STAFF_PASSWORD, build_network, login_reader, make_staff, staff_headers
+from tests.integration.service import Service
 
 
 @pytest.fixture

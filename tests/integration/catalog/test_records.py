@@ -1,7 +1,7 @@
 from backend.catalog.models import Copy, CopyStatus, ItemType, Record
 from backend.network.models import Library
-from tests.integration.conftest import Service
 from tests.integration.factories import build_network
+from tests.integration.service import Service
 
 # Standing in 人民公园, next to the central library (TL) and a couple of km from TL-A-1.
 PARK = {"lat": 30.9458, "lng": 117.8131}

@@ -1,0 +1,1 @@
+"""Stand-ins for the outside world, speaking its real protocol: servers our real clients talk to on loopback."""
