@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import io
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from backend.errors import DomainError
 
 # A scanner's clock may be a little behind; never accept passes valid further ahead than this.
 _CLOCK_SKEW = timedelta(seconds=5)
+_EXPIRY = re.compile(r"[0-9]{1,10}")  # unix seconds, until the year 2286
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +65,13 @@ class SignedPasses:
         The nonce is spent with SET NX, atomic across every API worker."""
         kind = self.kind
         parts = text.strip().split(".")
-        if len(parts) != 5 or parts[0] != kind.version or not parts[2].isdigit():
+        # ASCII digits only: str.isdigit() also takes "²" and "١", which int() then refuses or reads as a number.
+        if len(parts) != 5 or parts[0] != kind.version or not _EXPIRY.fullmatch(parts[2]):
             raise kind.invalid()
         body, signature = ".".join(parts[:4]), parts[4]
-        if not hmac.compare_digest(self._keys.sign(self._key, body), signature):
+        # Bytes: compare_digest refuses str with non-ASCII characters, which anyone can put in a scanned code.
+        expected = self._keys.sign(self._key, body).encode()
+        if not hmac.compare_digest(expected, signature.encode()):
             raise kind.invalid()
         expires = datetime.fromtimestamp(int(parts[2]), UTC)
         if expires <= now:

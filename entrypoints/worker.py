@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Any
+from collections.abc import Callable, Coroutine
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 import arq.worker
-from arq import cron
+from arq import Retry, cron
 from arq.connections import RedisSettings
 
 from backend.accounts.tokens import purge_expired_sessions
 from backend.circulation import holds
 from backend.circulation import services as circulation
 from backend.events import booking, doors
+from backend.outages import is_outage
 from backend.settings import Settings
 from entrypoints.bootstrap import Dependencies, bootstrap
 from notifications import reminders, sender
@@ -23,6 +26,29 @@ from notifications import services as notices
 log = logging.getLogger(__name__)
 
 QUEUE = "shuxiang:queue"
+# A job meeting an outage is tried again after 1, 2, 4 ... 60 s: twenty tries span some fourteen minutes.
+MAX_TRIES = 20
+Job = TypeVar("Job", bound=Callable[[dict[str, Any]], Coroutine[Any, Any, int]])
+
+
+def _outlasting(job: Job) -> Job:
+    """The job tried again later, by arq, when the database or Redis is unreachable: an outage is not the job's
+    failure, and a daily job that failed would wait a day. Jobs are idempotent, so a second try is safe."""
+
+    @wraps(job)
+    async def run(ctx: dict[str, Any]) -> int:
+        try:
+            return await job(ctx)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            defer = min(2 ** (ctx["job_try"] - 1), 60)
+            log.warning(
+                "%s: database or Redis unreachable (%s), again in %d s", job.__name__, type(exc).__name__, defer
+            )
+            raise Retry(defer=defer) from exc
+
+    return cast(Job, run)
 
 
 def _deps(ctx: dict[str, Any]) -> Dependencies:
@@ -30,6 +56,7 @@ def _deps(ctx: dict[str, Any]) -> Dependencies:
     return deps
 
 
+@_outlasting
 async def purge_sessions(ctx: dict[str, Any]) -> int:
     """Hourly: drop expired refresh tokens."""
     purged = await purge_expired_sessions(_deps(ctx).clock.now())
@@ -37,6 +64,7 @@ async def purge_sessions(ctx: dict[str, Any]) -> int:
     return purged
 
 
+@_outlasting
 async def charge_overdue(ctx: dict[str, Any]) -> int:
     """Daily, just after midnight network time: credit deductions for the overdue days of open loans."""
     loans = await circulation.charge_overdue_loans(_deps(ctx).clock.now())
@@ -44,6 +72,7 @@ async def charge_overdue(ctx: dict[str, Any]) -> int:
     return loans
 
 
+@_outlasting
 async def expire_holds(ctx: dict[str, Any]) -> int:
     """Hourly: holds left uncollected past their last day on the hold shelf expire (staff then clear the copy)."""
     expired = await holds.expire_uncollected(_deps(ctx).clock.now())
@@ -51,6 +80,7 @@ async def expire_holds(ctx: dict[str, Any]) -> int:
     return expired
 
 
+@_outlasting
 async def purge_old_notices(ctx: dict[str, Any]) -> int:
     """Daily: inbox notices past the retention period are deleted."""
     deps = _deps(ctx)
@@ -59,6 +89,7 @@ async def purge_old_notices(ctx: dict[str, Any]) -> int:
     return purged
 
 
+@_outlasting
 async def unlink_old_loans(ctx: dict[str, Any]) -> int:
     """Daily: returned loans past the retention period lose their reader."""
     deps = _deps(ctx)
@@ -67,6 +98,7 @@ async def unlink_old_loans(ctx: dict[str, Any]) -> int:
     return unlinked
 
 
+@_outlasting
 async def lapse_event_offers(ctx: dict[str, Any]) -> int:
     """Every five minutes: seats offered from waiting lists and not taken in time go to the next in line."""
     deps = _deps(ctx)
@@ -75,6 +107,7 @@ async def lapse_event_offers(ctx: dict[str, Any]) -> int:
     return lapsed
 
 
+@_outlasting
 async def mark_no_shows(ctx: dict[str, Any]) -> int:
     """Every quarter hour: bookings of ended events never checked in become no-shows."""
     deps = _deps(ctx)
@@ -86,6 +119,7 @@ async def mark_no_shows(ctx: dict[str, Any]) -> int:
 _SENDING = asyncio.Lock()
 
 
+@_outlasting
 async def send_notices(ctx: dict[str, Any]) -> int:
     """Every ten seconds, and at start: push the notices that are due (a restart picks up where the last run was).
     One run at a time in a process; other worker processes run their own, sharing the queue."""
@@ -99,6 +133,7 @@ async def send_notices(ctx: dict[str, Any]) -> int:
     return sent
 
 
+@_outlasting
 async def remind_loans(ctx: dict[str, Any]) -> int:
     """Daily at 09:00 network time: books due in a few days, and books overdue."""
     deps = _deps(ctx)
@@ -109,6 +144,7 @@ async def remind_loans(ctx: dict[str, Any]) -> int:
     return made
 
 
+@_outlasting
 async def remind_holds_and_events(ctx: dict[str, Any]) -> int:
     """Every quarter hour: holds about to expire on the shelf, events tomorrow and within the hour."""
     deps = _deps(ctx)
@@ -122,9 +158,27 @@ class Worker(arq.worker.Worker):
     """arq's worker, stopping gracefully: on SIGTERM it picks no new job, the notice sender claims no new batch,
     and what is in flight finishes (within `job_completion_wait`) before the process exits."""
 
+    _redis_unreachable = False
+
     def handle_sig_wait_for_completion(self, signum: signal.Signals) -> None:
         sender.STOPPING.set()
         super().handle_sig_wait_for_completion(signum)
+
+    async def _poll_iteration(self) -> None:
+        # arq lets a Redis error in its poll end the worker, and a supervisor would restart it into the same outage:
+        # the poll is tried again at the next tick instead, on connections redis-py makes afresh.
+        try:
+            await super()._poll_iteration()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            if not self._redis_unreachable:
+                log.warning("Redis unreachable (%s); polling on until it is back", type(exc).__name__)
+            self._redis_unreachable = True
+        else:
+            if self._redis_unreachable:
+                log.info("Redis is back")
+            self._redis_unreachable = False
 
 
 def run(settings: Settings, *, burst: bool = False) -> None:
@@ -172,5 +226,6 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis.url),
         "job_completion_wait": 30,
+        "max_tries": MAX_TRIES,
         "queue_name": QUEUE,
     }

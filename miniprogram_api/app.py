@@ -37,6 +37,8 @@ from miniprogram_api.notifications.controllers import (
     NoticeTemplateController,
     StaffMessageController,
 )
+from miniprogram_api.requests import ApiRequest
+from miniprogram_api.schemas import TYPE_DECODERS, BoundedDatesSchema
 from miniprogram_api.staff.controllers import StaffAuthController, StaffController
 
 _DESCRIPTION = """书香: the reader services of a city library network (一网一卡一平台).
@@ -123,4 +125,7 @@ def create_app(
             ),
         ),
         request_max_body_size=64 * 1024,
+        request_class=ApiRequest,
+        type_decoders=TYPE_DECODERS,
+        plugins=[BoundedDatesSchema()],
     )

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from tortoise.exceptions import DBConnectionError
 
 from backend import errors as domain
+from backend.outages import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,8 @@ def unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Resp
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    if is_outage(exc):  # asyncpg's own errors while PostgreSQL restarts, a failed rollback's among them
+        return unavailable_handler(request, exc)
     log.exception("unhandled error at %s", request.url.path, exc_info=exc)
     code, zh, en = _INTERNAL
     return _problem(request, 500, code, _pick(request, zh, en))

@@ -69,8 +69,8 @@ class Notice(Model):
 
 
 class DeliveryStatus(StrEnum):
-    PENDING = "pending"  # waiting for the sender, not before `not_before` (quiet hours, a backoff)
-    SENDING = "sending"  # claimed by a sender
+    PENDING = "pending"  # waiting for the sender, not before `not_before` (quiet hours, a backoff), or claimed
+    SENDING = "sending"  # its call to the channel is under way
     SENT = "sent"
     FAILED = "failed"  # permanently, with the reason; staff can retry
     SKIPPED = "skipped"  # not sent on this channel, with the reason (no authorisation, muted, no template)

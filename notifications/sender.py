@@ -1,12 +1,14 @@
 """The sender: pushes pending deliveries over their channels, and never twice.
 
-A delivery is claimed (PENDING -> SENDING, `FOR UPDATE SKIP LOCKED`, so any number of workers share the queue),
-sent, and marked with the outcome. The reader's preferences are applied at send time: a muted kind is skipped
+A batch of due deliveries is claimed (`claimed_at`, `FOR UPDATE SKIP LOCKED`, so any number of workers share the
+queue), then pushed a few at a time: each group of sends is marked SENDING just before its calls and marked with
+its outcomes as soon as they are back. The reader's preferences are applied at send time: a muted kind is skipped
 (it stays in the inbox), and a delivery that falls in the reader's quiet hours goes back to wait until they end.
-A worker stopping on SIGTERM finishes the batch in flight before it exits (`STOPPING`). A worker killed outright
-leaves its claimed deliveries SENDING; the next run marks those INTERRUPTED instead of sending them again:
-WeChat cannot be asked whether a message arrived, a second copy would spend a second authorisation, and the
-notice is in the reader's inbox either way. Staff see them, with failures, and can send them again.
+A worker stopping on SIGTERM finishes the sends in flight and hands the rest of its batch back (`STOPPING`). A
+worker killed outright leaves at most the sends it had in flight SENDING; the next run marks those INTERRUPTED
+instead of sending them again (WeChat cannot be asked whether a message arrived, a second copy would spend a
+second authorisation, and the notice is in the reader's inbox either way; staff see them, with failures, and can
+send them again), and claims the rest of that batch afresh once the claim is stale.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader, StaffRole, StaffUser
@@ -34,10 +36,10 @@ from notifications.templates import Template
 
 log = logging.getLogger(__name__)
 
-STOPPING = asyncio.Event()  # set by the worker on SIGTERM: finish the batch in flight, claim no more
+STOPPING = asyncio.Event()  # set by the worker on SIGTERM: finish the sends in flight, start no more
 MAX_ATTEMPTS = 6
-# Far longer than a batch can take (a batch's sends at the WeChat timeout, a token refresh), so a claim this old
-# has no live sender.
+# Far longer than a batch can take (a run claims none after a minute; a send waits at most the WeChat timeout and
+# a token refresh), so a claim this old has no live sender.
 STALE_CLAIM = timedelta(minutes=10)
 # Kinds that cannot wait for the morning: a seat offered from a waiting list lapses in hours.
 URGENT = frozenset({NoticeKind.SEAT_OFFERED})
@@ -179,36 +181,53 @@ async def send_pending(channel: Channel, policy: SendPolicy, clock: Callable[[],
 
 
 async def _deliver(channel: Channel, policy: SendPolicy, claimed: list[Delivery], clock: Callable[[], datetime]) -> int:
-    """One claimed batch: muted kinds skipped, quiet hours waited out, the rest pushed; outcomes marked together."""
+    """One claimed batch: muted kinds skipped, quiet hours waited out, the rest pushed `policy.concurrency` at a
+    time, each group marked SENDING just before its calls and with its outcomes as soon as they are back, so a
+    worker killed mid-batch leaves no more than the sends it had in flight unaccounted for."""
     readers = {d.notice.reader_id for d in claimed}
     recipients = {r.id: r for r in await Reader.filter(id__in=readers)}
     chosen = await services.preferences_of(readers, policy.default_quiet)
     now = clock()
-    outcomes: dict[int, Outcome] = {}
+    muted: dict[int, Outcome] = {}
     waiting: dict[datetime, list[int]] = defaultdict(list)
     to_push: list[Delivery] = []
     for delivery in claimed:
         prefs = chosen[delivery.notice.reader_id]
         if delivery.notice.kind in prefs.muted_kinds:
-            outcomes[delivery.id] = Outcome(DeliveryStatus.SKIPPED, "muted", "the reader turned this kind off")
+            muted[delivery.id] = Outcome(DeliveryStatus.SKIPPED, "muted", "the reader turned this kind off")
         elif delivery.notice.kind not in URGENT and (until := quiet_until(prefs, now, policy.timezone)) is not None:
             waiting[until].append(delivery.id)
         else:
             to_push.append(delivery)
-    pushed = await channel.send([(d.notice, recipients[d.notice.reader_id]) for d in to_push], policy.concurrency)
-    outcomes.update(zip((d.id for d in to_push), pushed, strict=True))
     for until, ids in waiting.items():
-        await Delivery.filter(id__in=ids, status=DeliveryStatus.SENDING).update(
-            status=DeliveryStatus.PENDING, not_before=until
+        await Delivery.filter(id__in=ids, status=DeliveryStatus.PENDING).update(not_before=until, claimed_at=None)
+    await _finish(claimed, muted, now, DeliveryStatus.PENDING)
+    sent = 0
+    for start in range(0, len(to_push), policy.concurrency):
+        group = to_push[start : start + policy.concurrency]
+        if STOPPING.is_set():  # the rest of the batch goes back to the queue, for the next run or worker
+            await Delivery.filter(id__in=[d.id for d in to_push[start:]], status=DeliveryStatus.PENDING).update(
+                claimed_at=None
+            )
+            break
+        ids = [d.id for d in group]
+        await Delivery.filter(id__in=ids, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.SENDING, claimed_at=clock()
         )
-    await _finish(claimed, outcomes, clock())
-    return sum(1 for outcome in outcomes.values() if outcome.status is DeliveryStatus.SENT)
+        pushed = await channel.send([(d.notice, recipients[d.notice.reader_id]) for d in group], policy.concurrency)
+        outcomes = dict(zip(ids, pushed, strict=True))
+        await _finish(group, outcomes, clock(), DeliveryStatus.SENDING)
+        sent += sum(1 for outcome in outcomes.values() if outcome.status is DeliveryStatus.SENT)
+    return sent
 
 
 async def _claim(channel: str, now: datetime, limit: int) -> list[Delivery]:
+    """Due deliveries no live sender holds (a claim older than any batch was left by a killed worker before it
+    started their sends), taken for this run."""
     async with in_transaction():
         due = (
             await Delivery.filter(channel=channel, status=DeliveryStatus.PENDING, not_before__lte=now)
+            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM))
             .order_by("not_before", "id")
             .limit(limit)
             .select_for_update(skip_locked=True)
@@ -216,13 +235,13 @@ async def _claim(channel: str, now: datetime, limit: int) -> list[Delivery]:
         if not due:
             return []
         ids = [d.id for d in due]
-        await Delivery.filter(id__in=ids).update(status=DeliveryStatus.SENDING, claimed_at=now)
+        await Delivery.filter(id__in=ids).update(claimed_at=now)
     return await Delivery.filter(id__in=ids).select_related("notice").order_by("id")
 
 
-async def _finish(claimed: list[Delivery], outcomes: dict[int, Outcome], now: datetime) -> None:
+async def _finish(deliveries: list[Delivery], outcomes: dict[int, Outcome], now: datetime, was: DeliveryStatus) -> None:
     """Mark the outcomes, one statement per kind of outcome: a retry waits longer each time, then fails."""
-    attempts = {d.id: d.attempts + 1 for d in claimed}
+    attempts = {d.id: d.attempts + 1 for d in deliveries}
     groups: dict[tuple[DeliveryStatus, str, str, datetime | None], list[int]] = defaultdict(list)
     for delivery_id, outcome in outcomes.items():
         status, not_before = outcome.status, None
@@ -233,14 +252,16 @@ async def _finish(claimed: list[Delivery], outcomes: dict[int, Outcome], now: da
                 status = DeliveryStatus.FAILED
         groups[status, outcome.code, outcome.reason, not_before].append(delivery_id)
     for (status, code, reason, not_before), ids in groups.items():
-        changes: dict[str, object] = {"not_before": not_before} if not_before is not None else {"finished_at": now}
-        await Delivery.filter(id__in=ids, status=DeliveryStatus.SENDING).update(
+        changes: dict[str, object] = (
+            {"not_before": not_before, "claimed_at": None} if not_before is not None else {"finished_at": now}
+        )
+        await Delivery.filter(id__in=ids, status=was).update(
             status=status, attempts=F("attempts") + 1, error_code=code, error_reason=reason, **changes
         )
 
 
 async def mark_interrupted(channel: str, now: datetime) -> int:
-    """Claims older than any send can take were left by a worker that was killed mid-call."""
+    """Sends under way for longer than any send can take were left by a worker that was killed mid-call."""
     return await Delivery.filter(
         channel=channel, status=DeliveryStatus.SENDING, claimed_at__lt=now - STALE_CLAIM
     ).update(
@@ -264,4 +285,4 @@ async def retry(staff: StaffUser, delivery_ids: list[int], now: datetime) -> int
     require_role(staff, StaffRole.NETWORK_ADMIN)
     return await Delivery.filter(
         id__in=delivery_ids, status__in=(DeliveryStatus.FAILED, DeliveryStatus.INTERRUPTED)
-    ).update(status=DeliveryStatus.PENDING, not_before=now, attempts=0, finished_at=None)
+    ).update(status=DeliveryStatus.PENDING, not_before=now, attempts=0, finished_at=None, claimed_at=None)

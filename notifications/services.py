@@ -9,7 +9,7 @@ the sender (`notifications.sender`) pushes the deliveries later.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 from backend.accounts.models import Reader
 from notifications.errors import NoticeNotFound, QuietHoursInvalid
 from notifications.models import Delivery, Notice, NoticeKind, NoticePreferences, SubscribeGrant
+from notifications.templates import Template
 
 PUSH_CHANNELS = ("wechat_subscribe",)  # every notice is in the inbox; these also push it
 _BATCH = 1000
@@ -125,12 +126,26 @@ async def purge_old_notices(now: datetime, retention_days: int) -> int:
     return await Notice.filter(created_at__lt=now - timedelta(days=retention_days)).delete()
 
 
-async def authorise(reader: Reader, template_ids: Iterable[str]) -> None:
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    accepted: list[str]  # one more message of each may be sent
+    ignored: list[str]  # not a template of this installation: nothing recorded
+
+
+async def authorise(
+    reader: Reader, template_ids: Iterable[str], templates: Mapping[NoticeKind, Template]
+) -> Subscribed:
     """The mini-program reports the templates a reader accepted in one requestSubscribeMessage tap: one more
-    message of each may be sent."""
-    for template_id in set(template_ids):
+    message of each may be sent. Only the templates notices are pushed with count; any other id (one the app still
+    asks for after the configuration changed, or one made up) is ignored and reported, and the rest of the tap
+    counts, as WeChat's own answer to the tap lists each template on its own."""
+    pushed = {template.template_id for template in templates.values()}
+    asked = list(dict.fromkeys(template_ids))
+    accepted = [template_id for template_id in asked if template_id in pushed]
+    for template_id in accepted:
         grant, _ = await SubscribeGrant.get_or_create(reader_id=reader.id, template_id=template_id)
         await SubscribeGrant.filter(id=grant.id).update(remaining=F("remaining") + 1)
+    return Subscribed(accepted, [template_id for template_id in asked if template_id not in pushed])
 
 
 async def spend_many(wanted: list[tuple[int, str]]) -> list[bool]:

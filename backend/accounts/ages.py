@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_BIRTH_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+_BIRTH_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
 def birth_month(text: str) -> date | None:
-    """The first day of a birth month written YYYY-MM, or None when the text is not one."""
-    match = _BIRTH_MONTH.match(text)
-    return None if match is None else date(int(match[1]), int(match[2]), 1)
+    """The first day of a birth month written YYYY-MM, or None when the text is not one (year 0000 is none)."""
+    match = _BIRTH_MONTH.fullmatch(text)  # whole: `$` would let "2020-01\n" through
+    if match is None or match[1] == "0000":
+        return None
+    return date(int(match[1]), int(match[2]), 1)
 
 
 def age_in_months(born: date | str, today: date) -> int:

@@ -199,13 +199,26 @@ async def correct_child(
     return child
 
 
+async def lock_card(reader_id: int) -> Reader:
+    """The card's row, locked until the transaction ends: what a checkout, a hold and a child's removal on one card
+    take turns on. A card deleted meanwhile can only be a child's (no other card is removed): `ChildNotFound`."""
+    reader = await Reader.select_for_update().get_or_none(id=reader_id)
+    if reader is None:
+        raise ChildNotFound()
+    return reader
+
+
 async def remove_child(guardian: Reader, child_id: int) -> None:
     """The guardian withdraws consent: the child's card and personal data are deleted (PIPL art. 47), once the
     books borrowed on it are back (a loan without its reader would leave the library no one to ask)."""
     child = await get_child(guardian, child_id)
-    if on_loan := await child.loans.filter(returned_at__isnull=True).count():
-        raise ChildHasLoans(count=on_loan)
-    await child.delete()
+    async with in_transaction():
+        # A checkout holds this lock from counting the card's loans to adding one: under it, the loans counted here
+        # are all there are until the card is gone.
+        await lock_card(child.id)
+        if on_loan := await child.loans.filter(returned_at__isnull=True).count():
+            raise ChildHasLoans(count=on_loan)
+        await child.delete()
 
 
 async def virtual_card(card_passes: SignedPasses, holder: Reader, now: datetime) -> CardView:

@@ -13,9 +13,10 @@ from typing import Protocol
 
 from backend.accounts.models import Reader, StaffRole, StaffUser
 from backend.accounts.staff import require_role
-from backend.circulation.errors import ReaderCardNotFound, SuspensionNotFound
+from backend.circulation.errors import ReaderCardNotFound, SuspensionNotFound, SuspensionSetAbove
 from backend.circulation.models import CreditEvent, CreditReason, Suspension, SuspensionKind
 from backend.circulation.standing import Standing
+from backend.network.services import NETWORK_ROOT
 
 
 class CreditCheck(Protocol):
@@ -54,15 +55,38 @@ async def adjust(staff: StaffUser, card_number: str, points: int, note: str, now
     )
 
 
+def _authority(staff: StaffUser) -> str:
+    """The scope a suspension is set at and lifted from: the whole network for a network admin, else the staff
+    member's library and what is below it (the central library's own admin is not the network's)."""
+    return NETWORK_ROOT if staff.role is StaffRole.NETWORK_ADMIN else staff.library.path
+
+
 async def suspend(
     staff: StaffUser, card_number: str, kind: SuspensionKind, reason: str, until: datetime | None, now: datetime
 ) -> Suspension:
+    """Bar a reader from borrowing, recording who did it and at which level (see `lift`)."""
     require_role(staff, StaffRole.LIBRARY_ADMIN)
     reader = await reader_by_card(card_number)
-    return await Suspension.create(reader=reader, kind=kind, reason=reason, starts_at=now, ends_at=until, staff=staff)
+    return await Suspension.create(
+        reader=reader,
+        kind=kind,
+        reason=reason,
+        starts_at=now,
+        ends_at=until,
+        staff=staff,
+        scope_path=_authority(staff),
+    )
 
 
 async def lift(staff: StaffUser, suspension_id: int, now: datetime) -> None:
+    """Lift a suspension set at the staff member's level or below: a county library's admin lifts its own and its
+    branches', never one the network set."""
     require_role(staff, StaffRole.LIBRARY_ADMIN)
-    if not await Suspension.filter(id=suspension_id, lifted_at__isnull=True).update(lifted_at=now):
+    authority = _authority(staff)
+    lifted = await Suspension.filter(id=suspension_id, lifted_at__isnull=True, scope_path__startswith=authority).update(
+        lifted_at=now
+    )
+    if not lifted:
+        if await Suspension.exists(id=suspension_id, lifted_at__isnull=True):
+            raise SuspensionSetAbove()
         raise SuspensionNotFound()

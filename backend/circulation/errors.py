@@ -172,6 +172,12 @@ class SuspensionNotFound(NotFound):
     message_en = "No such suspension"
 
 
+class SuspensionSetAbove(PermissionDenied):
+    code = "suspension_set_above"
+    message_zh = "该暂停由上级设置，须由同级或上级管理员解除"
+    message_en = "This suspension was set at a higher level: only an administrator at that level or above can lift it"
+
+
 class TierNotFound(NotFound):
     code = "tier_not_found"
     message_zh = "未找到该信用等级"

@@ -19,6 +19,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader
+from backend.accounts.services import lock_card
 from backend.catalog.errors import RecordNotFound
 from backend.catalog.models import Copy, CopyStatus, Record
 from backend.circulation import rules
@@ -72,7 +73,7 @@ async def place_hold(
     if not await _holdable(record_id, category):
         raise RecordNotHoldable()
     async with in_transaction():
-        await Reader.select_for_update().get(id=reader.id)  # counting holds and adding one is one step
+        await lock_card(reader.id)  # counting holds and adding one is one step
         current = await standing(reader.id, now)
         if (refusal := suspension_refusal(current)) is not None:
             raise refusal

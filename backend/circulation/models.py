@@ -103,7 +103,9 @@ class SuspensionKind(StrEnum):
 
 
 class Suspension(Model):
-    """A reader barred from borrowing, with the reason they are shown and until when."""
+    """A reader barred from borrowing: the reason they are shown, until when, who set it and at which level.
+
+    Staff lift it only from that level or above."""
 
     id = fields.IntField(primary_key=True)
     reader: fields.ForeignKeyRelation[Reader] = fields.ForeignKeyField(
@@ -117,6 +119,9 @@ class Suspension(Model):
     staff: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
         "models.StaffUser", related_name="suspensions", null=True, on_delete=fields.SET_NULL
     )
+    # The scope of whoever set it: their library's path, or "/" (the whole network) for a network admin. A row
+    # written without one (older code, psql) is the network's, the level fewest staff can lift.
+    scope_path = fields.CharField(max_length=255, db_default="/")
 
     class Meta:
         table = "suspension"

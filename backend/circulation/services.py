@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader, StaffUser
+from backend.accounts.services import lock_card
 from backend.catalog.errors import CopyNotFound
 from backend.catalog.models import Copy, CopyStatus
 from backend.circulation import holds, rules
@@ -66,8 +67,9 @@ async def checkout(
     """Lend a copy: at a desk by `staff` (the copy must be at one of their libraries), or by the reader alone at
     the self-service `library` where the copy is. A copy on the hold shelf goes only to the reader it waits for."""
     async with bus.transaction():
-        # The reader's row is the lock that makes counting their loans and adding one a single step.
-        await Reader.select_for_update().get(id=reader.id)
+        # The reader's row is the lock that makes counting their loans and adding one a single step (and that a
+        # child's card is removed under, so it is not removed with a loan being added).
+        await lock_card(reader.id)
         copy = await _locked_copy(barcode)
         here = await Library.get(id=copy.current_library_id)
         _lends_here(here, staff, library)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +32,7 @@ from backend.events.models import (
 )
 from backend.network.errors import OutsideScope
 from backend.network.services import in_scope, library_in_scope, nearest_libraries
+from backend.spreadsheets import csv_document
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,16 +181,11 @@ async def attendees(staff: StaffUser, event_id: int) -> list[Booking]:
 
 
 async def attendees_csv(staff: StaffUser, event_id: int) -> str:
-    """The attendee list for the door or the records, as CSV (UTF-8 with a BOM, so spreadsheet programs in
-    China read the Chinese names right)."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(
-        ["booking", "status", "card_number", "name", "booked_by_card", "seats", "booked_at", "checked_in_at"]
-    )
-    for b in await attendees(staff, event_id):
-        writer.writerow(
+    """The attendee list for the door or the records, as CSV for a spreadsheet program."""
+    bookings = await attendees(staff, event_id)
+    return csv_document(
+        ["booking", "status", "card_number", "name", "booked_by_card", "seats", "booked_at", "checked_in_at"],
+        (
             [
                 b.id,
                 b.status.value,
@@ -202,8 +196,9 @@ async def attendees_csv(staff: StaffUser, event_id: int) -> str:
                 b.created_at.isoformat(),
                 b.checked_in_at.isoformat() if b.checked_in_at else "",
             ]
-        )
-    return out.getvalue()
+            for b in bookings
+        ),
+    )
 
 
 async def staff_events(staff: StaffUser, library_code: str, since: datetime) -> list[Event]:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from backend.network.errors import InvalidOpeningHours, UnknownTimezone
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")  # [0-9], not \d: no full-width digits
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")  # [0-9], not \d: no full-width digits
 
 WeeklyHours = dict[str, list[list[str]]]
 
@@ -24,7 +24,7 @@ def validate(hours: WeeklyHours) -> WeeklyHours:
         intervals = hours.get(day) or []
         previous_close = "00:00"
         for interval in intervals:
-            if len(interval) != 2 or not all(isinstance(t, str) and _HHMM.match(t) for t in interval):
+            if len(interval) != 2 or not all(isinstance(t, str) and _HHMM.fullmatch(t) for t in interval):
                 raise InvalidOpeningHours(reason=f"{day}: {interval!r} is not [HH:MM, HH:MM]")
             opens, closes = interval
             if not previous_close <= opens < closes:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import requests
-import urllib3
 from redis.asyncio import Redis
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
@@ -29,6 +28,7 @@ from backend.wechat.errors import (
     WeChatRiskyUser,
     WeChatUnavailable,
 )
+from backend.wechat.transport import WeChatAdapter, maybe_received
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,9 @@ class WechatpyGateway:
         self._http.proxies = requests.utils.get_environ_proxies(api_base)
         self._http.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self._http.trust_env = False
-        self._http.mount("http", requests.adapters.HTTPAdapter(pool_maxsize=threads))
+        adapter = WeChatAdapter(pool_maxsize=threads)
+        for scheme in ("http://", "https://"):  # requests' own adapters sit at these prefixes: a shorter one loses
+            self._http.mount(scheme, adapter)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wechat")
         self._local = threading.local()
         self._token_key = f"wechat:access_token:{appid}"
@@ -213,6 +215,8 @@ class WechatpyGateway:
                     result = await self._run(None, lambda c: c.fetch_access_token(force_refresh=True))
             except WeChatClientException as exc:
                 raise _translate(exc, invalid_code=WeChatUnavailable) from exc
+            except WeChatNoAnswer as exc:  # a token is asked for again safely: only a message's lost answer matters
+                raise WeChatUnavailable() from exc
             token = str(result["access_token"])
             ttl = max(int(result.get("expires_in", 7200)) - _TOKEN_EARLY_RENEWAL_SECONDS, 60)
             await self._redis.set(self._token_key, token, ex=ttl)
@@ -236,19 +240,9 @@ class WechatpyGateway:
             except requests.RequestException as exc:
                 # Only the exception's type: its text holds the URL, with the AppSecret or access_token in it.
                 log.warning("WeChat unreachable (%s)", type(exc).__name__)
-                raise (WeChatNoAnswer() if _maybe_received(exc) else WeChatUnavailable()) from exc
+                raise (WeChatNoAnswer() if maybe_received(exc) else WeChatUnavailable()) from exc
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, work)
-
-
-def _maybe_received(exc: requests.RequestException) -> bool:
-    """Whether the request may have reached WeChat: anything after the connection was made."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    if isinstance(exc, requests.ConnectionError):
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        return not isinstance(reason, urllib3.exceptions.NewConnectionError)
-    return isinstance(exc, requests.ReadTimeout)
 
 
 def _translate(exc: WeChatClientException, *, invalid_code: type[DomainError]) -> DomainError:

@@ -12,12 +12,12 @@ from backend.accounts.models import Reader, ReaderType
 from backend.accounts.services import CardView
 from backend.accounts.tokens import TokenPair
 from miniprogram_api.network.schemas import Code
-from miniprogram_api.schemas import text
+from miniprogram_api.schemas import matching, text
 
-WeChatCode = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+WeChatCode = Annotated[str, text(128, min_length=1)]
 Name = Annotated[str, text(50, min_length=1)]
-BirthMonth = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
-Token = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+BirthMonth = Annotated[str, matching(r"[0-9]{4}-[0-9]{2}", description="YYYY-MM")]
+Token = Annotated[str, text(512, min_length=1)]
 
 
 class WeChatLoginIn(msgspec.Struct):

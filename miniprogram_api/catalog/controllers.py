@@ -34,10 +34,10 @@ from miniprogram_api.catalog.schemas import (
 )
 from miniprogram_api.deps import BEARER
 from miniprogram_api.errors import problems
-from miniprogram_api.schemas import RowId
+from miniprogram_api.schemas import RowId, matching_param, page_size, text_param
 
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
-BarcodeParam = Annotated[str, Parameter(pattern=BARCODE_PATTERN)]
+BarcodeParam = Annotated[str, matching_param(BARCODE_PATTERN)]
 
 
 class RecordController(Controller):
@@ -47,22 +47,20 @@ class RecordController(Controller):
     @get("/", responses=problems(InvalidIsbn, LibraryNotFound))
     async def search(
         self,
-        q: Annotated[str, Parameter(max_length=200, description="Words, pinyin, initials or an ISBN")] = "",
-        author: Annotated[str, Parameter(max_length=100)] = "",
-        clc: Annotated[
-            str, Parameter(max_length=20, pattern=r"^[A-Za-z0-9.:/-]*$", description="CLC class prefix")
-        ] = "",
+        q: Annotated[str, text_param(200, "Words, pinyin, initials or an ISBN")] = "",
+        author: Annotated[str, text_param(100)] = "",
+        clc: Annotated[str, matching_param(r"[A-Za-z0-9.:/-]{0,20}", "CLC class prefix")] = "",
         year_from: Annotated[int | None, Parameter(ge=0, le=9999)] = None,
         year_to: Annotated[int | None, Parameter(ge=0, le=9999)] = None,
-        language: Annotated[str, Parameter(max_length=8, pattern=r"^[a-z]*$")] = "",
+        language: Annotated[str, matching_param(r"[a-z]{0,8}")] = "",
         item_type: ItemType | None = None,
-        library: Annotated[str, Parameter(pattern=r"^[A-Za-z0-9_-]{0,32}$", description="Only copies here")] = "",
+        library: Annotated[str, matching_param(r"[A-Za-z0-9_-]{0,32}", "Only copies here")] = "",
         age: Annotated[int | None, Parameter(ge=0, le=18, description="Children's books for this age")] = None,
         within_m: Annotated[
             float | None, Parameter(gt=0, le=50_000, description="With lat/lng: on the shelf at a library this close")
         ] = None,
         sort: Sort = Sort.RELEVANCE,
-        limit: Annotated[int, Parameter(ge=1, le=50)] = 20,
+        limit: Annotated[int, page_size(50)] = 20,
         offset: Annotated[int, Parameter(ge=0, le=search.CONSIDERED)] = 0,
         lat: Annotated[float | None, Parameter(ge=-90, le=90, description="Reader's position, for distances")] = None,
         lng: Annotated[float | None, Parameter(ge=-180, le=180)] = None,

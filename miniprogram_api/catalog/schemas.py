@@ -13,10 +13,10 @@ from backend.catalog.search import Hit, SearchResult
 from backend.catalog.services import Holding
 from backend.network.models import LibraryLevel
 from miniprogram_api.network.schemas import Code
-from miniprogram_api.schemas import text
+from miniprogram_api.schemas import RowId, matching, text, web_address
 
-BARCODE_PATTERN = r"^[A-Za-z0-9-]{4,32}$"
-Barcode = Annotated[str, msgspec.Meta(pattern=BARCODE_PATTERN)]
+BARCODE_PATTERN = r"[A-Za-z0-9-]{4,32}"
+Barcode = Annotated[str, matching(BARCODE_PATTERN)]
 
 
 class AuthorOut(msgspec.Struct):
@@ -177,7 +177,7 @@ class SearchOut(msgspec.Struct):
 
 class AuthorIn(msgspec.Struct):
     name: Annotated[str, text(100, min_length=1)]
-    role: Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{1,20}$")] = "author"
+    role: Annotated[str, matching(r"[a-z_]{1,20}")] = "author"
 
 
 class RecordIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -190,11 +190,11 @@ class RecordIn(msgspec.Struct, forbid_unknown_fields=True):
     authors: Annotated[list[AuthorIn], msgspec.Meta(max_length=20)] | None = None
     publisher: Annotated[str, text(200)] | None = None
     year: Annotated[int, msgspec.Meta(ge=0, le=2100)] | None = None
-    clc_class: Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[A-Za-z0-9.:/()=+-]*$")] | None = None
+    clc_class: Annotated[str, matching(r"[A-Za-z0-9.:/()=+-]{0,40}")] | None = None
     subjects: Annotated[list[Annotated[str, text(60, min_length=1)]], msgspec.Meta(max_length=30)] | None = None
-    language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{0,8}$")] | None = None
-    summary: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
-    cover_url: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^(https?://\S+)?$")] | None = None
+    language: Annotated[str, matching(r"[a-z]{0,8}")] | None = None
+    summary: Annotated[str, text(5000, multi_line=True)] | None = None
+    cover_url: Annotated[str, web_address(500)] | None = None
     audience_min_age: Annotated[int, msgspec.Meta(ge=0, le=18)] | None = None
     audience_max_age: Annotated[int, msgspec.Meta(ge=0, le=18)] | None = None
 
@@ -205,7 +205,7 @@ class RecordIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CopyIn(msgspec.Struct, forbid_unknown_fields=True):
-    record_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    record_id: RowId
     barcode: Barcode
     library_code: Code
     shelf_location: Annotated[str, text(60)] = ""

@@ -58,6 +58,7 @@ from backend.circulation.errors import (
     RecordNotHoldable,
     RenewalsUsedUp,
     SuspensionNotFound,
+    SuspensionSetAbove,
     TierConflict,
     TierNotFound,
     TitleAlreadyOnLoan,
@@ -97,11 +98,10 @@ from miniprogram_api.circulation.schemas import (
 )
 from miniprogram_api.deps import BEARER, provide_child, provide_self
 from miniprogram_api.errors import language_of, problems
-from miniprogram_api.network.schemas import CODE_PATTERN
-from miniprogram_api.schemas import RowId
+from miniprogram_api.network.schemas import LibraryCodeParam
+from miniprogram_api.schemas import BigRowId, Offset, RowId, matching_param, page_size
 
-LibraryCode = Annotated[str, Parameter(pattern=CODE_PATTERN)]
-CardNumber = Annotated[str, Parameter(pattern=r"^[0-9]{4,20}$")]
+CardNumber = Annotated[str, matching_param(r"[0-9]{4,20}")]
 _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 # The card holder's endpoints serve the reader and, under /readers/me/children/{child_id}, a child's card.
 _HOLDER = (*_READER, ChildNotFound)
@@ -187,7 +187,7 @@ class LoanController(Controller):
         responses=problems(*_HOLDER, LoanNotFound, OverdueNotRenewable, RenewalsUsedUp, HoldsWaiting),
     )
     async def renew(
-        self, deps: Dependencies, holder: Reader, loan_id: RowId, request: Request[Any, Any, Any]
+        self, deps: Dependencies, holder: Reader, loan_id: BigRowId, request: Request[Any, Any, Any]
     ) -> LoanOut:
         """Keep a book longer, when the loan rule and my credit tier allow another renewal."""
         await services.renew(holder, loan_id, deps.clock.now())
@@ -203,8 +203,8 @@ class LoanController(Controller):
     async def reading_history(
         self,
         holder: Reader,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, page_size(100)] = 20,
+        offset: Offset = 0,
     ) -> list[HistoryItemOut]:
         """Books I returned, newest first: kept only while I have asked for a reading history."""
         loans = await services.reading_history(holder, limit=limit, offset=offset)
@@ -229,7 +229,13 @@ class DeskController(Controller):
     @post(
         "/checkouts",
         responses=problems(
-            *_STAFF, CardPayloadInvalid, CardPayloadExpired, CardPayloadReplayed, CounterOnly, *_REFUSALS
+            *_STAFF,
+            CardPayloadInvalid,
+            CardPayloadExpired,
+            CardPayloadReplayed,
+            ChildNotFound,
+            CounterOnly,
+            *_REFUSALS,
         ),
     )
     async def checkout(self, deps: Dependencies, staff: StaffUser, data: DeskCheckoutIn) -> DeskLoanOut:
@@ -258,13 +264,13 @@ class DeskController(Controller):
         return CheckInOut.of(done)
 
     @get("/libraries/{code:str}/pull-list", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
-    async def pull_list(self, staff: StaffUser, code: LibraryCode) -> list[ShelfCopyOut]:
+    async def pull_list(self, staff: StaffUser, code: LibraryCodeParam) -> list[ShelfCopyOut]:
         """Copies on this library's shelves that readers' holds are waiting for: fetch them and scan them in."""
         library = await library_in_scope(code, staff.library.path)
         return [_shelf_copy(copy) for copy in await holds.pull_list(library)]
 
     @get("/libraries/{code:str}/hold-shelf", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
-    async def hold_shelf(self, staff: StaffUser, code: LibraryCode) -> list[HoldShelfOut]:
+    async def hold_shelf(self, staff: StaffUser, code: LibraryCodeParam) -> list[HoldShelfOut]:
         """Holds ready for collection here, the soonest to expire first."""
         library = await library_in_scope(code, staff.library.path)
         return [
@@ -274,7 +280,7 @@ class DeskController(Controller):
         ]
 
     @get("/libraries/{code:str}/holds-to-clear", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
-    async def holds_to_clear(self, staff: StaffUser, code: LibraryCode) -> list[ShelfCopyOut]:
+    async def holds_to_clear(self, staff: StaffUser, code: LibraryCodeParam) -> list[ShelfCopyOut]:
         """Copies on this hold shelf whose hold expired or was cancelled: scan them in to pass them on."""
         library = await library_in_scope(code, staff.library.path)
         return [_shelf_copy(copy) for copy in await holds.to_clear(library)]
@@ -283,7 +289,7 @@ class DeskController(Controller):
     async def transits(
         self,
         staff: StaffUser,
-        code: LibraryCode,
+        code: LibraryCodeParam,
         direction: Annotated[Literal["incoming", "outgoing"], Parameter(description="To or from this library")],
     ) -> list[ShelfCopyOut]:
         """Copies in transit to this library, or sent from it."""
@@ -407,10 +413,12 @@ class StaffReaderController(Controller):
         return SuspensionOut.of(suspension)
 
     @delete(
-        "/suspensions/{suspension_id:int}", status_code=204, responses=problems(*_STAFF, RoleTooLow, SuspensionNotFound)
+        "/suspensions/{suspension_id:int}",
+        status_code=204,
+        responses=problems(*_STAFF, RoleTooLow, SuspensionNotFound, SuspensionSetAbove),
     )
     async def lift(self, deps: Dependencies, staff: StaffUser, suspension_id: RowId) -> None:
-        """Lift a suspension now."""
+        """Lift a suspension now: one set at my level or below (a network admin's only by a network admin)."""
         await credit.lift(staff, suspension_id, deps.clock.now())
 
 
@@ -452,7 +460,7 @@ class PolicyController(Controller):
 
     @get("/loan-rules/effective", responses=problems(*_STAFF, LibraryNotFound))
     async def effective_terms(
-        self, staff: StaffUser, reader_category: ReaderCategory, item_type: ItemType, library_code: LibraryCode
+        self, staff: StaffUser, reader_category: ReaderCategory, item_type: ItemType, library_code: LibraryCodeParam
     ) -> EffectiveTermsOut:
         """The terms a loan of this reader category and item type made at this library gets now, each with the rule
         it comes from."""

@@ -27,21 +27,19 @@ from backend.circulation.policy import EffectiveTerms, StatedRule, TierDraft
 from backend.circulation.services import CheckIn, LoanState
 from backend.circulation.standing import Standing
 from backend.circulation.terms import TERMS
-from miniprogram_api.catalog.schemas import BARCODE_PATTERN
-from miniprogram_api.network.schemas import CODE_PATTERN
-from miniprogram_api.schemas import text
-
-Barcode = Annotated[str, msgspec.Meta(pattern=BARCODE_PATTERN)]
+from miniprogram_api.catalog.schemas import Barcode
+from miniprogram_api.network.schemas import Code
+from miniprogram_api.schemas import Day, Moment, RowId, text
 
 
 class SelfCheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
-    library_code: Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)]
+    library_code: Code
     """The self-service library the reader is at (from its door code)."""
     barcode: Barcode
 
 
 class DeskCheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
-    card_payload: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    card_payload: Annotated[str, text(200, min_length=1)]
     """The reader's virtual card, as scanned."""
     barcode: Barcode
 
@@ -169,7 +167,7 @@ class SuspensionIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: SuspensionKind
     reason: Annotated[str, text(200, min_length=1)]
     """Shown to the reader when a loan is refused."""
-    until: datetime | None = None
+    until: Moment | None = None
     """None: until lifted."""
 
 
@@ -224,16 +222,16 @@ class CheckInOut(msgspec.Struct):
 
 
 class HoldIn(msgspec.Struct, forbid_unknown_fields=True):
-    record_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
-    pickup_library_code: Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)]
+    record_id: RowId
+    pickup_library_code: Code
 
 
 class HoldPatch(msgspec.Struct, forbid_unknown_fields=True):
     """Change the pickup library (until the copy is on the hold shelf), or suspend the hold until a date (keeping
     the place in the queue); `suspended_until: null` resumes it."""
 
-    pickup_library_code: Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)] | None = None
-    suspended_until: date | msgspec.UnsetType | None = msgspec.UNSET
+    pickup_library_code: Code | None = None
+    suspended_until: Day | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class HoldOut(msgspec.Struct):
@@ -345,7 +343,7 @@ class RuleIn(RuleTermsIn, forbid_unknown_fields=True):
 
     reader_category: ReaderCategory | None = None
     item_type: ItemType | None = None
-    library_code: Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)] | None = None
+    library_code: Code | None = None
 
 
 class LoanRuleOut(msgspec.Struct):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post, put
@@ -62,13 +61,12 @@ from miniprogram_api.events.schemas import (
     SeriesOut,
     TicketOut,
 )
-from miniprogram_api.network.schemas import CODE_PATTERN
-from miniprogram_api.schemas import RowId
+from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam
+from miniprogram_api.schemas import Moment, RowId, matching_param, page_size
 
 _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 _PNG = {200: ResponseSpec(data_container=bytes, media_type="image/png", description="A QR code")}
-LibraryCode = Annotated[str, Parameter(pattern=CODE_PATTERN)]
 
 
 def _booking_out(b: Booking) -> BookingOut:
@@ -83,16 +81,16 @@ class EventController(Controller):
     async def browse(
         self,
         deps: Dependencies,
-        library: Annotated[str | None, Parameter(pattern=CODE_PATTERN, description="Held at this library")] = None,
-        starts_from: Annotated[datetime | None, Parameter(description="Not ended by then (default: now)")] = None,
-        starts_to: Annotated[datetime | None, Parameter(description="Starting before then")] = None,
+        library: Annotated[str | None, matching_param(CODE_PATTERN, "Held at this library")] = None,
+        starts_from: Annotated[Moment | None, Parameter(description="Not ended by then (default: now)")] = None,
+        starts_to: Annotated[Moment | None, Parameter(description="Starting before then")] = None,
         category: EventCategory | None = None,
         age_months: Annotated[int | None, Parameter(ge=0, le=14 * 12, description="For a child this old")] = None,
         lat: Annotated[float | None, Parameter(ge=-90, le=90)] = None,
         lng: Annotated[float | None, Parameter(ge=-180, le=180)] = None,
         radius_m: Annotated[float, Parameter(gt=0, le=50_000)] = 5000,
         has_seats: bool = False,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        limit: Annotated[int, page_size(100)] = 20,
         offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
     ) -> list[EventOut]:
         """Upcoming events, soonest first: by library, dates, category, a child's age, near a point (with lat and
@@ -237,7 +235,7 @@ class StaffEventController(Controller):
         return EventOut.of(await services.create_event(staff, data.library_code, data.series_id, data.draft()))
 
     @get("/libraries/{code:str}/events", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
-    async def library_events(self, deps: Dependencies, staff: StaffUser, code: LibraryCode) -> list[EventOut]:
+    async def library_events(self, deps: Dependencies, staff: StaffUser, code: LibraryCodeParam) -> list[EventOut]:
         """A library's events not yet over, drafts included."""
         return [EventOut.of(e) for e in await services.staff_events(staff, code, deps.clock.now())]
 

@@ -10,17 +10,14 @@ import msgspec
 
 from backend.events.models import Audience, Booking, BookingStatus, Event, EventCategory, EventSeries, EventStatus
 from backend.events.services import EventDraft
-from miniprogram_api.network.schemas import CODE_PATTERN
-from miniprogram_api.schemas import text
+from miniprogram_api.network.schemas import Code
+from miniprogram_api.schemas import Moment, RowId, text, web_address
 
-LibraryCode = Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)]
-Moment = Annotated[datetime, msgspec.Meta(tz=True)]  # with its offset: "10:00" alone would be read as UTC
-Id = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Months = Annotated[int, msgspec.Meta(ge=0, le=14 * 12)]
 
 
 class EventIn(msgspec.Struct, forbid_unknown_fields=True):
-    library_code: LibraryCode
+    library_code: Code
     title: Annotated[str, text(60, min_length=1)]
     category: EventCategory
     starts_at: Moment
@@ -30,11 +27,11 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
     booking_closes_at: Moment
     cancel_until: Moment
     """Readers cancel freely until then; later, a confirmed seat is kept or missed."""
-    description: Annotated[str, msgspec.Meta(max_length=5000)] = ""
-    series_id: Id | None = None
+    description: Annotated[str, text(5000, multi_line=True)] = ""
+    series_id: RowId | None = None
     online: bool = False
     place: Annotated[str, text(100)] = ""
-    cover_url: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^(https://\S+)?$")] = ""
+    cover_url: Annotated[str, web_address(500, schemes="https")] = ""
     audience: Audience = Audience.EVERYONE
     min_age_months: Months | None = None
     max_age_months: Months | None = None
@@ -106,7 +103,7 @@ class EventOut(msgspec.Struct):
 
 
 class BookingIn(msgspec.Struct, forbid_unknown_fields=True):
-    child_id: Id | None = None
+    child_id: RowId | None = None
     """Book for this child's card (the guardian's own); empty: for myself."""
     companions: Annotated[int, msgspec.Meta(ge=0, le=5)] = 0
 
@@ -154,11 +151,11 @@ class TicketOut(msgspec.Struct):
 
 
 class ScanIn(msgspec.Struct, forbid_unknown_fields=True):
-    payload: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    payload: Annotated[str, text(200, min_length=1)]
 
 
 class DoorIn(msgspec.Struct, forbid_unknown_fields=True):
-    scene: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    scene: Annotated[str, text(32, min_length=1)]
     """The scene of the event's door code, as the mini-program received it."""
 
 
@@ -168,7 +165,7 @@ class CancelEventIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SeriesIn(msgspec.Struct, forbid_unknown_fields=True):
-    library_code: LibraryCode
+    library_code: Code
     name: Annotated[str, text(50, min_length=1)]
     max_active_bookings: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
 

@@ -13,7 +13,7 @@ from backend.network.models import LibraryLevel, LibraryService
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.errors import problems
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam, LibraryOut, LibraryPage
-from miniprogram_api.schemas import PLAIN_TEXT
+from miniprogram_api.schemas import Offset, matching_param, page_size, text_param
 
 
 class LibraryController(Controller):
@@ -26,14 +26,10 @@ class LibraryController(Controller):
         deps: Dependencies,
         level: LibraryLevel | None = None,
         service: LibraryService | None = None,
-        within: Annotated[
-            str | None, Parameter(pattern=CODE_PATTERN, description="List this library's sub-tree")
-        ] = None,
-        q: Annotated[
-            str | None, Parameter(max_length=50, pattern=PLAIN_TEXT, description="Part of a name or address")
-        ] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, Parameter(ge=0, le=100_000)] = 0,
+        within: Annotated[str | None, matching_param(CODE_PATTERN, "List this library's sub-tree")] = None,
+        q: Annotated[str | None, text_param(50, "Part of a name or address")] = None,
+        limit: Annotated[int, page_size(200)] = 50,
+        offset: Offset = 0,
     ) -> LibraryPage:
         """Libraries of the network, filtered by level, service offered, or part of the network."""
         found, total = await services.list_libraries(
@@ -48,7 +44,7 @@ class LibraryController(Controller):
         deps: Dependencies,
         lat: Annotated[float, Parameter(ge=-90, le=90)],
         lng: Annotated[float, Parameter(ge=-180, le=180)],
-        limit: Annotated[int, Parameter(ge=1, le=50)] = 10,
+        limit: Annotated[int, page_size(50)] = 10,
         radius_m: Annotated[float | None, Parameter(gt=0, le=500_000)] = None,
         service: LibraryService | None = None,
     ) -> list[LibraryOut]:

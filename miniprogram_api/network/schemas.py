@@ -6,19 +6,22 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from litestar.params import Parameter
 
 from backend.network import hours
 from backend.network.models import Library, LibraryLevel, LibraryService
+from miniprogram_api.schemas import matching, matching_param, text
 
 Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
-CODE_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
-Code = Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)]
+CODE_PATTERN = r"[A-Za-z0-9_-]{1,32}"
+Code = Annotated[str, matching(CODE_PATTERN)]
 # The same, as a path or query parameter: a malformed code is a 400 before any query runs.
-LibraryCodeParam = Annotated[str, Parameter(pattern=CODE_PATTERN, description="A library's network-unique code")]
-Interval = Annotated[list[Annotated[str, msgspec.Meta(max_length=5)]], msgspec.Meta(min_length=2, max_length=2)]
-WeeklyHours = dict[Annotated[str, msgspec.Meta(max_length=3)], Annotated[list[Interval], msgspec.Meta(max_length=6)]]
+LibraryCodeParam = Annotated[str, matching_param(CODE_PATTERN, "A library's network-unique code")]
+Interval = Annotated[list[Annotated[str, text(5)]], msgspec.Meta(min_length=2, max_length=2)]
+WeeklyHours = Annotated[
+    dict[Annotated[str, text(3)], Annotated[list[Interval], msgspec.Meta(max_length=6)]], msgspec.Meta(max_length=7)
+]
+Services = Annotated[list[LibraryService], msgspec.Meta(max_length=len(LibraryService))]
 
 
 class LibraryOut(msgspec.Struct):

@@ -28,10 +28,11 @@ from miniprogram_api.notifications.schemas import (
     RetryIn,
     RetryOut,
     SubscriptionIn,
+    SubscriptionOut,
     TemplateOut,
     UnreadOut,
 )
-from miniprogram_api.schemas import RowId
+from miniprogram_api.schemas import INT64_MAX, BigRowId, RowId, page_size
 from notifications import broadcasts, sender, services
 from notifications.errors import AudienceInvalid, MessageNotFound, NoticeNotFound, QuietHoursInvalid
 
@@ -50,9 +51,9 @@ class NoticeController(Controller):
         self,
         reader: Reader,
         unread_only: bool = False,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        limit: Annotated[int, page_size(100)] = 20,
         before_id: Annotated[
-            int | None, Parameter(ge=1, le=2**63 - 1, description="The next page: older than this notice")
+            int | None, Parameter(ge=1, le=INT64_MAX, description="The next page: older than this notice")
         ] = None,
     ) -> list[NoticeOut]:
         """My notices, newest first: every notice comes here, whether or not it was also pushed in WeChat."""
@@ -65,12 +66,12 @@ class NoticeController(Controller):
         return UnreadOut(await services.unread_count(reader))
 
     @post("/notices/{notice_id:int}/read", status_code=204, responses=problems(*_READER, NoticeNotFound))
-    async def read(self, deps: Dependencies, reader: Reader, notice_id: RowId) -> None:
+    async def read(self, deps: Dependencies, reader: Reader, notice_id: BigRowId) -> None:
         """Mark a notice read."""
         await services.mark_read(reader, notice_id, deps.clock.now())
 
     @delete("/notices/{notice_id:int}", status_code=204, responses=problems(*_READER, NoticeNotFound))
-    async def delete(self, reader: Reader, notice_id: RowId) -> None:
+    async def delete(self, reader: Reader, notice_id: BigRowId) -> None:
         """Delete a notice from my inbox."""
         await services.delete_notice(reader, notice_id)
 
@@ -79,10 +80,11 @@ class NoticeController(Controller):
         """Mark every notice read."""
         await services.mark_read(reader, None, deps.clock.now())
 
-    @post("/subscriptions", status_code=204, responses=problems(*_READER))
-    async def subscribe(self, reader: Reader, data: SubscriptionIn) -> None:
-        """Report the templates I accepted in one subscribe tap: each allows one more message."""
-        await services.authorise(reader, data.template_ids)
+    @post("/subscriptions", status_code=200, responses=problems(*_READER))
+    async def subscribe(self, deps: Dependencies, reader: Reader, data: SubscriptionIn) -> SubscriptionOut:
+        """Report the templates I accepted in one subscribe tap: each allows one more message. Ids that are not this
+        service's templates (see `/notice-templates`) are ignored, and the answer says which."""
+        return SubscriptionOut.of(await services.authorise(reader, data.template_ids, deps.templates))
 
     @get("/notice-preferences", responses=problems(*_READER))
     async def preferences(self, deps: Dependencies, reader: Reader) -> PreferencesOut:
@@ -127,9 +129,7 @@ class StaffMessageController(Controller):
         return ReportOut.of(*await broadcasts.report(staff, message_id))
 
     @get("/deliveries/undelivered", responses=problems(*_STAFF, RoleTooLow))
-    async def undelivered(
-        self, staff: StaffUser, limit: Annotated[int, Parameter(ge=1, le=500)] = 100
-    ) -> list[DeliveryOut]:
+    async def undelivered(self, staff: StaffUser, limit: Annotated[int, page_size(500)] = 100) -> list[DeliveryOut]:
         """Failed and interrupted pushes with their reasons, newest first (network admins)."""
         return [DeliveryOut.of(d) for d in await sender.undelivered(staff, limit)]
 

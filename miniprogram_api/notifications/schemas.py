@@ -8,9 +8,9 @@ from typing import Annotated
 
 import msgspec
 
-from miniprogram_api.schemas import text
+from miniprogram_api.schemas import BigRowId, matching, text
 from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, StaffMessage
-from notifications.services import Preferences
+from notifications.services import Preferences, Subscribed
 
 
 class NoticeOut(msgspec.Struct):
@@ -41,8 +41,19 @@ class UnreadOut(msgspec.Struct):
 
 
 class SubscriptionIn(msgspec.Struct, forbid_unknown_fields=True):
-    template_ids: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]], msgspec.Meta(max_length=3)]
+    template_ids: Annotated[list[Annotated[str, text(64, min_length=1)]], msgspec.Meta(max_length=3)]
     """The templates the reader accepted in one requestSubscribeMessage tap (WeChat allows three per tap)."""
+
+
+class SubscriptionOut(msgspec.Struct):
+    accepted: list[str]
+    """The templates that now allow one more message each."""
+    ignored: list[str]
+    """Ids that are not templates of this service (a stale or mistyped id): nothing was recorded for them."""
+
+    @classmethod
+    def of(cls, subscribed: Subscribed) -> SubscriptionOut:
+        return cls(subscribed.accepted, subscribed.ignored)
 
 
 class TemplateOut(msgspec.Struct):
@@ -72,7 +83,7 @@ class PreferencesOut(msgspec.Struct):
         return cls(sorted(prefs.muted_kinds), prefs.quiet_from, prefs.quiet_until)
 
 
-Audience = Annotated[str, msgspec.Meta(pattern=r"^(library|holds):[A-Za-z0-9-]{1,32}$|^event:[0-9]{1,9}$")]
+Audience = Annotated[str, matching(r"(?:library|holds):[A-Za-z0-9-]{1,32}|event:[0-9]{1,9}")]
 
 
 class AudienceIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -144,7 +155,7 @@ class DeliveryOut(msgspec.Struct):
 
 
 class RetryIn(msgspec.Struct, forbid_unknown_fields=True):
-    delivery_ids: Annotated[list[int], msgspec.Meta(min_length=1, max_length=1000)]
+    delivery_ids: Annotated[list[BigRowId], msgspec.Meta(min_length=1, max_length=1000)]
 
 
 class RetryOut(msgspec.Struct):

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
 
 from backend.accounts import services
 from backend.accounts import staff as staff_service
@@ -43,7 +42,7 @@ from miniprogram_api.accounts.schemas import TokensOut
 from miniprogram_api.deps import BEARER
 from miniprogram_api.errors import problems
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam, LibraryOut
-from miniprogram_api.schemas import RowId
+from miniprogram_api.schemas import RowId, matching_param
 from miniprogram_api.staff.schemas import (
     CardScanIn,
     LibraryIn,
@@ -93,7 +92,7 @@ class StaffController(Controller):
 
     @get("/staff-users", responses=problems(*_ADMIN, LibraryNotFound))
     async def list_staff(
-        self, staff: StaffUser, library: Annotated[str | None, Parameter(pattern=CODE_PATTERN)] = None
+        self, staff: StaffUser, library: Annotated[str | None, matching_param(CODE_PATTERN)] = None
     ) -> list[StaffOut]:
         """Staff of the caller's libraries (or of one library's sub-tree inside them)."""
         return [StaffOut.of(s) for s in await staff_service.list_staff(staff, library)]

@@ -7,12 +7,12 @@ from typing import Annotated
 import msgspec
 
 from backend.accounts.models import Reader, ReaderType, StaffRole, StaffUser
-from backend.network.models import LibraryLevel, LibraryService
-from miniprogram_api.network.schemas import Code, Latitude, Longitude, WeeklyHours
-from miniprogram_api.schemas import text
+from backend.network.models import LibraryLevel
+from miniprogram_api.network.schemas import Code, Latitude, Longitude, Services, WeeklyHours
+from miniprogram_api.schemas import matching, text
 
-Username = Annotated[str, msgspec.Meta(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.@-]+$")]
-Password = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Username = Annotated[str, matching(r"[A-Za-z0-9_.@-]{3,50}")]
+Password = Annotated[str, text(200, min_length=1)]
 Text = Annotated[str, text(200)]
 
 
@@ -36,14 +36,14 @@ class StaffOut(msgspec.Struct):
 
 class StaffIn(msgspec.Struct, forbid_unknown_fields=True):
     username: Username
-    password: Annotated[str, msgspec.Meta(max_length=200)]
+    password: Annotated[str, text(200)]
     role: StaffRole
     library_code: Code
     display_name: Annotated[str, text(50)] = ""
 
 
 class CardScanIn(msgspec.Struct):
-    payload: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    payload: Annotated[str, text(200, min_length=1)]
 
 
 class ScannedReaderOut(msgspec.Struct):
@@ -77,9 +77,9 @@ class LibraryIn(msgspec.Struct, forbid_unknown_fields=True):
     longitude: Longitude
     address: Text = ""
     phone: Annotated[str, text(30)] = ""
-    timezone: Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[A-Za-z0-9_+/-]+$")] = "Asia/Shanghai"
+    timezone: Annotated[str, matching(r"[A-Za-z0-9_+/-]{1,40}")] = "Asia/Shanghai"
     opening_hours: WeeklyHours = {}
-    services: list[LibraryService] = []
+    services: Services = []
 
 
 class LibraryPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -89,5 +89,5 @@ class LibraryPatch(msgspec.Struct, forbid_unknown_fields=True):
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     opening_hours: WeeklyHours | None = None
-    services: list[LibraryService] | None = None
+    services: Services | None = None
     active: bool | None = None
