@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
 
+from backend.catalog.barcodes import normalise_barcode
 from backend.catalog.errors import (
     BarcodeTaken,
     CopyInCirculation,
@@ -110,6 +111,7 @@ async def add_copy(
     scope_path: str,
 ) -> Copy:
     """A new item at a library in the staff member's scope, ready on the shelf."""
+    barcode = normalise_barcode(barcode)
     library = await library_in_scope(library_code, scope_path)
     if not await Record.exists(id=record_id):
         raise RecordNotFound()
@@ -130,6 +132,7 @@ async def add_copy(
 
 
 async def _copy_in_scope(barcode: str, scope_path: str) -> Copy:
+    barcode = normalise_barcode(barcode)
     copy = await Copy.get_or_none(barcode=barcode).select_related("current_library", "home_library")
     if copy is None:
         raise CopyNotFound(barcode=barcode)

@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader, StaffUser
 from backend.accounts.services import lock_card
+from backend.catalog.barcodes import normalise_barcode
 from backend.catalog.errors import CopyNotFound
 from backend.catalog.models import Copy, CopyStatus
 from backend.circulation import holds, rules
@@ -42,6 +43,7 @@ from backend.circulation.validators import CheckoutAttempt, checkout_refusals
 from backend.clock import NetworkTime
 from backend.errors import DomainError
 from backend.eventbus import EventBus, record
+from backend.network.errors import OutsideScope
 from backend.network.models import Library
 from backend.network.services import in_scope
 
@@ -194,10 +196,14 @@ async def _close(loan: Loan, copy: Copy, library: Library, now: datetime) -> int
     return late
 
 
-async def receive(barcode: str, *, staff: StaffUser, now: datetime, policy: HoldPolicy, bus: EventBus) -> CheckIn:
-    """A copy in transit arrives at the staff member's library: onto the hold shelf for the reader it travelled
-    for, on to their new pickup library if they changed it, or onto the shelf (or the next hold) here."""
-    library = staff.library
+async def receive(
+    barcode: str, *, library: Library, staff: StaffUser, now: datetime, policy: HoldPolicy, bus: EventBus
+) -> CheckIn:
+    """A copy in transit arrives at `library`, the staff member's own or one in their scope (a district desk lands
+    copies for an unstaffed 24-hour library): onto the hold shelf for the reader it travelled for, on to their new
+    pickup library if they changed it, or onto the shelf (or the next hold) there."""
+    if not in_scope(library, staff.library.path):
+        raise OutsideScope()
     async with bus.transaction():
         copy = await _locked_copy(barcode)
         if copy.status is not CopyStatus.IN_TRANSIT:
@@ -210,6 +216,7 @@ async def receive(barcode: str, *, staff: StaffUser, now: datetime, policy: Hold
 async def _locked_copy(barcode: str) -> Copy:
     # FOR UPDATE OF the copy only: over the join it would lock the record's row too, and every desk lending a copy
     # of the same title would queue.
+    barcode = normalise_barcode(barcode)
     copy = await Copy.select_for_update(of=("copy",)).get_or_none(barcode=barcode).select_related("record")
     if copy is None:
         raise CopyNotFound(barcode=barcode)

@@ -87,6 +87,7 @@ from miniprogram_api.circulation.schemas import (
     LoanOut,
     LoanRuleOut,
     ReadingHistoryIn,
+    ReceiveIn,
     RuleIn,
     RuleTermsIn,
     SelfCheckoutIn,
@@ -244,7 +245,7 @@ class DeskController(Controller):
         reader = await accounts.identify_card(deps.cards, data.card_payload, now)
         lent = await _checkout(deps, reader, data.barcode, now, staff=staff)
         loan = lent.loan
-        return DeskLoanOut(loan.id, data.barcode, loan.copy.record.title, reader.card_number, loan.due_at)
+        return DeskLoanOut(loan.id, loan.copy.barcode, loan.copy.record.title, reader.card_number, loan.due_at)
 
     @post("/checkins", status_code=200, responses=problems(*_STAFF, CopyNotFound, CopyNotOnLoan, NotLending))
     async def check_in(self, deps: Dependencies, staff: StaffUser, data: BarcodeIn) -> CheckInOut:
@@ -255,11 +256,17 @@ class DeskController(Controller):
         )
         return CheckInOut.of(done)
 
-    @post("/transits/receive", status_code=200, responses=problems(*_STAFF, CopyNotFound, CopyNotInTransit))
-    async def receive(self, deps: Dependencies, staff: StaffUser, data: BarcodeIn) -> CheckInOut:
-        """A copy in transit has arrived here: for the hold shelf, on its way again, or for the shelves."""
+    @post(
+        "/transits/receive",
+        status_code=200,
+        responses=problems(*_STAFF, LibraryNotFound, OutsideScope, CopyNotFound, CopyNotInTransit),
+    )
+    async def receive(self, deps: Dependencies, staff: StaffUser, data: ReceiveIn) -> CheckInOut:
+        """A copy in transit has arrived here, or at `library_code` in my scope (an unstaffed library I land copies
+        for): for the hold shelf, on its way again, or for the shelves."""
+        library = await library_in_scope(data.library_code or staff.library.code, staff.library.path)
         done = await services.receive(
-            data.barcode, staff=staff, now=deps.clock.now(), policy=deps.hold_policy, bus=deps.bus
+            data.barcode, library=library, staff=staff, now=deps.clock.now(), policy=deps.hold_policy, bus=deps.bus
         )
         return CheckInOut.of(done)
 

@@ -48,6 +48,12 @@ class BarcodeIn(msgspec.Struct, forbid_unknown_fields=True):
     barcode: Barcode
 
 
+class ReceiveIn(msgspec.Struct, forbid_unknown_fields=True):
+    barcode: Barcode
+    library_code: Code | None = None
+    """Where the copy arrived, if not at the staff member's own library: any library in their scope."""
+
+
 class ReadingHistoryIn(msgspec.Struct, forbid_unknown_fields=True):
     keep: bool
 

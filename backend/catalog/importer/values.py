@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from backend.catalog.barcodes import normalise_barcode
 from backend.catalog.cataloguing import RecordDraft
 from backend.catalog.errors import InvalidIsbn
 from backend.catalog.importer.entries import ImportProblem, _CopyDraft
@@ -55,7 +56,9 @@ def _draft(
 
 
 def _copy(position: int, label: str, barcode: str, home: str, current: str, shelf: str, item: ItemType) -> _CopyDraft:
-    return _CopyDraft(barcode.strip(), home.strip(), current.strip(), shelf.strip()[:_SHELF_MAX], item, position, label)
+    return _CopyDraft(
+        normalise_barcode(barcode), home.strip(), current.strip(), shelf.strip()[:_SHELF_MAX], item, position, label
+    )
 
 
 def _isbn(position: int, values: list[str], notes: list[ImportProblem]) -> str | None:

@@ -65,6 +65,22 @@ async def test_one_isbn_one_record_and_one_barcode_one_copy(service: Service, de
     assert await Record.all().count() == 1 and await Copy.all().count() == 1
 
 
+async def test_a_barcode_is_one_barcode_whatever_its_case(service: Service, desks: dict[str, dict[str, str]]) -> None:
+    record = await service.client.post("/staff/records", json=THREE_BODY, headers=desks["a-desk"])
+    copy = {"record_id": record.json()["id"], "barcode": "tlc0000001", "library_code": "TL-A"}
+
+    lower = await service.client.post("/staff/copies", json=copy, headers=desks["a-desk"])
+    upper = await service.client.post("/staff/copies", json={**copy, "barcode": "TLC0000001"}, headers=desks["a-desk"])
+    moved = await service.client.post(
+        "/staff/copies/tlc0000001/move", json={"library_code": "TL-A-1"}, headers=desks["a-desk"]
+    )
+
+    assert (lower.status_code, lower.json()["barcode"]) == (201, "TLC0000001")
+    assert (upper.status_code, upper.json()["code"]) == (409, "barcode_taken")
+    assert (moved.status_code, moved.json()["current_library_code"]) == (200, "TL-A-1")
+    assert await Copy.all().values_list("barcode", flat=True) == ["TLC0000001"]
+
+
 async def test_staff_add_copies_only_to_their_own_libraries(service: Service, desks: dict[str, dict[str, str]]) -> None:
     record = (await service.client.post("/staff/records", json=THREE_BODY, headers=desks["a-desk"])).json()
 

@@ -428,6 +428,19 @@ async def test_imports_a_csv_file_with_a_row_per_copy(service: Service, tmp_path
     assert (await Copy.get(barcode="CSV00008")).item_type is ItemType.PICTURE_BOOK
 
 
+async def test_an_imported_barcode_is_stored_upper_case_and_found_again_in_any_case(
+    service: Service, tmp_path: Path
+) -> None:
+    await build_network()
+    santi = {"isbn": "978-7-5366-9293-0", "title": "三体", "authors": "刘慈欣", "library": "TL-A"}
+
+    first = await import_records(csv_file(tmp_path / "lower.csv", [{**santi, "barcode": " tlc0000001 "}]))
+    again = await import_records(csv_file(tmp_path / "upper.csv", [{**santi, "barcode": "TLC0000001"}]))
+
+    assert (first.copies_created, again.copies_created, again.copies_updated) == (1, 0, 1)
+    assert await Copy.all().values_list("barcode", flat=True) == ["TLC0000001"]
+
+
 async def test_a_copy_found_again_by_barcode_moves_to_the_record_and_library_the_file_gives(
     service: Service, tmp_path: Path
 ) -> None:

@@ -47,6 +47,18 @@ async def test_a_reader_borrows_at_a_desk_and_renews_once(service: Service, desk
     assert after["renewable"] is False and after["not_renewable_because"]["code"] == "renewals_used_up"
 
 
+async def test_a_barcode_scanned_in_lower_case_is_the_copy_catalogued_in_upper_case(
+    service: Service, desks: dict[str, dict[str, str]]
+) -> None:
+    reader = await login_reader(service, "openid-lower-case")
+
+    lent = await lend(service, desks["a-desk"], reader, "a0001")
+    returned = await take_back(service, desks["a-desk"], "a0001")
+
+    assert (lent["status"], lent["barcode"]) == (201, "A0001")
+    assert (returned["http"], returned["barcode"], returned["status"]) == (200, "A0001", "available")
+
+
 async def test_the_loan_rule_table_picks_the_most_specific_rule(
     service: Service, desks: dict[str, dict[str, str]]
 ) -> None:

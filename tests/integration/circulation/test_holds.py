@@ -53,8 +53,9 @@ async def my_holds(service: Service, reader: LoggedIn) -> list[dict[str, object]
     return found
 
 
-async def receive(service: Service, desk: object, barcode: str) -> dict[str, object]:
-    response = await service.client.post("/staff/transits/receive", json={"barcode": barcode}, headers=desk)
+async def receive(service: Service, desk: object, barcode: str, at: str | None = None) -> dict[str, object]:
+    body = {"barcode": barcode} if at is None else {"barcode": barcode, "library_code": at}
+    response = await service.client.post("/staff/transits/receive", json=body, headers=desk)
     return {"http": response.status_code, **response.json()}
 
 
@@ -92,6 +93,29 @@ async def test_a_hold_travels_to_the_pickup_library_and_waits_there_for_its_read
     assert collected["status"] == 201
     assert await my_holds(service, first) == []
     assert [(h["position"], h["waiting"]) for h in await my_holds(service, second)] == [(1, 1)]
+
+
+async def test_a_district_admin_receives_a_copy_for_an_unstaffed_library_in_their_scope(
+    service: Service, title: dict[str, object]
+) -> None:
+    await Library.filter(code="TL-SC1").update(holds_pickup=True)  # a 24-hour library below TL-A, nobody at it
+    await make_staff("a-admin", StaffRole.LIBRARY_ADMIN, "TL-A")
+    admin = await staff_headers(service.client, "a-admin")
+    reader = await login_reader(service, "openid-night-owl")
+    await place(service, reader, title["record_id"], pickup="TL-SC1")
+    sent = await take_back(service, title["a-desk"], "HL01")  # pulled off TL-A's shelf for the hold
+
+    other_branch = await receive(service, title["b-desk"], "HL01", at="TL-SC1")
+    still_travelling = await Copy.get(barcode="HL01").select_related("current_library")
+    landed = await receive(service, admin, "HL01", at="TL-SC1")
+    copy = await Copy.get(barcode="HL01").select_related("current_library")
+
+    assert (sent["status"], sent["send_to_library_code"]) == ("in_transit", "TL-SC1")
+    assert (other_branch["http"], other_branch["code"]) == (403, "outside_staff_scope")
+    assert (still_travelling.status, still_travelling.current_library.code) == (CopyStatus.IN_TRANSIT, "TL-A")
+    assert (landed["http"], landed["status"]) == (200, "on_hold_shelf")
+    assert (copy.status, copy.current_library.code) == (CopyStatus.ON_HOLD_SHELF, "TL-SC1")
+    assert [(h["status"], h["pickup_library_code"]) for h in await my_holds(service, reader)] == [("ready", "TL-SC1")]
 
 
 async def test_desks_pull_waiting_copies_from_their_shelves_for_the_hold_shelf(
