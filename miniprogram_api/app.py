@@ -29,7 +29,7 @@ from miniprogram_api.circulation.controllers import (
     StaffReaderController,
 )
 from miniprogram_api.deps import DEPENDENCIES
-from miniprogram_api.errors import EXCEPTION_HANDLERS
+from miniprogram_api.errors import EXCEPTION_HANDLERS, problems
 from miniprogram_api.events.controllers import BookingController, EventController, StaffEventController
 from miniprogram_api.network.controllers import LibraryController
 from miniprogram_api.notifications.controllers import (
@@ -56,9 +56,10 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health", tags=["Service"])
-async def health(state: State) -> dict[str, str]:
-    """Readiness: the database and Redis answer."""
+@get(["/ready", "/health"], tags=["Service"], responses=problems())
+async def ready(state: State) -> dict[str, str]:
+    """Readiness: the database and Redis answer (503 `service_unavailable` while either does not). `/health` is
+    the same check under its older name."""
     deps: Dependencies = state.deps
     await deps.redis.ping()
     await db.ping()
@@ -87,7 +88,7 @@ def create_app(
         route_handlers=[
             index,
             live,
-            health,
+            ready,
             LibraryController,
             RecordController,
             StaffCatalogueController,

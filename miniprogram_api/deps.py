@@ -38,6 +38,13 @@ async def provide_reader(request: Request[Any, Any, Any], deps: Dependencies) ->
     return await reader_for(_principal(request, deps))
 
 
+async def provide_viewer(request: Request[Any, Any, Any], deps: Dependencies) -> Reader | None:
+    """The reader on a public endpoint: nobody without a token; a token sent must be a valid reader's."""
+    if "authorization" not in request.headers:
+        return None
+    return await provide_reader(request, deps)
+
+
 async def provide_self(reader: Reader) -> Reader:
     """The card a reader's own endpoints act on."""
     return reader
@@ -55,8 +62,11 @@ async def provide_staff(request: Request[Any, Any, Any], deps: Dependencies) -> 
 DEPENDENCIES = {
     "deps": Provide(provide_deps, sync_to_thread=False),
     "reader": Provide(provide_reader),
+    "viewer": Provide(provide_viewer),
     "staff": Provide(provide_staff),
 }
 
 # OpenAPI: the bearer scheme every reader and staff endpoint requires.
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
+# Public endpoints that show a reader's own part when one sends a token.
+OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {"BearerToken": []}]

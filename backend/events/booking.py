@@ -23,7 +23,7 @@ from tortoise.transactions import in_transaction
 
 from backend.accounts.ages import age_in_months
 from backend.accounts.models import Reader, ReaderType
-from backend.accounts.services import get_child
+from backend.accounts.services import get_child, lock_card
 from backend.clock import NetworkTime
 from backend.eventbus import EventBus, record
 from backend.events.domain_events import Attendance, SeatOffered
@@ -131,9 +131,13 @@ async def book(
     series = event.series if event.series is not None and event.series.max_active_bookings is not None else None
     try:
         async with in_transaction():
+            # Lock order: the booker, the attendee, then the event. The booker's row makes their series limit one
+            # step; the attendee's card is what a child's removal takes turns on, as with a checkout: a card removed
+            # since it was read is `ChildNotFound` here, not a booking for no one.
+            if series is not None and attendee.id != booker.id:
+                await lock_card(booker.id)
+            await lock_card(attendee.id)
             if series is not None:
-                # Lock order: the booker, then the event. The booker's row makes their series limit one step.
-                await Reader.select_for_update().get(id=booker.id)
                 await _check_series_limit(series, booker, now)
             event = await Event.select_for_update().get(id=event_id)
             if event.status is not EventStatus.PUBLISHED:  # cancelled since it was read

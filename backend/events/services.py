@@ -244,12 +244,16 @@ async def browse(query: EventQuery, now: datetime) -> list[Event]:
     return await events.order_by("starts_at", "id").offset(query.offset).limit(query.limit).select_related("library")
 
 
-async def detail(event_id: int, viewer: Reader) -> tuple[Event, list[Booking]]:
-    """A published event, with the viewer's own bookings for it (theirs and their children's)."""
-    event = await Event.get_or_none(id=event_id, status__in=(EventStatus.PUBLISHED, EventStatus.CANCELLED))
+async def detail(event_id: int, viewer: Reader | None) -> tuple[Event, list[Booking]]:
+    """A published event, with the viewer's own bookings for it (theirs and their children's). Anyone may look
+    without logging in (a shared link); a reader also sees an event cancelled since, with its reason."""
+    shown = (EventStatus.PUBLISHED,) if viewer is None else (EventStatus.PUBLISHED, EventStatus.CANCELLED)
+    event = await Event.get_or_none(id=event_id, status__in=shown)
     if event is None:
         raise EventNotFound()
     await event.fetch_related("library")
+    if viewer is None:
+        return event, []
     mine = await Booking.filter(event_id=event_id, booked_by_id=viewer.id).order_by("id").select_related("attendee")
     return event, mine
 

@@ -45,7 +45,7 @@ from backend.events.services import EventQuery
 from backend.network.errors import LibraryNotFound, OutsideScope
 from backend.wechat.errors import WeChatRateLimited, WeChatUnavailable
 from entrypoints.bootstrap import Dependencies
-from miniprogram_api.deps import BEARER
+from miniprogram_api.deps import BEARER, OPTIONAL_BEARER
 from miniprogram_api.errors import problems
 from miniprogram_api.events.schemas import (
     AttendeeOut,
@@ -109,10 +109,15 @@ class EventController(Controller):
         )
         return [EventOut.of(event) for event in await services.browse(query, deps.clock.now())]
 
-    @get("/{event_id:int}", responses=problems(*_READER, EventNotFound), security=BEARER)
-    async def detail(self, reader: Reader, event_id: RowId) -> EventDetailOut:
-        """An event with its seats left, and my bookings for it (mine and my children's)."""
-        event, mine = await services.detail(event_id, reader)
+    @get(
+        "/{event_id:int}",
+        responses=problems(TokenInvalid, TokenExpired, ReaderOnly, EventNotFound),
+        security=OPTIONAL_BEARER,
+    )
+    async def detail(self, viewer: Reader | None, event_id: RowId) -> EventDetailOut:
+        """A published event with its seats left; no login needed (a shared link previews it). With a reader's
+        token, my bookings for it too (mine and my children's), and an event cancelled after I saw it."""
+        event, mine = await services.detail(event_id, viewer)
         return EventDetailOut(EventOut.of(event), [BookingOut.of(b, event) for b in mine])
 
     @post(
