@@ -131,6 +131,7 @@ def run(settings: Settings) -> None:
     """Everything on one machine: embedded PostgreSQL and Redis, migrations, demo data on first start, the worker
     and the API."""
     from entrypoints.embedded import start_redis
+    from entrypoints.worker import JOB_COMPLETION_WAIT_SECONDS
 
     env = {"SHUXIANG_SECRET_KEY": settings.effective_secret_key}
     with contextlib.ExitStack() as embedded:
@@ -149,7 +150,11 @@ def run(settings: Settings) -> None:
             serve(settings)
         finally:
             worker_process.send_signal(signal.SIGTERM)
-            worker_process.wait(timeout=15)
+            try:  # the embedded servers stop next: the worker must be gone first
+                worker_process.wait(timeout=JOB_COMPLETION_WAIT_SECONDS + 5)
+            except subprocess.TimeoutExpired:
+                worker_process.kill()
+                worker_process.wait()
 
 
 def main(argv: list[str] | None = None) -> None:

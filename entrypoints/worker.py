@@ -26,6 +26,8 @@ from notifications import services as notices
 log = logging.getLogger(__name__)
 
 QUEUE = "shuxiang:queue"
+# How long a stopping worker lets the jobs in flight finish (a send batch), and its owner waits for it.
+JOB_COMPLETION_WAIT_SECONDS = 30
 # A job meeting an outage is tried again after 1, 2, 4 ... 60 s: twenty tries span some fourteen minutes.
 MAX_TRIES = 20
 Job = TypeVar("Job", bound=Callable[[dict[str, Any]], Coroutine[Any, Any, int]])
@@ -111,7 +113,7 @@ async def lapse_event_offers(ctx: dict[str, Any]) -> int:
 async def mark_no_shows(ctx: dict[str, Any]) -> int:
     """Every quarter hour: bookings of ended events never checked in become no-shows."""
     deps = _deps(ctx)
-    marked = await doors.mark_no_shows(deps.clock.now(), deps.event_policy)
+    marked = await doors.mark_no_shows(deps.clock.now(), deps.event_policy, deps.bus)
     log.info("marked %d no-shows", marked)
     return marked
 
@@ -225,7 +227,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis.url),
-        "job_completion_wait": 30,
+        "job_completion_wait": JOB_COMPLETION_WAIT_SECONDS,
         "max_tries": MAX_TRIES,
         "queue_name": QUEUE,
     }

@@ -184,6 +184,7 @@ async def _deliver(channel: Channel, policy: SendPolicy, claimed: list[Delivery]
     """One claimed batch: muted kinds skipped, quiet hours waited out, the rest pushed `policy.concurrency` at a
     time, each group marked SENDING just before its calls and with its outcomes as soon as they are back, so a
     worker killed mid-batch leaves no more than the sends it had in flight unaccounted for."""
+    claim = claimed[0].claimed_at  # this run's: a row another run took over since (a stale claim) is not ours
     readers = {d.notice.reader_id for d in claimed}
     recipients = {r.id: r for r in await Reader.filter(id__in=readers)}
     chosen = await services.preferences_of(readers, policy.default_quiet)
@@ -200,20 +201,32 @@ async def _deliver(channel: Channel, policy: SendPolicy, claimed: list[Delivery]
         else:
             to_push.append(delivery)
     for until, ids in waiting.items():
-        await Delivery.filter(id__in=ids, status=DeliveryStatus.PENDING).update(not_before=until, claimed_at=None)
+        await Delivery.filter(id__in=ids, status=DeliveryStatus.PENDING, claimed_at=claim).update(
+            not_before=until, claimed_at=None
+        )
     await _finish(claimed, muted, now, DeliveryStatus.PENDING)
     sent = 0
     for start in range(0, len(to_push), policy.concurrency):
         group = to_push[start : start + policy.concurrency]
         if STOPPING.is_set():  # the rest of the batch goes back to the queue, for the next run or worker
-            await Delivery.filter(id__in=[d.id for d in to_push[start:]], status=DeliveryStatus.PENDING).update(
-                claimed_at=None
-            )
+            await Delivery.filter(
+                id__in=[d.id for d in to_push[start:]], status=DeliveryStatus.PENDING, claimed_at=claim
+            ).update(claimed_at=None)
             break
-        ids = [d.id for d in group]
-        await Delivery.filter(id__in=ids, status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.SENDING, claimed_at=clock()
+        stamp = clock()
+        await Delivery.filter(id__in=[d.id for d in group], status=DeliveryStatus.PENDING, claimed_at=claim).update(
+            status=DeliveryStatus.SENDING, claimed_at=stamp
         )
+        # Only what this run marked is sent: a group's rows taken over by another run are that run's to send.
+        mine = set(
+            await Delivery.filter(
+                id__in=[d.id for d in group], status=DeliveryStatus.SENDING, claimed_at=stamp
+            ).values_list("id", flat=True)
+        )
+        group = [d for d in group if d.id in mine]
+        if not group:
+            continue
+        ids = [d.id for d in group]
         pushed = await channel.send([(d.notice, recipients[d.notice.reader_id]) for d in group], policy.concurrency)
         outcomes = dict(zip(ids, pushed, strict=True))
         await _finish(group, outcomes, clock(), DeliveryStatus.SENDING)

@@ -154,6 +154,9 @@ async def update_rule(
         if scope.fallback and len(values) < len(changes):
             raise FallbackTermsRequired()
         rows = {row.term: row for row in await _rows(scope)}
+        still_stated = {term for term, row in rows.items() if row.value is not None and term not in changes}
+        if not values and not still_stated:
+            raise LoanRuleEmpty()  # as at creation: a rule that states nothing is deleted, not emptied
         for term in changes:
             text = None if term not in values else TERMS[term].text(values[term])
             if term in rows:

@@ -13,6 +13,7 @@ from backend import passes
 from backend.accounts.models import Reader, StaffUser
 from backend.circulation.models import CreditEvent, CreditReason
 from backend.crypto import Keys
+from backend.eventbus import EventBus
 from backend.events.booking import EventPolicy, close_bookings, my_booking
 from backend.events.errors import (
     AlreadyCheckedIn,
@@ -98,13 +99,13 @@ async def _check_in(booking: Booking, now: datetime, policy: EventPolicy) -> Boo
     return booking
 
 
-async def mark_no_shows(now: datetime, policy: EventPolicy) -> int:
+async def mark_no_shows(now: datetime, policy: EventPolicy, bus: EventBus) -> int:
     """After an event: confirmed bookings not checked in become no-shows, each costing the booker credit once;
     offers and waiting list places lapse. Safe to run again and at once (a job). Returns the no-shows marked."""
     ended = Event.filter(status=EventStatus.PUBLISHED, ends_at__lte=now)
     pending = (BookingStatus.OFFERED, BookingStatus.WAITLISTED)
     for event_id in await ended.filter(bookings__status__in=pending).distinct().values_list("id", flat=True):
-        async with in_transaction():
+        async with bus.transaction():  # closing bookings may offer seats, which is recorded as an event
             event = await Event.select_for_update().get(id=event_id)
             await close_bookings(
                 event, await Booking.filter(event_id=event_id, status__in=pending), BookingStatus.LAPSED, now, policy

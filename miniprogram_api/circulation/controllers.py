@@ -487,7 +487,9 @@ class PolicyController(Controller):
 
     @put(
         "/loan-rules/{rule_id:int}",
-        responses=problems(*_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackTermsRequired, InvalidTerm),
+        responses=problems(
+            *_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackTermsRequired, LoanRuleEmpty, InvalidTerm
+        ),
     )
     async def replace_rule(self, staff: StaffUser, rule_id: RowId, data: RuleTermsIn) -> LoanRuleOut:
         """State exactly these terms in the rule (those left out come from the rules above); loans follow at once."""
@@ -495,7 +497,9 @@ class PolicyController(Controller):
 
     @patch(
         "/loan-rules/{rule_id:int}",
-        responses=problems(*_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackTermsRequired, InvalidTerm),
+        responses=problems(
+            *_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackTermsRequired, LoanRuleEmpty, InvalidTerm
+        ),
     )
     async def update_rule(self, staff: StaffUser, rule_id: RowId, data: RuleTermsIn) -> LoanRuleOut:
         """Change the terms given (null: no longer stated by this rule); the others stay. Loans follow at once."""

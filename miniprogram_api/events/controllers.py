@@ -62,7 +62,7 @@ from miniprogram_api.events.schemas import (
     TicketOut,
 )
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam
-from miniprogram_api.schemas import Moment, RowId, matching_param, page_size
+from miniprogram_api.schemas import Moment, Offset, RowId, matching_param, page_size
 
 _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
@@ -91,7 +91,7 @@ class EventController(Controller):
         radius_m: Annotated[float, Parameter(gt=0, le=50_000)] = 5000,
         has_seats: bool = False,
         limit: Annotated[int, page_size(100)] = 20,
-        offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
+        offset: Offset = 0,
     ) -> list[EventOut]:
         """Upcoming events, soonest first: by library, dates, category, a child's age, near a point (with lat and
         lng; online events too), or only those with seats left."""

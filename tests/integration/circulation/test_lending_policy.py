@@ -124,6 +124,7 @@ async def test_a_patch_changes_the_terms_given_and_a_put_states_exactly_those(
     fallback_unset = await service.client.patch(fallback_url, json={"renewals": None}, headers=admins["network"])
     fallback_patched = await service.client.patch(fallback_url, json={"renewals": 2}, headers=admins["network"])
     empty = await service.client.post("/staff/loan-rules", json={"library_code": "TL-B"}, headers=admins["b-admin"])
+    emptied = await service.client.patch(url, json={"loan_days": None}, headers=admins["a-admin"])
 
     assert patched.status_code == 200, patched.text
     assert [patched.json()[t] for t in ("loan_days", "renewals", "renewal_days")] == [21, None, 7]
@@ -134,6 +135,7 @@ async def test_a_patch_changes_the_terms_given_and_a_put_states_exactly_those(
     assert (fallback_unset.status_code, fallback_unset.json()["code"]) == (409, "fallback_terms_required")
     assert fallback_patched.json() == {**fallback, "renewals": 2}
     assert (empty.status_code, empty.json()["code"]) == (422, "loan_rule_empty")
+    assert (emptied.status_code, emptied.json()["code"]) == (422, "loan_rule_empty")  # a rule is deleted, not emptied
 
 
 async def test_a_change_to_the_rules_reaches_the_next_checkout_however_it_is_made(

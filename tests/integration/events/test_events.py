@@ -208,7 +208,7 @@ async def test_no_shows_cost_credit_once_and_three_in_a_month_bar_booking(servic
     after = STARTS + timedelta(days=3)
     policy = EventPolicy(NETWORK_TIME)
 
-    marked = [await doors.mark_no_shows(after, policy) for _ in range(2)]
+    marked = [await doors.mark_no_shows(after, policy, BUS) for _ in range(2)]
     (reader,) = await at(service, after, reader)
     nxt = await make_event(
         title="下一场",
@@ -295,7 +295,7 @@ async def test_the_latest_bar_counts_and_a_family_misses_an_event_once(service: 
     for event in events:
         for child in children:
             await _book(service, mum, event.id, child_id=child["id"])
-    await doors.mark_no_shows(STARTS + timedelta(days=11), EventPolicy(NETWORK_TIME))
+    await doors.mark_no_shows(STARTS + timedelta(days=11), EventPolicy(NETWORK_TIME), BUS)
     booker = (await Booking.get(event_id=events[0].id, attendee_id=children[0]["id"])).booked_by_id
 
     bar = await barred_until(booker, STARTS + timedelta(days=12), EventPolicy(NETWORK_TIME))

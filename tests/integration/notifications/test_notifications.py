@@ -11,10 +11,10 @@ from backend.circulation.models import Hold
 from backend.events.models import Event
 from backend.network.models import Library
 from entrypoints.bootstrap import event_bus
-from notifications import reminders
+from notifications import reminders, sender
 from notifications import services as notices
 from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, SubscribeGrant
-from notifications.sender import SendPolicy, WeChatSubscribe
+from notifications.sender import STALE_CLAIM, Outcome, SendPolicy, WeChatSubscribe
 from notifications.services import NoticeDraft, notify_many
 from standins.wechat import DISCONNECT, HTTP500
 from standins.wechat_templates import template_id
@@ -504,3 +504,40 @@ async def test_holds_about_to_expire_and_overdue_books_are_told_once(service: Se
     assert expiring == [0, 1, 0] and overdue == [1, 0]
     kinds = await Notice.filter(reader_id=reader_row.id).values_list("kind", flat=True)
     assert sorted(kinds) == ["hold_expiring", "hold_ready", "overdue"]
+
+
+class _TakenOverMidBatch:
+    """A channel whose first group's sends outlast the claim: meanwhile the rest of the batch looks abandoned, and
+    another sender run takes it over and sends it."""
+
+    def __init__(self, inner: WeChatSubscribe, service: Service) -> None:
+        self.inner, self.service, self.taken_over = inner, service, False
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def send(self, batch: list[tuple[Notice, Reader]], concurrency: int) -> list[Outcome]:
+        if not self.taken_over:
+            self.taken_over = True
+            stale = self.service.clock.now() - STALE_CLAIM - timedelta(minutes=1)
+            await Delivery.filter(status=DeliveryStatus.PENDING).update(claimed_at=stale)
+            await sender.send_pending(self.inner, _IN_PAIRS, self.service.clock.now)
+        return await self.inner.send(batch, concurrency)
+
+
+_IN_PAIRS = SendPolicy(SHANGHAI, default_quiet=None, concurrency=2)
+
+
+async def test_a_sender_whose_claim_was_taken_over_sends_none_of_what_the_other_run_took(
+    service: Service, channel: WeChatSubscribe
+) -> None:
+    for n in range(6):  # two authorisations each: a second push would arrive, not be skipped
+        await subscribed_reader(service, f"openid-over-{n}", NoticeKind.STAFF_MESSAGE, times=2)
+    ids = await Reader.filter(openid__startswith="openid-over-").values_list("id", flat=True)
+    await notify_many([_message(int(i), 9) for i in ids], service.clock.now())  # type: ignore[call-overload]
+
+    await sender.send_pending(_TakenOverMidBatch(channel, service), _IN_PAIRS, service.clock.now)
+
+    assert [len(received(service, f"openid-over-{n}")) for n in range(6)] == [1] * 6
+    assert await Delivery.filter(notice__reader_id__in=ids, status=DeliveryStatus.SENT).count() == 6
