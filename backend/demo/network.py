@@ -159,7 +159,8 @@ class DemoSummary:
         return [
             f"Loaded the demo network (shaped like Tongling's): {self.total} libraries",
             *(f"  {level.value}: {count}" for level, count in self.counts.items()),
-            f"Catalogue: {self.records} records (goodbooks-10k, CC BY-SA 4.0) with {self.copies} copies",
+            f"Catalogue: {self.records} records (English from goodbooks-10k, CC BY-SA 4.0, and Chinese) with "
+            f"{self.copies} copies, in every 24-hour library and swap cabinet too",
             f"Events open for booking: {self.events}",
             f"Staff accounts: {', '.join(self.staff_usernames)}",
             f"Their password is {DEMO_PASSWORD!r}: demo only, never use this database in production.",
