@@ -14,6 +14,7 @@ MODEL_MODULES = [
     "backend.accounts.models",
     "backend.catalog.models",
     "backend.circulation.models",
+    "backend.counter.models",
     "backend.events.models",
     "notifications.models",
 ]

@@ -18,6 +18,9 @@ class DomainError(Exception):
     code: ClassVar[str] = "error"
     message_zh: ClassVar[str] = "操作失败"
     message_en: ClassVar[str] = "The operation failed"
+    reasons: tuple[DomainError, ...] = ()
+    """The refusals this error answers with at once (a checkout refused for three reasons), when it stands for
+    several; empty when it is its own reason."""
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -74,6 +77,8 @@ class TooManyRequests(DomainError):
     code = "too_many_requests"
     message_zh = "操作过于频繁，请稍后再试"
     message_en = "Too many attempts, please try again later"
+    retry_after: int | None = None
+    """Seconds until the caller may try again, when known (the HTTP layer sends it as `Retry-After`)."""
 
 
 class UpstreamUnavailable(DomainError):

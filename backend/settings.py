@@ -254,6 +254,19 @@ class NoticeSettings(_Group):
 
 
 @dataclass(frozen=True, slots=True)
+class ImportSettings(_Group):
+    env_prefix: ClassVar[str] = "IMPORT_"
+
+    max_bytes: Annotated[int, Range(1024, 1 << 30)] = 50 << 20
+    """The largest catalogue upload staff may send (POST /staff/catalogue/imports: the file and its form fields); a
+    larger one is refused with 413. Larger files are imported from the server's shell (`shuxiang import-records`)."""
+
+    timeout_seconds: Annotated[int, Range(60, 24 * 3600)] = 3600
+    """How long the worker lets one import run. A worker that dies mid-import leaves it to be run again by another
+    once this has passed (arq holds a job that long), so it also bounds how long a dead run shows as running."""
+
+
+@dataclass(frozen=True, slots=True)
 class SecuritySettings(_Group):
     secret_key: str = field(default="", repr=False)
     """Master key for tokens, card signatures and encryption at rest, 16 characters or more. Empty: generated once
@@ -281,6 +294,72 @@ class SecuritySettings(_Group):
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitSettings(_Group):
+    """Requests one caller (a reader by their token, anyone else by their IP address) may make per window, by kind;
+    past that the answer is 429 `rate_limited` until the window ends. Behind a shared address (a carrier's NAT, a
+    library's Wi-Fi) many readers are one caller until they log in, hence the room in the anonymous budgets."""
+
+    env_prefix: ClassVar[str] = "RATE_LIMIT_"
+
+    window_seconds: Annotated[int, Range(1, 3600)] = 60
+    """Length of the window every budget is counted in, from a caller's first request of its kind."""
+
+    reader_login: Annotated[int, Range(1)] = 30
+    """WeChat logins per IP address (each costs a call to WeChat; a reader's login lasts a month of refreshes)."""
+
+    staff_login: Annotated[int, Range(1)] = 10
+    """Staff password logins per IP address, beside the lockout of one username after its failures."""
+
+    card: Annotated[int, Range(1)] = 20
+    """Reader cards and their QR images per reader (the app needs one a minute; each QR costs CPU to draw)."""
+
+    booking: Annotated[int, Range(1)] = 20
+    """Event bookings per reader (a flash crowd's retries are answered before they reach the event's row lock)."""
+
+    subscriptions: Annotated[int, Range(1)] = 30
+    """Reports of subscribe-message taps per reader."""
+
+    search: Annotated[int, Range(1)] = 120
+    """Catalogue searches per reader, or per IP address without a login."""
+
+
+LOG_FORMATS = ("json", "text")
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings(_Group):
+    env_prefix: ClassVar[str] = "LOG_"
+
+    format: str = "json"
+    """How every process writes its log lines to stderr: json (one object a line, for a log collector) or text (for
+    reading in a terminal while developing)."""
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if self.format not in LOG_FORMATS:
+            yield "format", f"{self.format!r} is not one of {', '.join(LOG_FORMATS)}"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings(_Group):
+    env_prefix: ClassVar[str] = "METRICS_"
+
+    token: str = field(default="", repr=False)
+    """Bearer token Prometheus sends to the API's GET /metrics, 16 characters or more. Empty: /metrics answers 404
+    (the API is public, its metrics are not)."""
+
+    worker_port: Annotated[int, Range(0, 65535)] = 0
+    """Port of the worker's own metrics page (jobs, pushes, queue depth); 0: none. Each worker process on a machine
+    needs a port of its own."""
+
+    worker_host: str = "127.0.0.1"
+    """Address the worker's metrics page listens on. It asks for no token: keep it on a private network."""
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if self.token and len(self.token) < MIN_SECRET_KEY_LENGTH:
+            yield "token", f"must be at least {MIN_SECRET_KEY_LENGTH} characters"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting, by concern."""
 
@@ -293,7 +372,11 @@ class Settings:
     events: EventSettings = EventSettings()
     no_shows: NoShowSettings = NoShowSettings()
     notices: NoticeSettings = NoticeSettings()
+    imports: ImportSettings = ImportSettings()
     security: SecuritySettings = SecuritySettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    logs: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     def __post_init__(self) -> None:
         if self.database.url and not self.security.secret_key:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from types import TracebackType
 
 from redis.asyncio import Redis
 
 from backend import db
 from backend.accounts.cards import CARD
+from backend.accounts.domain_events import CardClosing
 from backend.accounts.staff import LoginLimits
 from backend.accounts.tokens import TokenPolicy
 from backend.catalog import search
@@ -21,11 +23,14 @@ from backend.circulation.holds import HoldPolicy
 from backend.clock import Clock, NetworkTime, SystemClock
 from backend.crypto import Keys
 from backend.eventbus import EventBus
+from backend.events import booking
 from backend.events.booking import EventPolicy, FullMark
 from backend.events.doors import TICKET
 from backend.passes import SignedPasses
+from backend.ratelimits import RateLimits
 from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway, WechatpyGateway
+from entrypoints.queue import ArqJobs
 from notifications import subscribers as notices
 from notifications import templates
 from notifications.models import NoticeKind
@@ -46,6 +51,8 @@ class Dependencies:
     keys: Keys
     tokens: TokenPolicy
     login_limits: LoginLimits
+    rate_limits: RateLimits
+    """Requests per caller and kind (logins, cards, bookings, subscriptions, search)."""
     cards: SignedPasses
     """Virtual reader cards."""
     tickets: SignedPasses
@@ -59,6 +66,8 @@ class Dependencies:
     """The channel notices are pushed over (WeChat subscribe messages)."""
     send_policy: SendPolicy
     bus: EventBus
+    jobs: ArqJobs
+    """The worker's queue, for the jobs a request starts (a catalogue import)."""
     _opened: AsyncExitStack = field(repr=False)
 
     async def close(self) -> None:
@@ -99,6 +108,16 @@ async def bootstrap(
         security, events, no_shows = settings.security, settings.events, settings.no_shows
         pass_lifetime = timedelta(seconds=security.card_payload_ttl_seconds)
         notice_templates = templates.load(settings.wechat.templates_path)
+        event_policy = EventPolicy(
+            network_time,
+            offer_hours=events.offer_hours,
+            check_in_before=timedelta(minutes=events.check_in_before_minutes),
+            check_in_after=timedelta(minutes=events.check_in_after_minutes),
+            no_show_limit=no_shows.limit,
+            no_show_window=timedelta(days=no_shows.window_days),
+            no_show_bar=timedelta(days=no_shows.bar_days),
+            no_show_credit_points=no_shows.credit_points,
+        )
         return Dependencies(
             settings=settings,
             clock=clock or SystemClock(),
@@ -112,22 +131,14 @@ async def bootstrap(
                 timedelta(days=security.refresh_token_ttl_days),
             ),
             login_limits=LoginLimits(security.staff_login_max_failures, security.staff_login_lockout_seconds),
+            rate_limits=RateLimits(redis, settings.rate_limits),
             cards=SignedPasses(CARD, keys, redis, pass_lifetime),
             tickets=SignedPasses(TICKET, keys, redis, pass_lifetime),
             credit_check=LocalCreditCheck(min_score=settings.circulation.deposit_free_min_score),
             hold_policy=HoldPolicy(
                 shelf_days=settings.circulation.hold_shelf_days, prefer_local=settings.circulation.holds_prefer_local
             ),
-            event_policy=EventPolicy(
-                network_time,
-                offer_hours=events.offer_hours,
-                check_in_before=timedelta(minutes=events.check_in_before_minutes),
-                check_in_after=timedelta(minutes=events.check_in_after_minutes),
-                no_show_limit=no_shows.limit,
-                no_show_window=timedelta(days=no_shows.window_days),
-                no_show_bar=timedelta(days=no_shows.bar_days),
-                no_show_credit_points=no_shows.credit_points,
-            ),
+            event_policy=event_policy,
             events_full=FullMark(redis),
             templates=notice_templates,
             push=WeChatSubscribe(wechat, notice_templates),
@@ -136,7 +147,8 @@ async def bootstrap(
                 default_quiet=settings.notices.quiet_hours,
                 concurrency=settings.notices.send_concurrency,
             ),
-            bus=event_bus(network_time),
+            bus=event_bus(event_policy),
+            jobs=ArqJobs(redis),
             _opened=opened,
         )
     except BaseException:  # what was opened before the failure is closed again
@@ -148,9 +160,10 @@ async def _refresh_search_row(event: CopyMoved) -> None:
     await search.refresh_holdings([event.record_id])  # where readers find the title, or whether they still do
 
 
-def event_bus(network_time: NetworkTime) -> EventBus:
+def event_bus(event_policy: EventPolicy) -> EventBus:
     """Every area's handlers of the others' domain events."""
     bus = EventBus()
     bus.subscribe(CopyMoved, _refresh_search_row)
-    notices.subscribe(bus, network_time)
+    bus.subscribe(CardClosing, partial(booking.release_closing_card, event_policy))
+    notices.subscribe(bus, event_policy.network_time)
     return bus

@@ -11,12 +11,14 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from backend import db
 from backend.errors import DomainError
 from backend.settings import InvalidSettings, Settings
+from entrypoints import logs
 
 log = logging.getLogger("shuxiang")
 
@@ -124,7 +126,19 @@ def serve(settings: Settings, workers: int | None = None) -> None:
         interface=Interfaces.ASGI,
         workers=workers or settings.server.web_workers,
         factory=True,
+        log_dictconfig=logs.dict_config(settings.logs),  # granian configures logging in each worker process
     ).serve()
+
+
+@contextlib.contextmanager
+def shared_metrics() -> Iterator[None]:
+    """A directory where every process this command starts writes its metrics, for GET /metrics to add them up (the
+    multiprocess mode of prometheus_client), made afresh: the processes of a former start are not this one's."""
+    with tempfile.TemporaryDirectory(prefix="shuxiang-metrics-") as directory:
+        # Read by prometheus_client when a process first imports it, so set before anything here does (a forked
+        # granian worker inherits the parent's choice).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        yield
 
 
 def run(settings: Settings) -> None:
@@ -178,11 +192,11 @@ def main(argv: list[str] | None = None) -> None:
     records.add_argument("--format", choices=["csv", "marc", "marcxml"], help="default: from the file's extension")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = Settings.from_env()
     except InvalidSettings as exc:
         sys.exit(f"shuxiang {args.command}: {exc}")
+    logs.configure(settings.logs)
     try:
         _dispatch(settings, args)
     except DomainError as exc:
@@ -192,9 +206,11 @@ def main(argv: list[str] | None = None) -> None:
 def _dispatch(settings: Settings, args: argparse.Namespace) -> None:
     match args.command:
         case "run":
-            run(settings)
+            with shared_metrics():  # the worker's job and push counts are on the API's page too
+                run(settings)
         case "serve":
-            serve(settings, args.workers)
+            with shared_metrics():
+                serve(settings, args.workers)
         case "worker":
             worker(settings, args.burst)
         case "migrate":

@@ -6,31 +6,34 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 import arq.worker
-from arq import Retry, cron
+from arq import Retry, cron, func
 from arq.connections import RedisSettings
 
 from backend.accounts.tokens import purge_expired_sessions
+from backend.catalog import imports
 from backend.circulation import holds
 from backend.circulation import services as circulation
 from backend.events import booking, doors
 from backend.outages import is_outage
 from backend.settings import Settings
+from entrypoints import worker_metrics
 from entrypoints.bootstrap import Dependencies, bootstrap
+from entrypoints.queue import QUEUE
 from notifications import reminders, sender
 from notifications import services as notices
 
 log = logging.getLogger(__name__)
 
-QUEUE = "shuxiang:queue"
 # How long a stopping worker lets the jobs in flight finish (a send batch), and its owner waits for it.
 JOB_COMPLETION_WAIT_SECONDS = 30
 # A job meeting an outage is tried again after 1, 2, 4 ... 60 s: twenty tries span some fourteen minutes.
 MAX_TRIES = 20
-Job = TypeVar("Job", bound=Callable[[dict[str, Any]], Coroutine[Any, Any, int]])
+Job = TypeVar("Job", bound=Callable[..., Coroutine[Any, Any, int]])  # (ctx, *ids)
 
 
 def _outlasting(job: Job) -> Job:
@@ -38,9 +41,9 @@ def _outlasting(job: Job) -> Job:
     failure, and a daily job that failed would wait a day. Jobs are idempotent, so a second try is safe."""
 
     @wraps(job)
-    async def run(ctx: dict[str, Any]) -> int:
+    async def run(ctx: dict[str, Any], *ids: Any) -> int:
         try:
-            return await job(ctx)
+            return await job(ctx, *ids)
         except Exception as exc:
             if not is_outage(exc):
                 raise
@@ -156,11 +159,36 @@ async def remind_holds_and_events(ctx: dict[str, Any]) -> int:
     return made
 
 
+@_outlasting
+async def import_catalogue(ctx: dict[str, Any], import_id: int) -> int:
+    """Queued by an upload (POST /staff/catalogue/imports): import the stored file, its counts and problems written
+    after every batch. A run after a worker died starts the file again (imports.run_import). Returns records read."""
+    job = await imports.run_import(import_id, _deps(ctx).clock.now)
+    return job.records_read if job is not None else 0
+
+
+@_outlasting
+async def look_after_imports(ctx: dict[str, Any]) -> int:
+    """Every five minutes: an import whose run outlived the import timeout fails as interrupted (arq ended or lost
+    it), and one left queued is queued again."""
+    deps = _deps(ctx)
+    run_limit = timedelta(seconds=deps.settings.imports.timeout_seconds)
+    changed = await imports.look_after(deps.clock.now(), run_limit, deps.jobs)
+    if changed:
+        log.info("looked after %d catalogue imports", changed)
+    return changed
+
+
 class Worker(arq.worker.Worker):
     """arq's worker, stopping gracefully: on SIGTERM it picks no new job, the notice sender claims no new batch,
     and what is in flight finishes (within `job_completion_wait`) before the process exits."""
 
     _redis_unreachable = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Every job, the cron runs included, counted and timed where it runs: no job can be left out by forgetting.
+        self.functions = {name: worker_metrics.measured(function) for name, function in self.functions.items()}
 
     def handle_sig_wait_for_completion(self, signum: signal.Signals) -> None:
         sender.STOPPING.set()
@@ -184,7 +212,8 @@ class Worker(arq.worker.Worker):
 
 
 def run(settings: Settings, *, burst: bool = False) -> None:
-    Worker(**worker_settings(settings), burst=burst).run()
+    with worker_metrics.served(settings.metrics, settings.redis.url, QUEUE):
+        Worker(**worker_settings(settings), burst=burst).run()
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
@@ -209,6 +238,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             send_notices,
             remind_loans,
             remind_holds_and_events,
+            # arq holds every job as long as its longest timeout: a job of a worker that died is run again by
+            # another only once that has passed (this one's, an hour by default, instead of arq's five minutes).
+            func(import_catalogue, timeout=settings.imports.timeout_seconds),
+            look_after_imports,
         ],
         # Hours in network time (`timezone` below), whatever the host's zone: arq reads them in the host's otherwise.
         "cron_jobs": [
@@ -222,6 +255,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(send_notices, second={0, 10, 20, 30, 40, 50}, unique=True),  # a hold ready is told within seconds
             cron(remind_loans, hour=9, minute=0, unique=True),
             cron(remind_holds_and_events, minute={3, 18, 33, 48}, unique=True),
+            cron(look_after_imports, minute=set(range(4, 60, 5)), unique=True),
         ],
         "timezone": settings.network.timezone,
         "on_startup": startup,

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
 
@@ -18,7 +17,9 @@ from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway
 from entrypoints.bootstrap import Dependencies, bootstrap
 from miniprogram_api.accounts.controllers import AuthController, ReaderController
+from miniprogram_api.accounts.lost_cards import ChildLostCardController, LostCardController, StaffLostCardController
 from miniprogram_api.catalog.controllers import RecordController, StaffCatalogueController
+from miniprogram_api.catalog.imports import import_routes
 from miniprogram_api.circulation.controllers import (
     ChildHoldController,
     ChildLoanController,
@@ -28,7 +29,9 @@ from miniprogram_api.circulation.controllers import (
     PolicyController,
     StaffReaderController,
 )
+from miniprogram_api.counter.controllers import CounterController
 from miniprogram_api.deps import DEPENDENCIES
+from miniprogram_api.docs import assets, swagger_page
 from miniprogram_api.errors import EXCEPTION_HANDLERS, problems
 from miniprogram_api.events.controllers import BookingController, EventController, StaffEventController
 from miniprogram_api.network.controllers import LibraryController
@@ -37,6 +40,9 @@ from miniprogram_api.notifications.controllers import (
     NoticeTemplateController,
     StaffMessageController,
 )
+from miniprogram_api.observability import RequestObserver, metrics
+from miniprogram_api.openapi import DocstringSummaries
+from miniprogram_api.query import DeclaredQueryOnly
 from miniprogram_api.requests import ApiRequest
 from miniprogram_api.schemas import TYPE_DECODERS, BoundedDatesSchema
 from miniprogram_api.staff.controllers import StaffAuthController, StaffController
@@ -84,20 +90,23 @@ def create_app(
             app.state.deps = deps
             yield
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             index,
             live,
             ready,
+            metrics,
             LibraryController,
             RecordController,
             StaffCatalogueController,
+            import_routes(settings.imports),
             LoanController,
             HoldController,
             ChildLoanController,
             ChildHoldController,
             DeskController,
             StaffReaderController,
+            CounterController,
             PolicyController,
             EventController,
             BookingController,
@@ -107,8 +116,12 @@ def create_app(
             StaffMessageController,
             AuthController,
             ReaderController,
+            LostCardController,
+            ChildLostCardController,
+            StaffLostCardController,
             StaffAuthController,
             StaffController,
+            assets(),
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -118,7 +131,8 @@ def create_app(
             version="0.1.0",
             description=_DESCRIPTION,
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            use_handler_docstrings=True,
+            render_plugins=[swagger_page()],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
@@ -127,6 +141,11 @@ def create_app(
         ),
         request_max_body_size=64 * 1024,
         request_class=ApiRequest,
+        logging_config=None,  # the process configured logging (entrypoints/logs.py): Litestar's would replace it
+        middleware=[DeclaredQueryOnly()],
         type_decoders=TYPE_DECODERS,
-        plugins=[BoundedDatesSchema()],
+        plugins=[BoundedDatesSchema(), DocstringSummaries()],
     )
+    # Around the router too, so a request no route takes (a 404, a 405) gets its id, its log line and its count.
+    app.asgi_handler = RequestObserver(app.asgi_handler)
+    return app

@@ -15,6 +15,8 @@ from tortoise.exceptions import DBConnectionError
 
 from backend import errors as domain
 from backend.outages import is_outage
+from entrypoints.logs import REQUEST_ID
+from miniprogram_api.observability import route_of
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ class Problem(msgspec.Struct, omit_defaults=True):
     errors: list[FieldProblem] | None = None
     reasons: list[Reason] | None = None
     """Every reason, when there are several; the first is the one `code` and `title` give."""
+    request_id: str | None = None
+    """The request's id, as in the X-Request-ID header: quoted in a report, it finds the request's log lines."""
 
 
 def status_of(error: type[domain.DomainError]) -> int:
@@ -91,14 +95,27 @@ def _pick(request: Request[Any, Any, Any], zh: str, en: str) -> str:
 
 def _problem(request: Request[Any, Any, Any], status: int, code: str, title: str, **extra: Any) -> Response[Problem]:
     problem = Problem(
-        type=f"urn:shuxiang:problem:{code}", title=title, status=status, code=code, instance=request.url.path, **extra
+        type=f"urn:shuxiang:problem:{code}",
+        title=title,
+        status=status,
+        code=code,
+        instance=request.url.path,
+        request_id=REQUEST_ID.get(),
+        **extra,
     )
     return Response(problem, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: domain.DomainError) -> Response[Problem]:
+    response = _domain_problem(request, exc)
+    if isinstance(exc, domain.TooManyRequests) and exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _domain_problem(request: Request[Any, Any, Any], exc: domain.DomainError) -> Response[Problem]:
     language = language_of(request)
-    reasons: tuple[domain.DomainError, ...] = getattr(exc, "reasons", ())  # an error made of several refusals
+    reasons = exc.reasons
     if not reasons:
         return _problem(request, status_of(type(exc)), exc.code, exc.message(language))
     listed = [Reason(reason.code, reason.message(language), reason.params) for reason in reasons]
@@ -108,7 +125,7 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: domain.DomainErro
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
     code, zh, en = _FRAMEWORK_PROBLEMS.get(exc.status_code, _INTERNAL)
     if exc.status_code >= 500:
-        log.error("HTTP %s at %s: %s", exc.status_code, request.url.path, exc.detail)
+        log.error("HTTP %s at %s: %s", exc.status_code, route_of(request.scope), exc.detail)
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         extra["errors"] = [
@@ -124,7 +141,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 def unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     # The database or Redis is down or overloaded: the reader should retry, not report a bug.
-    log.error("backing service unavailable at %s: %s", request.url.path, type(exc).__name__)
+    log.error("backing service unavailable at %s: %s", route_of(request.scope), type(exc).__name__)
     code, zh, en = _UNAVAILABLE
     response = _problem(request, 503, code, _pick(request, zh, en))
     response.headers["Retry-After"] = "5"
@@ -134,7 +151,7 @@ def unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Resp
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     if is_outage(exc):  # asyncpg's own errors while PostgreSQL restarts, a failed rollback's among them
         return unavailable_handler(request, exc)
-    log.exception("unhandled error at %s", request.url.path, exc_info=exc)
+    log.exception("unhandled error at %s", route_of(request.scope), exc_info=exc)
     code, zh, en = _INTERNAL
     return _problem(request, 500, code, _pick(request, zh, en))
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import inspect
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
-from litestar.params import Parameter, ParameterKwarg
+from litestar.params import KwargDefinition, Parameter, ParameterKwarg
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
@@ -76,7 +76,7 @@ def web_address(max_length: int, *, schemes: str = "https?") -> msgspec.Meta:
 
 def page_size(most: int, description: str | None = None) -> ParameterKwarg:
     """A page's `limit`: 1 to `most`."""
-    parameter: ParameterKwarg = Parameter(ge=1, le=most, description=description)
+    parameter: ParameterKwarg = Parameter(ge=1, le=most, description=description or f"How many to return, 1 to {most}")
     return parameter
 
 
@@ -85,6 +85,40 @@ def page_size(most: int, description: str | None = None) -> ParameterKwarg:
 RowId = Annotated[int, Parameter(ge=1, le=INT32_MAX), msgspec.Meta(ge=1, le=INT32_MAX)]
 BigRowId = Annotated[int, Parameter(ge=1, le=INT64_MAX), msgspec.Meta(ge=1, le=INT64_MAX)]
 Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET, description="How many to skip")]
+# The two page sizes of the lists (a list whose items cost more to make, like search, may take fewer): as many as a
+# reader scrolls through on one screen of the mini-program, and as many as a librarian works through at a desk.
+ReaderLimit = Annotated[int, page_size(50)]
+StaffLimit = Annotated[int, page_size(200)]
+
+T = TypeVar("T")
+
+
+class Page(msgspec.Struct, Generic[T]):
+    """One page of a list: `limit` items from `offset` on, of `total`. Every list answers in this shape, asked for
+    with `limit` and `offset`."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+    """The `offset` of the next page; null on the last one."""
+
+    @classmethod
+    def of(cls, items: list[T], total: int, limit: int, offset: int) -> Page[T]:
+        return cls(items, total, limit, offset, next_offset(total, limit, offset))
+
+
+def next_offset(total: int, limit: int, offset: int) -> int | None:
+    """Where the page after this one starts, unless this one is the last or the next is past what may be asked."""
+    following = offset + limit
+    return following if following < total and following <= MAX_OFFSET else None
+
+
+def named(component: str) -> KwargDefinition:
+    """A response type's name in the OpenAPI document, `LoanPage = Annotated[Page[LoanOut], named("LoanPage")]`:
+    Litestar names a generic type after the full module path of its arguments."""
+    return KwargDefinition(schema_component_key=component)
 
 
 class Moment(datetime):

@@ -22,9 +22,11 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from prometheus_client import Counter
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from backend import paging
 from backend.accounts.models import Reader, StaffRole, StaffUser
 from backend.accounts.staff import require_role
 from backend.wechat.errors import WeChatNoAnswer, WeChatUnavailable
@@ -45,6 +47,10 @@ STALE_CLAIM = timedelta(minutes=10)
 URGENT = frozenset({NoticeKind.SEAT_OFFERED})
 _MAYBE_ARRIVED = "the call was cut off: it may or may not have arrived"
 _PERMANENT = {40003: "invalid openid", 40037: "invalid template id", 47003: "template data invalid"}
+# The codes a push is counted under: WeChat's errcode (0 sent) for those the sender tells apart, "no_answer" and
+# "unavailable" when WeChat did not answer; any other errcode is "other", so a new one cannot add series unbounded.
+_COUNTED_CODES = frozenset({"0", "43101", "45009", *map(str, _PERMANENT), "no_answer", "unavailable"})
+PUSHES = Counter("shuxiang_pushes", "Messages pushed to WeChat, by WeChat's errcode (0: sent)", ["code"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +98,10 @@ class WeChatSubscribe:
 
         async def push(i: int) -> Outcome:
             async with gate:
-                return await self._push(*batch[i])
+                outcome = await self._push(*batch[i])
+            code = outcome.code or "0"  # a message sent has no error code
+            PUSHES.labels(code if code in _COUNTED_CODES else "other").inc()
+            return outcome
 
         for (i, _, _), allowed in zip(wanted, granted, strict=True):
             if not allowed:
@@ -285,12 +294,12 @@ async def mark_interrupted(channel: str, now: datetime) -> int:
     )
 
 
-async def undelivered(staff: StaffUser, limit: int) -> list[Delivery]:
+async def undelivered(staff: StaffUser, *, limit: int, offset: int) -> tuple[list[Delivery], int]:
     """Failed and interrupted deliveries, newest first, with their reasons (the network's WeChat account is one,
     so its failures are the network admins')."""
     require_role(staff, StaffRole.NETWORK_ADMIN)
     stuck = Delivery.filter(status__in=(DeliveryStatus.FAILED, DeliveryStatus.INTERRUPTED))
-    return await stuck.order_by("-finished_at", "-id").limit(limit).select_related("notice")
+    return await paging.page(stuck.order_by("-finished_at", "-id").select_related("notice"), limit, offset)
 
 
 async def retry(staff: StaffUser, delivery_ids: list[int], now: datetime) -> int:

@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from backend import paging
 from backend.accounts.models import Reader
 from notifications.errors import NoticeNotFound, QuietHoursInvalid
 from notifications.models import Delivery, Notice, NoticeKind, NoticePreferences, SubscribeGrant
@@ -91,13 +92,12 @@ async def guardians(reader_ids: Iterable[int]) -> dict[int, int]:
     return found
 
 
-async def inbox(reader: Reader, *, unread_only: bool, limit: int, before_id: int | None) -> list[Notice]:
+async def inbox(reader: Reader, *, unread_only: bool, limit: int, offset: int) -> tuple[list[Notice], int]:
+    """The reader's notices, newest first."""
     notices = Notice.filter(reader_id=reader.id)
     if unread_only:
         notices = notices.filter(read_at__isnull=True)
-    if before_id is not None:
-        notices = notices.filter(id__lt=before_id)
-    return await notices.order_by("-id").limit(limit)
+    return await paging.page(notices.order_by("-id"), limit, offset)
 
 
 async def unread_count(reader: Reader) -> int:

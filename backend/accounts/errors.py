@@ -106,6 +106,10 @@ class LoginLocked(TooManyRequests):
     message_zh = "密码错误次数过多，请 {minutes} 分钟后再试"
     message_en = "Too many failed attempts; try again in {minutes} minutes"
 
+    def __init__(self, seconds: int) -> None:
+        super().__init__(minutes=-(-seconds // 60))
+        self.retry_after = seconds
+
 
 class StaffNotFound(NotFound):
     code = "staff_not_found"
@@ -141,3 +145,33 @@ class WeakPassword(InvalidInput):
     code = "staff_password_weak"
     message_zh = "密码至少 10 位"
     message_en = "The password must have at least 10 characters"
+
+
+class CardNumberInvalid(InvalidInput):
+    code = "card_number_invalid"
+    message_zh = "读者证号 {card_number} 有误（校验位不符），请核对后重新输入"
+    message_en = "The card number {card_number} is mistyped (its check digit does not match)"
+
+
+class ReaderCardNotFound(NotFound):
+    code = "reader_card_not_found"
+    message_zh = "未找到读者证号 {card_number}"
+    message_en = "No reader card {card_number}"
+
+
+class ReaderCardRequired(InvalidInput):
+    code = "reader_card_required"
+    message_zh = "请扫描读者证二维码或输入读者证号（二者择一）"
+    message_en = "Scan the reader's card code or give the card number: one of the two"
+
+
+class CardReportedLost(Conflict):
+    code = "card_reported_lost"
+    message_zh = "读者证 {card_number} 已于 {day} 挂失补办，不能再使用，请读者出示新的读者证"
+    message_en = "The card {card_number} was reported lost on {day} and replaced; ask the reader for the new card"
+
+
+class CardNotCurrent(Conflict):
+    code = "card_not_current"
+    message_zh = "读者证号 {card_number} 不是这张读者证现在的号码，请刷新后再试"
+    message_en = "{card_number} is not this card's current number; refresh and try again"

@@ -39,6 +39,9 @@ class Reader(Model):
     # PIPL art. 31: a child's data is processed only with the guardian's separate consent, recorded here.
     guardian_consent_at = fields.DatetimeField(null=True)
     keeps_reading_history = fields.BooleanField(default=False)  # PIPL: opt-in, off by default (Koha, Aspen)
+    # Access tokens carry the generation they were issued in; ending the reader's sessions moves it on, so their
+    # access tokens stop at once (every request re-reads this row anyway) rather than within their 15 minutes.
+    session_generation = fields.IntField(db_default=0)
     home_library: fields.ForeignKeyNullableRelation[Library] = fields.ForeignKeyField(
         "models.Library", related_name="home_readers", null=True, on_delete=fields.SET_NULL
     )
@@ -49,6 +52,33 @@ class Reader(Model):
 
     class Meta:
         table = "reader"
+
+
+class CardRetiredBy(StrEnum):
+    READER = "reader"
+    GUARDIAN = "guardian"
+    STAFF = "staff"
+
+
+class RetiredCard(Model):
+    """A card number reported lost and replaced: kept so that a desk typing or scanning it is told the card was
+    reported lost (not "no such card"), and, unique, so that no card can take the number again."""
+
+    id = fields.IntField(primary_key=True)
+    card_number = fields.CharField(max_length=20, unique=True)
+    reader: fields.ForeignKeyRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="retired_cards", on_delete=fields.CASCADE
+    )
+    replaced_by = fields.CharField(max_length=20)  # the number issued in its place
+    retired_at = fields.DatetimeField()
+    retired_on = fields.DateField()  # the network's calendar day, the date the desk is told
+    retired_by = fields.CharEnumField(CardRetiredBy, max_length=10)
+    staff: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
+        "models.StaffUser", related_name="retired_cards", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "retired_card"
 
 
 class StaffRole(StrEnum):

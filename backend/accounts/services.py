@@ -10,8 +10,9 @@ from cryptography.exceptions import InvalidTag
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from backend import passes
+from backend import paging, passes
 from backend.accounts import ages, cards
+from backend.accounts.domain_events import CardClosing
 from backend.accounts.errors import (
     CardPayloadInvalid,
     ChildHasLoans,
@@ -21,6 +22,8 @@ from backend.accounts.errors import (
     InvalidBirthMonth,
     InvalidName,
     PhoneNotBound,
+    ReaderCardNotFound,
+    ReaderCardRequired,
     ReaderOnly,
     TokenInvalid,
 )
@@ -28,6 +31,7 @@ from backend.accounts.models import Reader, ReaderType
 from backend.accounts.tokens import Principal, PrincipalKind, TokenPair, TokenPolicy, open_session
 from backend.clock import NetworkTime
 from backend.crypto import Keys
+from backend.eventbus import EventBus, record
 from backend.network.services import get_library
 from backend.passes import SignedPasses
 from backend.wechat.gateway import WeChatGateway
@@ -78,8 +82,10 @@ async def reader_for(principal: Principal) -> Reader:
     if principal.kind is not PrincipalKind.READER:
         raise ReaderOnly()
     reader = await Reader.get_or_none(id=principal.id, reader_type=ReaderType.ADULT).select_related("home_library")
-    if reader is None:
-        raise TokenInvalid()  # the account was deleted after the token was issued
+    # Deleted after the token was issued, or its sessions ended since (a lost phone): read here on every request
+    # anyway, so the token stops now rather than when it expires.
+    if reader is None or reader.session_generation != principal.generation:
+        raise TokenInvalid()
     return reader
 
 
@@ -167,8 +173,8 @@ async def add_child(
         )
 
 
-async def list_children(guardian: Reader) -> list[Reader]:
-    return await Reader.filter(guardian=guardian).order_by("id")
+async def list_children(guardian: Reader, *, limit: int, offset: int) -> tuple[list[Reader], int]:
+    return await paging.page(Reader.filter(guardian=guardian).order_by("id"), limit, offset)
 
 
 async def get_child(guardian: Reader, child_id: int) -> Reader:
@@ -208,9 +214,10 @@ async def lock_card(reader_id: int) -> Reader:
     return reader
 
 
-async def remove_child(guardian: Reader, child_id: int) -> None:
+async def remove_child(guardian: Reader, child_id: int, now: datetime, bus: EventBus) -> None:
     """The guardian withdraws consent: the child's card and personal data are deleted (PIPL art. 47), once the
-    books borrowed on it are back (a loan without its reader would leave the library no one to ask)."""
+    books borrowed on it are back (a loan without its reader would leave the library no one to ask). What other
+    areas keep for the card (event seats) is closed by their rules first, on `CardClosing`."""
     child = await get_child(guardian, child_id)
     async with in_transaction():
         # A checkout holds this lock from counting the card's loans to adding one: under it, the loans counted here
@@ -218,6 +225,8 @@ async def remove_child(guardian: Reader, child_id: int) -> None:
         await lock_card(child.id)
         if on_loan := await child.loans.filter(returned_at__isnull=True).count():
             raise ChildHasLoans(count=on_loan)
+        async with bus.transaction():  # a savepoint whose handlers run now, before the row they concern is deleted
+            record(CardClosing(child.id, now))
         await child.delete()
 
 
@@ -231,5 +240,32 @@ async def identify_card(card_passes: SignedPasses, payload: str, now: datetime) 
     card_number = await card_passes.redeem(payload, now)
     reader = await Reader.get_or_none(card_number=card_number).prefetch_related("guardian", "home_library")
     if reader is None:
-        raise CardPayloadInvalid()  # signed by us, but the card was since deleted
+        # Signed by us, for a card since replaced (a code shown from a lost phone) or deleted (a child's).
+        await cards.refuse_if_reported_lost(card_number)
+        raise CardPayloadInvalid()
     return reader
+
+
+async def reader_by_card_number(typed: str) -> Reader:
+    """The reader whose physical card number was typed or scanned at a desk: any reader of the network (one card,
+    borrow anywhere). A mistyped number is `CardNumberInvalid`, a well-formed one nobody holds `ReaderCardNotFound`."""
+    card_number = cards.normalise_card_number(typed)
+    reader = await Reader.get_or_none(card_number=card_number).prefetch_related("guardian", "home_library")
+    if reader is None:
+        await cards.refuse_if_reported_lost(card_number)
+        raise ReaderCardNotFound(card_number=card_number)
+    return reader
+
+
+async def identify_at_desk(
+    card_passes: SignedPasses, now: datetime, *, payload: str | None, card_number: str | None
+) -> Reader:
+    """The reader at a staffed desk, by the phone's card code or by the number of a physical card (a flat phone, a
+    child's card): exactly one of the two. Only a desk takes a bare number, since staff see the card and its holder;
+    a self-service machine would lend on a number anyone could have read off someone else's card."""
+    if (payload is None) == (card_number is None):
+        raise ReaderCardRequired()
+    if payload is not None:
+        return await identify_card(card_passes, payload, now)
+    assert card_number is not None
+    return await reader_by_card_number(card_number)

@@ -11,6 +11,7 @@ from argon2.exceptions import VerificationError
 from redis.asyncio import Redis
 from tortoise.exceptions import IntegrityError
 
+from backend import paging
 from backend.accounts.errors import (
     CannotDeactivateSelf,
     LoginFailed,
@@ -27,6 +28,7 @@ from backend.accounts.models import AuthSession, StaffRole, StaffUser
 from backend.accounts.tokens import Principal, PrincipalKind, TokenPair, TokenPolicy, open_session
 from backend.network.models import Library, LibraryLevel
 from backend.network.services import in_scope, library_in_scope
+from backend.ratelimits import count
 
 # Argon2id with the library's defaults (RFC 9106 second recommended option).
 _hasher = PasswordHasher()
@@ -55,13 +57,9 @@ async def staff_login(
     """Password login. Attempts are counted per username in Redis before the password is checked (INCR is atomic
     across workers), and a success clears the count: no flood of parallel guesses gets past the limit."""
     attempts_key = f"staff:login-attempts:{username.lower()}"
-    async with redis.pipeline(transaction=True) as pipe:
-        # The window starts at the first attempt (SET NX); later attempts only count (EXPIRE NX needs Redis 7).
-        pipe.set(attempts_key, 0, ex=limits.lockout_seconds, nx=True)
-        pipe.incr(attempts_key)
-        _, attempts = await pipe.execute()
-    if attempts > limits.max_failures:
-        raise LoginLocked(minutes=max(1, limits.lockout_seconds // 60))
+    attempts = await count(redis, attempts_key, limits.lockout_seconds)  # the window starts at the first attempt
+    if attempts.requests > limits.max_failures:
+        raise LoginLocked(attempts.seconds_left)
     staff = await StaffUser.get_or_none(username=username, active=True)
     valid = await asyncio.to_thread(_verify, staff.password_hash if staff else _DUMMY_HASH, password)
     if staff is None or not valid:
@@ -137,10 +135,13 @@ async def create_first_admin(username: str, password: str, central: Library) -> 
         raise UsernameTaken(username=username) from exc
 
 
-async def list_staff(actor: StaffUser, library_code: str | None) -> list[StaffUser]:
+async def list_staff(
+    actor: StaffUser, library_code: str | None, *, limit: int, offset: int
+) -> tuple[list[StaffUser], int]:
     require_role(actor, StaffRole.LIBRARY_ADMIN)
     root = await library_in_scope(library_code, actor.library.path) if library_code else actor.library
-    return await StaffUser.filter(library__path__startswith=root.path).prefetch_related("library").order_by("id")
+    staff = StaffUser.filter(library__path__startswith=root.path).prefetch_related("library").order_by("id")
+    return await paging.page(staff, limit, offset)
 
 
 async def deactivate_staff(actor: StaffUser, staff_id: int, now: datetime) -> StaffUser:

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import jwt
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
 
 from backend.accounts.errors import RefreshTokenInvalid, TokenExpired, TokenInvalid
 from backend.accounts.models import AuthSession, Reader, StaffUser
@@ -26,6 +28,8 @@ class PrincipalKind(StrEnum):
 class Principal:
     kind: PrincipalKind
     id: int
+    generation: int = 0
+    """A reader's session generation the token was issued in (`Reader.session_generation`); 0 for staff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +56,8 @@ def decode_access_token(policy: TokenPolicy, token: str, now: datetime) -> Princ
             options={"verify_exp": False, "verify_iat": False, "require": ["exp"]},
         )
         kind, _, ident = str(claims["sub"]).partition(":")
-        principal = Principal(PrincipalKind(kind), int(ident))
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        principal = Principal(PrincipalKind(kind), int(ident), int(claims.get("gen", 0)))
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise TokenInvalid() from exc
     # Expiry is judged by the service's clock, not the library's (which would also refuse an `iat` ahead of the
     # machine's time), so every rule shares one notion of "now".
@@ -64,6 +68,9 @@ def decode_access_token(policy: TokenPolicy, token: str, now: datetime) -> Princ
 
 async def open_session(policy: TokenPolicy, principal: Principal, now: datetime) -> TokenPair:
     """Start a new login: a fresh refresh-token family."""
+    if principal.kind is PrincipalKind.READER:
+        reader = await Reader.get_or_none(id=principal.id).only("id", "session_generation")
+        principal = Principal(principal.kind, principal.id, reader.session_generation if reader is not None else 0)
     return await _issue(policy, principal, uuid.uuid4(), now)
 
 
@@ -84,9 +91,30 @@ async def refresh_session(policy: TokenPolicy, refresh_token: str, now: datetime
             await AuthSession.filter(family=session.family, revoked_at__isnull=True).update(revoked_at=now)
         raise RefreshTokenInvalid()
     principal = _principal_of(session)
-    if not await _still_allowed(principal):
-        raise RefreshTokenInvalid()
-    return await _issue(policy, principal, session.family, now)
+    if principal.kind is PrincipalKind.STAFF:
+        if not await StaffUser.exists(id=principal.id, active=True):
+            raise RefreshTokenInvalid()
+        return await _issue(policy, principal, session.family, now)
+    async with in_transaction():
+        # The reader's row lock, which ending their sessions holds too: either those sessions are ended after this
+        # refresh and take its new token with them, or this refresh waits and finds its token gone with them.
+        reader = await Reader.select_for_update().get_or_none(id=principal.id)
+        if reader is None or not await AuthSession.exists(id=session.id):
+            raise RefreshTokenInvalid()
+        current = Principal(principal.kind, principal.id, reader.session_generation)
+        return await _issue(policy, current, session.family, now)
+
+
+async def end_reader_sessions(reader_id: int, now: datetime) -> int:
+    """End every login of a reader (a lost phone): their refresh tokens are deleted and their session generation
+    moves on, so access tokens already issued stop at their next request, not 15 minutes later. Call inside a
+    transaction that holds the reader's row lock (see `refresh_session`). Returns how many logins were live."""
+    live = await AuthSession.filter(reader_id=reader_id, revoked_at__isnull=True, expires_at__gt=now).values_list(
+        "family", flat=True
+    )
+    await AuthSession.filter(reader_id=reader_id).delete()
+    await Reader.filter(id=reader_id).update(session_generation=F("session_generation") + 1)
+    return len(set(live))
 
 
 async def close_session(refresh_token: str, now: datetime) -> None:
@@ -104,15 +132,14 @@ async def purge_expired_sessions(now: datetime) -> int:
 
 async def _issue(policy: TokenPolicy, principal: Principal, family: uuid.UUID, now: datetime) -> TokenPair:
     access_expires = now + policy.access_ttl
-    access = jwt.encode(
-        {
-            "sub": f"{principal.kind}:{principal.id}",
-            "iat": int(now.timestamp()),
-            "exp": int(access_expires.timestamp()),
-        },
-        policy.keys.token_key,
-        algorithm=_ALGORITHM,
-    )
+    claims: dict[str, object] = {
+        "sub": f"{principal.kind}:{principal.id}",
+        "iat": int(now.timestamp()),
+        "exp": int(access_expires.timestamp()),
+    }
+    if principal.kind is PrincipalKind.READER:
+        claims["gen"] = principal.generation
+    access = jwt.encode(claims, policy.keys.token_key, algorithm=_ALGORITHM)
     refresh = secrets.token_urlsafe(32)
     refresh_expires = now + policy.refresh_ttl
     await AuthSession.create(
@@ -129,9 +156,3 @@ def _principal_of(session: AuthSession) -> Principal:
     if session.reader_id is not None:  # type: ignore[attr-defined]
         return Principal(PrincipalKind.READER, session.reader_id)  # type: ignore[attr-defined]
     return Principal(PrincipalKind.STAFF, session.staff_id)  # type: ignore[attr-defined]
-
-
-async def _still_allowed(principal: Principal) -> bool:
-    if principal.kind is PrincipalKind.READER:
-        return await Reader.exists(id=principal.id)
-    return await StaffUser.exists(id=principal.id, active=True)

@@ -51,3 +51,40 @@ class ImportFileUnreadable(InvalidInput):
     code = "import_file_unreadable"
     message_zh = "无法导入文件 {path}：{reason}"
     message_en = "Cannot import {path}: {reason}"
+
+
+class ImportNotFound(NotFound):
+    code = "import_not_found"
+    message_zh = "未找到该导入任务"
+    message_en = "No such catalogue import"
+
+
+class ImportFileEmpty(InvalidInput):
+    code = "import_file_empty"
+    message_zh = "上传的文件是空的"
+    message_en = "The uploaded file is empty"
+
+
+class ImportFileNameInvalid(InvalidInput):
+    code = "import_file_name_invalid"
+    message_zh = "文件名须为 1 至 {max_length} 个字符，且不含控制字符"
+    message_en = "A file name must be 1 to {max_length} characters, without control characters"
+
+
+class ImportInterrupted(Conflict):
+    """Why an import stopped when its run ended without a word: recorded on the job, not raised at a request."""
+
+    code = "import_interrupted"
+    message_zh = "导入中断（处理进程已停止），已导入的部分保留；请重新上传该文件，已有书目与馆藏会被更新而不会重复"
+    message_en = (
+        "The import was interrupted (its worker stopped); what was imported stays. Upload the file again: records and "
+        "copies already imported are updated, not duplicated"
+    )
+
+
+class ImportFailed(Conflict):
+    """Why an import stopped on an error of ours: recorded on the job (the worker's log has the details)."""
+
+    code = "import_failed"
+    message_zh = "导入因内部错误而停止，已导入的部分保留；请联系系统管理员"
+    message_en = "The import stopped on an internal error; what was imported stays. Contact the system administrator"

@@ -7,6 +7,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from backend.accounts.models import StaffUser
 from backend.network.models import Library
 
 
@@ -86,3 +87,80 @@ class Copy(Model):
     class Meta:
         table = "copy"
         indexes = (("record_id", "current_library_id"),)
+
+
+class ImportStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class ImportJob(Model):
+    """A catalogue file staff uploaded, imported by the worker; its counts and problems are written batch by batch,
+    so they can be read while it runs. Its copies go only to libraries under `library` (the uploader's)."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyRelation[StaffUser] = fields.ForeignKeyField(
+        "models.StaffUser", related_name="catalogue_imports", on_delete=fields.RESTRICT
+    )
+    staff_id: int
+    library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
+        "models.Library", related_name="catalogue_imports", on_delete=fields.RESTRICT
+    )
+    library_id: int
+    file_name = fields.CharField(max_length=200)
+    format = fields.CharField(max_length=10)  # marc, marcxml or csv
+    size_bytes = fields.IntField()
+    status = fields.CharEnumField(ImportStatus, max_length=10, default=ImportStatus.QUEUED, db_index=True)
+    attempts = fields.SmallIntField(default=0)  # runs started: more than one after a worker died or an outage
+    records_read = fields.IntField(default=0)  # MARC: records; CSV: rows
+    records_total = fields.IntField(null=True)  # when cheap to know (MARC)
+    records_created = fields.IntField(default=0)
+    records_updated = fields.IntField(default=0)
+    copies_created = fields.IntField(default=0)
+    copies_updated = fields.IntField(default=0)
+    problem_count = fields.IntField(default=0)  # all found, though only the first ones are kept (ImportJobProblem)
+    # Why it failed: {"code": ..., "zh": ..., "en": ...}.
+    failure: dict[str, str] | None = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    # The last batch written: a run that stops moving for long is over (imports.fail_stalled).
+    heartbeat_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "import_job"
+
+
+class ImportJobProblem(Model):
+    """Something of an import's file skipped or changed, at a record (MARC) or line (CSV) of the file."""
+
+    id = fields.IntField(primary_key=True)
+    job: fields.ForeignKeyRelation[ImportJob] = fields.ForeignKeyField(
+        "models.ImportJob", related_name="problems", on_delete=fields.CASCADE
+    )
+    job_id: int
+    position = fields.IntField()
+    reason = fields.TextField()
+
+    class Meta:
+        table = "import_job_problem"
+        indexes = (("job_id", "position", "id"),)
+
+
+class ImportUploadChunk(Model):
+    """A piece of an uploaded file, kept in the database so that any worker machine can read it; dropped once the
+    import is over."""
+
+    id = fields.IntField(primary_key=True)
+    job: fields.ForeignKeyRelation[ImportJob] = fields.ForeignKeyField(
+        "models.ImportJob", related_name="chunks", on_delete=fields.CASCADE
+    )
+    job_id: int
+    sequence = fields.IntField()
+    data = fields.BinaryField()
+
+    class Meta:
+        table = "import_upload_chunk"
+        unique_together = (("job_id", "sequence"),)

@@ -220,9 +220,11 @@ async def search(query: SearchQuery) -> SearchResult:
     if query.available_within_m is not None and query.latitude is not None and query.longitude is not None:
         nearby = [
             lib.id
-            for lib, _ in await nearest_libraries(
-                query.latitude, query.longitude, limit=_MAX_NEARBY_LIBRARIES, radius_m=query.available_within_m
-            )
+            for lib, _ in (
+                await nearest_libraries(
+                    query.latitude, query.longitude, limit=_MAX_NEARBY_LIBRARIES, radius_m=query.available_within_m
+                )
+            )[0]
         ]
     where = sql.where(query, library, nearby)
     if where is None:  # words that cannot match anything, or no library within reach

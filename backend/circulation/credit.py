@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Protocol
 
 from backend.accounts.models import Reader, StaffRole, StaffUser
-from backend.accounts.staff import require_role
-from backend.circulation.errors import ReaderCardNotFound, SuspensionNotFound, SuspensionSetAbove
+from backend.accounts.services import reader_by_card_number
+from backend.accounts.staff import RANK, require_role
+from backend.circulation.errors import SuspensionNotFound, SuspensionSetAbove
 from backend.circulation.models import CreditEvent, CreditReason, Suspension, SuspensionKind
 from backend.circulation.standing import Standing
 from backend.network.services import NETWORK_ROOT
@@ -39,17 +40,10 @@ class LocalCreditCheck:
 LOCAL = LocalCreditCheck()
 
 
-async def reader_by_card(card_number: str) -> Reader:
-    reader = await Reader.get_or_none(card_number=card_number)
-    if reader is None:
-        raise ReaderCardNotFound(card_number=card_number)
-    return reader
-
-
 async def adjust(staff: StaffUser, card_number: str, points: int, note: str, now: datetime) -> CreditEvent:
     """A staff adjustment of a reader's credit (a damaged book, a correction), with the note the reader sees."""
     require_role(staff, StaffRole.LIBRARY_ADMIN)
-    reader = await reader_by_card(card_number)
+    reader = await reader_by_card_number(card_number)
     return await CreditEvent.create(
         reader=reader, reason=CreditReason.STAFF_ADJUSTMENT, points=points, note=note, staff=staff, created_at=now
     )
@@ -66,7 +60,7 @@ async def suspend(
 ) -> Suspension:
     """Bar a reader from borrowing, recording who did it and at which level (see `lift`)."""
     require_role(staff, StaffRole.LIBRARY_ADMIN)
-    reader = await reader_by_card(card_number)
+    reader = await reader_by_card_number(card_number)
     return await Suspension.create(
         reader=reader,
         kind=kind,
@@ -76,6 +70,11 @@ async def suspend(
         staff=staff,
         scope_path=_authority(staff),
     )
+
+
+def may_lift(staff: StaffUser, suspension: Suspension) -> bool:
+    """Whether `lift` would lift this suspension for this staff member (shown at the desk before they try)."""
+    return RANK[staff.role] >= RANK[StaffRole.LIBRARY_ADMIN] and suspension.scope_path.startswith(_authority(staff))
 
 
 async def lift(staff: StaffUser, suspension_id: int, now: datetime) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# A card number is the accounts' business; circulation's callers still find the refusal here.
+from backend.accounts.errors import ReaderCardNotFound as ReaderCardNotFound
 from backend.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 
 
@@ -158,12 +160,6 @@ class HoldNotChangeable(Conflict):
     code = "hold_not_changeable"
     message_zh = "预约当前状态为「{status}」，不能这样修改"
     message_en = "The hold is {status} and cannot be changed this way"
-
-
-class ReaderCardNotFound(NotFound):
-    code = "reader_card_not_found"
-    message_zh = "未找到读者证号 {card_number}"
-    message_en = "No reader card {card_number}"
 
 
 class SuspensionNotFound(NotFound):

@@ -18,6 +18,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from backend import paging
 from backend.accounts.models import Reader
 from backend.accounts.services import lock_card
 from backend.catalog.errors import RecordNotFound
@@ -199,13 +200,20 @@ async def someone_waiting(record_id: int, today: date) -> bool:
 # --- the reader's holds ------------------------------------------------------------------------------------------
 
 
-async def my_holds(reader_id: int) -> list[tuple[Hold, QueuePlace]]:
-    holds = (
-        await Hold.filter(reader_id=reader_id, status__in=ACTIVE_HOLD)
-        .select_related("record", "pickup_library")
-        .order_by("placed_at", "id")
-    )
-    return [(hold, await queue_place(hold)) for hold in holds]
+async def my_holds(reader_id: int, *, limit: int, offset: int) -> tuple[list[tuple[Hold, QueuePlace]], int]:
+    """The reader's active holds, the first placed first, each with its place in its title's queue."""
+    active = Hold.filter(reader_id=reader_id, status__in=ACTIVE_HOLD).order_by("placed_at", "id")
+    holds, total = await paging.page(active.select_related("record", "pickup_library"), limit, offset)
+    return [(hold, await queue_place(hold)) for hold in holds], total
+
+
+async def my_hold(reader_id: int, hold_id: int) -> tuple[Hold, QueuePlace]:
+    """One of the reader's active holds with its place in the queue."""
+    hold = await Hold.filter(id=hold_id, reader_id=reader_id, status__in=ACTIVE_HOLD).first()
+    if hold is None:  # not theirs, or no longer active
+        raise HoldNotFound()
+    await hold.fetch_related("record", "pickup_library")
+    return hold, await queue_place(hold)
 
 
 async def queue_place(hold: Hold) -> QueuePlace:
@@ -271,39 +279,31 @@ async def expire_uncollected(now: datetime) -> int:
     )
 
 
-async def pull_list(library: Library) -> list[Copy]:
+async def pull_list(library: Library, *, limit: int, offset: int) -> tuple[list[Copy], int]:
     """Copies on this library's shelves that waiting holds are asking for: fetch them and check them in."""
     wanted = Hold.filter(status=HoldStatus.WAITING).values("record_id")
-    return (
-        await Copy.filter(current_library_id=library.id, status=CopyStatus.AVAILABLE, record_id__in=Subquery(wanted))
-        .select_related("record")
-        .order_by("shelf_location", "barcode")
+    found = Copy.filter(current_library_id=library.id, status=CopyStatus.AVAILABLE, record_id__in=Subquery(wanted))
+    # In shelf order, to walk the shelves once; barcodes are unique, so pages cut the same way every time.
+    return await paging.page(found.select_related("record").order_by("shelf_location", "barcode"), limit, offset)
+
+
+async def hold_shelf(library: Library, *, limit: int, offset: int) -> tuple[list[Hold], int]:
+    """Holds ready for collection here, the soonest to expire first (a ready hold has its copy and its expiry)."""
+    ready = Hold.filter(
+        pickup_library_id=library.id, status=HoldStatus.READY, copy_id__not_isnull=True, expires_at__not_isnull=True
     )
+    ready = ready.select_related("record", "reader", "copy").order_by("expires_at", "id")
+    return await paging.page(ready, limit, offset)
 
 
-async def hold_shelf(library: Library) -> list[Hold]:
-    return (
-        await Hold.filter(pickup_library_id=library.id, status=HoldStatus.READY)
-        .select_related("record", "reader", "copy")
-        .order_by("expires_at", "id")
-    )
-
-
-async def to_clear(library: Library) -> list[Copy]:
+async def to_clear(library: Library, *, limit: int, offset: int) -> tuple[list[Copy], int]:
     """Copies on this library's hold shelf no hold is waiting for any more (expired, cancelled): check them in."""
     serving = Hold.filter(status=HoldStatus.READY, copy_id__not_isnull=True).values("copy_id")
-    return (
-        await Copy.filter(current_library_id=library.id, status=CopyStatus.ON_HOLD_SHELF)
-        .exclude(id__in=Subquery(serving))
-        .select_related("record")
-        .order_by("barcode")
-    )
+    left = Copy.filter(current_library_id=library.id, status=CopyStatus.ON_HOLD_SHELF).exclude(id__in=Subquery(serving))
+    return await paging.page(left.select_related("record").order_by("barcode"), limit, offset)
 
 
-async def in_transit(library: Library, *, incoming: bool) -> list[Copy]:
+async def in_transit(library: Library, *, incoming: bool, limit: int, offset: int) -> tuple[list[Copy], int]:
     where = {"in_transit_to_id": library.id} if incoming else {"current_library_id": library.id}
-    return (
-        await Copy.filter(status=CopyStatus.IN_TRANSIT, **where)
-        .select_related("record", "current_library", "in_transit_to")
-        .order_by("updated_at", "id")
-    )
+    travelling = Copy.filter(status=CopyStatus.IN_TRANSIT, **where).order_by("updated_at", "id")
+    return await paging.page(travelling.select_related("record", "current_library", "in_transit_to"), limit, offset)

@@ -15,6 +15,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from backend import paging
 from backend.accounts.models import StaffRole, StaffUser
 from backend.accounts.staff import require_role
 from backend.catalog.models import ItemType
@@ -50,8 +51,9 @@ class TierDraft:
     delivery: bool
 
 
-async def tiers() -> list[CreditTier]:
-    return await CreditTier.all()  # highest first (the model's ordering)
+async def tiers(*, limit: int, offset: int) -> tuple[list[CreditTier], int]:
+    """The credit tiers, highest first."""
+    return await paging.page(CreditTier.all().order_by("-min_score", "id"), limit, offset)
 
 
 async def create_tier(staff: StaffUser, draft: TierDraft) -> CreditTier:
@@ -102,9 +104,11 @@ class EffectiveTerms:
     """The rule each term comes from: the most specific one that states it."""
 
 
-async def loan_rules() -> list[StatedRule]:
-    """Every rule, network-wide ones first; which term applies where is `terms.RuleTable.resolve`'s to say."""
-    return await _with_libraries((await rules.rule_table()).rule_sets)
+async def loan_rules(*, limit: int, offset: int) -> tuple[list[StatedRule], int]:
+    """The rules, network-wide ones first; which term applies where is `terms.RuleTable.resolve`'s to say."""
+    # A rule is grouped from its rows in the table every process keeps (`rules.rule_table`), in a fixed order.
+    rule_sets, total = paging.page_of((await rules.rule_table()).rule_sets, limit, offset)
+    return await _with_libraries(rule_sets), total
 
 
 async def effective_terms(category: ReaderCategory, item_type: ItemType, library_code: str) -> EffectiveTerms:

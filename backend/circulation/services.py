@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
+from backend import paging
 from backend.accounts.models import Reader, StaffUser
 from backend.accounts.services import lock_card
 from backend.catalog.barcodes import normalise_barcode
@@ -314,26 +315,35 @@ async def loan_state(loan: Loan, terms: LoanTerms, tier: CreditTier, now: dateti
     return LoanState(days, terms.overdue_fee_cents(days), await renewal_refusal(loan, terms, tier, now))
 
 
-async def open_loans(reader_id: int, now: datetime, *, loan_id: int | None = None) -> list[tuple[Loan, LoanState]]:
-    """The reader's loans (or the one), soonest due first, each with its fee so far and why it cannot be renewed."""
-    query = Loan.filter(reader_id=reader_id, returned_at__isnull=True)
-    if loan_id is not None:
-        query = query.filter(id=loan_id)
-    loans = await query.select_related("copy__record", "library").order_by("due_at", "id")
+async def open_loans(
+    reader_id: int, now: datetime, *, limit: int, offset: int
+) -> tuple[list[tuple[Loan, LoanState]], int]:
+    """The reader's loans, soonest due first, each with its fee so far and why it cannot be renewed."""
+    query = Loan.filter(reader_id=reader_id, returned_at__isnull=True).order_by("due_at", "id")
+    loans, total = await paging.page(query.select_related("copy__record", "library"), limit, offset)
+    return await _with_state(reader_id, loans, now), total
+
+
+async def open_loan(reader_id: int, loan_id: int, now: datetime) -> tuple[Loan, LoanState]:
+    """One of the reader's loans, with its state as `open_loans` gives it."""
+    query = Loan.filter(id=loan_id, reader_id=reader_id, returned_at__isnull=True)
+    loan = await query.select_related("copy__record", "library").first()
+    if loan is None:
+        raise LoanNotFound()
+    ((_, state),) = await _with_state(reader_id, [loan], now)
+    return loan, state
+
+
+async def _with_state(reader_id: int, loans: list[Loan], now: datetime) -> list[tuple[Loan, LoanState]]:
     table = await rules.rule_table()
     tier = (await standing(reader_id, now)).tier
     return [(loan, await loan_state(loan, _terms_of(table, loan), tier, now)) for loan in loans]
 
 
-async def reading_history(reader: Reader, *, limit: int, offset: int) -> list[Loan]:
-    """Returned loans the reader chose to keep (nothing unless they opted in)."""
-    return (
-        await Loan.filter(reader_id=reader.id, returned_at__isnull=False)
-        .select_related("copy__record", "library")
-        .order_by("-returned_at", "-id")
-        .limit(limit)
-        .offset(offset)
-    )
+async def reading_history(reader: Reader, *, limit: int, offset: int) -> tuple[list[Loan], int]:
+    """Returned loans the reader chose to keep (nothing unless they opted in), the last returned first."""
+    kept = Loan.filter(reader_id=reader.id, returned_at__isnull=False).order_by("-returned_at", "-id")
+    return await paging.page(kept.select_related("copy__record", "library"), limit, offset)
 
 
 async def set_reading_history(reader: Reader, keep: bool) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from backend.circulation import rules
 from backend.circulation.errors import ReaderSuspended
@@ -21,17 +22,21 @@ class Standing:
     suspension: Suspension | None
 
 
+def suspensions_in_force(reader_id: int, now: datetime) -> QuerySet[Suspension]:
+    """The reader's suspensions that bar them now, the latest first (the one a refusal names)."""
+    return (
+        Suspension.filter(reader_id=reader_id, lifted_at__isnull=True, starts_at__lte=now)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .order_by("-starts_at", "-id")
+    )
+
+
 async def standing(reader_id: int, now: datetime) -> Standing:
     score = await rules.credit_score(reader_id)
     due: list[datetime] = await Loan.filter(reader_id=reader_id, returned_at__isnull=True).values_list(
         "due_at", flat=True
     )  # type: ignore[assignment]
-    suspension = (
-        await Suspension.filter(reader_id=reader_id, lifted_at__isnull=True, starts_at__lte=now)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .order_by("-starts_at")
-        .first()
-    )
+    suspension = await suspensions_in_force(reader_id, now).first()
     return Standing(
         score=score,
         tier=await rules.tier_for(score),

@@ -22,6 +22,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from backend.accounts.ages import age_in_months
+from backend.accounts.domain_events import CardClosing
 from backend.accounts.models import Reader, ReaderType
 from backend.accounts.services import get_child, lock_card
 from backend.clock import NetworkTime
@@ -310,6 +311,18 @@ async def _release(
         closing = BookingStatus.DECLINED if offer_only else BookingStatus.CANCELLED
         await close_bookings(event, [booking], closing, now, policy)
     await full.clear(event.id)
+
+
+async def release_closing_card(policy: EventPolicy, closing: CardClosing) -> None:
+    """A card about to be deleted gives back the seats and waiting list places booked for it in events still to
+    end, offered down the waiting lists as a cancellation's are (the `CardClosing` handler). A full mark set for
+    such an event lapses on its own within seconds, as after any cancellation Redis did not hear of."""
+    coming = Booking.filter(attendee_id=closing.reader_id, status__in=ACTIVE_BOOKING, event__ends_at__gt=closing.at)
+    event_ids: list[int] = await coming.distinct().values_list("event_id", flat=True)  # type: ignore[assignment]
+    for event_id in sorted(event_ids):  # in one order, as every taker of several events' locks must
+        event = await Event.select_for_update().get(id=event_id)
+        bookings = await Booking.filter(event_id=event_id, attendee_id=closing.reader_id, status__in=ACTIVE_BOOKING)
+        await close_bookings(event, bookings, BookingStatus.CANCELLED, closing.at, policy)
 
 
 async def close_bookings(

@@ -6,8 +6,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import Case, F, Q, When
+from tortoise.queryset import QuerySet
 
+from backend import paging
 from backend.accounts.models import Reader, StaffUser
 from backend.eventbus import EventBus, record
 from backend.events.booking import EventPolicy, close_bookings
@@ -170,19 +172,25 @@ def _changeable(event: Event, now: datetime) -> None:
         raise EventNotChangeable(status="ended")
 
 
-async def attendees(staff: StaffUser, event_id: int) -> list[Booking]:
-    """Who comes, in booking order: confirmed and checked in, then offered and waiting."""
-    event = await staff_event(staff, event_id)
-    bookings = await Booking.filter(event_id=event.id, status__in=ACTIVE_BOOKING).select_related(
-        "attendee", "booked_by"
+def _attendees(event: Event) -> QuerySet[Booking]:
+    """Who comes, in booking order: confirmed and checked in, then offered, then waiting."""
+    # The ranks are text because Tortoise's types take no number there; "0" < "1" < "2" all the same.
+    coming = Case(
+        When(status__in=(BookingStatus.CHECKED_IN, BookingStatus.CONFIRMED), then="0"),
+        When(status=BookingStatus.OFFERED, then="1"),
+        default="2",
     )
-    order = {BookingStatus.CHECKED_IN: 0, BookingStatus.CONFIRMED: 0, BookingStatus.OFFERED: 1}
-    return sorted(bookings, key=lambda b: (order.get(b.status, 2), b.id))
+    active = Booking.filter(event_id=event.id, status__in=ACTIVE_BOOKING).annotate(coming=coming)
+    return active.order_by("coming", "id").select_related("attendee", "booked_by")
+
+
+async def attendees(staff: StaffUser, event_id: int, *, limit: int, offset: int) -> tuple[list[Booking], int]:
+    return await paging.page(_attendees(await staff_event(staff, event_id)), limit, offset)
 
 
 async def attendees_csv(staff: StaffUser, event_id: int) -> str:
-    """The attendee list for the door or the records, as CSV for a spreadsheet program."""
-    bookings = await attendees(staff, event_id)
+    """The whole attendee list for the door or the records, as CSV for a spreadsheet program."""
+    bookings = await _attendees(await staff_event(staff, event_id))
     return csv_document(
         ["booking", "status", "card_number", "name", "booked_by_card", "seats", "booked_at", "checked_in_at"],
         (
@@ -201,10 +209,13 @@ async def attendees_csv(staff: StaffUser, event_id: int) -> str:
     )
 
 
-async def staff_events(staff: StaffUser, library_code: str, since: datetime) -> list[Event]:
+async def staff_events(
+    staff: StaffUser, library_code: str, since: datetime, *, limit: int, offset: int
+) -> tuple[list[Event], int]:
     """A library's events (drafts included) from `since`, soonest first."""
     library = await library_in_scope(library_code, staff.library.path)
-    return await Event.filter(library=library, ends_at__gt=since).order_by("starts_at", "id").select_related("library")
+    events = Event.filter(library=library, ends_at__gt=since).order_by("starts_at", "id").select_related("library")
+    return await paging.page(events, limit, offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +232,7 @@ class EventQuery:
     offset: int = 0
 
 
-async def browse(query: EventQuery, now: datetime) -> list[Event]:
+async def browse(query: EventQuery, now: datetime) -> tuple[list[Event], int]:
     """Published events not yet ended, soonest first."""
     events = Event.filter(status=EventStatus.PUBLISHED, ends_at__gt=query.starts_from or now)
     if query.library_code is not None:
@@ -237,31 +248,28 @@ async def browse(query: EventQuery, now: datetime) -> list[Event]:
             Q(max_age_months__isnull=True) | Q(max_age_months__gt=query.age_months),
         )
     if query.near is not None:
-        nearby = await nearest_libraries(*query.near, limit=50, radius_m=query.radius_m)
+        nearby, _ = await nearest_libraries(*query.near, limit=50, radius_m=query.radius_m)
         events = events.filter(Q(library_id__in=[lib.id for lib, _ in nearby]) | Q(online=True))
     if query.has_seats:
         events = events.filter(seats_taken__lt=F("capacity"))
-    return await events.order_by("starts_at", "id").offset(query.offset).limit(query.limit).select_related("library")
+    return await paging.page(events.order_by("starts_at", "id").select_related("library"), query.limit, query.offset)
 
 
 async def detail(event_id: int, viewer: Reader | None) -> tuple[Event, list[Booking]]:
     """A published event, with the viewer's own bookings for it (theirs and their children's). Anyone may look
-    without logging in (a shared link); a reader also sees an event cancelled since, with its reason."""
-    shown = (EventStatus.PUBLISHED,) if viewer is None else (EventStatus.PUBLISHED, EventStatus.CANCELLED)
-    event = await Event.get_or_none(id=event_id, status__in=shown)
-    if event is None:
+    without logging in (a shared link). A reader who booked it also sees it once cancelled, with its reason; nobody
+    else sees a cancelled event, which may never have been published (a draft can be cancelled)."""
+    shown = (EventStatus.PUBLISHED, EventStatus.CANCELLED)
+    event = await Event.get_or_none(id=event_id, status__in=shown).select_related("library")
+    mine: list[Booking] = []
+    if event is not None and viewer is not None:
+        mine = await Booking.filter(event_id=event_id, booked_by_id=viewer.id).order_by("id").select_related("attendee")
+    if event is None or (event.status is not EventStatus.PUBLISHED and not mine):
         raise EventNotFound()
-    await event.fetch_related("library")
-    if viewer is None:
-        return event, []
-    mine = await Booking.filter(event_id=event_id, booked_by_id=viewer.id).order_by("id").select_related("attendee")
     return event, mine
 
 
-async def my_bookings(booker: Reader, now: datetime) -> list[Booking]:
+async def my_bookings(booker: Reader, now: datetime, *, limit: int, offset: int) -> tuple[list[Booking], int]:
     """The reader's bookings (and their children's) for events not yet ended, soonest first."""
-    return (
-        await Booking.filter(booked_by_id=booker.id, event__ends_at__gt=now)
-        .order_by("event__starts_at", "id")
-        .select_related("event__library", "attendee")
-    )
+    bookings = Booking.filter(booked_by_id=booker.id, event__ends_at__gt=now).order_by("event__starts_at", "id")
+    return await paging.page(bookings.select_related("event__library", "attendee"), limit, offset)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -93,10 +94,12 @@ async def list_libraries(
     service: LibraryService | None = None,
     within: str | None = None,
     query: str | None = None,
+    open_at: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Library], int]:
-    """Active libraries, filtered; `within` is a library code whose sub-tree (itself included) is listed."""
+    """Active libraries, filtered; `within` is a library code whose sub-tree (itself included) is listed, `open_at` a
+    moment the libraries listed are open at, each by its own hours and time zone."""
     qs = Library.filter(active=True).select_related("parent")
     if level is not None:
         qs = qs.filter(level=level)
@@ -106,6 +109,14 @@ async def list_libraries(
         qs = qs.filter(path__startswith=(await get_library(within)).path)
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(address__icontains=query) | Q(code=query))
+    if open_at is not None:
+        # Judged here by `hours.is_open`, the rule behind every library's `open_now`, not restated in SQL over the
+        # JSON hours and each library's time zone: the filters above leave at most the network's few hundred
+        # libraries, and only their hours are read before the page itself.
+        candidates = await qs.order_by("path").values_list("id", "opening_hours", "timezone")
+        open_ids = [id_ for id_, weekly, timezone in candidates if hours.is_open(weekly, open_at, timezone)]
+        page = Library.filter(id__in=open_ids[offset : offset + limit]).select_related("parent")
+        return await page.order_by("path"), len(open_ids)
     total = await qs.count()
     return await qs.order_by("path").offset(offset).limit(limit), total
 
@@ -115,10 +126,12 @@ async def nearest_libraries(
     longitude: float,
     *,
     limit: int = 10,
+    offset: int = 0,
     radius_m: float | None = None,
     service: LibraryService | None = None,
-) -> list[tuple[Library, float]]:
-    """The `limit` nearest active libraries with their distance in metres, nearest first."""
+) -> tuple[list[tuple[Library, float]], int]:
+    """`limit` active libraries from the `offset`-th nearest on, with their distance in metres, and how many there
+    are within `radius_m` or, without one, within the first of the widening rings that holds the page."""
     # Never the whole table for an anonymous request: the widest ring is already far beyond a reading circle.
     rings = (radius_m,) if radius_m is not None else _NEAREST_RINGS_M
     found: list[tuple[Library, float]] = []
@@ -133,9 +146,9 @@ async def nearest_libraries(
             key=lambda pair: pair[1],
         )
         found = [pair for pair in found if pair[1] <= ring]
-        if len(found) >= limit:
+        if len(found) >= offset + limit:
             break
-    return found[:limit]
+    return found[offset : offset + limit], len(found)
 
 
 async def create_library(draft: LibraryDraft, *, scope_path: str) -> Library:

@@ -23,6 +23,7 @@ from backend.accounts.errors import (
 from backend.accounts.models import Reader
 from backend.errors import NotAuthenticated
 from backend.network.errors import LibraryNotFound
+from backend.ratelimits import Kind, RateLimited
 from backend.wechat.errors import (
     InvalidLoginCode,
     InvalidPhoneCode,
@@ -35,6 +36,7 @@ from miniprogram_api.accounts.schemas import (
     CardOut,
     ChildIn,
     ChildOut,
+    ChildPage,
     ChildPatch,
     PhoneIn,
     PhoneOut,
@@ -46,7 +48,8 @@ from miniprogram_api.accounts.schemas import (
 )
 from miniprogram_api.deps import BEARER
 from miniprogram_api.errors import problems
-from miniprogram_api.schemas import RowId
+from miniprogram_api.limits import rate_limited
+from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId
 
 _AUTH = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 
@@ -78,7 +81,8 @@ class AuthController(Controller):
     @post(
         "/wechat-login",
         status_code=200,
-        responses=problems(InvalidLoginCode, WeChatRateLimited, WeChatRiskyUser, WeChatUnavailable),
+        responses=problems(InvalidLoginCode, WeChatRateLimited, WeChatRiskyUser, WeChatUnavailable, RateLimited),
+        guards=[rate_limited(Kind.READER_LOGIN)],
     )
     async def wechat_login(self, deps: Dependencies, data: WeChatLoginIn) -> TokensOut:
         """Log in with the mini-program's `wx.login` code; a first login registers the reader and issues a card."""
@@ -124,21 +128,27 @@ class ReaderController(Controller):
         """Remove the phone number from the account."""
         await services.unbind_phone(reader)
 
-    @get("/card", responses=problems(*_AUTH))
+    @get("/card", responses=problems(*_AUTH, RateLimited), guards=[rate_limited(Kind.CARD)])
     async def card(self, deps: Dependencies, reader: Reader) -> CardOut:
         """The virtual reader card: a signed payload valid for a minute and its QR code."""
         return CardOut.of(await services.virtual_card(deps.cards, reader, deps.clock.now()))
 
-    @get("/card.png", responses={**problems(*_AUTH), **_PNG_DOC}, media_type="image/png")
+    @get(
+        "/card.png",
+        responses={**problems(*_AUTH, RateLimited), **_PNG_DOC},
+        media_type="image/png",
+        guards=[rate_limited(Kind.CARD)],
+    )
     async def card_png(self, deps: Dependencies, reader: Reader) -> Response[bytes]:
         """The virtual reader card as a PNG QR code; the payload is in the X-Card-Payload header."""
         card = await services.virtual_card(deps.cards, reader, deps.clock.now())
         return _png(card.qr_png, card.payload)
 
     @get("/children", responses=problems(*_AUTH))
-    async def children(self, reader: Reader) -> list[ChildOut]:
+    async def children(self, reader: Reader, limit: ReaderLimit = 20, offset: Offset = 0) -> ChildPage:
         """The children whose cards this reader holds as guardian."""
-        return [ChildOut.of(child) for child in await services.list_children(reader)]
+        found, total = await services.list_children(reader, limit=limit, offset=offset)
+        return Page.of([ChildOut.of(child) for child in found], total, limit, offset)
 
     @post(
         "/children",
@@ -176,11 +186,15 @@ class ReaderController(Controller):
         return ChildOut.of(child)
 
     @delete("/children/{child_id:int}", status_code=204, responses=problems(*_AUTH, ChildNotFound, ChildHasLoans))
-    async def remove_child(self, reader: Reader, child_id: RowId) -> None:
+    async def remove_child(self, deps: Dependencies, reader: Reader, child_id: RowId) -> None:
         """Close a child's card and delete the child's personal data."""
-        await services.remove_child(reader, child_id)
+        await services.remove_child(reader, child_id, deps.clock.now(), deps.bus)
 
-    @get("/children/{child_id:int}/card", responses=problems(*_AUTH, ChildNotFound))
+    @get(
+        "/children/{child_id:int}/card",
+        responses=problems(*_AUTH, ChildNotFound, RateLimited),
+        guards=[rate_limited(Kind.CARD)],
+    )
     async def child_card(self, deps: Dependencies, reader: Reader, child_id: RowId) -> CardOut:
         """A child's virtual card, shown by the guardian."""
         child = await services.get_child(reader, child_id)

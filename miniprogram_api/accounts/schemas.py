@@ -8,11 +8,12 @@ from typing import Annotated
 
 import msgspec
 
-from backend.accounts.models import Reader, ReaderType
+from backend.accounts.cards import Replacement
+from backend.accounts.models import CardRetiredBy, Reader, ReaderType
 from backend.accounts.services import CardView
 from backend.accounts.tokens import TokenPair
 from miniprogram_api.network.schemas import Code
-from miniprogram_api.schemas import matching, text
+from miniprogram_api.schemas import Page, matching, named, text
 
 WeChatCode = Annotated[str, text(128, min_length=1)]
 Name = Annotated[str, text(50, min_length=1)]
@@ -103,3 +104,49 @@ class ChildOut(msgspec.Struct):
     @classmethod
     def of(cls, child: Reader) -> ChildOut:
         return cls(child.id, child.card_number, child.name, child.birth_month, child.guardian_consent_at)
+
+
+ChildPage = Annotated[Page[ChildOut], named("ChildPage")]
+
+
+CardNumber = Annotated[str, matching(r"[0-9]{4,20}", description="A reader card number")]
+
+
+class CardReplacementIn(msgspec.Struct, forbid_unknown_fields=True):
+    card_number: CardNumber
+    """The number of the card being reported lost, as the app shows it: the same report sent twice (a double tap)
+    then answers with the first one's new number instead of issuing another."""
+    end_sessions: bool = False
+    """Also end every login of this account, this one included (a lost phone): the app logs in again. Ignored for
+    a child's card, which has no login."""
+
+
+class DeskCardReplacementIn(msgspec.Struct, forbid_unknown_fields=True):
+    end_sessions: bool
+    """Also end the reader's logins in the mini-program: ask whether the phone was lost with the card."""
+
+
+class CardReplacementOut(msgspec.Struct):
+    card_number: str
+    """The card's number now: the new one."""
+    holder_name: str
+    reader_type: ReaderType
+    replaced_card_number: str
+    """The number reported lost: refused at every desk and scanner from now on."""
+    reported_lost_at: datetime
+    reported_by: CardRetiredBy
+    sessions_ended: int
+    """How many of the reader's logins were ended with it."""
+
+    @classmethod
+    def of(cls, done: Replacement) -> CardReplacementOut:
+        holder, retired = done.holder, done.retired
+        return cls(
+            holder.card_number,
+            holder.name,
+            holder.reader_type,
+            retired.card_number,
+            retired.retired_at,
+            retired.retired_by,
+            done.sessions_ended,
+        )

@@ -23,6 +23,7 @@ from backend.catalog.models import ItemType
 from backend.catalog.search import Sort
 from backend.errors import NotAuthenticated
 from backend.network.errors import LibraryNotFound, OutsideScope
+from backend.ratelimits import Kind, RateLimited
 from miniprogram_api.catalog.schemas import (
     BARCODE_PATTERN,
     CopyIn,
@@ -34,6 +35,7 @@ from miniprogram_api.catalog.schemas import (
 )
 from miniprogram_api.deps import BEARER
 from miniprogram_api.errors import problems
+from miniprogram_api.limits import rate_limited
 from miniprogram_api.schemas import RowId, matching_param, page_size, text_param
 
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
@@ -44,7 +46,7 @@ class RecordController(Controller):
     path = "/records"
     tags = ["Catalogue"]
 
-    @get("/", responses=problems(InvalidIsbn, LibraryNotFound))
+    @get("/", responses=problems(InvalidIsbn, LibraryNotFound, RateLimited), guards=[rate_limited(Kind.SEARCH)])
     async def search(
         self,
         q: Annotated[str, text_param(200, "Words, pinyin, initials or an ISBN")] = "",

@@ -13,7 +13,7 @@ from backend.catalog.search import Hit, SearchResult
 from backend.catalog.services import Holding
 from backend.network.models import LibraryLevel
 from miniprogram_api.network.schemas import Code
-from miniprogram_api.schemas import RowId, matching, text, web_address
+from miniprogram_api.schemas import Page, RowId, matching, next_offset, text, web_address
 
 BARCODE_PATTERN = r"[A-Za-z0-9-]{4,32}"
 Barcode = Annotated[str, matching(BARCODE_PATTERN)]
@@ -151,23 +151,23 @@ class FacetValueOut(msgspec.Struct):
     """The class name, for the CLC main-class facet."""
 
 
-class SearchOut(msgspec.Struct):
-    items: list[RecordSummaryOut]
-    total: int
+class SearchOut(Page[RecordSummaryOut], kw_only=True):
+    """A page of the records found, with the facets of every match counted."""
+
+    items: list[RecordSummaryOut]  # stated again: Litestar does not carry a generic base's item type to a subclass
     total_exact: bool
     """False for a broad search with more matches than are counted: show "2000+" and suggest narrowing it."""
-    limit: int
-    offset: int
     facets: dict[str, list[FacetValueOut]]
 
     @classmethod
-    def of(cls, result: SearchResult, limit: int, offset: int) -> SearchOut:
+    def of(cls, result: SearchResult, limit: int, offset: int) -> SearchOut:  # type: ignore[override]
         return cls(
             items=[RecordSummaryOut.of(hit) for hit in result.hits],
             total=result.total,
-            total_exact=result.total_exact,
             limit=limit,
             offset=offset,
+            next_offset=next_offset(result.total, limit, offset),
+            total_exact=result.total_exact,
             facets={
                 name: [FacetValueOut(v, n, MAIN_CLASSES.get(v) if name == "clc_class" else None) for v, n in values]
                 for name, values in result.facets.items()

@@ -12,10 +12,13 @@ from litestar.params import Parameter
 
 from backend.accounts import services as accounts
 from backend.accounts.errors import (
+    CardNumberInvalid,
     CardPayloadExpired,
     CardPayloadInvalid,
     CardPayloadReplayed,
     ChildNotFound,
+    ReaderCardNotFound,
+    ReaderCardRequired,
     ReaderOnly,
     RoleTooLow,
     StaffOnly,
@@ -53,7 +56,6 @@ from backend.circulation.errors import (
     OverdueItemsBlock,
     OverdueNotRenewable,
     PickupNotOffered,
-    ReaderCardNotFound,
     ReaderSuspended,
     RecordNotHoldable,
     RenewalsUsedUp,
@@ -79,34 +81,43 @@ from miniprogram_api.circulation.schemas import (
     DeskLoanOut,
     EffectiveTermsOut,
     HistoryItemOut,
+    HistoryPage,
     HoldIn,
     HoldOut,
+    HoldPage,
     HoldPatch,
     HoldShelfOut,
+    HoldShelfPage,
     LedgerLineOut,
     LoanOut,
+    LoanPage,
     LoanRuleOut,
+    LoanRulePage,
     ReadingHistoryIn,
     ReceiveIn,
     RuleIn,
     RuleTermsIn,
     SelfCheckoutIn,
     ShelfCopyOut,
+    ShelfCopyPage,
     SuspensionIn,
     SuspensionOut,
     TierIn,
     TierOut,
+    TierPage,
 )
 from miniprogram_api.deps import BEARER, provide_child, provide_self
 from miniprogram_api.errors import language_of, problems
 from miniprogram_api.network.schemas import LibraryCodeParam
-from miniprogram_api.schemas import BigRowId, Offset, RowId, matching_param, page_size
+from miniprogram_api.schemas import BigRowId, Offset, Page, ReaderLimit, RowId, StaffLimit
+from miniprogram_api.staff.schemas import CardNumber
 
-CardNumber = Annotated[str, matching_param(r"[0-9]{4,20}")]
 _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 # The card holder's endpoints serve the reader and, under /readers/me/children/{child_id}, a child's card.
 _HOLDER = (*_READER, ChildNotFound)
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
+# A card number given by staff: mistyped (its check digit does not match), or nobody's.
+_CARD = (CardNumberInvalid, ReaderCardNotFound)
 # Every reason a checkout is refused, each with its own code. Several at once come as one 409 whose `code` is the
 # first and whose `reasons` list them all.
 _REFUSALS = (
@@ -120,15 +131,6 @@ _REFUSALS = (
     OverdueItemsBlock,
     LoanLimitReached,
 )
-
-
-async def _loans(
-    holder: Reader, deps: Dependencies, request: Request[Any, Any, Any], loan_id: int | None = None
-) -> list[LoanOut]:
-    now = deps.clock.now()
-    language = language_of(request)
-    loans = await services.open_loans(holder.id, now, loan_id=loan_id)
-    return [LoanOut.of(loan, state, language) for loan, state in loans]
 
 
 async def _checkout(
@@ -154,8 +156,7 @@ async def _checkout(
 
 
 async def _loan_out(loan_id: int, holder: Reader, deps: Dependencies, request: Request[Any, Any, Any]) -> LoanOut:
-    (loan,) = await _loans(holder, deps, request, loan_id)
-    return loan
+    return LoanOut.of(*await services.open_loan(holder.id, loan_id, deps.clock.now()), language_of(request))
 
 
 class LoanController(Controller):
@@ -165,9 +166,19 @@ class LoanController(Controller):
     dependencies = {"holder": Provide(provide_self)}
 
     @get("/loans", responses=problems(*_HOLDER))
-    async def loans(self, deps: Dependencies, holder: Reader, request: Request[Any, Any, Any]) -> list[LoanOut]:
-        """What I have on loan: due dates, days overdue, and whether each can be renewed (and if not, why)."""
-        return await _loans(holder, deps, request)
+    async def loans(
+        self,
+        deps: Dependencies,
+        holder: Reader,
+        request: Request[Any, Any, Any],
+        limit: ReaderLimit = 20,
+        offset: Offset = 0,
+    ) -> LoanPage:
+        """What I have on loan, the soonest due first: due dates, days overdue, and whether each can be renewed (and
+        if not, why)."""
+        found, total = await services.open_loans(holder.id, deps.clock.now(), limit=limit, offset=offset)
+        language = language_of(request)
+        return Page.of([LoanOut.of(loan, state, language) for loan, state in found], total, limit, offset)
 
     @post(
         "/loans/self-checkout",
@@ -204,12 +215,12 @@ class LoanController(Controller):
     async def reading_history(
         self,
         holder: Reader,
-        limit: Annotated[int, page_size(100)] = 20,
+        limit: ReaderLimit = 20,
         offset: Offset = 0,
-    ) -> list[HistoryItemOut]:
+    ) -> HistoryPage:
         """Books I returned, newest first: kept only while I have asked for a reading history."""
-        loans = await services.reading_history(holder, limit=limit, offset=offset)
-        return [HistoryItemOut.of(loan) for loan in loans]
+        found, total = await services.reading_history(holder, limit=limit, offset=offset)
+        return Page.of([HistoryItemOut.of(loan) for loan in found], total, limit, offset)
 
     @put("/reading-history", status_code=204, responses=problems(*_HOLDER))
     async def keep_reading_history(self, holder: Reader, data: ReadingHistoryIn) -> None:
@@ -234,15 +245,20 @@ class DeskController(Controller):
             CardPayloadInvalid,
             CardPayloadExpired,
             CardPayloadReplayed,
+            ReaderCardRequired,
+            *_CARD,
             ChildNotFound,
             CounterOnly,
             *_REFUSALS,
         ),
     )
     async def checkout(self, deps: Dependencies, staff: StaffUser, data: DeskCheckoutIn) -> DeskLoanOut:
-        """Lend a copy of one of my libraries to the reader whose card was scanned."""
+        """Lend a copy at the desk: a copy of one of my libraries, to the reader whose phone card was scanned, or whose
+        physical card's number was scanned or typed."""
         now = deps.clock.now()
-        reader = await accounts.identify_card(deps.cards, data.card_payload, now)
+        reader = await accounts.identify_at_desk(
+            deps.cards, now, payload=data.card_payload, card_number=data.card_number
+        )
         lent = await _checkout(deps, reader, data.barcode, now, staff=staff)
         loan = lent.loan
         return DeskLoanOut(loan.id, loan.copy.barcode, loan.copy.record.title, reader.card_number, loan.due_at)
@@ -271,26 +287,32 @@ class DeskController(Controller):
         return CheckInOut.of(done)
 
     @get("/libraries/{code:str}/pull-list", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
-    async def pull_list(self, staff: StaffUser, code: LibraryCodeParam) -> list[ShelfCopyOut]:
-        """Copies on this library's shelves that readers' holds are waiting for: fetch them and scan them in."""
+    async def pull_list(
+        self, staff: StaffUser, code: LibraryCodeParam, limit: StaffLimit = 100, offset: Offset = 0
+    ) -> ShelfCopyPage:
+        """Copies on this library's shelves that readers' holds are waiting for, in shelf order: fetch them and scan
+        them in."""
         library = await library_in_scope(code, staff.library.path)
-        return [_shelf_copy(copy) for copy in await holds.pull_list(library)]
+        found, total = await holds.pull_list(library, limit=limit, offset=offset)
+        return Page.of([_shelf_copy(copy) for copy in found], total, limit, offset)
 
     @get("/libraries/{code:str}/hold-shelf", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
-    async def hold_shelf(self, staff: StaffUser, code: LibraryCodeParam) -> list[HoldShelfOut]:
+    async def hold_shelf(
+        self, staff: StaffUser, code: LibraryCodeParam, limit: StaffLimit = 100, offset: Offset = 0
+    ) -> HoldShelfPage:
         """Holds ready for collection here, the soonest to expire first."""
         library = await library_in_scope(code, staff.library.path)
-        return [
-            HoldShelfOut(h.id, h.copy.barcode, h.record.title, h.reader.card_number, h.reader.name, h.expires_at)
-            for h in await holds.hold_shelf(library)
-            if h.copy is not None and h.expires_at is not None
-        ]
+        found, total = await holds.hold_shelf(library, limit=limit, offset=offset)
+        return Page.of([HoldShelfOut.of(hold) for hold in found], total, limit, offset)
 
     @get("/libraries/{code:str}/holds-to-clear", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
-    async def holds_to_clear(self, staff: StaffUser, code: LibraryCodeParam) -> list[ShelfCopyOut]:
+    async def holds_to_clear(
+        self, staff: StaffUser, code: LibraryCodeParam, limit: StaffLimit = 100, offset: Offset = 0
+    ) -> ShelfCopyPage:
         """Copies on this hold shelf whose hold expired or was cancelled: scan them in to pass them on."""
         library = await library_in_scope(code, staff.library.path)
-        return [_shelf_copy(copy) for copy in await holds.to_clear(library)]
+        found, total = await holds.to_clear(library, limit=limit, offset=offset)
+        return Page.of([_shelf_copy(copy) for copy in found], total, limit, offset)
 
     @get("/libraries/{code:str}/transits", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
     async def transits(
@@ -298,10 +320,13 @@ class DeskController(Controller):
         staff: StaffUser,
         code: LibraryCodeParam,
         direction: Annotated[Literal["incoming", "outgoing"], Parameter(description="To or from this library")],
-    ) -> list[ShelfCopyOut]:
-        """Copies in transit to this library, or sent from it."""
+        limit: StaffLimit = 100,
+        offset: Offset = 0,
+    ) -> ShelfCopyPage:
+        """Copies in transit to this library, or sent from it, the longest on the way first."""
         library = await library_in_scope(code, staff.library.path)
-        return [_shelf_copy(copy) for copy in await holds.in_transit(library, incoming=direction == "incoming")]
+        found, total = await holds.in_transit(library, incoming=direction == "incoming", limit=limit, offset=offset)
+        return Page.of([_shelf_copy(copy) for copy in found], total, limit, offset)
 
 
 def _shelf_copy(copy: Copy) -> ShelfCopyOut:
@@ -324,9 +349,10 @@ class HoldController(Controller):
     dependencies = {"holder": Provide(provide_self)}
 
     @get("/", responses=problems(*_HOLDER))
-    async def my_holds(self, holder: Reader) -> list[HoldOut]:
-        """My holds: place in the queue and estimated wait, or ready to collect until when."""
-        return [HoldOut.of(hold, place) for hold, place in await holds.my_holds(holder.id)]
+    async def my_holds(self, holder: Reader, limit: ReaderLimit = 20, offset: Offset = 0) -> HoldPage:
+        """My holds, the first placed first: place in the queue and estimated wait, or ready to collect until when."""
+        found, total = await holds.my_holds(holder.id, limit=limit, offset=offset)
+        return Page.of([HoldOut.of(hold, place) for hold, place in found], total, limit, offset)
 
     @post(
         "/",
@@ -385,10 +411,7 @@ class ChildHoldController(HoldController):
 
 
 async def _hold_out(holder: Reader, hold_id: int) -> HoldOut:
-    found = [(h, p) for h, p in await holds.my_holds(holder.id) if h.id == hold_id]
-    if not found:  # not theirs, or no longer active
-        raise HoldNotFound()
-    return HoldOut.of(*found[0])
+    return HoldOut.of(*await holds.my_hold(holder.id, hold_id))
 
 
 class StaffReaderController(Controller):
@@ -396,14 +419,14 @@ class StaffReaderController(Controller):
     tags = ["Staff: circulation"]
     security = BEARER
 
-    @get("/readers/{card_number:str}/credit", responses=problems(*_STAFF, ReaderCardNotFound))
+    @get("/readers/{card_number:str}/credit", responses=problems(*_STAFF, *_CARD))
     async def credit(self, deps: Dependencies, staff: StaffUser, card_number: CardNumber) -> CreditOut:
         """A reader's credit as they see it, to explain a refusal at the desk."""
-        reader = await credit.reader_by_card(card_number)
+        reader = await accounts.reader_by_card_number(card_number)
         current = await standing(reader.id, deps.clock.now())
         return CreditOut.of(current, await services.credit_ledger(reader.id))
 
-    @post("/readers/{card_number:str}/credit-adjustments", responses=problems(*_STAFF, RoleTooLow, ReaderCardNotFound))
+    @post("/readers/{card_number:str}/credit-adjustments", responses=problems(*_STAFF, RoleTooLow, *_CARD))
     async def adjust(
         self, deps: Dependencies, staff: StaffUser, card_number: CardNumber, data: AdjustmentIn
     ) -> LedgerLineOut:
@@ -411,11 +434,11 @@ class StaffReaderController(Controller):
         event = await credit.adjust(staff, card_number, data.points, data.note, deps.clock.now())
         return LedgerLineOut.of(event)
 
-    @post("/readers/{card_number:str}/suspensions", responses=problems(*_STAFF, RoleTooLow, ReaderCardNotFound))
+    @post("/readers/{card_number:str}/suspensions", responses=problems(*_STAFF, RoleTooLow, *_CARD))
     async def suspend(
         self, deps: Dependencies, staff: StaffUser, card_number: CardNumber, data: SuspensionIn
     ) -> SuspensionOut:
-        """Suspend a reader's borrowing until a date, or blacklist them until lifted, with the reason they are told."""
+        """Suspend a reader's borrowing: until a date, or blacklist them until lifted, with the reason they are told."""
         suspension = await credit.suspend(staff, card_number, data.kind, data.reason, data.until, deps.clock.now())
         return SuspensionOut.of(suspension)
 
@@ -435,9 +458,10 @@ class PolicyController(Controller):
     security = BEARER
 
     @get("/credit-tiers", responses=problems(*_STAFF))
-    async def tiers(self, staff: StaffUser) -> list[TierOut]:
+    async def tiers(self, staff: StaffUser, limit: StaffLimit = 50, offset: Offset = 0) -> TierPage:
         """The credit tiers, highest first: what readers with a score from each tier's floor may do."""
-        return [TierOut.of(tier) for tier in await policy.tiers()]
+        found, total = await policy.tiers(limit=limit, offset=offset)
+        return Page.of([TierOut.of(tier) for tier in found], total, limit, offset)
 
     @post("/credit-tiers", responses=problems(*_STAFF, RoleTooLow, TierConflict))
     async def create_tier(self, staff: StaffUser, data: TierIn) -> TierOut:
@@ -459,18 +483,19 @@ class PolicyController(Controller):
         await policy.delete_tier(staff, tier_id)
 
     @get("/loan-rules", responses=problems(*_STAFF))
-    async def loan_rules(self, staff: StaffUser) -> list[LoanRuleOut]:
-        """The loan rules: each states some terms for a reader category, an item type and a library (empty: any).
-        Each term of a loan comes from the most specific rule that states it: library first (the lending library,
-        then those above it), then reader category, then item type."""
-        return [LoanRuleOut.of(rule) for rule in await policy.loan_rules()]
+    async def loan_rules(self, staff: StaffUser, limit: StaffLimit = 50, offset: Offset = 0) -> LoanRulePage:
+        """The loan rules, network-wide ones first: each states some terms for a reader category, an item type and a
+        library (empty: any). Each term of a loan comes from the most specific rule that states it: library first
+        (the lending library, then those above it), then reader category, then item type."""
+        found, total = await policy.loan_rules(limit=limit, offset=offset)
+        return Page.of([LoanRuleOut.of(rule) for rule in found], total, limit, offset)
 
     @get("/loan-rules/effective", responses=problems(*_STAFF, LibraryNotFound))
     async def effective_terms(
         self, staff: StaffUser, reader_category: ReaderCategory, item_type: ItemType, library_code: LibraryCodeParam
     ) -> EffectiveTermsOut:
-        """The terms a loan of this reader category and item type made at this library gets now, each with the rule
-        it comes from."""
+        """The terms a loan would get now: one of this reader category and item type made at this library, each term
+        with the rule it comes from."""
         return EffectiveTermsOut.of(await policy.effective_terms(reader_category, item_type, library_code))
 
     @post(

@@ -29,7 +29,8 @@ from backend.circulation.standing import Standing
 from backend.circulation.terms import TERMS
 from miniprogram_api.catalog.schemas import Barcode
 from miniprogram_api.network.schemas import Code
-from miniprogram_api.schemas import Day, Moment, RowId, text
+from miniprogram_api.schemas import Day, Moment, Page, RowId, named, text
+from miniprogram_api.staff.schemas import TypedCardNumber
 
 
 class SelfCheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -39,9 +40,12 @@ class SelfCheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class DeskCheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
-    card_payload: Annotated[str, text(200, min_length=1)]
-    """The reader's virtual card, as scanned."""
+    """The copy, and the reader by exactly one of their phone's card code or their physical card's number."""
+
     barcode: Barcode
+    card_payload: Annotated[str, text(200, min_length=1)] | None = None
+    """The reader's virtual card, as scanned from their phone."""
+    card_number: TypedCardNumber | None = None
 
 
 class BarcodeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -99,6 +103,9 @@ class LoanOut(msgspec.Struct):
         )
 
 
+LoanPage = Annotated[Page[LoanOut], named("LoanPage")]
+
+
 class HistoryItemOut(msgspec.Struct):
     record_id: int
     title: str
@@ -111,6 +118,9 @@ class HistoryItemOut(msgspec.Struct):
         assert loan.returned_at is not None
         record = loan.copy.record
         return cls(record.id, record.title, loan.library.code, loan.checked_out_at, loan.returned_at)
+
+
+HistoryPage = Annotated[Page[HistoryItemOut], named("HistoryPage")]
 
 
 class TierOut(msgspec.Struct):
@@ -139,6 +149,9 @@ class TierOut(msgspec.Struct):
             tier.max_holds,
             tier.delivery,
         )
+
+
+TierPage = Annotated[Page[TierOut], named("TierPage")]
 
 
 class LedgerLineOut(msgspec.Struct):
@@ -275,6 +288,9 @@ class HoldOut(msgspec.Struct):
         )
 
 
+HoldPage = Annotated[Page[HoldOut], named("HoldPage")]
+
+
 class ShelfCopyOut(msgspec.Struct):
     """A copy for the desk to fetch: from the shelves (pull list) or the hold shelf (to clear), or in transit."""
 
@@ -287,6 +303,9 @@ class ShelfCopyOut(msgspec.Struct):
     to_library_code: str | None = None
 
 
+ShelfCopyPage = Annotated[Page[ShelfCopyOut], named("ShelfCopyPage")]
+
+
 class HoldShelfOut(msgspec.Struct):
     hold_id: int
     barcode: str
@@ -294,6 +313,15 @@ class HoldShelfOut(msgspec.Struct):
     card_number: str
     reader_name: str
     expires_at: datetime
+
+    @classmethod
+    def of(cls, hold: Hold) -> HoldShelfOut:
+        assert hold.copy is not None and hold.expires_at is not None, "holds.hold_shelf lists only holds set aside"
+        reader = hold.reader
+        return cls(hold.id, hold.copy.barcode, hold.record.title, reader.card_number, reader.name, hold.expires_at)
+
+
+HoldShelfPage = Annotated[Page[HoldShelfOut], named("HoldShelfPage")]
 
 
 class TierIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -382,6 +410,9 @@ class LoanRuleOut(msgspec.Struct):
             fallback=rule.scope.fallback,
             **terms,
         )
+
+
+LoanRulePage = Annotated[Page[LoanRuleOut], named("LoanRulePage")]
 
 
 class EffectiveTermOut(msgspec.Struct):

@@ -43,26 +43,31 @@ from backend.events.errors import (
 from backend.events.models import Booking, EventCategory
 from backend.events.services import EventQuery
 from backend.network.errors import LibraryNotFound, OutsideScope
+from backend.ratelimits import Kind, RateLimited
 from backend.wechat.errors import WeChatRateLimited, WeChatUnavailable
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.deps import BEARER, OPTIONAL_BEARER
 from miniprogram_api.errors import problems
 from miniprogram_api.events.schemas import (
     AttendeeOut,
+    AttendeePage,
     BookingIn,
     BookingOut,
+    BookingPage,
     CancelEventIn,
     DoorIn,
     EventDetailOut,
     EventIn,
     EventOut,
+    EventPage,
     ScanIn,
     SeriesIn,
     SeriesOut,
     TicketOut,
 )
+from miniprogram_api.limits import rate_limited
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam
-from miniprogram_api.schemas import Moment, Offset, RowId, matching_param, page_size
+from miniprogram_api.schemas import Moment, Offset, Page, ReaderLimit, RowId, StaffLimit, matching_param
 
 _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
@@ -90,9 +95,9 @@ class EventController(Controller):
         lng: Annotated[float | None, Parameter(ge=-180, le=180)] = None,
         radius_m: Annotated[float, Parameter(gt=0, le=50_000)] = 5000,
         has_seats: bool = False,
-        limit: Annotated[int, page_size(100)] = 20,
+        limit: ReaderLimit = 20,
         offset: Offset = 0,
-    ) -> list[EventOut]:
+    ) -> EventPage:
         """Upcoming events, soonest first: by library, dates, category, a child's age, near a point (with lat and
         lng; online events too), or only those with seats left."""
         query = EventQuery(
@@ -107,7 +112,8 @@ class EventController(Controller):
             limit=limit,
             offset=offset,
         )
-        return [EventOut.of(event) for event in await services.browse(query, deps.clock.now())]
+        found, total = await services.browse(query, deps.clock.now())
+        return Page.of([EventOut.of(event) for event in found], total, limit, offset)
 
     @get(
         "/{event_id:int}",
@@ -116,7 +122,7 @@ class EventController(Controller):
     )
     async def detail(self, viewer: Reader | None, event_id: RowId) -> EventDetailOut:
         """A published event with its seats left; no login needed (a shared link previews it). With a reader's
-        token, my bookings for it too (mine and my children's), and an event cancelled after I saw it."""
+        token, my bookings for it too (mine and my children's), and an event I booked that was cancelled since."""
         event, mine = await services.detail(event_id, viewer)
         return EventDetailOut(EventOut.of(event), [BookingOut.of(b, event) for b in mine])
 
@@ -136,7 +142,9 @@ class EventController(Controller):
             BookingBarred,
             SeriesLimitReached,
             EventFull,
+            RateLimited,
         ),
+        guards=[rate_limited(Kind.BOOKING)],
     )
     async def book(self, deps: Dependencies, reader: Reader, event_id: RowId, data: BookingIn) -> BookingOut:
         """Book a seat, for me or my child: confirmed while seats last, then on the waiting list. Booking again
@@ -159,9 +167,12 @@ class BookingController(Controller):
     security = BEARER
 
     @get("/", responses=problems(*_READER))
-    async def mine(self, deps: Dependencies, reader: Reader) -> list[BookingOut]:
+    async def mine(
+        self, deps: Dependencies, reader: Reader, limit: ReaderLimit = 20, offset: Offset = 0
+    ) -> BookingPage:
         """My bookings and my children's for events not yet over, soonest first."""
-        return [_booking_out(b) for b in await services.my_bookings(reader, deps.clock.now())]
+        found, total = await services.my_bookings(reader, deps.clock.now(), limit=limit, offset=offset)
+        return Page.of([_booking_out(b) for b in found], total, limit, offset)
 
     @delete(
         "/{booking_id:int}",
@@ -240,9 +251,12 @@ class StaffEventController(Controller):
         return EventOut.of(await services.create_event(staff, data.library_code, data.series_id, data.draft()))
 
     @get("/libraries/{code:str}/events", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
-    async def library_events(self, deps: Dependencies, staff: StaffUser, code: LibraryCodeParam) -> list[EventOut]:
-        """A library's events not yet over, drafts included."""
-        return [EventOut.of(e) for e in await services.staff_events(staff, code, deps.clock.now())]
+    async def library_events(
+        self, deps: Dependencies, staff: StaffUser, code: LibraryCodeParam, limit: StaffLimit = 50, offset: Offset = 0
+    ) -> EventPage:
+        """A library's events not yet over, drafts included, soonest first."""
+        found, total = await services.staff_events(staff, code, deps.clock.now(), limit=limit, offset=offset)
+        return Page.of([EventOut.of(e) for e in found], total, limit, offset)
 
     @put(
         "/events/{event_id:int}",
@@ -277,9 +291,13 @@ class StaffEventController(Controller):
         return EventOut.of(event)
 
     @get("/events/{event_id:int}/attendees", responses=problems(*_STAFF, EventNotFound, OutsideScope))
-    async def attendees(self, staff: StaffUser, event_id: RowId) -> list[AttendeeOut]:
-        """Who comes: confirmed and checked in first, then offered and waiting, each in booking order."""
-        return [AttendeeOut.of(b) for b in await services.attendees(staff, event_id)]
+    async def attendees(
+        self, staff: StaffUser, event_id: RowId, limit: StaffLimit = 100, offset: Offset = 0
+    ) -> AttendeePage:
+        """Who comes: confirmed and checked in first, then offered and waiting, each in booking order (the whole list
+        at once: `attendees.csv`)."""
+        found, total = await services.attendees(staff, event_id, limit=limit, offset=offset)
+        return Page.of([AttendeeOut.of(b) for b in found], total, limit, offset)
 
     @get(
         "/events/{event_id:int}/attendees.csv",

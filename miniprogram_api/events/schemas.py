@@ -11,7 +11,7 @@ import msgspec
 from backend.events.models import Audience, Booking, BookingStatus, Event, EventCategory, EventSeries, EventStatus
 from backend.events.services import EventDraft
 from miniprogram_api.network.schemas import Code
-from miniprogram_api.schemas import Moment, RowId, text, web_address
+from miniprogram_api.schemas import Moment, Page, RowId, named, text, web_address
 
 Months = Annotated[int, msgspec.Meta(ge=0, le=14 * 12)]
 
@@ -102,6 +102,9 @@ class EventOut(msgspec.Struct):
         )
 
 
+EventPage = Annotated[Page[EventOut], named("EventPage")]
+
+
 class BookingIn(msgspec.Struct, forbid_unknown_fields=True):
     child_id: RowId | None = None
     """Book for this child's card (the guardian's own); empty: for myself."""
@@ -135,6 +138,9 @@ class BookingOut(msgspec.Struct):
             offer_expires_at=booking.offer_expires_at,
             checked_in_at=booking.checked_in_at,
         )
+
+
+BookingPage = Annotated[Page[BookingOut], named("BookingPage")]
 
 
 class EventDetailOut(msgspec.Struct):
@@ -202,3 +208,6 @@ class AttendeeOut(msgspec.Struct):
             b.created_at,
             b.checked_in_at,
         )
+
+
+AttendeePage = Annotated[Page[AttendeeOut], named("AttendeePage")]

@@ -13,7 +13,7 @@ from backend.network.models import LibraryLevel, LibraryService
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.errors import problems
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam, LibraryOut, LibraryPage
-from miniprogram_api.schemas import Offset, matching_param, page_size, text_param
+from miniprogram_api.schemas import Offset, Page, ReaderLimit, StaffLimit, matching_param, text_param
 
 
 class LibraryController(Controller):
@@ -28,15 +28,22 @@ class LibraryController(Controller):
         service: LibraryService | None = None,
         within: Annotated[str | None, matching_param(CODE_PATTERN, "List this library's sub-tree")] = None,
         q: Annotated[str | None, text_param(50, "Part of a name or address")] = None,
-        limit: Annotated[int, page_size(200)] = 50,
+        open_now: Annotated[bool, Parameter(description="Only the libraries open at this moment")] = False,
+        limit: StaffLimit = 50,
         offset: Offset = 0,
     ) -> LibraryPage:
-        """Libraries of the network, filtered by level, service offered, or part of the network."""
-        found, total = await services.list_libraries(
-            level=level, service=service, within=within, query=q, limit=limit, offset=offset
-        )
+        """Libraries of the network: filtered by level, service offered, part of the network, or open now."""
         now = deps.clock.now()
-        return LibraryPage([LibraryOut.of(lib, now) for lib in found], total, limit, offset)
+        found, total = await services.list_libraries(
+            level=level,
+            service=service,
+            within=within,
+            query=q,
+            open_at=now if open_now else None,
+            limit=limit,
+            offset=offset,
+        )
+        return Page.of([LibraryOut.of(lib, now) for lib in found], total, limit, offset)
 
     @get("/nearby", responses=problems())
     async def nearby(
@@ -44,14 +51,19 @@ class LibraryController(Controller):
         deps: Dependencies,
         lat: Annotated[float, Parameter(ge=-90, le=90)],
         lng: Annotated[float, Parameter(ge=-180, le=180)],
-        limit: Annotated[int, page_size(50)] = 10,
+        limit: ReaderLimit = 10,
+        offset: Offset = 0,
         radius_m: Annotated[float | None, Parameter(gt=0, le=500_000)] = None,
         service: LibraryService | None = None,
-    ) -> list[LibraryOut]:
-        """The nearest libraries to a point, nearest first, with distances (the ten-minute reading circle)."""
-        found = await services.nearest_libraries(lat, lng, limit=limit, radius_m=radius_m, service=service)
+    ) -> LibraryPage:
+        """The nearest libraries to a point, nearest first, with distances (the ten-minute reading circle). Without
+        `radius_m` the circle widens (2, 10, 50, 300 km) until it holds the page asked for, and `total` counts the
+        libraries in the circle searched."""
+        found, total = await services.nearest_libraries(
+            lat, lng, limit=limit, offset=offset, radius_m=radius_m, service=service
+        )
         now = deps.clock.now()
-        return [LibraryOut.of(lib, now, distance) for lib, distance in found]
+        return Page.of([LibraryOut.of(lib, now, distance) for lib, distance in found], total, limit, offset)
 
     @get("/{code:str}", responses=problems(LibraryNotFound))
     async def detail(self, deps: Dependencies, code: LibraryCodeParam) -> LibraryOut:

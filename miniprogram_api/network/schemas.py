@@ -9,7 +9,7 @@ import msgspec
 
 from backend.network import hours
 from backend.network.models import Library, LibraryLevel, LibraryService
-from miniprogram_api.schemas import matching, matching_param, text
+from miniprogram_api.schemas import Page, matching, matching_param, named, text
 
 Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
@@ -61,8 +61,4 @@ class LibraryOut(msgspec.Struct):
         )
 
 
-class LibraryPage(msgspec.Struct):
-    items: list[LibraryOut]
-    total: int
-    limit: int
-    offset: int
+LibraryPage = Annotated[Page[LibraryOut], named("LibraryPage")]

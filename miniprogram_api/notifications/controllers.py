@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, delete, get, post, put
-from litestar.params import Parameter
 
+from backend import paging
 from backend.accounts.errors import ReaderOnly, RoleTooLow, StaffOnly, TokenExpired, TokenInvalid
 from backend.accounts.models import Reader, StaffUser
 from backend.errors import NotAuthenticated
 from backend.events.errors import EventNotFound
 from backend.network.errors import LibraryNotFound, OutsideScope
+from backend.ratelimits import Kind, RateLimited
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.deps import BEARER
 from miniprogram_api.errors import problems
+from miniprogram_api.limits import rate_limited
 from miniprogram_api.notifications.schemas import (
     AudienceIn,
     AudienceOut,
     DeliveryOut,
+    DeliveryPage,
     MessageIn,
     MessageOut,
     NoticeOut,
+    NoticePage,
     PreferencesIn,
     PreferencesOut,
     ReportOut,
@@ -30,9 +32,10 @@ from miniprogram_api.notifications.schemas import (
     SubscriptionIn,
     SubscriptionOut,
     TemplateOut,
+    TemplatePage,
     UnreadOut,
 )
-from miniprogram_api.schemas import INT64_MAX, BigRowId, RowId, page_size
+from miniprogram_api.schemas import BigRowId, Offset, Page, ReaderLimit, RowId, StaffLimit
 from notifications import broadcasts, sender, services
 from notifications.errors import AudienceInvalid, MessageNotFound, NoticeNotFound, QuietHoursInvalid
 
@@ -51,14 +54,12 @@ class NoticeController(Controller):
         self,
         reader: Reader,
         unread_only: bool = False,
-        limit: Annotated[int, page_size(100)] = 20,
-        before_id: Annotated[
-            int | None, Parameter(ge=1, le=INT64_MAX, description="The next page: older than this notice")
-        ] = None,
-    ) -> list[NoticeOut]:
+        limit: ReaderLimit = 20,
+        offset: Offset = 0,
+    ) -> NoticePage:
         """My notices, newest first: every notice comes here, whether or not it was also pushed in WeChat."""
-        found = await services.inbox(reader, unread_only=unread_only, limit=limit, before_id=before_id)
-        return [NoticeOut.of(n) for n in found]
+        found, total = await services.inbox(reader, unread_only=unread_only, limit=limit, offset=offset)
+        return Page.of([NoticeOut.of(n) for n in found], total, limit, offset)
 
     @get("/notices/unread-count", responses=problems(*_READER))
     async def unread(self, reader: Reader) -> UnreadOut:
@@ -80,7 +81,12 @@ class NoticeController(Controller):
         """Mark every notice read."""
         await services.mark_read(reader, None, deps.clock.now())
 
-    @post("/subscriptions", status_code=200, responses=problems(*_READER))
+    @post(
+        "/subscriptions",
+        status_code=200,
+        responses=problems(*_READER, RateLimited),
+        guards=[rate_limited(Kind.SUBSCRIPTIONS)],
+    )
     async def subscribe(self, deps: Dependencies, reader: Reader, data: SubscriptionIn) -> SubscriptionOut:
         """Report the templates I accepted in one subscribe tap: each allows one more message. Ids that are not this
         service's templates (see `/notice-templates`) are ignored, and the answer says which."""
@@ -103,9 +109,10 @@ class NoticeTemplateController(Controller):
     tags = ["Notices"]
 
     @get("/", responses=problems())
-    async def templates(self, deps: Dependencies) -> list[TemplateOut]:
-        """The subscribe-message template of each notice kind, for the mini-program's requestSubscribeMessage."""
-        return [TemplateOut(kind, t.template_id) for kind, t in sorted(deps.templates.items())]
+    async def templates(self, deps: Dependencies, limit: ReaderLimit = 50, offset: Offset = 0) -> TemplatePage:
+        """The subscribe-message template of each notice kind: for the mini-program's requestSubscribeMessage."""
+        found, total = paging.page_of(sorted(deps.templates.items()), limit, offset)
+        return Page.of([TemplateOut(kind, t.template_id) for kind, t in found], total, limit, offset)
 
 
 class StaffMessageController(Controller):
@@ -129,9 +136,10 @@ class StaffMessageController(Controller):
         return ReportOut.of(*await broadcasts.report(staff, message_id))
 
     @get("/deliveries/undelivered", responses=problems(*_STAFF, RoleTooLow))
-    async def undelivered(self, staff: StaffUser, limit: Annotated[int, page_size(500)] = 100) -> list[DeliveryOut]:
+    async def undelivered(self, staff: StaffUser, limit: StaffLimit = 100, offset: Offset = 0) -> DeliveryPage:
         """Failed and interrupted pushes with their reasons, newest first (network admins)."""
-        return [DeliveryOut.of(d) for d in await sender.undelivered(staff, limit)]
+        found, total = await sender.undelivered(staff, limit=limit, offset=offset)
+        return Page.of([DeliveryOut.of(d) for d in found], total, limit, offset)
 
     @post("/deliveries/retry", status_code=200, responses=problems(*_STAFF, RoleTooLow))
     async def retry(self, deps: Dependencies, staff: StaffUser, data: RetryIn) -> RetryOut:

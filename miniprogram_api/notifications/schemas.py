@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 
-from miniprogram_api.schemas import BigRowId, matching, text
+from miniprogram_api.schemas import BigRowId, Page, matching, named, text
 from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, StaffMessage
 from notifications.services import Preferences, Subscribed
 
@@ -36,6 +36,9 @@ class NoticeOut(msgspec.Struct):
         )
 
 
+NoticePage = Annotated[Page[NoticeOut], named("NoticePage")]
+
+
 class UnreadOut(msgspec.Struct):
     unread: int
 
@@ -59,6 +62,9 @@ class SubscriptionOut(msgspec.Struct):
 class TemplateOut(msgspec.Struct):
     kind: NoticeKind
     template_id: str
+
+
+TemplatePage = Annotated[Page[TemplateOut], named("TemplatePage")]
 
 
 class PreferencesIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -152,6 +158,9 @@ class DeliveryOut(msgspec.Struct):
             d.error_reason,
             d.finished_at,
         )
+
+
+DeliveryPage = Annotated[Page[DeliveryOut], named("DeliveryPage")]
 
 
 class RetryIn(msgspec.Struct, forbid_unknown_fields=True):

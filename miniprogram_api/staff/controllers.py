@@ -7,16 +7,18 @@ from typing import Annotated
 from litestar import Controller, Response, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
 
-from backend.accounts import services
 from backend.accounts import staff as staff_service
 from backend.accounts.errors import (
     CannotDeactivateSelf,
+    CardNumberInvalid,
     CardPayloadExpired,
     CardPayloadInvalid,
     CardPayloadReplayed,
     LoginFailed,
     LoginLocked,
     NetworkAdminOutsideCentral,
+    ReaderCardNotFound,
+    ReaderCardRequired,
     RoleTooLow,
     StaffNotFound,
     StaffOnly,
@@ -26,6 +28,7 @@ from backend.accounts.errors import (
     WeakPassword,
 )
 from backend.accounts.models import StaffUser
+from backend.counter import services as counter
 from backend.errors import NotAuthenticated
 from backend.network import services as network
 from backend.network.errors import (
@@ -36,13 +39,15 @@ from backend.network.errors import (
     OutsideScope,
     UnknownTimezone,
 )
+from backend.ratelimits import Kind, RateLimited
 from backend.wechat.errors import WeChatRateLimited, WeChatUnavailable
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.accounts.schemas import TokensOut
 from miniprogram_api.deps import BEARER
 from miniprogram_api.errors import problems
+from miniprogram_api.limits import rate_limited
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam, LibraryOut
-from miniprogram_api.schemas import RowId, matching_param
+from miniprogram_api.schemas import Offset, Page, RowId, StaffLimit, matching_param
 from miniprogram_api.staff.schemas import (
     CardScanIn,
     LibraryIn,
@@ -51,6 +56,7 @@ from miniprogram_api.staff.schemas import (
     StaffIn,
     StaffLoginIn,
     StaffOut,
+    StaffPage,
 )
 
 _AUTH = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
@@ -61,7 +67,12 @@ class StaffAuthController(Controller):
     path = "/staff/auth"
     tags = ["Staff"]
 
-    @post("/login", status_code=200, responses=problems(LoginFailed, LoginLocked))
+    @post(
+        "/login",
+        status_code=200,
+        responses=problems(LoginFailed, LoginLocked, RateLimited),
+        guards=[rate_limited(Kind.STAFF_LOGIN)],
+    )
     async def login(self, deps: Dependencies, data: StaffLoginIn) -> TokensOut:
         """Staff password login; repeated failures lock the username for a while."""
         pair = await staff_service.staff_login(
@@ -83,26 +94,42 @@ class StaffController(Controller):
     @post(
         "/cards/verify",
         status_code=200,
-        responses=problems(*_AUTH, CardPayloadInvalid, CardPayloadExpired, CardPayloadReplayed),
+        responses=problems(
+            *_AUTH,
+            CardPayloadInvalid,
+            CardPayloadExpired,
+            CardPayloadReplayed,
+            ReaderCardRequired,
+            CardNumberInvalid,
+            ReaderCardNotFound,
+        ),
     )
     async def verify_card(self, deps: Dependencies, staff: StaffUser, data: CardScanIn) -> ScannedReaderOut:
-        """Check a scanned virtual reader card: forged, expired or already used codes are refused."""
-        reader = await services.identify_card(deps.cards, data.payload, deps.clock.now())
+        """Whose card is at the desk: a scanned virtual card (forged, expired or already used codes are refused) or a
+        physical card's number, scanned or typed (logged as a look-up of the reader)."""
+        reader = await counter.identify(
+            staff, deps.keys, deps.cards, deps.clock.now(), payload=data.payload, card_number=data.card_number
+        )
         return ScannedReaderOut.of(reader)
 
     @get("/staff-users", responses=problems(*_ADMIN, LibraryNotFound))
     async def list_staff(
-        self, staff: StaffUser, library: Annotated[str | None, matching_param(CODE_PATTERN)] = None
-    ) -> list[StaffOut]:
-        """Staff of the caller's libraries (or of one library's sub-tree inside them)."""
-        return [StaffOut.of(s) for s in await staff_service.list_staff(staff, library)]
+        self,
+        staff: StaffUser,
+        library: Annotated[str | None, matching_param(CODE_PATTERN)] = None,
+        limit: StaffLimit = 50,
+        offset: Offset = 0,
+    ) -> StaffPage:
+        """Staff of the caller's libraries (or of one library's sub-tree inside them), in the order they were added."""
+        found, total = await staff_service.list_staff(staff, library, limit=limit, offset=offset)
+        return Page.of([StaffOut.of(s) for s in found], total, limit, offset)
 
     @post(
         "/staff-users",
         responses=problems(*_ADMIN, LibraryNotFound, UsernameTaken, WeakPassword, NetworkAdminOutsideCentral),
     )
     async def create_staff(self, staff: StaffUser, data: StaffIn) -> StaffOut:
-        """Add a staff account to a library in the caller's scope, with a role no higher than the caller's."""
+        """Add a staff account to a library in the caller's scope; its role is no higher than the caller's."""
         created = await staff_service.create_staff(
             staff,
             username=data.username,
@@ -129,7 +156,8 @@ class StaffController(Controller):
         ),
     )
     async def create_library(self, deps: Dependencies, staff: StaffUser, data: LibraryIn) -> LibraryOut:
-        """Add a library, service point, 24-hour library or swap cabinet under a library in the caller's scope."""
+        """Add a library to the network: a library, service point, 24-hour library or swap cabinet under a library in
+        the caller's scope."""
         library = await network.create_library(
             network.LibraryDraft(
                 code=data.code,

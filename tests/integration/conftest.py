@@ -14,7 +14,16 @@ from litestar import Litestar
 from tortoise import Tortoise, connections
 
 from backend import db
-from backend.settings import DatabaseSettings, RedisSettings, SecuritySettings, ServerSettings, Settings, WeChatSettings
+from backend.settings import (
+    DatabaseSettings,
+    MetricsSettings,
+    RateLimitSettings,
+    RedisSettings,
+    SecuritySettings,
+    ServerSettings,
+    Settings,
+    WeChatSettings,
+)
 from entrypoints.embedded import throwaway_redis, with_pool
 from miniprogram_api.app import create_app
 from standins.wechat import FakeWeChat
@@ -56,6 +65,12 @@ async def service(
             # A template for every kind, so the readers' subscriptions the app accepts are the ones pushed.
             templates_path=write_templates(tmp_path_factory.mktemp("wechat") / "templates.json"),
         ),
+        # Budgets no test reaches: every test calls from one address, the fuzzing sends thousands of requests as one
+        # reader. The rate limits' own tests give the app small ones (tests/integration/api/test_rate_limits.py).
+        rate_limits=RateLimitSettings(
+            reader_login=10**6, staff_login=10**6, card=10**6, booking=10**6, subscriptions=10**6, search=10**6
+        ),
+        metrics=MetricsSettings(token="test-metrics-token-0123456789"),
     )
     await db.migrate(settings.database.url)
     clock = MovableClock()
@@ -66,7 +81,7 @@ async def service(
     ):
         conn = connections.get("default")
         seeded = {table: await conn.execute_query_dict(f"SELECT * FROM {table} ORDER BY id") for table in SEEDED}
-        yield Service(client, settings, app.state.deps.redis, clock, wechat, seeded)
+        yield Service(client, settings, app.state.deps.redis, clock, wechat, seeded, app)
 
 
 @contextlib.asynccontextmanager

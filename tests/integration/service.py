@@ -7,15 +7,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from litestar import Litestar
 from redis.asyncio import Redis
 
 from backend.clock import NetworkTime
+from backend.events.booking import EventPolicy
 from backend.settings import Settings
+from entrypoints.bootstrap import event_bus
 from standins.wechat import FakeWeChat
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghij"
 # The network's calendar the service runs on (the default time zone), for services called directly.
 NETWORK_TIME = NetworkTime(Settings().network.timezone)
+# The handlers of domain events that the API and the worker run, for services called directly.
+BUS = event_bus(EventPolicy(NETWORK_TIME))
 
 
 class MovableClock:
@@ -50,3 +55,4 @@ class Service:
     wechat: FakeWeChat
     seeded: dict[str, list[dict[str, Any]]]
     """The rows the migrations put in (credit tiers, the default loan rules), put back before every test."""
+    app: Litestar

@@ -16,6 +16,7 @@ HAND_WRITTEN_INDEXES = {
     "record_search_language_newest",
     "record_search_clc",
     "record_title_without_isbn",
+    "reader_name_prefix",
 }
 
 

@@ -13,12 +13,9 @@ from backend.catalog.models import Copy, Record
 from backend.circulation import services as circulation
 from backend.circulation.models import CreditEvent, CreditReason
 from backend.network.models import Library
-from entrypoints.bootstrap import event_bus
 from entrypoints.worker import QUEUE
 from tests.integration.factories import build_network, login_reader, make_staff
-from tests.integration.service import NETWORK_TIME, Service
-
-BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
+from tests.integration.service import BUS, NETWORK_TIME, Service
 
 
 def run_worker_process(service: Service) -> subprocess.CompletedProcess[str]:

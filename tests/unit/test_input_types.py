@@ -4,6 +4,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 import pytest
+from litestar.datastructures import UploadFile
 from litestar.params import ParameterKwarg
 from litestar.typing import FieldDefinition
 
@@ -141,6 +142,8 @@ def _unbounded_parameter(field: FieldDefinition) -> str | None:
 def _bounded_dates(kind: Any) -> dict[str, Any]:
     if kind in (Moment, Day):
         return {"type": "string", "bounded": True}
+    if kind is UploadFile:  # a file's bytes: bounded by its route's request_max_body_size (checked below)
+        return {"type": "string", "bounded": True, "upload": True}
     raise NotImplementedError(kind)
 
 
@@ -214,6 +217,8 @@ def test_every_input_of_every_operation_is_bounded() -> None:
             for name, schema in _body_fields(data.annotation):
                 if (why := _unbounded_field(schema)) is not None:
                     unbounded[f"{label} {name}"] = why
+                if schema.get("upload") and handler.resolve_request_max_body_size() is None:
+                    unbounded[f"{label} {name}"] = "an upload without a request_max_body_size"
 
     assert bodies > 30  # the walk reached the request bodies
     assert unbounded == {}

@@ -116,6 +116,9 @@ def test_a_bool_that_is_not_a_bool_is_refused_rather_than_read_as_false(word: st
         ("SHUXIANG_SECRET_KEY", "too-short", "at least 16 characters"),
         ("SHUXIANG_CARD_PREFIX", "TL", "not 1 to 11 digits"),
         ("SHUXIANG_WECHAT_API_BASE", "api.weixin.qq.com", "not an http"),
+        ("SHUXIANG_LOG_FORMAT", "yaml", "not one of json, text"),
+        ("SHUXIANG_METRICS_TOKEN", "guessable", "at least 16 characters"),
+        ("SHUXIANG_METRICS_WORKER_PORT", "70000", "must be at most 65535"),
     ],
 )
 def test_a_value_out_of_its_rules_is_refused_naming_its_variable(variable: str, value: str, says: str) -> None:

@@ -11,14 +11,17 @@ from __future__ import annotations
 from backend.catalog.importer.batches import BATCH_SIZE
 from backend.catalog.importer.csv_rows import CSV_COLUMNS
 from backend.catalog.importer.entries import ImportProblem
-from backend.catalog.importer.pipeline import READER_PROCESS_MIN_BYTES, import_records
-from backend.catalog.importer.writer import ImportSummary
+from backend.catalog.importer.pipeline import FORMATS, READER_PROCESS_MIN_BYTES, format_of, import_records
+from backend.catalog.importer.writer import ImportProgress, ImportSummary
 
 __all__ = [
     "BATCH_SIZE",
     "CSV_COLUMNS",
+    "FORMATS",
     "READER_PROCESS_MIN_BYTES",
     "ImportProblem",
+    "ImportProgress",
     "ImportSummary",
+    "format_of",
     "import_records",
 ]

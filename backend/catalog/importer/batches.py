@@ -14,20 +14,29 @@ BATCH_SIZE = 500
 
 
 class _Libraries:
-    """The libraries of the network by code; a code of the file in other letter case still finds its library."""
+    """The libraries of the network by code; a code of the file in other letter case still finds its library.
+    `in_scope` are the ids of the libraries the importing staff manage (None: the whole network, as from the shell)."""
 
-    def __init__(self, ids: dict[str, int]) -> None:
+    def __init__(self, ids: dict[str, int], in_scope: frozenset[int] | None = None) -> None:
         self.ids = ids
+        self.in_scope = in_scope
         self._folded = {code.casefold(): library_id for code, library_id in ids.items()}
 
     @classmethod
-    async def load(cls) -> _Libraries:
+    async def load(cls, scope_path: str | None = None) -> _Libraries:
         # A network has hundreds of libraries at most: one query, then every code of the file is a dictionary lookup.
-        return cls({code: library_id for code, library_id in await Library.all().values_list("code", "id")})
+        rows = await Library.all().values_list("code", "id", "path")
+        ids = {code: library_id for code, library_id, _ in rows}
+        if scope_path is None:
+            return cls(ids)
+        return cls(ids, frozenset(library_id for _, library_id, path in rows if path.startswith(scope_path)))
 
     def id_of(self, code: str) -> int | None:
         found = self.ids.get(code)
         return found if found is not None else self._folded.get(code.casefold())
+
+    def manages(self, library_id: int) -> bool:
+        return self.in_scope is None or library_id in self.in_scope
 
     def check(self, entry: _Entry) -> None:
         """Drop the copies that cannot be placed, each with a note, in the order of the file."""
@@ -48,8 +57,14 @@ class _Libraries:
         if not draft.home_library:
             return "it names no library"
         for code in (draft.home_library, draft.current_library):
-            if code and self.id_of(code) is None:
+            if not code:
+                continue
+            library_id = self.id_of(code)
+            if library_id is None:
                 return f"library code {code!r} is not a library of the network"
+            if not self.manages(library_id):
+                # As at the counter (cataloguing.add_copy): staff place copies only in the libraries they manage.
+                return f"library {code!r} is outside the libraries you manage"
         draft.home_library_id = self.id_of(draft.home_library) or 0
         draft.current_library_id = self.id_of(draft.current_library) if draft.current_library else None
         return None

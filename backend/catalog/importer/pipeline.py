@@ -18,7 +18,7 @@ from backend.catalog.importer.csv_rows import _read_csv
 from backend.catalog.importer.entries import _Item
 from backend.catalog.importer.iso2709 import _count_iso2709_records, _read_iso2709
 from backend.catalog.importer.marcxml import _read_marcxml
-from backend.catalog.importer.writer import ImportSummary, _Writer
+from backend.catalog.importer.writer import ImportProgress, ImportSummary, _Writer
 from backend.errors import DomainError
 
 FORMATS = ("marc", "marcxml", "csv")
@@ -30,27 +30,32 @@ async def import_records(
     *,
     format: str | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    on_batch: Callable[[ImportProgress], Awaitable[None]] | None = None,
+    scope_path: str | None = None,
 ) -> ImportSummary:
     """Import the records and copies of a MARC (ISO 2709 or MARCXML, MARC21 or CNMARC) or CSV file.
 
     `format` is "marc", "marcxml" or "csv"; None infers it from the extension (.mrc/.marc/.iso, .xml, .csv).
     `progress(done, total)` is called after each batch with the records (CSV: rows) read so far and, when it is
-    cheap to know, their total. Records that cannot be read, and copies at unknown libraries or without a barcode,
-    are skipped and reported in the summary with their position; everything else is imported.
+    cheap to know, their total; `on_batch` is awaited after each batch with the counts so far and the problems the
+    batch found (an import job keeps them where staff can read them while it runs). Records that cannot be read, and
+    copies at unknown libraries or without a barcode, are skipped and reported in the summary with their position;
+    everything else is imported. With `scope_path` (the importing staff member's library path) copies are placed, and
+    existing copies changed, only at the libraries under it, as at the counter; the others are reported instead.
 
     A large file is read in a process of its own (started with multiprocessing's spawn method): a script calling
     this must keep its top level behind `if __name__ == "__main__":`.
     """
-    kind = _format_of(path, format)
+    kind = format_of(path, format)
     if not await asyncio.to_thread(path.is_file):
         raise ImportFileUnreadable(path=str(path), reason="no such file")
     total = await asyncio.to_thread(_count_iso2709_records, path) if kind == "marc" else None
-    libraries = await _Libraries.load()
+    libraries = await _Libraries.load(scope_path)
     size = (await asyncio.to_thread(path.stat)).st_size
     reader = (
         _ReaderProcess(path, kind, libraries) if size >= READER_PROCESS_MIN_BYTES else _Reader(path, kind, libraries)
     )
-    writer = _Writer()
+    writer = _Writer(libraries)
     # What the process holds already lives on (pypinyin's dictionaries above all): set aside for the import, it is not
     # walked again at every full collection of the garbage the batches leave, a third of this process's work.
     gc.freeze()
@@ -60,6 +65,8 @@ async def import_records(
             await writer.write(batch, documents)
             if progress is not None:
                 progress(batch.read, total)
+            if on_batch is not None:
+                await on_batch(writer.progress(batch.read, total))
     finally:
         gc.unfreeze()
         await reader.close()
@@ -115,7 +122,9 @@ class _ReaderProcess:
         context = multiprocessing.get_context("spawn")
         self._queue: multiprocessing.Queue[_Message] = context.Queue(maxsize=_BATCHES_AHEAD)
         self._process = context.Process(
-            target=_read_in_process, args=(path, kind, libraries.ids, self._queue), name="shuxiang-import-reader"
+            target=_read_in_process,
+            args=(path, kind, libraries.ids, libraries.in_scope, self._queue),
+            name="shuxiang-import-reader",
         )
         self._process.start()
 
@@ -159,10 +168,16 @@ _Message = (
 )
 
 
-def _read_in_process(path: Path, kind: str, libraries: dict[str, int], out: multiprocessing.Queue[_Message]) -> None:
+def _read_in_process(
+    path: Path,
+    kind: str,
+    libraries: dict[str, int],
+    in_scope: frozenset[int] | None,
+    out: multiprocessing.Queue[_Message],
+) -> None:
     """The reading process: the batches of the file, each with its search tokens, then the end."""
     try:
-        batches = _Batches(_READERS[kind](path), _Libraries(libraries))
+        batches = _Batches(_READERS[kind](path), _Libraries(libraries, in_scope))
         while (batch := batches.next()) is not None:
             out.put(("batch", batch, _search_documents(batch)))
         out.put(("end",))
@@ -189,7 +204,9 @@ def _search_documents(batch: _Batch) -> list[terms.SearchDocument]:
     ]
 
 
-def _format_of(path: Path, format: str | None) -> str:
+def format_of(path: Path, format: str | None) -> str:
+    """The format to read the file as: `format` when given, else the one its extension names; raises
+    ImportFileUnreadable for neither."""
     if format is None:
         kind = _EXTENSIONS.get(path.suffix.lower())
         if kind is None:

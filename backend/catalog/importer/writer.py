@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 
 from backend.catalog import search, terms
 from backend.catalog.cataloguing import RecordDraft
-from backend.catalog.importer.batches import _Batch, _Group, _groups
+from backend.catalog.importer.batches import _Batch, _Group, _groups, _Libraries
 from backend.catalog.importer.entries import ImportProblem, _CopyDraft
 from backend.catalog.models import Copy, CopyStatus, Record
 
@@ -43,6 +43,21 @@ class ImportSummary:
         return lines
 
 
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """Where an import stands after a batch: its counts so far (as in the summary), and the problems found since the
+    previous batch, in the order they were found."""
+
+    read: int  # records (CSV: rows) read from the start of the file
+    total: int | None  # records in the file, when it is cheap to know (MARC)
+    records_created: int
+    records_updated: int
+    copies_created: int
+    copies_updated: int
+    problems: int  # found so far
+    new_problems: list[ImportProblem]
+
+
 @dataclass(slots=True)
 class _Outcome:
     """What one batch did, added to the totals only once its transaction has committed.
@@ -62,9 +77,27 @@ class _Outcome:
 
 
 class _Writer:
-    def __init__(self) -> None:
+    def __init__(self, libraries: _Libraries) -> None:
+        self._libraries = libraries
         self._totals = _Outcome()
         self._analyze_at = _FIRST_ANALYZE_AT
+        self._problems_told = 0  # how many of the problems `progress` has handed out
+
+    def progress(self, read: int, total: int | None) -> ImportProgress:
+        """The counts so far, with the problems found since the previous call."""
+        totals = self._totals
+        new_problems = totals.problems[self._problems_told :]
+        self._problems_told = len(totals.problems)
+        return ImportProgress(
+            read,
+            total,
+            totals.records_created,
+            totals.records_updated,
+            totals.copies_created,
+            totals.copies_updated,
+            len(totals.problems),
+            new_problems,
+        )
 
     def summary(self, position_name: str) -> ImportSummary:
         totals = self._totals
@@ -206,6 +239,11 @@ class _Writer:
                 continue
             if copy.id in self._totals.touched_copies:
                 outcome.problems.append(_duplicate_barcode(draft))
+                continue
+            if not self._libraries.manages(copy.home_library_id):
+                # Another library's copy: the file may not move, retype or relabel it (cataloguing.move_copy).
+                reason = f"{draft.label} skipped: barcode {draft.barcode!r} is a copy of a library you do not manage"
+                outcome.problems.append(ImportProblem(draft.position, reason))
                 continue
             # Where a copy is now belongs to circulation (on loan, in transit, floating): only a file that says so
             # moves it. The rest is the catalogue's, and the file is the catalogue.

@@ -24,7 +24,7 @@ async def test_a_guardian_opens_a_child_card_and_shows_it(service: Service) -> N
     assert scanned.json()["reader_type"] == "child" and scanned.json()["name"] == "小明"
     me = (await service.client.get("/readers/me", headers=parent.headers)).json()
     assert scanned.json()["guardian_card_number"] == me["card_number"]
-    listed = (await service.client.get("/readers/me/children", headers=parent.headers)).json()
+    listed = (await service.client.get("/readers/me/children", headers=parent.headers)).json()["items"]
     assert [c["card_number"] for c in listed] == [created.json()["card_number"]]
 
 
@@ -68,7 +68,7 @@ async def test_nobody_but_the_guardian_reaches_a_child(service: Service) -> None
         response = await service.client.request(method, path, headers=stranger.headers)
         assert response.status_code == 404, path
         assert response.json()["code"] == "child_not_found"
-    assert (await service.client.get("/readers/me/children", headers=stranger.headers)).json() == []
+    assert (await service.client.get("/readers/me/children", headers=stranger.headers)).json()["items"] == []
     assert await Reader.exists(id=child_id)
 
 

@@ -43,6 +43,7 @@ async def test_wrong_passwords_lock_the_username_even_when_guessed_in_parallel(s
 
     right = await service.client.post("/staff/auth/login", json={"username": "a-desk", "password": STAFF_PASSWORD})
     assert right.status_code == 429 and right.json()["code"] == "staff_login_locked"
+    assert 0 < int(right.headers["retry-after"]) <= service.settings.security.staff_login_lockout_seconds
     unknown = await service.client.post("/staff/auth/login", json={"username": "nobody", "password": "x"})
     assert unknown.status_code == 401 and unknown.json()["code"] == "staff_login_failed"
 
@@ -108,7 +109,7 @@ async def test_admins_add_staff_in_their_scope_with_no_higher_role(service: Serv
     assert (taken.status_code, taken.json()["code"]) == (409, "staff_username_taken")
     assert await StaffUser.filter(username__in=["boss", "spy", "weak"]).count() == 0
     listed = await service.client.get("/staff/staff-users", headers=headers)
-    assert sorted(s["username"] for s in listed.json()) == ["a-admin", "a-desk", "a-desk-2"]
+    assert sorted(s["username"] for s in listed.json()["items"]) == ["a-admin", "a-desk", "a-desk-2"]
 
 
 async def test_a_deactivated_staff_member_is_locked_out_at_once(service: Service, network: None) -> None:

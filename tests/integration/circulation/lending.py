@@ -27,7 +27,7 @@ async def take_back(service: Service, desk: dict[str, str], barcode: str) -> dic
 async def my_loans(service: Service, reader: LoggedIn) -> list[dict[str, object]]:
     response = await service.client.get("/readers/me/loans", headers=reader.headers)
     assert response.status_code == 200, response.text
-    loans: list[dict[str, object]] = response.json()
+    loans: list[dict[str, object]] = response.json()["items"]
     return loans
 
 

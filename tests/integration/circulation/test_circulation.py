@@ -16,12 +16,9 @@ from backend.circulation.models import (
     SuspensionKind,
 )
 from backend.network.models import Library
-from entrypoints.bootstrap import event_bus
 from tests.integration.circulation.lending import TUESDAY, lend, my_credit, my_loans, reader_id, take_back
 from tests.integration.factories import build_network, login_reader, make_staff, staff_headers
-from tests.integration.service import NETWORK_TIME, Service
-
-BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
+from tests.integration.service import BUS, NETWORK_TIME, Service
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -249,13 +246,13 @@ async def test_reading_history_is_kept_only_when_the_reader_asks_and_can_be_dele
 
     await lend(service, desks["a-desk"], reader, "A0001")
     await take_back(service, desks["a-desk"], "A0001")
-    by_default = (await service.client.get(history, headers=reader.headers)).json()
+    by_default = (await service.client.get(history, headers=reader.headers)).json()["items"]
     await service.client.put(history, json={"keep": True}, headers=reader.headers)
     await lend(service, desks["a-desk"], reader, "A0002")
     await take_back(service, desks["a-desk"], "A0002")
-    kept = (await service.client.get(history, headers=reader.headers)).json()
+    kept = (await service.client.get(history, headers=reader.headers)).json()["items"]
     deleted = await service.client.delete(history, headers=reader.headers)
-    after = (await service.client.get(history, headers=reader.headers)).json()
+    after = (await service.client.get(history, headers=reader.headers)).json()["items"]
 
     assert by_default == []
     assert [item["title"] for item in kept] == ["三体"]
@@ -275,7 +272,7 @@ async def test_old_loans_lose_their_reader_after_the_retention_period(
     unlinked = await services.unlink_old_loans(TUESDAY + timedelta(days=366), retention_days=365)
 
     assert (kept, unlinked) == (0, 1)
-    assert (await service.client.get("/readers/me/reading-history", headers=reader.headers)).json() == []
+    assert (await service.client.get("/readers/me/reading-history", headers=reader.headers)).json()["items"] == []
 
 
 # --- guarantees under concurrency ----------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ async def test_a_guardian_sees_and_renews_the_loans_on_a_childs_card_apart_from_
     await lend(service, desks["a-desk"], mum, "A0001")
     loan_id = await _lend_to_child(service, desks["a-desk"], mum, child, "A0002")
 
-    childs = (await service.client.get(f"{child}/loans", headers=mum.headers)).json()
+    childs = (await service.client.get(f"{child}/loans", headers=mum.headers)).json()["items"]
     renewed = await service.client.post(f"{child}/loans/{loan_id}/renew", headers=mum.headers)
     credit = (await service.client.get(f"{child}/credit", headers=mum.headers)).json()
 
@@ -57,15 +57,15 @@ async def test_a_guardian_holds_a_title_for_a_child_and_manages_the_hold(
         f"{child}/holds", json={"record_id": record_id, "pickup_library_code": "TL-A"}, headers=dad.headers
     )
     await take_back(service, desks["a-desk"], "A0001")  # fetched from the shelf for the pull list
-    childs = (await service.client.get(f"{child}/holds", headers=dad.headers)).json()
-    own = (await service.client.get("/readers/me/holds", headers=dad.headers)).json()
+    childs = (await service.client.get(f"{child}/holds", headers=dad.headers)).json()["items"]
+    own = (await service.client.get("/readers/me/holds", headers=dad.headers)).json()["items"]
     cancelled = await service.client.delete(f"{child}/holds/{placed.json()['id']}", headers=dad.headers)
 
     assert placed.status_code == 201, placed.text
     assert [(h["id"], h["status"]) for h in childs] == [(placed.json()["id"], "ready")]
     assert own == []
     assert cancelled.status_code == 204
-    assert (await service.client.get(f"{child}/holds", headers=dad.headers)).json() == []
+    assert (await service.client.get(f"{child}/holds", headers=dad.headers)).json()["items"] == []
 
 
 async def test_nobody_else_reaches_a_childs_loans_holds_or_credit(

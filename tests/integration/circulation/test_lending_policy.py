@@ -87,7 +87,7 @@ async def test_a_library_states_one_term_and_takes_the_others_from_the_rules_abo
     assert created.status_code == 201, created.text
     rule = created.json()
     assert (rule["loan_days"], rule["renewals"], rule["renew_from"]) == (21, None, None)
-    rules = (await service.client.get("/staff/loan-rules", headers=desks["a-desk"])).json()
+    rules = (await service.client.get("/staff/loan-rules", headers=desks["a-desk"])).json()["items"]
     fallback, periodicals = (
         next(r for r in rules if r["item_type"] == t and not r["library_code"]) for t in (None, "periodical")
     )
@@ -113,7 +113,9 @@ async def test_a_patch_changes_the_terms_given_and_a_put_states_exactly_those(
     )
     url = f"/staff/loan-rules/{created.json()['id']}"
     fallback = next(
-        r for r in (await service.client.get("/staff/loan-rules", headers=admins["network"])).json() if r["fallback"]
+        r
+        for r in (await service.client.get("/staff/loan-rules", headers=admins["network"])).json()["items"]
+        if r["fallback"]
     )
 
     patched = await service.client.patch(url, json={"renewals": None, "renewal_days": 7}, headers=admins["a-admin"])
@@ -176,7 +178,9 @@ async def test_each_administrator_sets_rules_only_within_their_authority(
     assert await LoanRule.all().count() == before
 
     fallback = next(
-        r for r in (await service.client.get("/staff/loan-rules", headers=desks["a-desk"])).json() if r["fallback"]
+        r
+        for r in (await service.client.get("/staff/loan-rules", headers=desks["a-desk"])).json()["items"]
+        if r["fallback"]
     )
     refused = await service.client.delete(f"/staff/loan-rules/{fallback['id']}", headers=admins["network"])
     changed = await service.client.put(f"/staff/loan-rules/{fallback['id']}", json=TERMS, headers=admins["network"])
@@ -204,7 +208,7 @@ async def test_a_network_admin_tightens_a_tier_and_readers_feel_it_at_once(
 ) -> None:
     admins = await _admins(service)
     reader = await login_reader(service, "openid-reader")
-    tiers = (await service.client.get("/staff/credit-tiers", headers=desks["a-desk"])).json()
+    tiers = (await service.client.get("/staff/credit-tiers", headers=desks["a-desk"])).json()["items"]
     top = tiers[0]
     tier = {key: value for key, value in top.items() if key != "id"}
 
@@ -228,7 +232,7 @@ async def test_tiers_keep_distinct_floors_and_the_last_one_stays(
     service: Service, desks: dict[str, dict[str, str]]
 ) -> None:
     admins = await _admins(service)
-    tiers = (await service.client.get("/staff/credit-tiers", headers=admins["network"])).json()
+    tiers = (await service.client.get("/staff/credit-tiers", headers=admins["network"])).json()["items"]
     second = {key: value for key, value in tiers[1].items() if key != "id"}
 
     clash = await service.client.post(
@@ -250,7 +254,7 @@ async def test_tiers_keep_distinct_floors_and_the_last_one_stays(
 
 async def test_admins_deleting_every_tier_at_once_leave_one(service: Service, desks: dict[str, dict[str, str]]) -> None:
     admins = await _admins(service)
-    tiers = (await service.client.get("/staff/credit-tiers", headers=admins["network"])).json()
+    tiers = (await service.client.get("/staff/credit-tiers", headers=admins["network"])).json()["items"]
 
     deletions = await asyncio.gather(
         *(service.client.delete(f"/staff/credit-tiers/{t['id']}", headers=admins["network"]) for t in tiers)

@@ -8,12 +8,9 @@ from backend.events import booking
 from backend.events.booking import EventPolicy, FullMark
 from backend.events.errors import EventFull
 from backend.events.models import HOLDS_SEATS, Booking, BookingStatus, Event
-from entrypoints.bootstrap import event_bus
 from tests.integration.events.eventing import OPENS, make_event, many_readers
 from tests.integration.factories import build_network
-from tests.integration.service import NETWORK_TIME, Service
-
-BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
+from tests.integration.service import BUS, NETWORK_TIME, Service
 
 POLICY = EventPolicy(NETWORK_TIME)
 

@@ -12,12 +12,9 @@ from backend.events.booking import EventPolicy, FullMark, barred_until, lapse_of
 from backend.events.errors import EventFull, EventNotFound
 from backend.events.models import Audience, Booking, BookingStatus, Event, EventSeries
 from backend.network.models import Library
-from entrypoints.bootstrap import event_bus
 from tests.integration.events.eventing import OPENS, STARTS, at, make_event, many_readers
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
-from tests.integration.service import NETWORK_TIME, Service
-
-BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
+from tests.integration.service import BUS, NETWORK_TIME, Service
 
 NEW_EVENT = {
     "library_code": "TL-A",
@@ -49,7 +46,7 @@ async def test_staff_publish_an_event_and_readers_book_it_once_each(service: Ser
     backwards = await service.client.post(
         "/staff/events", json={**NEW_EVENT, "ends_at": NEW_EVENT["starts_at"]}, headers=staff
     )
-    hidden = (await service.client.get("/events", params={"library": "TL-A"})).json()
+    hidden = (await service.client.get("/events", params={"library": "TL-A"})).json()["items"]
     await service.client.post(f"/staff/events/{created['id']}/publish", headers=staff)
     reader, other = await login_reader(service, "openid-r1"), await login_reader(service, "openid-r2")
 
@@ -58,9 +55,9 @@ async def test_staff_publish_an_event_and_readers_book_it_once_each(service: Ser
     booked = await _book(service, reader, created["id"])
     again = await _book(service, reader, created["id"])
     detail = (await service.client.get(f"/events/{created['id']}", headers=reader.headers)).json()
-    listed = (await service.client.get("/events", params={"library": "TL-A", "has_seats": True})).json()
+    listed = (await service.client.get("/events", params={"library": "TL-A", "has_seats": True})).json()["items"]
     await _book(service, other, created["id"])
-    full_now = (await service.client.get("/events", params={"library": "TL-A", "has_seats": True})).json()
+    full_now = (await service.client.get("/events", params={"library": "TL-A", "has_seats": True})).json()["items"]
 
     assert created["status"] == "draft" and hidden == []
     assert (no_room.status_code, no_room.json()["code"]) == (409, "no_events_here")
@@ -98,7 +95,7 @@ async def test_a_parent_child_event_takes_children_of_its_ages_with_their_compan
     assert "3岁至6岁" in str(too_young["title"])
     assert too_many["code"] == "too_many_companions"
     assert (booked["status"], booked["seats"], booked["attendee_name"]) == ("confirmed", 2, "小豆")
-    mine = (await service.client.get("/readers/me/bookings", headers=mum.headers)).json()
+    mine = (await service.client.get("/readers/me/bookings", headers=mum.headers)).json()["items"]
     assert [b["id"] for b in mine] == [booked["id"]]
 
 
@@ -112,9 +109,9 @@ async def test_a_freed_seat_is_offered_down_the_waiting_list_until_someone_takes
     refused = await _book(service, late, event.id)
 
     await service.client.delete(f"/readers/me/bookings/{seat['id']}", headers=first.headers)
-    offered = (await service.client.get("/readers/me/bookings", headers=second.headers)).json()[0]
+    offered = (await service.client.get("/readers/me/bookings", headers=second.headers)).json()["items"][0]
     declined = await service.client.post(f"/readers/me/bookings/{waiting[0]['id']}/decline", headers=second.headers)
-    now_offered = (await service.client.get("/readers/me/bookings", headers=third.headers)).json()[0]
+    now_offered = (await service.client.get("/readers/me/bookings", headers=third.headers)).json()["items"][0]
     third, late = await at(service, OPENS + timedelta(hours=3), third, late)  # the offer lapses unanswered
     lapsed = await lapse_offers(service.clock.now(), EventPolicy(NETWORK_TIME), FullMark(service.redis), BUS)
     too_late = await service.client.post(f"/readers/me/bookings/{waiting[1]['id']}/accept", headers=third.headers)
@@ -284,7 +281,7 @@ async def test_the_latest_bar_counts_and_a_family_misses_an_event_once(service: 
             json={"name": "孩子", "birth_month": birth, "guardian_consent": True},
             headers=mum.headers,
         )
-    children = (await service.client.get("/readers/me/children", headers=mum.headers)).json()
+    children = (await service.client.get("/readers/me/children", headers=mum.headers)).json()["items"]
     days = [0, 1, 2, 10]
     events = [
         await make_event(

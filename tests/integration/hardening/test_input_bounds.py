@@ -70,13 +70,13 @@ async def test_an_offset_or_an_id_beyond_the_database_integers_names_the_paramet
     )
     retried = await service.client.post("/staff/deliveries/retry", json={"delivery_ids": [BEYOND_INT64]}, headers=staff)
     notices = await service.client.get(
-        "/readers/me/notices", params={"before_id": str(BEYOND_INT64)}, headers=reader.headers
+        "/readers/me/notices", params={"offset": str(BEYOND_INT64)}, headers=reader.headers
     )
     renewed = await service.client.post(f"/readers/me/loans/{BEYOND_INT64}/renew", headers=reader.headers)
 
     assert names_field(history, "offset"), history.text
     assert names_field(retried, "delivery_ids"), retried.text
-    assert names_field(notices, "before_id"), notices.text
+    assert names_field(notices, "offset"), notices.text
     assert names_field(renewed, "loan_id"), renewed.text
 
 

@@ -36,7 +36,7 @@ async def test_a_staff_username_with_a_trailing_newline_is_refused_not_stored(se
     )
 
     assert names_field(response, "username"), response.text
-    listed = (await service.client.get("/staff/staff-users", headers=staff)).json()
+    listed = (await service.client.get("/staff/staff-users", headers=staff)).json()["items"]
     assert all("\n" not in s["username"] for s in listed)
 
 

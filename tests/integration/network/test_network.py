@@ -37,18 +37,20 @@ async def test_pages_are_stable_and_complete(service: Service) -> None:
 async def test_nearest_libraries_come_nearest_first_with_distances(service: Service) -> None:
     await build_network()
     # Standing in 人民公园, next to the swap cabinet and a few hundred metres from the central library.
-    near = (await service.client.get("/libraries/nearby", params={"lat": 30.9458, "lng": 117.8131, "limit": 3})).json()
+    near = (await service.client.get("/libraries/nearby", params={"lat": 30.9458, "lng": 117.8131, "limit": 3})).json()[
+        "items"
+    ]
 
     assert [lib["code"] for lib in near] == ["TL-SC1", "TL", "TL-A-1"]
     assert near[0]["distance_m"] < 50 < near[1]["distance_m"] < near[2]["distance_m"]
 
     in_town = (
         await service.client.get("/libraries/nearby", params={"lat": 30.9458, "lng": 117.8131, "radius_m": 5000})
-    ).json()
+    ).json()["items"]
     assert "TL-B" not in {lib["code"] for lib in in_town}  # the county library is ~60 km away
     pickup = (
         await service.client.get("/libraries/nearby", params={"lat": 30.70, "lng": 117.22, "service": "holds_pickup"})
-    ).json()
+    ).json()["items"]
     assert pickup[0]["code"] == "TL-B"
 
 

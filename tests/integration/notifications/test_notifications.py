@@ -2,15 +2,16 @@
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from backend.accounts.models import Reader, StaffRole
 from backend.catalog.models import Copy, Record
 from backend.catalog.search import index_records
 from backend.circulation import services as circulation
-from backend.circulation.models import Hold
+from backend.circulation.models import Hold, Loan
+from backend.clock import NetworkTime
 from backend.events.models import Event
 from backend.network.models import Library
-from entrypoints.bootstrap import event_bus
 from notifications import reminders, sender
 from notifications import services as notices
 from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, SubscribeGrant
@@ -21,9 +22,7 @@ from standins.wechat_templates import template_id
 from tests.integration.events.eventing import OPENS, make_event
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
 from tests.integration.notifications.notifying import SHANGHAI, push, received, subscribed_reader
-from tests.integration.service import NETWORK_TIME, Service
-
-BUS = event_bus(NETWORK_TIME)  # the handlers the API and the worker run, for services called directly
+from tests.integration.service import BUS, NETWORK_TIME, Service
 
 # 10:00 on a Tuesday in Tongling.
 MORNING = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
@@ -64,7 +63,7 @@ async def test_a_hold_on_the_shelf_reaches_the_inbox_at_once_and_wechat_once(
     await service.client.post("/staff/checkins", json={"barcode": "N0001"}, headers=desk)
 
     unread = (await service.client.get("/readers/me/notices/unread-count", headers=reader.headers)).json()
-    inbox = (await service.client.get("/readers/me/notices", headers=reader.headers)).json()
+    inbox = (await service.client.get("/readers/me/notices", headers=reader.headers)).json()["items"]
     sent = [await push(service, channel) for _ in range(2)]
 
     assert unread == {"unread": 1}
@@ -92,7 +91,7 @@ async def test_without_an_authorisation_nothing_is_pushed_and_the_inbox_still_ha
     (delivery,) = await _deliveries("openid-silent")
     assert (delivery.status, delivery.error_code) == (DeliveryStatus.SKIPPED, "no_authorisation")
     assert received(service, "openid-silent") == []
-    inbox = (await service.client.get("/readers/me/notices", headers=reader.headers)).json()
+    inbox = (await service.client.get("/readers/me/notices", headers=reader.headers)).json()["items"]
     assert [n["title"] for n in inbox] == ["闭馆通知"]
 
 
@@ -158,7 +157,7 @@ async def test_staff_see_failed_pushes_with_their_reason_and_send_them_again(
     await push(service, channel)
     admin = await staff_headers(service.client, "central-admin")
 
-    listed = (await service.client.get("/staff/deliveries/undelivered", headers=admin)).json()
+    listed = (await service.client.get("/staff/deliveries/undelivered", headers=admin)).json()["items"]
     by_librarian = await service.client.get(
         "/staff/deliveries/undelivered", headers=await staff_headers(service.client, "a-librarian")
     )
@@ -239,7 +238,8 @@ async def test_three_books_due_the_same_day_make_one_message_and_a_rerun_none(
     reader = await Reader.get(openid="openid-due")
     for barcode in ("D1", "D2", "D3"):
         await circulation.checkout(reader, barcode, now=MORNING, bus=BUS, network_time=NETWORK_TIME, staff=desk)
-    due = (await circulation.open_loans(reader.id, MORNING))[0][0].due_at
+    loans, _ = await circulation.open_loans(reader.id, MORNING, limit=3, offset=0)
+    due = loans[0][0].due_at
     three_days_before = due - timedelta(days=3)
 
     made = [await reminders.due_soon(three_days_before, NETWORK_TIME) for _ in range(2)]
@@ -252,6 +252,25 @@ async def test_three_books_due_the_same_day_make_one_message_and_a_rerun_none(
     assert title.endswith("…") and len(title) == 20 and "等3本" not in title  # cut to WeChat's 20 characters
     (notice,) = await Notice.filter(reader_id=reader.id)
     assert "等3本" in notice.body
+
+
+async def test_a_loan_due_late_on_the_day_the_clocks_go_back_is_reminded(service: Service) -> None:
+    london = NetworkTime(ZoneInfo("Europe/London"))  # 2026-10-25 there has 25 hours
+    await _library_with_copies("Q1")
+    desk = await make_staff("q-desk", StaffRole.LIBRARIAN, "TL-A")
+    await desk.fetch_related("library")
+    reader = await subscribed_reader(service, "openid-autumn", NoticeKind.DUE_SOON)
+    await circulation.checkout(
+        await Reader.get(openid="openid-autumn"), "Q1", now=MORNING, bus=BUS, network_time=london, staff=desk
+    )
+    await Loan.filter(copy__barcode="Q1").update(
+        due_at=datetime(2026, 10, 25, 23, 30, tzinfo=ZoneInfo("Europe/London"))
+    )
+
+    made = await reminders.due_soon(datetime(2026, 10, 22, 9, tzinfo=UTC), london)
+
+    assert made == 1
+    assert await Notice.filter(reader__openid=reader.openid, kind=NoticeKind.DUE_SOON).count() == 1
 
 
 async def test_a_muted_kind_is_not_pushed_but_is_in_the_inbox(service: Service, channel: WeChatSubscribe) -> None:
@@ -273,7 +292,7 @@ async def test_a_muted_kind_is_not_pushed_but_is_in_the_inbox(service: Service, 
     (delivery,) = await _deliveries("openid-mute")
     assert (delivery.status, delivery.error_code) == (DeliveryStatus.SKIPPED, "muted")
     assert received(service, "openid-mute") == []
-    assert len((await service.client.get("/readers/me/notices", headers=reader.headers)).json()) == 1
+    assert len((await service.client.get("/readers/me/notices", headers=reader.headers)).json()["items"]) == 1
 
 
 async def test_a_staff_message_reaches_its_audience_with_a_report(service: Service, channel: WeChatSubscribe) -> None:
@@ -391,7 +410,7 @@ async def test_a_hold_for_a_book_with_a_very_long_title_is_told_without_a_hitch(
     await push(service, channel)
 
     assert checked_in.status_code == 200, checked_in.text
-    (notice,) = (await service.client.get("/readers/me/notices", headers=reader.headers)).json()
+    (notice,) = (await service.client.get("/readers/me/notices", headers=reader.headers)).json()["items"]
     assert len(notice["body"]) < 200
     (message,) = received(service, "openid-long")
     assert len(message["data"]["thing1"]["value"]) == 20
@@ -450,9 +469,8 @@ async def test_readers_are_told_of_a_seat_offered_and_of_an_event_moved_or_cance
     )
     await service.client.post(f"/staff/events/{event.id}/cancel", json={"reason": "讲师因病"}, headers=staff)
 
-    told = [
-        (n["kind"], n["body"]) for n in (await service.client.get("/readers/me/notices", headers=second.headers)).json()
-    ]
+    inbox = (await service.client.get("/readers/me/notices", headers=second.headers)).json()["items"]
+    told = [(n["kind"], n["body"]) for n in inbox]
     assert edited.status_code == 200, edited.text
     assert [kind for kind, _ in told] == ["event_cancelled", "event_changed", "seat_offered"]
     assert "讲师因病" in told[0][1] and "11:00" in told[1][1]
@@ -492,7 +510,7 @@ async def test_holds_about_to_expire_and_overdue_books_are_told_once(service: Se
     pulled = await service.client.post(
         "/staff/checkins", json={"barcode": "XB0002"}, headers=await staff_headers(service.client, "x-desk")
     )
-    ((loan, _),) = await circulation.open_loans(reader_row.id, MORNING)
+    ((loan, _),), _ = await circulation.open_loans(reader_row.id, MORNING, limit=3, offset=0)
     (hold,) = await Hold.filter(reader_id=reader_row.id)
     assert pulled.status_code == 200 and hold.expires_at is not None
 

@@ -1,0 +1,95 @@
+"""A card reported lost: the reader in the app, the guardian for a child's card, or a librarian at any desk of the
+network, for the reader in front of them. Each answers the card's new number."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, post
+from litestar.di import Provide
+
+from backend.accounts import cards
+from backend.accounts.errors import (
+    CardNotCurrent,
+    CardNumberInvalid,
+    ChildNotFound,
+    ReaderCardNotFound,
+    ReaderOnly,
+    StaffOnly,
+    TokenExpired,
+    TokenInvalid,
+)
+from backend.accounts.models import Reader, StaffUser
+from backend.errors import NotAuthenticated
+from backend.ratelimits import Kind, RateLimited
+from entrypoints.bootstrap import Dependencies
+from miniprogram_api.accounts.schemas import CardReplacementIn, CardReplacementOut, DeskCardReplacementIn
+from miniprogram_api.deps import BEARER, provide_child, provide_self
+from miniprogram_api.errors import problems
+from miniprogram_api.limits import rate_limited
+from miniprogram_api.schemas import matching_param
+
+CardNumberParam = Annotated[str, matching_param(r"[0-9]{4,20}", "The number of the card reported lost")]
+_HOLDER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly, ChildNotFound)
+_STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
+
+
+class LostCardController(Controller):
+    path = "/readers/me"
+    tags = ["Reader"]
+    security = BEARER
+    dependencies = {"holder": Provide(provide_self)}
+
+    @post(
+        "/card/replacement",
+        status_code=200,
+        responses=problems(*_HOLDER, CardNotCurrent, RateLimited),
+        # Each replacement takes a number of the network's sequence for good: a brake on a script spending them.
+        guards=[rate_limited(Kind.CARD)],
+    )
+    async def replace_card(self, deps: Dependencies, holder: Reader, data: CardReplacementIn) -> CardReplacementOut:
+        """Report the card lost and get a new card number at once: the old number, its QR codes already shown and
+        the plastic card stop working at every desk and machine, while loans, holds, credit, reading history and
+        bookings stay with the card under its new number."""
+        done = await cards.report_lost(
+            holder,
+            data.card_number,
+            end_sessions=data.end_sessions,
+            card_prefix=deps.settings.network.card_prefix,
+            now=deps.clock.now(),
+            network_time=deps.network_time,
+        )
+        return CardReplacementOut.of(done)
+
+
+class ChildLostCardController(LostCardController):
+    """A child's card reported lost by the guardian."""
+
+    path = "/readers/me/children/{child_id:int}"
+    dependencies = {"holder": Provide(provide_child)}
+
+
+class StaffLostCardController(Controller):
+    path = "/staff"
+    tags = ["Staff: circulation"]
+    security = BEARER
+
+    @post(
+        "/readers/{card_number:str}/card-replacement",
+        status_code=200,
+        responses=problems(*_STAFF, CardNumberInvalid, ReaderCardNotFound, ChildNotFound),
+    )
+    async def replace_card(
+        self, deps: Dependencies, staff: StaffUser, card_number: CardNumberParam, data: DeskCardReplacementIn
+    ) -> CardReplacementOut:
+        """Replace the card of the reader in front of the desk (any library's staff: one card for the whole
+        network), recorded with who did it. Reported already: the answer is that report, no new number."""
+        done = await cards.replace_card_at_desk(
+            staff,
+            card_number,
+            end_sessions=data.end_sessions,
+            card_prefix=deps.settings.network.card_prefix,
+            now=deps.clock.now(),
+            network_time=deps.network_time,
+        )
+        return CardReplacementOut.of(done)
