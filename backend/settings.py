@@ -5,8 +5,9 @@ A setting is a field of a group (`settings.wechat.appid`). Its variable is `SHUX
 the field's name in upper case (`SHUXIANG_WECHAT_APPID`, `SHUXIANG_HOLD_SHELF_DAYS`), unless the field names its own
 with `Env` (`notices.quiet_hours` is `SHUXIANG_QUIET_HOURS`). `Settings.from_env` refuses, naming each variable: a
 value of the wrong type (a bool is true/false, 1/0, yes/no or on/off), a number outside its `Range`, an unknown time
-zone, malformed quiet hours, a secret key shorter than 16 characters, a database URL without a secret key, and any
-SHUXIANG_* variable that is not a setting (a misspelt name would otherwise be ignored without a word).
+zone, malformed quiet hours, a trusted proxy that is not an IP address or network, a secret key shorter than 16
+characters, a database URL without a secret key, and any SHUXIANG_* variable that is not a setting (a misspelt name
+would otherwise be ignored without a word).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import time
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, ClassVar, Union, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +33,13 @@ COMMAND_VARIABLES = frozenset({"SHUXIANG_ADMIN_PASSWORD"})
 _CHINA = ZoneInfo("Asia/Shanghai")
 QuietHours = tuple[time, time]
 """From, until: wall-clock times in the network's time zone (22:00-08:00 spans midnight)."""
+
+
+class Networks(tuple[IPv4Network | IPv6Network, ...]):
+    """IP networks; an address alone is a network of one (/32, /128). A class, not an alias of the tuple: Litestar
+    checks a handler's dependencies (the settings among them) with msgspec, which refuses a union of two classes."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,12 @@ class ServerSettings(_Group):
 
     data_dir: Path = Path(".shuxiang")
     """Where the embedded default keeps its PostgreSQL cluster, the embedded Redis and the generated secret key."""
+
+    trusted_proxies: Networks = field(default_factory=Networks)
+    """The reverse proxies in front of the API (nginx, a cloud load balancer, WeChat cloud hosting): addresses and
+    networks, separated by commas or spaces (`10.0.0.0/8, 192.0.2.7`). A request from one of them comes from the
+    address its X-Forwarded-For names, read from the right past the trusted hops; anyone else's X-Forwarded-For is
+    ignored. Empty: every caller is the address it connects from, so behind a proxy all anonymous callers are one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,6 +482,8 @@ def _parse(kind: object, raw: str) -> object:
         return _zone(text)
     if kind == QuietHours:
         return _quiet_hours(raw)
+    if kind is Networks:
+        return _networks(raw)
     return raw
 
 
@@ -482,6 +499,23 @@ def _quiet_hours(raw: str) -> QuietHours:
     if not (dash and _CLOCK_TIME.match(start) and _CLOCK_TIME.match(end)):
         raise ValueError(f"{raw!r} is not HH:MM-HH:MM (e.g. 22:00-08:00; empty for none)")
     return time.fromisoformat(start), time.fromisoformat(end)
+
+
+def _networks(raw: str) -> Networks:
+    networks = []
+    for item in re.split(r"[,\s]+", raw.strip()):
+        if not item:
+            continue
+        try:
+            networks.append(ip_network(item))
+        except ValueError:
+            try:  # an address with a prefix: trusting the whole network or the one address, which was meant?
+                network = ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (e.g. 192.0.2.7, 10.0.0.0/8)") from None
+            address = item.partition("/")[0]
+            raise ValueError(f"{item!r} is neither the network {network} nor the address {address}") from None
+    return Networks(networks)
 
 
 def _embedded_secret(data_dir: Path) -> str:

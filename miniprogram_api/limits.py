@@ -12,6 +12,7 @@ from backend.accounts.tokens import decode_access_token
 from backend.errors import NotAuthenticated
 from backend.ratelimits import Kind
 from entrypoints.bootstrap import Dependencies
+from miniprogram_api.client_address import client_address
 
 
 def rate_limited(kind: Kind) -> Guard:
@@ -26,8 +27,9 @@ def rate_limited(kind: Kind) -> Guard:
 
 
 def _caller(connection: ASGIConnection[Any, Any, Any, Any], deps: Dependencies) -> str:
-    """Whose budget a request spends: the account of a valid access token (`reader:12`), else the client's address.
-    A token that does not pass counts as none: the handler refuses it, and the address has paid for the try."""
+    """Whose budget a request spends: the account of a valid access token (`reader:12`), else the client's address
+    (`client_address`: behind a trusted proxy, the one it forwards for). A token that does not pass counts as none:
+    the handler refuses it, and the address has paid for the try."""
     scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         try:
@@ -36,4 +38,4 @@ def _caller(connection: ASGIConnection[Any, Any, Any, Any], deps: Dependencies) 
             pass
         else:
             return f"{principal.kind}:{principal.id}"
-    return f"ip:{connection.client.host if connection.client else 'unknown'}"
+    return f"ip:{client_address(connection.scope, deps.settings.server.trusted_proxies)}"

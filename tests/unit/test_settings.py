@@ -1,4 +1,5 @@
 from datetime import time
+from ipaddress import ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -78,6 +79,16 @@ def test_each_variable_lands_in_its_group_as_its_type() -> None:
     assert settings.no_shows.limit == 1
 
 
+def test_trusted_proxies_are_addresses_and_networks_separated_by_commas_or_spaces() -> None:
+    settings = Settings.from_env({"SHUXIANG_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7  2001:db8::/32,"})
+    assert settings.server.trusted_proxies == (
+        ip_network("10.0.0.0/8"),
+        ip_network("192.0.2.7/32"),
+        ip_network("2001:db8::/32"),
+    )
+    assert Settings.from_env({"SHUXIANG_TRUSTED_PROXIES": ""}).server.trusted_proxies == ()
+
+
 def test_empty_quiet_hours_mean_none() -> None:
     assert Settings.from_env({"SHUXIANG_QUIET_HOURS": ""}).notices.quiet_hours is None
 
@@ -119,6 +130,9 @@ def test_a_bool_that_is_not_a_bool_is_refused_rather_than_read_as_false(word: st
         ("SHUXIANG_LOG_FORMAT", "yaml", "not one of json, text"),
         ("SHUXIANG_METRICS_TOKEN", "guessable", "at least 16 characters"),
         ("SHUXIANG_METRICS_WORKER_PORT", "70000", "must be at most 65535"),
+        ("SHUXIANG_TRUSTED_PROXIES", "10.0.0.0/8, nginx", "'nginx' is not an IP address or network"),
+        ("SHUXIANG_TRUSTED_PROXIES", "10.0.0.0/33", "not an IP address or network"),
+        ("SHUXIANG_TRUSTED_PROXIES", "10.0.0.1/8", "neither the network 10.0.0.0/8 nor the address 10.0.0.1"),
     ],
 )
 def test_a_value_out_of_its_rules_is_refused_naming_its_variable(variable: str, value: str, says: str) -> None:
