@@ -16,6 +16,7 @@ from backend.accounts.errors import (
     CardPayloadExpired,
     CardPayloadInvalid,
     CardPayloadReplayed,
+    CardReportedLost,
     ChildNotFound,
     ReaderCardNotFound,
     ReaderCardRequired,
@@ -117,7 +118,7 @@ _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 _HOLDER = (*_READER, ChildNotFound)
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 # A card number given by staff: mistyped (its check digit does not match), or nobody's.
-_CARD = (CardNumberInvalid, ReaderCardNotFound)
+_CARD = (CardNumberInvalid, ReaderCardNotFound, CardReportedLost)
 # Every reason a checkout is refused, each with its own code. Several at once come as one 409 whose `code` is the
 # first and whose `reasons` list them all.
 _REFUSALS = (

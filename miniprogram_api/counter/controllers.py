@@ -9,6 +9,7 @@ from litestar import Controller, Request, get
 
 from backend.accounts.errors import (
     CardNumberInvalid,
+    CardReportedLost,
     ReaderCardNotFound,
     RoleTooLow,
     StaffOnly,
@@ -68,7 +69,10 @@ class CounterController(Controller):
         )
         return Page.of([ReaderSummaryOut.of(reader, deps.keys) for reader in found], total, limit, offset)
 
-    @get("/readers/{card_number:str}", responses=problems(*_STAFF, CardNumberInvalid, ReaderCardNotFound))
+    @get(
+        "/readers/{card_number:str}",
+        responses=problems(*_STAFF, CardNumberInvalid, ReaderCardNotFound, CardReportedLost),
+    )
     async def view(
         self, deps: Dependencies, staff: StaffUser, card_number: CardNumber, request: Request[Any, Any, Any]
     ) -> ReaderViewOut:

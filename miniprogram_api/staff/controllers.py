@@ -14,6 +14,7 @@ from backend.accounts.errors import (
     CardPayloadExpired,
     CardPayloadInvalid,
     CardPayloadReplayed,
+    CardReportedLost,
     LoginFailed,
     LoginLocked,
     NetworkAdminOutsideCentral,
@@ -102,6 +103,7 @@ class StaffController(Controller):
             ReaderCardRequired,
             CardNumberInvalid,
             ReaderCardNotFound,
+            CardReportedLost,
         ),
     )
     async def verify_card(self, deps: Dependencies, staff: StaffUser, data: CardScanIn) -> ScannedReaderOut:

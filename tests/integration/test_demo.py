@@ -16,8 +16,8 @@ CLC = Path(__file__).resolve().parents[3] / "shared" / "data" / "clc" / "clc_fla
 
 
 def items(body: Any) -> list[Any]:
-    """The items of a list answer, whether a bare list or a page (`{items, total, limit, offset, next_offset}`)."""
-    found: list[Any] = body["items"] if isinstance(body, dict) else body
+    """The items of a page (`{items, total, limit, offset, next_offset}`)."""
+    found: list[Any] = body["items"]
     return found
 
 

@@ -69,7 +69,7 @@ def _never_issued(card_number: str) -> str:
 
 
 def _listed(body: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body  # lists move to a Page envelope
+    items: list[dict[str, Any]] = body["items"]
     return items
 
 
