@@ -171,6 +171,20 @@ def run(settings: Settings) -> None:
                 worker_process.wait()
 
 
+def recs_evaluate(args: argparse.Namespace) -> int:
+    """Compare recommendation methods on a loan log with a time split (Recall@10, NDCG@10, coverage)."""
+    from recommendations.evaluate_command import BadArguments, run_evaluation
+    from recommendations.loans_csv import MalformedFile
+
+    try:
+        result = run_evaluation(args.loans, args.items, args.readers, args.cutoffs, args.horizon_days, args.json)
+    except (MalformedFile, BadArguments) as exc:
+        print(f"shuxiang recs evaluate: {exc}", file=sys.stderr)
+        return 2
+    print(result.table())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="shuxiang", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -190,7 +204,19 @@ def main(argv: list[str] | None = None) -> None:
     records = commands.add_parser("import-records", help="load catalogue records and copies from MARC, MARCXML or CSV")
     records.add_argument("path", type=Path, help="a .mrc/.marc/.iso (ISO 2709), .xml (MARCXML) or .csv file")
     records.add_argument("--format", choices=["csv", "marc", "marcxml"], help="default: from the file's extension")
+    recs = commands.add_parser("recs", help="reading recommendations").add_subparsers(
+        dest="recs_command", required=True
+    )
+    evaluation = recs.add_parser("evaluate", help=recs_evaluate.__doc__)
+    evaluation.add_argument("--loans", type=Path, required=True, help="CSV: reader_id,item_id,timestamp")
+    evaluation.add_argument("--items", type=Path, help="CSV: item_id,title,author,class,year (any may be empty)")
+    evaluation.add_argument("--readers", type=Path, help="CSV: reader_id plus segment columns")
+    evaluation.add_argument("--cutoffs", required=True, help="dates to train before, e.g. 1933-01-01,1934-01-01")
+    evaluation.add_argument("--horizon-days", type=int, default=365, help="days after each cutoff to test on")
+    evaluation.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args(argv)
+    if args.command == "recs":  # files in, numbers out: no settings, database or logging needed
+        sys.exit(recs_evaluate(args))
 
     try:
         settings = Settings.from_env()

@@ -1,0 +1,211 @@
+"""The trained model and the blend of its sources: the one code path behind served picks and the evaluation.
+
+Each source's scores are standardised per reader (z-scores over the reader's candidate pool: the union of every
+weighted source's own best items) and added with the blend's weights, which depend on how much the reader has
+borrowed: readers with no loans get recent popularity alone, readers with one or two recent popularity and content,
+warm readers (three loans or more) everything. The weights were chosen on the Shakespeare and Company loans
+(docs/benchmarks.md: the grid point whose worse period of 1925-30 and 1931-35 was best).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recommendations.data import Days, Item, LoanLog, ReaderSegments
+from recommendations.reasons import Pick
+from recommendations.sources import (
+    CoBorrow,
+    Content,
+    FloatArray,
+    History,
+    Popularity,
+    SegmentPopularity,
+    Source,
+)
+
+WARM_LOANS = 3
+"""Readers with at least this many loans get the collaborative sources; fewer is cold."""
+
+POPULARITY = "popularity"
+RECENT = "recent-popularity"
+CO_BORROW = "co-borrow"
+CONTENT = "content"
+
+
+@dataclass(frozen=True, slots=True)
+class Blend:
+    """Weights per source name for readers with no loans, with one or two, and with `WARM_LOANS` or more."""
+
+    warm: Mapping[str, float]
+    few: Mapping[str, float]
+    none: Mapping[str, float]
+    pool: int = 200  # each weighted source's best items that enter the reader's pool
+
+    @classmethod
+    def alone(cls, source: str) -> Blend:
+        """One source for every reader: how a source is measured on its own."""
+        return cls(warm={source: 1.0}, few={source: 1.0}, none={source: 1.0})
+
+    def weights_for(self, history: History) -> Mapping[str, float]:
+        if history.loans >= WARM_LOANS:
+            return self.warm
+        return self.few if history.loans > 0 else self.none
+
+
+SHIPPED = Blend(
+    warm={RECENT: 1.0, CO_BORROW: 1.0, CONTENT: 0.5, POPULARITY: 0.5},
+    few={RECENT: 1.0, CONTENT: 0.5, POPULARITY: 0.5},
+    none={RECENT: 1.0},
+)
+"""What production serves; the evaluation's `shipped` method."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingSettings:
+    recent_half_life: float = 30.0  # days: popularity "now"
+    profile_half_life: float = 365.0  # days: how fast a reader's older loans fade from their profile
+    neighbours: int = 100  # co-borrowed items kept per item
+    max_items_per_reader: int = 500  # a reader's most recent distinct items counted in co-borrows
+    segmentations: tuple[str, ...] = ()  # reader columns with a recent-popularity list per value (library, age band)
+
+
+@dataclass
+class Model:
+    """Everything learned from the loans before `as_of`; ask it for any reader's picks, given their history."""
+
+    as_of: Days
+    item_keys: tuple[str, ...]
+    candidates: np.ndarray  # bool per item position: seen in the loans the model learned from
+    sources: dict[str, Source]
+    histories: dict[str, History] = field(repr=False)
+    _positions: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def history_of(self, reader: str, segments: Mapping[str, str] | None = None) -> History:
+        """The reader's history as learned (empty for a reader with no loans before `as_of`)."""
+        history = self.histories.get(reader)
+        if history is None:
+            return History.empty(segments)
+        return history
+
+    def history_from(self, loans: list[tuple[str, Days]], segments: Mapping[str, str] | None = None) -> History:
+        """A history from (item key, day) loans, e.g. read fresh after a checkout; unknown items are left out."""
+        if not self._positions:
+            self._positions.update((key, position) for position, key in enumerate(self.item_keys))
+        latest: dict[int, Days] = {}
+        for key, day in loans:
+            position = self._positions.get(key)
+            if position is not None:
+                latest[position] = max(day, latest.get(position, day))
+        ordered = sorted(latest.items(), key=lambda pair: (-pair[1], pair[0]))
+        return History(
+            np.array([position for position, _ in ordered], dtype=np.int32),
+            np.array([day for _, day in ordered], dtype=np.float64),
+            len(loans),
+            segments or {},
+        )
+
+    def recommend(self, history: History, blend: Blend = SHIPPED, n: int = 10) -> list[Pick]:
+        """The reader's `n` best items not in their history, each with the reason of the source that weighed most."""
+        weights = {
+            name: weight for name, weight in blend.weights_for(history).items() if weight and name in self.sources
+        }
+        if not weights:
+            return []
+        scored = {name: self.sources[name].for_reader(history) for name in weights}
+        depth = blend.pool + len(history.items)
+        pool = np.unique(np.concatenate([scores.top(depth) for scores in scored.values()])).astype(np.int32)
+        pool = pool[self.candidates[pool] & ~np.isin(pool, history.items)]
+        if len(pool) == 0:
+            return []
+        raw = {name: scores.at(pool) for name, scores in scored.items()}
+        if len(weights) == 1:  # one source: its own order, exactly (standardising could only create ties)
+            (name,) = weights
+            contributions = {name: raw[name]}
+        else:
+            contributions = {name: weights[name] * _standardised(raw[name]) for name in weights}
+        total = np.sum(list(contributions.values()), axis=0)
+        order = np.argsort(-total, kind="stable")[:n]
+        names = list(contributions)
+        stacked = np.vstack([contributions[name] for name in names])
+        picks = []
+        for index in order:
+            if len(names) == 1 and total[index] <= 0:
+                break  # a source alone that has nothing more to say
+            leading = names[int(np.argmax(stacked[:, index]))]
+            item = int(pool[index])
+            picks.append(Pick(self.item_keys[item], float(total[index]), scored[leading].reason(item)))
+        return picks
+
+    def also_borrowed(self, item: str, n: int = 10) -> list[str]:
+        """The record page's "readers who borrowed this also borrowed"."""
+        co_borrow = self.sources.get(CO_BORROW)
+        if not isinstance(co_borrow, CoBorrow):
+            return []
+        if not self._positions:
+            self._positions.update((key, position) for position, key in enumerate(self.item_keys))
+        position = self._positions.get(item)
+        if position is None:
+            return []
+        return [self.item_keys[other] for other, _ in co_borrow.also_borrowed(position, n)]
+
+
+def _standardised(scores: FloatArray) -> FloatArray:
+    spread = scores.std()
+    if spread == 0:
+        return np.zeros_like(scores)
+    return np.asarray((scores - scores.mean()) / spread, dtype=np.float64)
+
+
+def train(
+    log: LoanLog,
+    items: Mapping[str, Item],
+    readers: ReaderSegments,
+    as_of: Days,
+    settings: TrainingSettings = TrainingSettings(),
+) -> Model:
+    """Learn every source from the loans before `as_of` (pure computation: run it in a process of its own)."""
+    log = log.where(log.days < as_of)
+    popularity = Popularity(log, as_of, half_life=None)
+    recent = Popularity(log, as_of, half_life=settings.recent_half_life)
+    sources: dict[str, Source] = {
+        POPULARITY: popularity,
+        RECENT: recent,
+        CO_BORROW: CoBorrow(
+            log,
+            neighbours=settings.neighbours,
+            max_items_per_reader=settings.max_items_per_reader,
+            half_life=settings.profile_half_life,
+        ),
+        CONTENT: Content(log, items, half_life=settings.profile_half_life),
+    }
+    reader_positions = {key: position for position, key in enumerate(log.reader_keys)}
+    for segmentation in settings.segmentations:
+        by_reader = {
+            reader_positions[reader]: values[segmentation]
+            for reader, values in readers.items()
+            if reader in reader_positions and segmentation in values
+        }
+        sources[f"{RECENT}-by-{segmentation}"] = SegmentPopularity(
+            log, as_of, settings.recent_half_life, segmentation, by_reader, recent
+        )
+    candidates = np.bincount(log.items, minlength=len(log.item_keys)) > 0
+    return Model(as_of, log.item_keys, candidates, sources, _histories(log, readers))
+
+
+def _histories(log: LoanLog, readers: ReaderSegments) -> dict[str, History]:
+    histories: dict[str, History] = {}
+    order = np.lexsort((log.items, -log.days, log.readers))  # per reader, newest first
+    readers_sorted, items_sorted, days_sorted = log.readers[order], log.items[order], log.days[order]
+    boundaries = np.flatnonzero(np.diff(readers_sorted)) + 1
+    starts: list[int] = [0, *boundaries.tolist(), len(order)] if len(order) else []
+    for lo, hi in itertools.pairwise(starts):
+        reader_items, reader_days = items_sorted[lo:hi], days_sorted[lo:hi]
+        _, first = np.unique(reader_items, return_index=True)  # the newest loan of each item
+        first.sort()
+        key = log.reader_keys[int(readers_sorted[lo])]
+        histories[key] = History(reader_items[first], reader_days[first], int(hi - lo), readers.get(key, {}))
+    return histories

@@ -1,0 +1,98 @@
+from datetime import date
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommendations.blend import RECENT, SHIPPED, Blend, Model, train
+from recommendations.data import Item, LoanLog, days_of
+from recommendations.evaluation import evaluate
+from recommendations.reasons import ReasonKind
+from recommendations.sources import History, co_borrow_neighbours, item_features, reader_item_matrix
+
+START = days_of(date(2019, 1, 1))
+CUTOFF = date(2020, 1, 1)
+
+
+def clustered_loans(seed: int = 7) -> LoanLog:
+    """Six reading circles of twelve books each, plus six bestsellers everybody borrows: a reader's next books are
+    in their circle, which co-borrows show and popularity cannot."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[str, str, float]] = []
+    for reader in range(240):
+        circle = reader % 6
+        books = rng.permutation(12)
+        for index, book in enumerate(books[:8]):
+            day = START + index * 60 + rng.uniform(0, 50)  # four books in 2019, four in 2020
+            rows.append((f"r{reader:03}", f"c{circle}-{book:02}", day))
+        for bestseller in rng.choice(6, size=3, replace=False):
+            rows.append((f"r{reader:03}", f"best-{bestseller}", START + rng.uniform(0, 700)))
+    return LoanLog.from_rows(rows)
+
+
+def test_shipped_beats_popularity_where_co_borrows_say_what_comes_next() -> None:
+    methods = {"popularity": Blend.alone("popularity"), "shipped": SHIPPED}
+    result = evaluate(clustered_loans(), {}, {}, [CUTOFF], 365, methods=methods).overall()
+    shipped, popularity = result["shipped"].warm, result["popularity"].warm
+    assert shipped.readers == popularity.readers > 200
+    assert shipped.recall / shipped.readers > 2 * popularity.recall / popularity.readers
+
+
+def model() -> Model:
+    items = {"c0-00": Item(title="红楼梦研究", author="俞平伯", classes="I207.411")}
+    return train(clustered_loans(), items, {}, days_of(CUTOFF))
+
+
+def test_a_reader_without_loans_gets_recent_popularity_exactly() -> None:
+    trained = model()
+    newcomer = History.empty()
+    shipped = trained.recommend(newcomer, SHIPPED, 10)
+    recent = trained.recommend(newcomer, Blend.alone(RECENT), 10)
+    assert [pick.item for pick in shipped] == [pick.item for pick in recent]
+    recent_scores = trained.sources[RECENT].for_reader(newcomer).at(np.arange(len(trained.item_keys), dtype=np.int32))
+    by_recent = sorted(range(len(trained.item_keys)), key=lambda item: (-recent_scores[item], item))[:10]
+    assert [pick.item for pick in shipped] == [trained.item_keys[item] for item in by_recent]
+    assert {pick.reason.kind for pick in shipped} == {ReasonKind.POPULAR_RECENTLY}
+
+
+def test_a_warm_readers_picks_are_new_to_them_and_say_which_of_their_books_led_there() -> None:
+    trained = model()
+    history = trained.history_of("r000")
+    assert history.loans >= 3
+    picks = trained.recommend(history, SHIPPED, 10)
+    own = {trained.item_keys[item] for item in history.items}
+    assert len(picks) == 10 and not own & {pick.item for pick in picks}
+    borrowed = [pick.reason for pick in picks if pick.reason.kind is ReasonKind.BORROWED]
+    assert borrowed and all(reason.record in own for reason in borrowed)
+
+
+def test_a_fresh_history_after_a_checkout_changes_the_picks_without_retraining() -> None:
+    trained = model()
+    history = trained.history_of("r000")
+    loans = [(trained.item_keys[item], float(day)) for item, day in zip(history.items, history.days, strict=True)]
+    first_pick = trained.recommend(history, SHIPPED, 1)[0].item
+    fresh = trained.history_from([*loans, (first_pick, days_of(CUTOFF))])
+    assert fresh.loans == history.loans + 1
+    assert first_pick not in {pick.item for pick in trained.recommend(fresh, SHIPPED, 10)}
+
+
+def test_neighbours_computed_in_small_blocks_equal_those_computed_at_once() -> None:
+    matrix = reader_item_matrix(clustered_loans(), max_items_per_reader=5)
+    assert matrix.sum(axis=1).max() == 5  # the cap per reader holds
+    at_once = co_borrow_neighbours(matrix, neighbours=10)
+    in_blocks = co_borrow_neighbours(matrix, neighbours=10, max_pairs_per_block=50)
+    difference = abs(at_once - in_blocks)
+    assert isinstance(difference, sp.spmatrix | sp.sparray) and difference.max() == pytest.approx(0)
+    assert (np.diff(at_once.indptr) <= 10).all()
+
+
+def test_items_are_described_by_class_prefixes_authors_and_title_words() -> None:
+    features = item_features(Item(title="红楼梦研究", author="俞平伯; Hu Shi", classes="I207.411; Fiction"))
+    assert {("subject", prefix) for prefix in ("I", "I2", "I20", "I207", "I207.411")} <= {
+        (kind, feature) for kind, feature, _ in features
+    }
+    assert ("subject", "fiction", "Fiction") in features
+    assert ("author", "hu shi", "Hu Shi") in features
+    assert {feature for kind, feature, _ in features if kind == "title_word"} == {"红楼梦", "研究"}
+    english = item_features(Item(title="The Waste Land"))
+    assert [feature for _, feature, _ in english] == ["waste", "land"]
