@@ -16,7 +16,9 @@ MODEL_MODULES = [
     "backend.circulation.models",
     "backend.counter.models",
     "backend.events.models",
+    "backend.booklists.models",
     "notifications.models",
+    "recommendations.models",
 ]
 
 

@@ -277,8 +277,8 @@ class ImportSettings(_Group):
     larger one is refused with 413. Larger files are imported from the server's shell (`shuxiang import-records`)."""
 
     timeout_seconds: Annotated[int, Range(60, 24 * 3600)] = 3600
-    """How long the worker lets one import run. A worker that dies mid-import leaves it to be run again by another
-    once this has passed (arq holds a job that long), so it also bounds how long a dead run shows as running."""
+    """How long the worker lets one import run: a longer one is stopped and fails as `import_timed_out`, telling the
+    librarian to split the file or to ask for more time here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +317,10 @@ class RateLimitSettings(_Group):
     env_prefix: ClassVar[str] = "RATE_LIMIT_"
 
     window_seconds: Annotated[int, Range(1, 3600)] = 60
-    """Length of the window every budget is counted in, from a caller's first request of its kind."""
+    """Length of the window every budget but the desk's is counted in, from a caller's first request of its kind."""
+
+    desk_window_seconds: Annotated[int, Range(1, 86400)] = 3600
+    """Length of the window the desk's budget (`desk_out_of_scope`) is counted in."""
 
     reader_login: Annotated[int, Range(1)] = 30
     """WeChat logins per IP address (each costs a call to WeChat; a reader's login lasts a month of refreshes)."""
@@ -336,6 +339,11 @@ class RateLimitSettings(_Group):
 
     search: Annotated[int, Range(1)] = 120
     """Catalogue searches per reader, or per IP address without a login."""
+
+    desk_out_of_scope: Annotated[int, Range(1)] = 60
+    """Look-ups by card number, per staff member and desk window, of readers outside the readers they may browse
+    (`backend/counter/services.py: browsable_by`): a desk serves any card shown to it, but card numbers can be counted
+    through, and this caps how many other districts' readers one account can read that way."""
 
 
 LOG_FORMATS = ("json", "text")

@@ -16,9 +16,10 @@ from backend.accounts.cards import CARD
 from backend.accounts.domain_events import CardClosing
 from backend.accounts.staff import LoginLimits
 from backend.accounts.tokens import TokenPolicy
+from backend.booklists import services as booklists
 from backend.catalog import search
 from backend.circulation.credit import CreditCheck, LocalCreditCheck
-from backend.circulation.domain_events import CopyMoved
+from backend.circulation.domain_events import CopyMoved, LoanOpened
 from backend.circulation.holds import HoldPolicy
 from backend.clock import Clock, NetworkTime, SystemClock
 from backend.crypto import Keys
@@ -36,6 +37,7 @@ from notifications import templates
 from notifications.models import NoticeKind
 from notifications.sender import Channel, SendPolicy, WeChatSubscribe
 from notifications.templates import Template
+from recommendations import subscribers as recommendations
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ async def bootstrap(
             opened.callback(gateway.close)
             wechat = gateway
         network_time = NetworkTime(settings.network.timezone)
+        jobs = ArqJobs(redis)
         keys = Keys(settings.effective_secret_key)
         security, events, no_shows = settings.security, settings.events, settings.no_shows
         pass_lifetime = timedelta(seconds=security.card_payload_ttl_seconds)
@@ -147,8 +150,8 @@ async def bootstrap(
                 default_quiet=settings.notices.quiet_hours,
                 concurrency=settings.notices.send_concurrency,
             ),
-            bus=event_bus(event_policy),
-            jobs=ArqJobs(redis),
+            bus=event_bus(event_policy, jobs),
+            jobs=jobs,
             _opened=opened,
         )
     except BaseException:  # what was opened before the failure is closed again
@@ -160,10 +163,14 @@ async def _refresh_search_row(event: CopyMoved) -> None:
     await search.refresh_holdings([event.record_id])  # where readers find the title, or whether they still do
 
 
-def event_bus(event_policy: EventPolicy) -> EventBus:
-    """Every area's handlers of the others' domain events."""
+def event_bus(event_policy: EventPolicy, jobs: ArqJobs | None = None) -> EventBus:
+    """Every area's handlers of the others' domain events; `jobs` queues what the worker does about them (none: a
+    script's or a test's bus, which queues nothing)."""
     bus = EventBus()
     bus.subscribe(CopyMoved, _refresh_search_row)
     bus.subscribe(CardClosing, partial(booking.release_closing_card, event_policy))
+    bus.subscribe(LoanOpened, booklists.loan_opened)  # a loan a reading list's push may have caused
     notices.subscribe(bus, event_policy.network_time)
+    if jobs is not None:
+        recommendations.subscribe(bus, jobs)  # a checkout refreshes the reader's picks
     return bus

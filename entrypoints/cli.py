@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from backend import db
@@ -185,6 +186,25 @@ def recs_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def recs_train(settings: Settings) -> None:
+    """Train the recommendation models now (the worker also does nightly) and serve the new picks."""
+    from redis.asyncio import Redis
+
+    from entrypoints.queue import ArqJobs
+    from recommendations.store import PickStore
+    from recommendations.training import run_training
+
+    async def work() -> None:
+        redis = Redis.from_url(settings.redis.url)
+        try:
+            readers = await run_training(PickStore(redis), ArqJobs(redis), datetime.now(UTC))
+        finally:
+            await redis.aclose()
+        print(f"trained: picks for {readers} readers")
+
+    with_orm(settings, work)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="shuxiang", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -214,8 +234,10 @@ def main(argv: list[str] | None = None) -> None:
     evaluation.add_argument("--cutoffs", required=True, help="dates to train before, e.g. 1933-01-01,1934-01-01")
     evaluation.add_argument("--horizon-days", type=int, default=365, help="days after each cutoff to test on")
     evaluation.add_argument("--json", type=Path, help="write the results here as JSON")
+    recs.add_parser("train", help=recs_train.__doc__)
     args = parser.parse_args(argv)
-    if args.command == "recs":  # files in, numbers out: no settings, database or logging needed
+    # The evaluation is files in, numbers out: no settings, database or logging needed.
+    if args.command == "recs" and args.recs_command == "evaluate":
         sys.exit(recs_evaluate(args))
 
     try:
@@ -245,6 +267,8 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> None:
             seed_demo(settings)
         case "bootstrap":
             bootstrap(settings, args)
+        case "recs":
+            recs_train(settings)
         case "import-records":
             from entrypoints.import_records import run_import
 

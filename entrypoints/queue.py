@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
@@ -11,6 +13,16 @@ QUEUE = "shuxiang:queue"
 def import_job_id(import_id: int) -> str:
     """The arq job of a catalogue import: named after the import, so that queueing it twice queues one job."""
     return f"import_catalogue:{import_id}"
+
+
+def recommendation_refresh_job_id(reader_id: int) -> str:
+    """The arq job refreshing a reader's picks: one per reader at a time, so a burst of checkouts makes one job."""
+    return f"refresh_recommendations:{reader_id}"
+
+
+# A checkout queues the refresh before its transaction commits: a moment's wait lets the loan be seen (and the job
+# waits again if not, `refresh_recommendations`), and gathers a pile of books lent at once into one job.
+REFRESH_DELAY = timedelta(seconds=2)
 
 
 class ArqJobs:
@@ -23,3 +35,13 @@ class ArqJobs:
     async def enqueue_import(self, import_id: int) -> None:
         # None when a job of that id is queued, running, or done less than arq's keep_result ago: already in hand.
         await self._arq.enqueue_job("import_catalogue", import_id, _job_id=import_job_id(import_id), _queue_name=QUEUE)
+
+    async def enqueue_recommendation_refresh(self, reader_id: int, loan_id: int | None = None) -> None:
+        await self._arq.enqueue_job(
+            "refresh_recommendations",
+            reader_id,
+            loan_id,
+            _job_id=recommendation_refresh_job_id(reader_id),
+            _queue_name=QUEUE,
+            _defer_by=REFRESH_DELAY,
+        )

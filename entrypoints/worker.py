@@ -26,6 +26,8 @@ from entrypoints.bootstrap import Dependencies, bootstrap
 from entrypoints.queue import QUEUE
 from notifications import reminders, sender
 from notifications import services as notices
+from recommendations import training as recommendations
+from recommendations.store import ModelCache, PickStore
 
 log = logging.getLogger(__name__)
 
@@ -163,20 +165,44 @@ async def remind_holds_and_events(ctx: dict[str, Any]) -> int:
 async def import_catalogue(ctx: dict[str, Any], import_id: int) -> int:
     """Queued by an upload (POST /staff/catalogue/imports): import the stored file, its counts and problems written
     after every batch. A run after a worker died starts the file again (imports.run_import). Returns records read."""
-    job = await imports.run_import(import_id, _deps(ctx).clock.now)
+    deps = _deps(ctx)
+    run_limit = timedelta(seconds=deps.settings.imports.timeout_seconds)  # arq's timeout of this job (worker_settings)
+    job = await imports.run_import(import_id, deps.clock.now, run_limit)
     return job.records_read if job is not None else 0
 
 
 @_outlasting
 async def look_after_imports(ctx: dict[str, Any]) -> int:
-    """Every five minutes: an import whose run outlived the import timeout fails as interrupted (arq ended or lost
-    it), and one left queued is queued again."""
+    """Every five minutes: an import whose run has gone silent fails, as timed out or as interrupted (arq ended it at
+    the timeout, or its worker stopped), and one left queued is queued again."""
     deps = _deps(ctx)
     run_limit = timedelta(seconds=deps.settings.imports.timeout_seconds)
     changed = await imports.look_after(deps.clock.now(), run_limit, deps.jobs)
     if changed:
         log.info("looked after %d catalogue imports", changed)
     return changed
+
+
+# Training at city scale takes longer than arq's five minutes (docs/benchmarks.md).
+TRAINING_TIMEOUT_SECONDS = 3 * 3600
+# A refresh queued by a checkout waits this many times for its loan to commit, then goes ahead without it.
+REFRESH_TRIES = 4
+
+
+@_outlasting
+async def train_recommendations(ctx: dict[str, Any]) -> int:
+    """Nightly, and from `shuxiang recs train`: learn from the loans, serve the new picks and neighbours."""
+    deps = _deps(ctx)
+    return await recommendations.run_training(PickStore(deps.redis), deps.jobs, deps.clock.now())
+
+
+@_outlasting
+async def refresh_recommendations(ctx: dict[str, Any], reader_id: int, loan_id: int | None = None) -> int:
+    """Queued by a checkout (and by switching personal picks on): the reader's picks again, with their new loan."""
+    if loan_id is not None and ctx["job_try"] < REFRESH_TRIES and not await recommendations.loan_visible(loan_id):
+        raise Retry(defer=2 * ctx["job_try"])  # queued from inside the checkout's transaction, not committed yet
+    models: ModelCache = ctx.setdefault("recommendation_models", ModelCache())
+    return int(await recommendations.refresh_reader(PickStore(_deps(ctx).redis), models, reader_id))
 
 
 class Worker(arq.worker.Worker):
@@ -242,6 +268,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             # another only once that has passed (this one's, an hour by default, instead of arq's five minutes).
             func(import_catalogue, timeout=settings.imports.timeout_seconds),
             look_after_imports,
+            func(train_recommendations, timeout=TRAINING_TIMEOUT_SECONDS),
+            func(refresh_recommendations, keep_result=0),  # no result kept: the next checkout queues the next one
         ],
         # Hours in network time (`timezone` below), whatever the host's zone: arq reads them in the host's otherwise.
         "cron_jobs": [
@@ -256,6 +284,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(remind_loans, hour=9, minute=0, unique=True),
             cron(remind_holds_and_events, minute={3, 18, 33, 48}, unique=True),
             cron(look_after_imports, minute=set(range(4, 60, 5)), unique=True),
+            cron(train_recommendations, hour=2, minute=30, unique=True),  # after the loans are unlinked (01:05)
         ],
         "timezone": settings.network.timezone,
         "on_startup": startup,

@@ -73,7 +73,12 @@ class QueueDepth(Collector):
             depth = cast(int, self.redis.zcard(self.queue))  # in the page's own thread: blocking blocks no job
         except RedisError:
             return
-        yield GaugeMetricFamily("shuxiang_queue_jobs", "Jobs waiting in arq's queue, deferred ones included", depth)
+        yield queue_depth(depth)
+
+
+def queue_depth(depth: int) -> GaugeMetricFamily:
+    """`shuxiang_queue_jobs`, as every page that shows it writes it (each worker's, the API's)."""
+    return GaugeMetricFamily("shuxiang_queue_jobs", "Jobs waiting in arq's queue, deferred ones included", depth)
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 ('copies_updated', fields.IntField(default=0)),
                 ('problem_count', fields.IntField(default=0)),
                 ('failure', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
-                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('started_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('heartbeat_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),

@@ -18,6 +18,7 @@ from backend.wechat.gateway import WeChatGateway
 from entrypoints.bootstrap import Dependencies, bootstrap
 from miniprogram_api.accounts.controllers import AuthController, ReaderController
 from miniprogram_api.accounts.lost_cards import ChildLostCardController, LostCardController, StaffLostCardController
+from miniprogram_api.booklists.controllers import BooklistController, StaffBooklistController
 from miniprogram_api.catalog.controllers import RecordController, StaffCatalogueController
 from miniprogram_api.catalog.imports import import_routes
 from miniprogram_api.circulation.controllers import (
@@ -32,7 +33,7 @@ from miniprogram_api.circulation.controllers import (
 from miniprogram_api.counter.controllers import CounterController
 from miniprogram_api.deps import DEPENDENCIES
 from miniprogram_api.docs import assets, swagger_page
-from miniprogram_api.errors import EXCEPTION_HANDLERS, problems
+from miniprogram_api.errors import EXCEPTION_HANDLERS, DocumentedRetryAfter, problems
 from miniprogram_api.events.controllers import BookingController, EventController, StaffEventController
 from miniprogram_api.network.controllers import LibraryController
 from miniprogram_api.notifications.controllers import (
@@ -43,6 +44,11 @@ from miniprogram_api.notifications.controllers import (
 from miniprogram_api.observability import RequestObserver, metrics
 from miniprogram_api.openapi import DocstringSummaries
 from miniprogram_api.query import DeclaredQueryOnly
+from miniprogram_api.recommendations.controllers import (
+    AlsoBorrowedController,
+    ChildRecommendationController,
+    RecommendationController,
+)
 from miniprogram_api.requests import ApiRequest
 from miniprogram_api.schemas import TYPE_DECODERS, BoundedDatesSchema
 from miniprogram_api.staff.controllers import StaffAuthController, StaffController
@@ -114,6 +120,11 @@ def create_app(
             NoticeController,
             NoticeTemplateController,
             StaffMessageController,
+            BooklistController,
+            StaffBooklistController,
+            RecommendationController,
+            ChildRecommendationController,
+            AlsoBorrowedController,
             AuthController,
             ReaderController,
             LostCardController,
@@ -144,7 +155,7 @@ def create_app(
         logging_config=None,  # the process configured logging (entrypoints/logs.py): Litestar's would replace it
         middleware=[DeclaredQueryOnly()],
         type_decoders=TYPE_DECODERS,
-        plugins=[BoundedDatesSchema(), DocstringSummaries()],
+        plugins=[BoundedDatesSchema(), DocstringSummaries(), DocumentedRetryAfter()],
     )
     # Around the router too, so a request no route takes (a 404, a 405) gets its id, its log line and its count.
     app.asgi_handler = RequestObserver(app.asgi_handler)

@@ -9,7 +9,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from backend.accounts.errors import TokenInvalid
+from backend.accounts.errors import StaffOnly, TokenExpired, TokenInvalid
 from backend.accounts.models import Reader, StaffUser
 from backend.accounts.services import get_child, reader_for
 from backend.accounts.staff import staff_for
@@ -57,6 +57,10 @@ async def provide_child(reader: Reader, child_id: RowId) -> Reader:
 
 async def provide_staff(request: Request[Any, Any, Any], deps: Dependencies) -> StaffUser:
     return await staff_for(_principal(request, deps))
+
+
+STAFF_PROBLEMS = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
+"""What every staff operation can answer before its handler runs (`provide_staff`): list them in its problems."""
 
 
 DEPENDENCIES = {

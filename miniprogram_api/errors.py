@@ -4,12 +4,16 @@ message in the reader's language (Chinese unless the client asks for English).""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, OpenAPIType, Operation, Schema
+from litestar.plugins import ReceiveRoutePlugin
+from litestar.routes import BaseRoute, HTTPRoute
 from redis.exceptions import RedisError
 from tortoise.exceptions import DBConnectionError
 
@@ -181,3 +185,31 @@ def problems(*errors: type[domain.DomainError]) -> dict[int, ResponseSpec]:
         )
         for status, lines in sorted(descriptions.items())
     }
+
+
+_RETRY_AFTER = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.INTEGER, minimum=1),
+    description="Seconds to wait before trying again: the rest of a rate limit's window or a lockout, 5 while the "
+    "database or Redis is out of reach (not sent when WeChat's own limit or outage gives no time)",
+)
+_WITH_RETRY_AFTER = ("429", "503")
+
+
+@dataclass
+class _OperationWithRetryAfter(Operation):
+    def __post_init__(self) -> None:
+        for status in _WITH_RETRY_AFTER:
+            response = (self.responses or {}).get(status)
+            if isinstance(response, OpenAPIResponse):
+                response.headers = {**(response.headers or {}), "Retry-After": _RETRY_AFTER}
+
+
+class DocumentedRetryAfter(ReceiveRoutePlugin):
+    """Documents the Retry-After header of the 429 and 503 that `problems()` lists (its ResponseSpec has no headers)."""
+
+    def receive_route(self, route: BaseRoute) -> None:
+        if not isinstance(route, HTTPRoute):
+            return
+        for handler in route.route_handlers:
+            if handler.operation_class is Operation:
+                handler.operation_class = _OperationWithRetryAfter

@@ -90,6 +90,17 @@ Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET, description="How many to 
 ReaderLimit = Annotated[int, page_size(50)]
 StaffLimit = Annotated[int, page_size(200)]
 
+_CARD_NUMBER = "A reader card's number as printed, typed or scanned from its barcode"
+# A reader card's number, in a path or a body, as staff or readers type it: spaces, dashes and full-width digits are
+# allowed here and dropped or read as digits by the one service function that reads a number
+# (`backend.accounts.cards.normalise_card_number`), which answers `card_number_invalid` for a number of the wrong shape
+# or with a check digit that does not match.
+CardNumber = Annotated[
+    str,
+    Parameter(min_length=1, max_length=40, pattern=PLAIN_TEXT, description=_CARD_NUMBER),
+    msgspec.Meta(min_length=1, max_length=40, pattern=PLAIN_TEXT, description=_CARD_NUMBER),
+]
+
 T = TypeVar("T")
 
 

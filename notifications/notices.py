@@ -193,7 +193,10 @@ def event_cancelled(
     )
 
 
-def staff_message(reader_id: int, message_id: int, title: str, body: str, sender: str) -> NoticeDraft:
+def staff_message(
+    reader_id: int, message_id: int, title: str, body: str, sender: str, *, link: str = ""
+) -> NoticeDraft:
+    """A message staff sent; `link` opens what it is about (a reading list: "booklist=7")."""
     return NoticeDraft(
         reader_id,
         NoticeKind.STAFF_MESSAGE,
@@ -201,6 +204,7 @@ def staff_message(reader_id: int, message_id: int, title: str, body: str, sender
         occasion="sent",
         title=title,
         body=body,
+        link=link,
         values={"title": title, "body": body, "sender": sender},
         message_id=message_id,
     )

@@ -80,6 +80,9 @@ class Replacement:
     """The retirement of the number reported lost: a repeated report answers the first one's."""
     sessions_ended: int
     """Logins of the holder ended with it (a lost phone); 0 unless asked for."""
+    logins_ended: bool
+    """Whether the holder's logins were ended (asked for, on an adult's card): the app on a phone still signed in to
+    WeChat logs in again without asking anyone, until the reader freezes their WeChat account."""
 
 
 async def refuse_if_reported_lost(card_number: str) -> None:
@@ -130,15 +133,18 @@ async def replace_card(
                 raise CardNotCurrent(card_number=lost_number)
             retired = found
         ended = 0
-        if end_sessions and holder.reader_type is ReaderType.ADULT:
+        logins_ended = end_sessions and holder.reader_type is ReaderType.ADULT
+        if logins_ended:
             ended = await tokens.end_reader_sessions(holder.id, now)
-    return Replacement(holder, retired, ended)
+    return Replacement(holder, retired, ended, logins_ended)
 
 
 async def report_lost(
     holder: Reader, lost_number: str, *, end_sessions: bool, card_prefix: str, now: datetime, network_time: NetworkTime
 ) -> Replacement:
-    """The holder's own report from the app: a reader's, or a guardian's for a child's card."""
+    """The holder's own report from the app: a reader's, or a guardian's for a child's card. The number is read as
+    a desk's is (`normalise_card_number`)."""
+    lost_number = normalise_card_number(lost_number)
     by = CardRetiredBy.GUARDIAN if holder.reader_type is ReaderType.CHILD else CardRetiredBy.READER
     return await replace_card(
         holder.id,
@@ -152,9 +158,22 @@ async def report_lost(
     )
 
 
+async def holder_of_card(card_number: str) -> Reader:
+    """The reader a card number (as normalised) belongs to, or belonged to until it was reported lost: a desk replacing
+    a card finds its holder by the number of the card in front of it, reported already or not."""
+    holder = await Reader.get_or_none(card_number=card_number)
+    if holder is not None:
+        return holder
+    retired = await RetiredCard.get_or_none(card_number=card_number).prefetch_related("reader")
+    if retired is None:
+        raise ReaderCardNotFound(card_number=card_number)
+    return retired.reader
+
+
 async def replace_card_at_desk(
     staff: StaffUser,
-    typed_number: str,
+    holder: Reader,
+    card_number: str,
     *,
     end_sessions: bool,
     card_prefix: str,
@@ -162,18 +181,9 @@ async def replace_card_at_desk(
     network_time: NetworkTime,
 ) -> Replacement:
     """A librarian at any desk of the network replaces the card of the reader in front of them, found by the number
-    of the card being reported lost (or already reported: the answer is then that report's)."""
-    card_number = normalise_card_number(typed_number)
-    holder = await Reader.get_or_none(card_number=card_number).only("id")
-    if holder is not None:
-        holder_id = holder.id
-    else:
-        retired = await RetiredCard.get_or_none(card_number=card_number)
-        if retired is None:
-            raise ReaderCardNotFound(card_number=card_number)
-        holder_id = retired.reader_id  # type: ignore[attr-defined]
+    of the card being reported lost (`holder_of_card`; or already reported: the answer is then that report's)."""
     return await replace_card(
-        holder_id,
+        holder.id,
         card_number,
         by=CardRetiredBy.STAFF,
         staff=staff,

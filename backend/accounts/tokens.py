@@ -68,10 +68,15 @@ def decode_access_token(policy: TokenPolicy, token: str, now: datetime) -> Princ
 
 async def open_session(policy: TokenPolicy, principal: Principal, now: datetime) -> TokenPair:
     """Start a new login: a fresh refresh-token family."""
-    if principal.kind is PrincipalKind.READER:
-        reader = await Reader.get_or_none(id=principal.id).only("id", "session_generation")
-        principal = Principal(principal.kind, principal.id, reader.session_generation if reader is not None else 0)
-    return await _issue(policy, principal, uuid.uuid4(), now)
+    if principal.kind is PrincipalKind.STAFF:
+        return await _issue(policy, principal, uuid.uuid4(), now)
+    async with in_transaction():
+        # The reader's row lock, as in `refresh_session`: a login racing the end of the reader's sessions either
+        # comes after it (the new generation, a login of its own) or before it (its token is deleted with the
+        # others), never reads the old generation and stores its token after the deletion.
+        reader = await Reader.select_for_update().get_or_none(id=principal.id).only("id", "session_generation")
+        current = Principal(principal.kind, principal.id, reader.session_generation if reader is not None else 0)
+        return await _issue(policy, current, uuid.uuid4(), now)
 
 
 async def refresh_session(policy: TokenPolicy, refresh_token: str, now: datetime) -> TokenPair:

@@ -19,10 +19,25 @@ from backend.catalog.errors import (
 from backend.catalog.isbn import normalise_isbn
 from backend.catalog.models import Copy, CopyStatus, ItemType, Record
 from backend.catalog.search import index_records, refresh_holdings
+from backend.errors import DomainError
+from backend.network.errors import OutsideScope
 from backend.network.services import get_library, library_in_scope
 
 # A copy out with a reader or on its way somewhere belongs to circulation until it is back on a shelf.
-_CIRCULATING = {CopyStatus.ON_LOAN, CopyStatus.IN_TRANSIT, CopyStatus.ON_HOLD_SHELF}
+CIRCULATING = frozenset({CopyStatus.ON_LOAN, CopyStatus.IN_TRANSIT, CopyStatus.ON_HOLD_SHELF})
+
+
+def refusal_to_change(status: CopyStatus, current_library_path: str, scope_path: str | None) -> DomainError | None:
+    """Why staff whose scope is `scope_path` may not change an existing copy (move, withdraw, or catalogue it again
+    from a file), or None when they may: the one rule of the counter and of the import. Staff change the copies
+    at their own libraries, by where a copy is now, not its home (a copy another library holds is in that library's
+    hands), and none in circulation, which alone moves it until it is back on a shelf. A scope of None is the
+    operator's shell: the whole network, yet circulating copies are still refused."""
+    if scope_path is not None and not current_library_path.startswith(scope_path):  # network.services.in_scope
+        return OutsideScope()
+    if status in CIRCULATING:
+        return CopyInCirculation(status=status.value)
+    return None
 
 
 @dataclass(slots=True)
@@ -131,34 +146,40 @@ async def add_copy(
     return await Copy.get(id=copy.id).select_related("current_library", "home_library")
 
 
-async def _copy_in_scope(barcode: str, scope_path: str) -> Copy:
+async def _copy(barcode: str) -> Copy:
     barcode = normalise_barcode(barcode)
     copy = await Copy.get_or_none(barcode=barcode).select_related("current_library", "home_library")
     if copy is None:
         raise CopyNotFound(barcode=barcode)
-    await library_in_scope(copy.current_library.code, scope_path)
+    return copy
+
+
+async def _changeable_copy(barcode: str, scope_path: str) -> Copy:
+    copy = await _copy(barcode)
+    if (refusal := refusal_to_change(copy.status, copy.current_library.path, scope_path)) is not None:
+        raise refusal
     return copy
 
 
 async def move_copy(barcode: str, library_code: str, *, scope_path: str) -> Copy:
     """Transfer a copy to another library of the network (it becomes that library's stock). Only staff of the
     library that has it may send it; the destination may be any library."""
-    copy = await _copy_in_scope(barcode, scope_path)
+    copy = await _changeable_copy(barcode, scope_path)
     destination = await get_library(library_code)
     await _update_unless_circulating(copy, home_library_id=destination.id, current_library_id=destination.id)
-    return await _copy_in_scope(barcode, destination.path)
+    return await _copy(barcode)
 
 
 async def withdraw_copy(barcode: str, *, scope_path: str) -> Copy:
     """Take a copy out of the collection (worn, lost for good, weeded); readers stop seeing it."""
-    copy = await _copy_in_scope(barcode, scope_path)
+    copy = await _changeable_copy(barcode, scope_path)
     await _update_unless_circulating(copy, status=CopyStatus.WITHDRAWN)
-    return await _copy_in_scope(barcode, scope_path)
+    return await _copy(barcode)
 
 
 async def _update_unless_circulating(copy: Copy, **changes: object) -> None:
     # One conditional UPDATE: a checkout racing with the move or the withdrawal cannot be overwritten.
-    if not await Copy.filter(id=copy.id).exclude(status__in=list(_CIRCULATING)).update(**changes):
+    if not await Copy.filter(id=copy.id).exclude(status__in=list(CIRCULATING)).update(**changes):
         current = await Copy.get(id=copy.id)
         raise CopyInCirculation(status=current.status.value)
     await refresh_holdings([copy.record_id])  # where readers find it, or whether they still do

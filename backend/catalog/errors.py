@@ -82,6 +82,21 @@ class ImportInterrupted(Conflict):
     )
 
 
+class ImportTimedOut(Conflict):
+    """Why an import stopped when it ran into the worker's time limit: recorded on the job, not raised at a request.
+    The same file fails the same way every time it is uploaded, so the message says what to change."""
+
+    code = "import_timed_out"
+    message_zh = (
+        "导入超过了 {minutes} 分钟的时限而被停止，已导入的部分保留；请把文件拆成几个较小的文件分别上传，"
+        "或请系统管理员调大 SHUXIANG_IMPORT_TIMEOUT_SECONDS"
+    )
+    message_en = (
+        "The import was stopped at its time limit of {minutes} minutes; what was imported stays. Split the file into "
+        "smaller files and upload each, or ask the system administrator to raise SHUXIANG_IMPORT_TIMEOUT_SECONDS"
+    )
+
+
 class ImportFailed(Conflict):
     """Why an import stopped on an error of ours: recorded on the job (the worker's log has the details)."""
 

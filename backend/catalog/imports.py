@@ -21,6 +21,7 @@ from backend.catalog.errors import (
     ImportFileUnreadable,
     ImportInterrupted,
     ImportNotFound,
+    ImportTimedOut,
 )
 from backend.catalog.importer import ImportProgress, format_of, import_records
 from backend.catalog.models import ImportJob, ImportJobProblem, ImportStatus, ImportUploadChunk
@@ -37,9 +38,12 @@ KEPT_PROBLEMS = 10_000
 its first ten thousand."""
 FILE_NAME_MAX = 200
 REASON_MAX = 1000
-STALL_MARGIN = timedelta(minutes=5)
-"""Past the import timeout, the time arq may take to start the job again after a worker died (its in-progress mark
-lasts the timeout and 10 s, then a worker's next poll) before a run that started that long ago is declared over."""
+SILENT_FOR = timedelta(minutes=10)
+"""A running import that has written nothing for this long (a batch takes seconds) has lost its run: the worker was
+killed, or arq ended it at the timeout without its run saying so. arq would run a killed worker's job again only once
+the timeout has passed (an hour by default): the librarian is told sooner, and uploads the file again."""
+_TIMEOUT_SLACK = timedelta(seconds=5)
+"""arq's timeout counts from the moment it starts the job, a little before its run is recorded as started."""
 REQUEUE_AFTER = timedelta(minutes=2)
 """A queued import not started after this long is queued again (its enqueue may have met a Redis outage)."""
 _REQUEUED_AT_ONCE = 100
@@ -62,14 +66,16 @@ class Upload(Protocol):
 
 
 async def accept_upload(
-    staff: StaffUser, *, file_name: str, format: str | None, upload: Upload, queue: ImportQueue
+    staff: StaffUser, *, file_name: str, format: str | None, upload: Upload, queue: ImportQueue, now: datetime
 ) -> ImportJob:
     """Store an uploaded catalogue file in the database, where every worker machine can read it, and queue its
     import. The format is the one given, else the one the file name's extension says (refused when neither)."""
     name = _file_name(file_name)
     kind = format_of(Path(name), format)
     async with in_transaction():
-        job = await ImportJob.create(staff=staff, library=staff.library, file_name=name, format=kind, size_bytes=0)
+        job = await ImportJob.create(
+            staff=staff, library=staff.library, file_name=name, format=kind, size_bytes=0, created_at=now
+        )
         size = sequence = 0
         while data := await upload.read(CHUNK_BYTES):
             await ImportUploadChunk.create(job=job, sequence=sequence, data=data)
@@ -135,12 +141,13 @@ async def problems_csv(staff: StaffUser, import_id: int) -> str:
     return csv_document([position_name, "problem"], rows)
 
 
-async def run_import(import_id: int, now: Callable[[], datetime]) -> ImportJob | None:
-    """Import a stored upload (the worker's job), writing its counts and new problems after every batch. A run
-    after a worker died, or after an outage, starts the file again: records are found again by ISBN and copies by
-    barcode, so nothing is duplicated, and the counts and problems are the new run's. An import already over is
-    left as it is; None when there is nothing to run."""
-    job = await _start(import_id, now())
+async def run_import(import_id: int, now: Callable[[], datetime], run_limit: timedelta) -> ImportJob | None:
+    """Import a stored upload (the worker's job, which arq ends at `run_limit`), writing its counts and new problems
+    after every batch. A run after a worker died, or after an outage, starts the file again: records are found again
+    by ISBN and copies by barcode, so nothing is duplicated, and the counts and problems are the new run's. An import
+    already over is left as it is; None when there is nothing to run."""
+    began = now()
+    job = await _start(import_id, began)
     if job is None:
         return None
     run = _Run(job, now)
@@ -153,6 +160,13 @@ async def run_import(import_id: int, now: Callable[[], datetime]) -> ImportJob |
     except _Superseded:
         log.warning("import %d: run %d stopped, the job is no longer its own", job.id, run.attempt)
         return None
+    except asyncio.CancelledError:
+        # arq ends a run at its timeout by cancelling it (asyncio.wait_for, which waits for this to finish), and
+        # does not run it again: the same file would time out again. A run cancelled sooner is a worker stopping,
+        # and arq runs it again: it stays running.
+        if now() - began >= run_limit - _TIMEOUT_SLACK:
+            await run.end_quietly(ImportStatus.FAILED, _timed_out(run_limit))
+        raise
     except ImportFileUnreadable as exc:
         # Its reason names the copy on this machine; the librarian knows the file by the name they uploaded.
         await run.end(ImportStatus.FAILED, ImportFileUnreadable(path=job.file_name, reason=exc.params["reason"]))
@@ -240,16 +254,29 @@ class _Run:
     async def end(self, status: ImportStatus, failure: DomainError | None = None) -> None:
         now = self._now()
         async with in_transaction():
-            await ImportJob.filter(**self._mine()).update(
+            ended = await ImportJob.filter(**self._mine()).update(
                 status=status, finished_at=now, heartbeat_at=now, failure=_failure(failure)
             )
-            await _drop_upload(self.job_id)
+            if ended:  # else the job is a newer run's, which may still be reading the file, or was declared over
+                await _drop_upload(self.job_id)
+
+    async def end_quietly(self, status: ImportStatus, failure: DomainError) -> None:
+        """End the run on the way out of a cancellation: an error here must not stand in for it (the sweep tells the
+        job's end instead)."""
+        try:
+            await self.end(status, failure)
+        except Exception:
+            log.exception("import %d: run %d could not record its end", self.job_id, self.attempt)
 
 
 async def _drop_upload(import_id: int) -> None:
     # Over, the file serves nothing: its problems are kept, and importing it again is a new upload. Until then it
     # is kept, so that a run after a worker died can start it again.
     await ImportUploadChunk.filter(job_id=import_id).delete()
+
+
+def _timed_out(run_limit: timedelta) -> ImportTimedOut:
+    return ImportTimedOut(minutes=round(run_limit.total_seconds() / 60))
 
 
 def _failure(error: DomainError | None) -> dict[str, str] | None:
@@ -259,18 +286,25 @@ def _failure(error: DomainError | None) -> dict[str, str] | None:
 
 
 async def look_after(now: datetime, run_limit: timedelta, queue: ImportQueue) -> int:
-    """The worker's sweep: an import running since before its `run_limit` (the job's timeout) and the time arq takes
-    to start it again is over, since arq ends a run at the timeout and starts a killed one again within that time: it
-    fails as interrupted. An import queued for a while is queued again (a double enqueue is one job). Returns how
-    many it changed."""
+    """The worker's sweep: an import running but silent (no batch written) for SILENT_FOR has lost its run. It fails
+    as timed out when it was still writing close to its `run_limit` (the job's timeout: arq ended it, and its run
+    could not say so), else as interrupted (its worker stopped). An import queued for a while is queued again (a
+    double enqueue is one job). Returns how many it changed."""
     stalled = 0
-    stale = ImportJob.filter(status=ImportStatus.RUNNING, started_at__lt=now - run_limit - STALL_MARGIN)
-    for job in await stale.only("id"):
+    silent_since = now - SILENT_FOR
+    silent = ImportJob.filter(status=ImportStatus.RUNNING, heartbeat_at__lt=silent_since)
+    for job in await silent.only("id", "started_at", "heartbeat_at"):
+        assert job.started_at is not None and job.heartbeat_at is not None  # a run records both as it starts
+        near_its_end = job.heartbeat_at >= job.started_at + run_limit - SILENT_FOR
+        failure = _timed_out(run_limit) if near_its_end else ImportInterrupted()
         async with in_transaction():
-            stalled += await ImportJob.filter(id=job.id, status=ImportStatus.RUNNING).update(
-                status=ImportStatus.FAILED, finished_at=now, failure=_failure(ImportInterrupted())
-            )
-            await _drop_upload(job.id)
+            # Still silent: a run that wrote a batch meanwhile is alive.
+            ended = await ImportJob.filter(
+                id=job.id, status=ImportStatus.RUNNING, heartbeat_at__lt=silent_since
+            ).update(status=ImportStatus.FAILED, finished_at=now, failure=_failure(failure))
+            if ended:
+                await _drop_upload(job.id)
+            stalled += ended
     waiting = ImportJob.filter(status=ImportStatus.QUEUED, created_at__lt=now - REQUEUE_AFTER)
     requeued = 0
     for job in await waiting.order_by("id").limit(_REQUEUED_AT_ONCE).only("id"):

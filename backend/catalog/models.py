@@ -123,9 +123,9 @@ class ImportJob(Model):
     problem_count = fields.IntField(default=0)  # all found, though only the first ones are kept (ImportJobProblem)
     # Why it failed: {"code": ..., "zh": ..., "en": ...}.
     failure: dict[str, str] | None = fields.JSONField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField()  # by the service's clock, as the sweep (imports.look_after) reads it
     started_at = fields.DatetimeField(null=True)
-    # The last batch written: a run that stops moving for long is over (imports.fail_stalled).
+    # The run's start, then each batch written: a run silent for long is over (imports.look_after).
     heartbeat_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
 

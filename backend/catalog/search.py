@@ -343,7 +343,12 @@ def _like_prefix(prefix: str) -> str:
 
 
 async def _hits(records: Sequence[Record], query: SearchQuery) -> list[Hit]:
-    """Availability of each record across the network, and the nearest library with a copy on the shelf."""
+    return await availability(records, query.latitude, query.longitude)
+
+
+async def availability(records: Sequence[Record], latitude: float | None, longitude: float | None) -> list[Hit]:
+    """Availability of each record across the network, and the nearest library with a copy on the shelf (given the
+    reader's position): what a search result shows of each record, for any list of records."""
     available = (
         await Copy.filter(record_id__in=[r.id for r in records], status=CopyStatus.AVAILABLE)
         .select_related("current_library")
@@ -356,12 +361,9 @@ async def _hits(records: Sequence[Record], query: SearchQuery) -> list[Hit]:
     for record in records:
         libraries = by_record.get(record.id, [])
         nearest = None
-        if libraries and query.latitude is not None and query.longitude is not None:
+        if libraries and latitude is not None and longitude is not None:
             nearest = min(
-                (
-                    (lib, geo.distance_m(query.latitude, query.longitude, lib.latitude, lib.longitude))
-                    for lib in libraries
-                ),
+                ((lib, geo.distance_m(latitude, longitude, lib.latitude, lib.longitude)) for lib in libraries),
                 key=lambda pair: pair[1],
             )
         hits.append(Hit(record, len(libraries), len({lib.id for lib in libraries}), nearest))

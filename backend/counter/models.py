@@ -15,6 +15,8 @@ class LookupAction(StrEnum):
     SEARCH = "search"  # a list of readers matching a card number, a phone or a name
     VIEW = "view"  # one reader's profile, loans, holds, credit, suspensions and children
     VERIFY = "verify"  # a card number typed at a desk, to see whose card it is
+    CREDIT = "credit"  # one reader's credit and its ledger, staff notes included
+    REPLACE = "replace"  # a card replaced at a desk, whose answer names its holder
 
 
 class LookupBy(StrEnum):
@@ -45,6 +47,9 @@ class ReaderLookup(Model):
     # that names nobody.
     reader_ids: list[int] = fields.JSONField(default=list)
     children_shown = fields.BooleanField()
+    # The reader looked up by card number was not one the staff member may browse (`browsable_by`): a visitor from
+    # another district, or someone counting through card numbers, which this lets an administrator tell apart.
+    outside_scope = fields.BooleanField()
     at = fields.DatetimeField(db_index=True)
 
     class Meta:

@@ -131,7 +131,8 @@ async def nearest_libraries(
     service: LibraryService | None = None,
 ) -> tuple[list[tuple[Library, float]], int]:
     """`limit` active libraries from the `offset`-th nearest on, with their distance in metres, and how many there
-    are within `radius_m` or, without one, within the first of the widening rings that holds the page."""
+    are within `radius_m` or, without one, within the first of the widening rings that holds the page and one more
+    (so a page that is not the last is never counted as if it were)."""
     # Never the whole table for an anonymous request: the widest ring is already far beyond a reading circle.
     rings = (radius_m,) if radius_m is not None else _NEAREST_RINGS_M
     found: list[tuple[Library, float]] = []
@@ -141,12 +142,10 @@ async def nearest_libraries(
             qs = qs.filter(**{service.value: True})
         lat_min, lat_max, lon_min, lon_max = geo.bounding_box(latitude, longitude, ring)
         qs = qs.filter(latitude__gte=lat_min, latitude__lte=lat_max, longitude__gte=lon_min, longitude__lte=lon_max)
-        found = sorted(
-            ((lib, geo.distance_m(latitude, longitude, lib.latitude, lib.longitude)) for lib in await qs),
-            key=lambda pair: pair[1],
-        )
-        found = [pair for pair in found if pair[1] <= ring]
-        if len(found) >= offset + limit:
+        distances = ((lib, geo.distance_m(latitude, longitude, lib.latitude, lib.longitude)) for lib in await qs)
+        # Down to the id: libraries at one distance (two at one address) keep their order from page to page.
+        found = sorted(((lib, d) for lib, d in distances if d <= ring), key=lambda pair: (pair[1], pair[0].id))
+        if len(found) > offset + limit:
             break
     return found[offset : offset + limit], len(found)
 

@@ -13,7 +13,7 @@ from backend.accounts.models import CardRetiredBy, Reader, ReaderType
 from backend.accounts.services import CardView
 from backend.accounts.tokens import TokenPair
 from miniprogram_api.network.schemas import Code
-from miniprogram_api.schemas import Page, matching, named, text
+from miniprogram_api.schemas import CardNumber, Page, matching, named, text
 
 WeChatCode = Annotated[str, text(128, min_length=1)]
 Name = Annotated[str, text(50, min_length=1)]
@@ -109,21 +109,32 @@ class ChildOut(msgspec.Struct):
 ChildPage = Annotated[Page[ChildOut], named("ChildPage")]
 
 
-CardNumber = Annotated[str, matching(r"[0-9]{4,20}", description="A reader card number")]
-
-
 class CardReplacementIn(msgspec.Struct, forbid_unknown_fields=True):
     card_number: CardNumber
     """The number of the card being reported lost, as the app shows it: the same report sent twice (a double tap)
     then answers with the first one's new number instead of issuing another."""
     end_sessions: bool = False
     """Also end every login of this account, this one included (a lost phone): the app logs in again. Ignored for
-    a child's card, which has no login."""
+    a child's card, which has no login. A phone still signed in to WeChat logs in again too: see
+    `wechat_freeze_advice` in the answer."""
 
 
 class DeskCardReplacementIn(msgspec.Struct, forbid_unknown_fields=True):
     end_sessions: bool
-    """Also end the reader's logins in the mini-program: ask whether the phone was lost with the card."""
+    """Also end the reader's logins in the mini-program: ask whether the phone was lost with the card. This alone does
+    not lock out a lost phone still signed in to WeChat: see `wechat_freeze_advice` in the answer."""
+
+
+# Ending the logins deletes the reader's tokens, but the mini-program on a phone still signed in to WeChat gets a new
+# one without asking anyone (`wx.login`, then POST /auth/wechat-login): only WeChat can stop that, once the reader has
+# frozen their WeChat account, after which WeChat refuses to exchange that phone's login codes.
+_WECHAT_FREEZE_ADVICE = {
+    "zh": "结束登录挡不住仍登录着微信的手机：小程序会自动重新登录。请读者立即冻结微信账号（在另一台手机的微信中："
+    "我 → 设置 → 账号与安全 → 微信安全中心 → 冻结账号），冻结后丢失的手机无法再登录。",
+    "en": "Ending the logins does not lock out a phone still signed in to WeChat: the mini-program logs in again by "
+    "itself. Ask the reader to freeze their WeChat account now (in WeChat on another phone: Me > Settings > Account "
+    "Security > WeChat Security Center > Freeze Account); once frozen, the lost phone cannot log in again.",
+}
 
 
 class CardReplacementOut(msgspec.Struct):
@@ -137,9 +148,13 @@ class CardReplacementOut(msgspec.Struct):
     reported_by: CardRetiredBy
     sessions_ended: int
     """How many of the reader's logins were ended with it."""
+    wechat_freeze_advice: str | None
+    """When logins were ended: what to tell the reader, since a lost phone still signed in to WeChat logs the
+    mini-program in again by itself until the reader freezes their WeChat account (WeChat's security centre); then
+    WeChat refuses that phone's logins. None when no login was ended (a lost card is not a lost phone)."""
 
     @classmethod
-    def of(cls, done: Replacement) -> CardReplacementOut:
+    def of(cls, done: Replacement, language: str) -> CardReplacementOut:
         holder, retired = done.holder, done.retired
         return cls(
             holder.card_number,
@@ -149,4 +164,5 @@ class CardReplacementOut(msgspec.Struct):
             retired.retired_at,
             retired.retired_by,
             done.sessions_ended,
+            _WECHAT_FREEZE_ADVICE[language] if done.logins_ended else None,
         )

@@ -130,12 +130,18 @@ class StaffImportController(Controller):
     ) -> ImportOut:
         """Upload a catalogue file (multipart/form-data: `file`, and `format` if its extension does not say) to be
         imported by the worker: records are matched by ISBN and copies by barcode, so a file may be loaded again.
-        Copies are placed only at libraries in the caller's scope; rows naming another library are listed as
-        problems. Answers at once with the queued import; read its progress at `GET .../imports/{id}`. An upload
-        larger than the configured bound (50 MiB by default) is refused with 413."""
+        Copies are placed only at libraries in the caller's scope, and existing copies changed only when they are at
+        one now and not in circulation (as `/staff/copies/{barcode}/move`); other rows are listed as problems.
+        Answers at once with the queued import; read its progress at `GET .../imports/{id}`. An upload larger than
+        the configured bound (50 MiB by default) is refused with 413."""
         try:
             job = await imports.accept_upload(
-                staff, file_name=data.file.filename, format=data.format, upload=data.file, queue=deps.jobs
+                staff,
+                file_name=data.file.filename,
+                format=data.format,
+                upload=data.file,
+                queue=deps.jobs,
+                now=deps.clock.now(),
             )
         finally:
             await data.file.close()

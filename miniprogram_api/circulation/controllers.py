@@ -68,10 +68,12 @@ from backend.circulation.errors import (
 )
 from backend.circulation.models import ReaderCategory
 from backend.circulation.standing import standing
+from backend.counter import services as counter
 from backend.errors import NotAuthenticated
 from backend.network.errors import LibraryNotFound, OutsideScope
 from backend.network.models import Library
 from backend.network.services import get_library, library_in_scope
+from backend.ratelimits import RateLimited
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.circulation.schemas import (
     AdjustmentIn,
@@ -110,8 +112,7 @@ from miniprogram_api.circulation.schemas import (
 from miniprogram_api.deps import BEARER, provide_child, provide_self
 from miniprogram_api.errors import language_of, problems
 from miniprogram_api.network.schemas import LibraryCodeParam
-from miniprogram_api.schemas import BigRowId, Offset, Page, ReaderLimit, RowId, StaffLimit
-from miniprogram_api.staff.schemas import CardNumber
+from miniprogram_api.schemas import BigRowId, CardNumber, Offset, Page, ReaderLimit, RowId, StaffLimit
 
 _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 # The card holder's endpoints serve the reader and, under /readers/me/children/{child_id}, a child's card.
@@ -420,12 +421,12 @@ class StaffReaderController(Controller):
     tags = ["Staff: circulation"]
     security = BEARER
 
-    @get("/readers/{card_number:str}/credit", responses=problems(*_STAFF, *_CARD))
+    @get("/readers/{card_number:str}/credit", responses=problems(*_STAFF, *_CARD, RateLimited))
     async def credit(self, deps: Dependencies, staff: StaffUser, card_number: CardNumber) -> CreditOut:
-        """A reader's credit as they see it, to explain a refusal at the desk."""
-        reader = await accounts.reader_by_card_number(card_number)
-        current = await standing(reader.id, deps.clock.now())
-        return CreditOut.of(current, await services.credit_ledger(reader.id))
+        """A reader's credit as they see it, to explain a refusal at the desk. Logged as a look-up of the reader (one
+        outside my libraries spends one of my hourly look-ups of such readers)."""
+        seen = await counter.reader_credit(staff, deps.keys, deps.rate_limits, card_number, deps.clock.now())
+        return CreditOut.of(seen.standing, seen.ledger)
 
     @post("/readers/{card_number:str}/credit-adjustments", responses=problems(*_STAFF, RoleTooLow, *_CARD))
     async def adjust(

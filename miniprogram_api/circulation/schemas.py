@@ -29,8 +29,7 @@ from backend.circulation.standing import Standing
 from backend.circulation.terms import TERMS
 from miniprogram_api.catalog.schemas import Barcode
 from miniprogram_api.network.schemas import Code
-from miniprogram_api.schemas import Day, Moment, Page, RowId, named, text
-from miniprogram_api.staff.schemas import TypedCardNumber
+from miniprogram_api.schemas import CardNumber, Day, Moment, Page, RowId, named, text
 
 
 class SelfCheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -45,7 +44,7 @@ class DeskCheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
     barcode: Barcode
     card_payload: Annotated[str, text(200, min_length=1)] | None = None
     """The reader's virtual card, as scanned from their phone."""
-    card_number: TypedCardNumber | None = None
+    card_number: CardNumber | None = None
 
 
 class BarcodeIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -127,6 +127,9 @@ class ReaderLookupOut(msgspec.Struct):
     """How many readers were shown, deleted cards included."""
     children_shown: bool
     """A child's record was among them (PIPL art. 31)."""
+    outside_scope: bool
+    """The reader looked up by card number was not one of the looker's libraries' (no home library, loan or hold to
+    collect there): a visitor from elsewhere, or card numbers counted through."""
 
     @classmethod
     def of(cls, seen: LookupSeen) -> ReaderLookupOut:
@@ -141,6 +144,7 @@ class ReaderLookupOut(msgspec.Struct):
             card_numbers=seen.card_numbers,
             shown=len(row.reader_ids),
             children_shown=row.children_shown,
+            outside_scope=row.outside_scope,
         )
 
 

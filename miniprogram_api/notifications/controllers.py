@@ -7,6 +7,7 @@ from litestar import Controller, delete, get, post, put
 from backend import paging
 from backend.accounts.errors import ReaderOnly, RoleTooLow, StaffOnly, TokenExpired, TokenInvalid
 from backend.accounts.models import Reader, StaffUser
+from backend.booklists.errors import BooklistNotFound, BooklistNotPublished
 from backend.errors import NotAuthenticated
 from backend.events.errors import EventNotFound
 from backend.network.errors import LibraryNotFound, OutsideScope
@@ -41,7 +42,7 @@ from notifications.errors import AudienceInvalid, MessageNotFound, NoticeNotFoun
 
 _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
-_AUDIENCE = (AudienceInvalid, LibraryNotFound, OutsideScope, EventNotFound)
+_AUDIENCE = (AudienceInvalid, LibraryNotFound, OutsideScope, EventNotFound, BooklistNotFound, BooklistNotPublished)
 
 
 class NoticeController(Controller):
@@ -121,19 +122,22 @@ class StaffMessageController(Controller):
     security = BEARER
 
     @post("/messages/preview", status_code=200, responses=problems(*_STAFF, *_AUDIENCE))
-    async def preview(self, staff: StaffUser, data: AudienceIn) -> AudienceOut:
+    async def preview(self, deps: Dependencies, staff: StaffUser, data: AudienceIn) -> AudienceOut:
         """How many readers a message to this audience would reach."""
-        return AudienceOut(data.audience, len(await broadcasts.audience(staff, data.audience)))
+        today = deps.network_time.day(deps.clock.now())
+        return AudienceOut(data.audience, len(await broadcasts.audience(staff, data.audience, today)))
 
     @post("/messages", responses=problems(*_STAFF, *_AUDIENCE))
     async def send(self, deps: Dependencies, staff: StaffUser, data: MessageIn) -> MessageOut:
         """Send a message to an audience: to every reader's inbox, and pushed where they have authorised it."""
-        return MessageOut.of(await broadcasts.send(staff, data.audience, data.title, data.body, deps.clock.now()))
+        now = deps.clock.now()
+        message = await broadcasts.send(staff, data.audience, data.title, data.body, now, deps.network_time.day(now))
+        return MessageOut.of(message)
 
     @get("/messages/{message_id:int}/report", responses=problems(*_STAFF, MessageNotFound, *_AUDIENCE))
-    async def report(self, staff: StaffUser, message_id: RowId) -> ReportOut:
+    async def report(self, deps: Dependencies, staff: StaffUser, message_id: RowId) -> ReportOut:
         """A message's deliveries by outcome: sent, failed by reason, skipped for lack of authorisation."""
-        return ReportOut.of(*await broadcasts.report(staff, message_id))
+        return ReportOut.of(*await broadcasts.report(staff, message_id, deps.network_time.day(deps.clock.now())))
 
     @get("/deliveries/undelivered", responses=problems(*_STAFF, RoleTooLow))
     async def undelivered(self, staff: StaffUser, limit: StaffLimit = 100, offset: Offset = 0) -> DeliveryPage:

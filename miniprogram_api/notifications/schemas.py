@@ -89,13 +89,14 @@ class PreferencesOut(msgspec.Struct):
         return cls(sorted(prefs.muted_kinds), prefs.quiet_from, prefs.quiet_until)
 
 
-Audience = Annotated[str, matching(r"(?:library|holds):[A-Za-z0-9-]{1,32}|event:[0-9]{1,9}")]
+Audience = Annotated[str, matching(r"(?:library|holds):[A-Za-z0-9-]{1,32}|(?:event|booklist):[0-9]{1,9}")]
 
 
 class AudienceIn(msgspec.Struct, forbid_unknown_fields=True):
     audience: Audience
     """`library:<code>` (readers of that library and below), `holds:<code>` (readers with a hold for pickup
-    there) or `event:<id>` (readers booked for the event)."""
+    there), `event:<id>` (readers booked for the event) or `booklist:<id>` (a published reading list's audience in
+    my libraries; the message opens the list)."""
 
 
 class AudienceOut(msgspec.Struct):

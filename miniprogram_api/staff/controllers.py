@@ -104,13 +104,21 @@ class StaffController(Controller):
             CardNumberInvalid,
             ReaderCardNotFound,
             CardReportedLost,
+            RateLimited,
         ),
     )
     async def verify_card(self, deps: Dependencies, staff: StaffUser, data: CardScanIn) -> ScannedReaderOut:
         """Whose card is at the desk: a scanned virtual card (forged, expired or already used codes are refused) or a
-        physical card's number, scanned or typed (logged as a look-up of the reader)."""
+        physical card's number, scanned or typed (logged as a look-up of the reader; one outside my libraries spends
+        one of my hourly look-ups of such readers)."""
         reader = await counter.identify(
-            staff, deps.keys, deps.cards, deps.clock.now(), payload=data.payload, card_number=data.card_number
+            staff,
+            deps.keys,
+            deps.rate_limits,
+            deps.cards,
+            deps.clock.now(),
+            payload=data.payload,
+            card_number=data.card_number,
         )
         return ScannedReaderOut.of(reader)
 

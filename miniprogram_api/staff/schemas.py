@@ -9,7 +9,7 @@ import msgspec
 from backend.accounts.models import Reader, ReaderType, StaffRole, StaffUser
 from backend.network.models import LibraryLevel
 from miniprogram_api.network.schemas import Code, Latitude, Longitude, Services, WeeklyHours
-from miniprogram_api.schemas import Page, matching, matching_param, named, text
+from miniprogram_api.schemas import CardNumber, Page, matching, named, text
 
 Username = Annotated[str, matching(r"[A-Za-z0-9_.@-]{3,50}")]
 Password = Annotated[str, text(200, min_length=1)]
@@ -45,21 +45,12 @@ class StaffIn(msgspec.Struct, forbid_unknown_fields=True):
     display_name: Annotated[str, text(50)] = ""
 
 
-TypedCardNumber = Annotated[
-    str, text(40, min_length=1), msgspec.Meta(description="A physical card's number, typed or scanned from its barcode")
-]
-"""Spaces, dashes and full-width digits are allowed (they are dropped or read as digits); a number whose check digit
-does not match answers `card_number_invalid`."""
-CardNumber = Annotated[str, matching_param(r"[0-9]{4,20}", "A reader card number")]
-"""A card number in a path."""
-
-
 class CardScanIn(msgspec.Struct):
     """Exactly one of the two."""
 
     payload: Annotated[str, text(200, min_length=1)] | None = None
     """The reader's virtual card, as scanned from their phone."""
-    card_number: TypedCardNumber | None = None
+    card_number: CardNumber | None = None
 
 
 class ScannedReaderOut(msgspec.Struct):

@@ -68,7 +68,13 @@ async def service(
         # Budgets no test reaches: every test calls from one address, the fuzzing sends thousands of requests as one
         # reader. The rate limits' own tests give the app small ones (tests/integration/api/test_rate_limits.py).
         rate_limits=RateLimitSettings(
-            reader_login=10**6, staff_login=10**6, card=10**6, booking=10**6, subscriptions=10**6, search=10**6
+            reader_login=10**6,
+            staff_login=10**6,
+            card=10**6,
+            booking=10**6,
+            subscriptions=10**6,
+            search=10**6,
+            desk_out_of_scope=10**6,
         ),
         metrics=MetricsSettings(token="test-metrics-token-0123456789"),
     )

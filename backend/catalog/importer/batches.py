@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from backend.catalog.cataloguing import RecordDraft
+from backend.catalog.cataloguing import RecordDraft, refusal_to_change
 from backend.catalog.importer.entries import ImportProblem, _CopyDraft, _Entry, _Item
 from backend.catalog.importer.values import _BARCODE_MAX
+from backend.catalog.models import Copy
 from backend.network.models import Library
 
 BATCH_SIZE = 500
@@ -15,21 +16,35 @@ BATCH_SIZE = 500
 
 class _Libraries:
     """The libraries of the network by code; a code of the file in other letter case still finds its library.
-    `in_scope` are the ids of the libraries the importing staff manage (None: the whole network, as from the shell)."""
+    `in_scope` are the ids of the libraries the importing staff manage (None: the whole network, as from the shell).
+    The paths, and the scope's path, are the writer's, to judge the copies the file finds again (the reading
+    process only needs the codes)."""
 
-    def __init__(self, ids: dict[str, int], in_scope: frozenset[int] | None = None) -> None:
+    def __init__(
+        self,
+        ids: dict[str, int],
+        in_scope: frozenset[int] | None = None,
+        *,
+        paths: dict[int, str] | None = None,
+        scope_path: str | None = None,
+    ) -> None:
         self.ids = ids
         self.in_scope = in_scope
         self._folded = {code.casefold(): library_id for code, library_id in ids.items()}
+        self._codes = {library_id: code for code, library_id in ids.items()}
+        self._paths = paths or {}
+        self._scope_path = scope_path
 
     @classmethod
     async def load(cls, scope_path: str | None = None) -> _Libraries:
         # A network has hundreds of libraries at most: one query, then every code of the file is a dictionary lookup.
         rows = await Library.all().values_list("code", "id", "path")
         ids = {code: library_id for code, library_id, _ in rows}
-        if scope_path is None:
-            return cls(ids)
-        return cls(ids, frozenset(library_id for _, library_id, path in rows if path.startswith(scope_path)))
+        paths = {library_id: path for _, library_id, path in rows}
+        in_scope = (
+            None if scope_path is None else frozenset(i for i, path in paths.items() if path.startswith(scope_path))
+        )
+        return cls(ids, in_scope, paths=paths, scope_path=scope_path)
 
     def id_of(self, code: str) -> int | None:
         found = self.ids.get(code)
@@ -37,6 +52,17 @@ class _Libraries:
 
     def manages(self, library_id: int) -> bool:
         return self.in_scope is None or library_id in self.in_scope
+
+    def refusal_to_change(self, copy: Copy) -> str | None:
+        """Why the file may not change this existing copy, as a problem's words, or None when it may: the counter's
+        rule (cataloguing.refusal_to_change), with the counter's message and code."""
+        # A library made since the import began has no path here: outside any scope but the whole network's.
+        path = self._paths.get(copy.current_library_id, "")
+        refusal = refusal_to_change(copy.status, path, self._scope_path)
+        if refusal is None:
+            return None
+        where = self._codes.get(copy.current_library_id, str(copy.current_library_id))
+        return f"barcode {copy.barcode!r} is at library {where!r}: {refusal.message('en')} ({refusal.code})"
 
     def check(self, entry: _Entry) -> None:
         """Drop the copies that cannot be placed, each with a note, in the order of the file."""

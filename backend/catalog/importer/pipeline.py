@@ -40,8 +40,9 @@ async def import_records(
     cheap to know, their total; `on_batch` is awaited after each batch with the counts so far and the problems the
     batch found (an import job keeps them where staff can read them while it runs). Records that cannot be read, and
     copies at unknown libraries or without a barcode, are skipped and reported in the summary with their position;
-    everything else is imported. With `scope_path` (the importing staff member's library path) copies are placed, and
-    existing copies changed, only at the libraries under it, as at the counter; the others are reported instead.
+    everything else is imported. With `scope_path` (the importing staff member's library path) copies are placed only
+    at the libraries under it, and existing copies changed only where they are now under it; with or without it, a
+    copy in circulation is not changed (cataloguing.refusal_to_change, the counter's rule); those are reported.
 
     A large file is read in a process of its own (started with multiprocessing's spawn method): a script calling
     this must keep its top level behind `if __name__ == "__main__":`.

@@ -240,11 +240,6 @@ class _Writer:
             if copy.id in self._totals.touched_copies:
                 outcome.problems.append(_duplicate_barcode(draft))
                 continue
-            if not self._libraries.manages(copy.home_library_id):
-                # Another library's copy: the file may not move, retype or relabel it (cataloguing.move_copy).
-                reason = f"{draft.label} skipped: barcode {draft.barcode!r} is a copy of a library you do not manage"
-                outcome.problems.append(ImportProblem(draft.position, reason))
-                continue
             # Where a copy is now belongs to circulation (on loan, in transit, floating): only a file that says so
             # moves it. The rest is the catalogue's, and the file is the catalogue.
             values: dict[str, Any] = {"record_id": record_id, "home_library_id": home, "item_type": draft.item_type}
@@ -253,6 +248,11 @@ class _Writer:
             if draft.shelf_location:
                 values["shelf_location"] = draft.shelf_location
             fields = {name for name, value in values.items() if getattr(copy, name) != value}
+            # A file saying again what the copy is changes nothing and needs no leave: a re-upload of last week's
+            # export reports only the copies it would move back on paper, or that are now another library's.
+            if fields and (refusal := self._libraries.refusal_to_change(copy)) is not None:
+                outcome.problems.append(ImportProblem(draft.position, f"{draft.label} skipped: {refusal}"))
+                continue
             if fields & _HOLDINGS_FIELDS:
                 stale_holdings |= {copy.record_id, record_id}
             for name in fields:
@@ -329,7 +329,12 @@ async def _existing_records(
 
 
 async def _existing_copies(connection: BaseDBAsyncClient, barcodes: list[str]) -> dict[str, Copy]:
-    rows = await connection.execute_query_dict('SELECT id FROM "copy" WHERE barcode = ANY($1)', [barcodes])
+    """The copies of the database with these barcodes, locked until the batch commits: a checkout or a move at the
+    counter waits, so that the status and library they were judged by (refusal_to_change) are still theirs when the
+    batch writes (in the order of their ids, as another import's batch locks them: no deadlock between the two)."""
+    rows = await connection.execute_query_dict(
+        'SELECT id FROM "copy" WHERE barcode = ANY($1) ORDER BY id FOR UPDATE', [barcodes]
+    )
     if not rows:
         return {}
     return {copy.barcode: copy for copy in await Copy.filter(id__in=[row["id"] for row in rows])}

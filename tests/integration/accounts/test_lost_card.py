@@ -2,17 +2,22 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
+from backend.accounts import tokens
 from backend.accounts.cards import luhn_digit
 from backend.accounts.models import Reader, StaffRole
+from backend.accounts.tokens import Principal, PrincipalKind
 from backend.catalog.models import Copy, ItemType, Record
 from backend.network.models import Library
 from tests.integration.circulation.lending import TUESDAY, lend, my_loans, take_back
 from tests.integration.events.eventing import OPENS, STARTS, at, make_event
 from tests.integration.factories import LoggedIn, bearer, build_network, login_reader, make_staff, staff_headers
+from tests.integration.outages.faults import HeldWrites
 from tests.integration.service import Service
 
 # 01:30 on 2 December in Tongling, still 1 December in UTC: the desk is told the network's date.
@@ -153,6 +158,7 @@ async def test_loans_history_and_credit_follow_the_reader_to_the_new_card(
     lent_on_new = await lend(service, a_desk, reader, "A0003")
 
     assert replaced.status_code == 200 and replaced.json()["reported_by"] == "staff"
+    assert replaced.json()["wechat_freeze_advice"] is None  # a lost card, not a lost phone
     assert [loan["barcode"] for loan in loans] == ["A0001"]
     assert [item["title"] for item in history] == ["三体"]
     assert credit.status_code == 200
@@ -177,6 +183,8 @@ async def test_a_desk_ends_the_logins_of_a_reader_who_lost_their_phone_at_once(
     me = await service.client.get("/readers/me", headers=new_phone.headers)
 
     assert replaced.status_code == 200 and replaced.json()["sessions_ended"] == 2
+    # The app on a phone still signed in to WeChat logs in again by itself (as `new_phone` does): the desk is told so.
+    assert "冻结微信账号" in replaced.json()["wechat_freeze_advice"]
     assert (on_phone.status_code, on_phone.json()["code"]) == (401, "token_invalid")
     assert (on_tablet.status_code, on_tablet.json()["code"]) == (401, "token_invalid")
     assert (refreshed.status_code, refreshed.json()["code"]) == (401, "refresh_token_invalid")
@@ -284,3 +292,57 @@ async def test_desk_replacements_need_a_staff_login_and_a_real_card_number(
     assert without_choice.status_code == 400  # the desk must ask whether the phone was lost too
     assert (not_this_card.status_code, not_this_card.json()["code"]) == (409, "card_not_current")
     assert (await _card(service, reader))["card_number"] == own
+
+
+async def test_a_login_opened_while_the_desk_ends_the_readers_logins_keeps_no_token_of_the_old_generation(
+    service: Service, postgres_url: str
+) -> None:
+    reader = await login_reader(service, "openid-login-racing")
+    reader_id = (await Reader.get(openid="openid-login-racing")).id
+    ending, release = asyncio.Event(), asyncio.Event()
+
+    async def desk_ending_sessions() -> None:
+        async with in_transaction():  # as a desk's replacement does: the reader's row lock, then their sessions
+            await Reader.select_for_update().get(id=reader_id)
+            await tokens.end_reader_sessions(reader_id, service.clock.now())
+            ending.set()
+            await release.wait()
+
+    ended = asyncio.create_task(desk_ending_sessions())
+    await ending.wait()
+    login = asyncio.create_task(
+        tokens.open_session(
+            service.app.state.deps.tokens, Principal(PrincipalKind.READER, reader_id), service.clock.now()
+        )
+    )
+    monitor = await asyncpg.connect(postgres_url)
+    try:
+        await HeldWrites(monitor).until_waiting(1)  # the login waits on the desk's transaction
+    finally:
+        await monitor.close()
+    release.set()
+    await ended
+    pair = await login
+
+    me = await service.client.get("/readers/me", headers=bearer(pair.access_token))
+    refreshed = await service.client.post("/auth/refresh", json={"refresh_token": pair.refresh_token})
+    old_login = await service.client.get("/readers/me", headers=reader.headers)
+
+    # The login came after the end of the sessions (it waited for it), so both its tokens are of the new generation.
+    # Had it read the old generation, its access token would be refused and its refresh token would still work.
+    assert (me.status_code, refreshed.status_code) == (200, 200), (me.text, refreshed.text)
+    assert old_login.status_code == 401
+
+
+async def test_a_search_by_a_card_number_reported_lost_says_so_as_every_desk_look_up_does(
+    service: Service, desk: dict[str, str]
+) -> None:
+    reader = await login_reader(service, "openid-searched-lost")
+    old = (await _card(service, reader))["card_number"]
+    assert (await _report_lost(service, reader, old)).status_code == 200
+
+    lost = await service.client.get("/staff/readers", params={"card_number": old}, headers=desk)
+    never_issued = await service.client.get("/staff/readers", params={"card_number": _never_issued(old)}, headers=desk)
+
+    assert (lost.status_code, lost.json()["code"]) == (409, "card_reported_lost")
+    assert never_issued.status_code == 200 and never_issued.json()["total"] == 0

@@ -1,3 +1,4 @@
+import re
 from typing import Any
 
 import httpx
@@ -52,3 +53,23 @@ async def test_the_parameters_an_operation_takes_still_work(service: Service) ->
     assert sorted(lib["code"] for lib in mains.json()["items"]) == ["TL-A", "TL-B"]
     assert [lib["code"] for lib in nearby.json()["items"]] == ["TL-SC1"]
     assert unread.status_code == 200, unread.text
+
+
+async def test_a_cache_busting_parameter_on_the_docs_is_no_mistake(service: Service) -> None:
+    page = (await service.client.get("/docs/")).text
+    script = re.search(r"""<script\b[^>]*?\bsrc=["']([^"']+\.js)["']""", page)
+    assert script is not None
+
+    answers = [
+        await service.client.get("/docs/", params={"v": "5"}),
+        await service.client.get("/docs/openapi.json", params={"v": "5"}),
+        await service.client.get(script[1], params={"v": "5"}),
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+
+
+async def test_a_preflight_is_not_checked_for_parameters(service: Service) -> None:
+    preflight = await service.client.options("/libraries", params={"levle": "main"})
+
+    assert preflight.status_code == 204

@@ -13,6 +13,7 @@ from tests.integration.outages.faults import redis_refusing
 from tests.integration.service import Service
 
 WINDOW_SECONDS = 60
+ADDRESS = "127.0.0.1"  # the test client's
 
 
 @contextlib.contextmanager
@@ -97,6 +98,7 @@ async def test_every_limited_operation_spends_its_own_budget_and_documents_the_4
     method, path, body = OPERATIONS[operation]
     url = path.format(child_id=999, event_id=999)  # none there: refused, yet the budget is spent
     headers = (await login_reader(service, "openid-limits")).headers
+    await service.redis.delete(f"rate:reader_login:ip:{ADDRESS}")  # the login above spent this address's first one
 
     with budgets(service, **{KIND.get(operation, operation): 1}):
         first = await service.client.request(method, url, json=body, headers=headers)
@@ -105,7 +107,9 @@ async def test_every_limited_operation_spends_its_own_budget_and_documents_the_4
 
     assert first.status_code != 429
     assert (second.status_code, second.json()["code"]) == (429, "rate_limited")
-    assert "`rate_limited`" in document["paths"][path][method.lower()]["responses"]["429"]["description"]
+    documented = document["paths"][path][method.lower()]["responses"]["429"]
+    assert "`rate_limited`" in documented["description"]
+    assert documented["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
 
 
 async def test_while_redis_is_unreachable_a_limited_operation_answers_503_not_500(service: Service) -> None:
@@ -118,3 +122,33 @@ async def test_while_redis_is_unreachable_a_limited_operation_answers_503_not_50
     assert (down.status_code, down.json()["code"]) == (503, "service_unavailable")
     assert down.headers["retry-after"] == "5"
     assert after.status_code == 200
+
+
+async def staff_login(client: httpx.AsyncClient, username: str, headers: dict[str, str] | None = None) -> int:
+    body = {"username": username, "password": "wrong-password"}
+    return (await client.post("/staff/auth/login", json=body, headers=headers or {})).status_code
+
+
+async def test_a_reader_token_buys_no_fresh_staff_login_budget(service: Service) -> None:
+    readers = [await login_reader(service, f"openid-sprayer-{n}") for n in range(2)]
+
+    with budgets(service, staff_login=2):
+        anonymous = [await staff_login(service.client, f"guess-{n}") for n in range(2)]
+        with_tokens = [await staff_login(service.client, f"guess-{n}", r.headers) for n, r in enumerate(readers)]
+
+    assert anonymous == [401, 401]
+    assert with_tokens == [429, 429]  # the address's budget, spent, whoever's token comes with it
+
+
+async def test_ipv6_callers_share_a_budget_per_64_and_not_beyond(service: Service) -> None:
+    async def staff_login_from(host: str, username: str) -> int:
+        transport = httpx.ASGITransport(app=service.app, client=(host, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://shuxiang.test") as client:
+            return await staff_login(client, username)
+
+    with budgets(service, staff_login=2):
+        one_network = [await staff_login_from(f"2001:db8:1:2::{n:x}", f"guess-{n}") for n in range(1, 4)]
+        next_network = await staff_login_from("2001:db8:1:3::1", "guess-4")
+
+    assert one_network == [401, 401, 429]  # a phone rotating its addresses inside its /64
+    assert next_network == 401

@@ -23,8 +23,9 @@ from backend.catalog.importer import (
 )
 from backend.catalog.importer.writer import without_isbn_by_title
 from backend.catalog.isbn import normalise_isbn, pad_isbn10
-from backend.catalog.models import Copy, ItemType, Record
+from backend.catalog.models import Copy, CopyStatus, ItemType, Record
 from backend.catalog.search import SearchQuery, search
+from backend.network.models import Library
 from entrypoints.import_records import ProgressBar
 from tests.integration.factories import build_network
 from tests.integration.service import Service
@@ -703,3 +704,24 @@ async def test_two_imports_of_one_file_at_once_leave_each_record_and_copy_once(
     assert await Record.all().count() == 300 and await Copy.all().count() == 300
     found = await search(SearchQuery(text="铜陵年鉴", library_code="TL-A-1", limit=5))
     assert found.total == 300
+
+
+async def test_the_shell_import_moves_no_copy_in_circulation(service: Service, tmp_path: Path) -> None:
+    await build_network()
+    central = await Library.get(code="TL")
+    record = await Record.create(title="围城")
+    for barcode, status in [("OUT0001", CopyStatus.ON_LOAN), ("IN0001", CopyStatus.AVAILABLE)]:
+        await Copy.create(barcode=barcode, record=record, home_library=central, current_library=central, status=status)
+    rows = [{"title": "围城", "library": "TL-SC1", "barcode": barcode} for barcode in ("OUT0001", "IN0001")]
+
+    summary = await import_records(csv_file(tmp_path / "moved.csv", rows))
+
+    assert summary.problems == [
+        ImportProblem(
+            2,
+            "copy skipped: barcode 'OUT0001' is at library 'TL': The copy is on_loan; check it in first "
+            "(copy_in_circulation)",
+        )
+    ]
+    homes = dict(await Copy.all().values_list("barcode", "home_library__code"))
+    assert homes == {"OUT0001": "TL", "IN0001": "TL-SC1"}

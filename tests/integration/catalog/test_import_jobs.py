@@ -1,12 +1,14 @@
 import asyncio
+import contextlib
 import csv
 import io
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pymarc
+import pytest
 from arq import create_pool
 from arq.connections import RedisSettings
 from arq.jobs import Job
@@ -16,7 +18,7 @@ from tortoise.transactions import in_transaction
 from backend.accounts.models import StaffRole
 from backend.catalog import imports
 from backend.catalog.importer import BATCH_SIZE, CSV_COLUMNS
-from backend.catalog.models import Copy, ImportJob, ImportStatus, ImportUploadChunk, Record
+from backend.catalog.models import Copy, CopyStatus, ImportJob, ImportStatus, ImportUploadChunk, Record
 from backend.network.models import Library
 from entrypoints.queue import QUEUE, ArqJobs, import_job_id
 from tests.integration.factories import build_network, make_staff, staff_headers
@@ -24,6 +26,7 @@ from tests.integration.service import Service
 from tests.integration.test_worker import run_worker_process
 
 IMPORTS = "/staff/catalogue/imports"
+RUN_LIMIT = timedelta(hours=1)  # the worker's import timeout, by default
 
 
 def csv_bytes(rows: list[dict[str, str]]) -> bytes:
@@ -288,13 +291,13 @@ async def test_a_run_that_died_is_restarted_from_the_top_and_one_nobody_runs_fai
     now = service.clock.now()
     # As a worker killed mid-import leaves them: running, a problem half written, the file still stored.
     await ImportJob.filter(id__in=[died, lost]).update(
-        status=ImportStatus.RUNNING, attempts=1, started_at=now, records_read=7, problem_count=3
+        status=ImportStatus.RUNNING, attempts=1, started_at=now, heartbeat_at=now, records_read=7, problem_count=3
     )
 
-    rerun = await imports.run_import(died, service.clock.now)
+    rerun = await imports.run_import(died, service.clock.now, RUN_LIMIT)
     restarted = (await service.client.get(f"{IMPORTS}/{died}", headers=desk)).json()
-    service.clock.advance(3600 + 6 * 60)  # past the import timeout and the time arq takes to start a killed job again
-    swept = await imports.look_after(service.clock.now(), timedelta(seconds=3600), queue)
+    service.clock.advance(imports.SILENT_FOR.total_seconds() + 60)  # silent that long, well within the time limit
+    swept = await imports.look_after(service.clock.now(), RUN_LIMIT, queue)
 
     desk = await staff_headers(service.client, "crash-desk")  # the earlier token has expired meanwhile
     interrupted = (await service.client.get(f"{IMPORTS}/{lost}", headers={**desk, "Accept-Language": "en"})).json()
@@ -305,7 +308,7 @@ async def test_a_run_that_died_is_restarted_from_the_top_and_one_nobody_runs_fai
     assert interrupted["status"] == "failed" and interrupted["failure"]["code"] == "import_interrupted"
     assert "Upload the file again" in interrupted["failure"]["message"]
     assert not await ImportUploadChunk.exists()
-    assert await imports.run_import(lost, service.clock.now) is None  # arq's late retry changes nothing
+    assert await imports.run_import(lost, service.clock.now, RUN_LIMIT) is None  # arq's late retry changes nothing
 
 
 async def test_an_import_left_queued_is_queued_again_and_one_queued_twice_runs_once(service: Service) -> None:
@@ -326,3 +329,174 @@ async def test_an_import_left_queued_is_queued_again_and_one_queued_twice_runs_o
     assert (early, late, queue.queued) == (0, 1, [import_id])
     assert queued_jobs == 1
     assert (done["status"], done["attempts"], done["copies_created"]) == ("finished", 1, 1)
+
+
+async def test_a_re_upload_moves_no_copy_in_circulation_nor_one_another_library_holds_now(service: Service) -> None:
+    await build_network()
+    desk = await a_librarian_at(service, "again-desk", "TL-A")
+    a, b = await Library.get(code="TL-A"), await Library.get(code="TL-B")
+    record = await Record.create(title="活着", isbn13="9787506365437")
+    # Where last week's export put them all (TL-A), and where they are now.
+    for barcode, current, status in [
+        ("LOAN01", a, CopyStatus.ON_LOAN),  # the file would move it to TL-A-1
+        ("HOLD01", b, CopyStatus.ON_HOLD_SHELF),  # on TL-B's hold shelf for a reader there
+        ("AWAY01", b, CopyStatus.AVAILABLE),  # returned at TL-B, and TL-B's to lend now
+        ("LOAN02", a, CopyStatus.ON_LOAN),  # on loan, and the file says what it is already
+        ("SHELF1", a, CopyStatus.AVAILABLE),  # on TL-A's shelf, moved by the file to TL-A-1
+    ]:
+        await Copy.create(barcode=barcode, record=record, home_library=a, current_library=current, status=status)
+    content = marc_bytes(
+        marc21(
+            "9787506365437",
+            "活着",
+            "余华",
+            [("TL-A-1", "LOAN01"), ("TL-A", "HOLD01"), ("TL-A", "AWAY01"), ("TL-A", "LOAN02"), ("TL-A-1", "SHELF1")],
+        )
+    )
+
+    accepted = await upload(service, desk, "last-week.mrc", content)
+    await run_worker_until_done(service, accepted.json()["id"])
+
+    done = (await service.client.get(f"{IMPORTS}/{accepted.json()['id']}", headers=desk)).json()
+    problems = (await service.client.get(f"{IMPORTS}/{accepted.json()['id']}/problems", headers=desk)).json()
+    where = {
+        copy.barcode: (copy.home_library.code, copy.current_library.code, copy.status)
+        for copy in await Copy.all().select_related("home_library", "current_library")
+    }
+    assert done["status"] == "finished"
+    assert (done["copies_updated"], done["problem_count"]) == (2, 3)
+    assert [p["reason"] for p in problems["items"]] == [
+        "copy 1 (952) skipped: barcode 'LOAN01' is at library 'TL-A': The copy is on_loan; check it in first "
+        "(copy_in_circulation)",
+        "copy 2 (952) skipped: barcode 'HOLD01' is at library 'TL-B': That library is outside the libraries you "
+        "manage (outside_staff_scope)",
+        "copy 3 (952) skipped: barcode 'AWAY01' is at library 'TL-B': That library is outside the libraries you "
+        "manage (outside_staff_scope)",
+    ]
+    assert where == {
+        "LOAN01": ("TL-A", "TL-A", CopyStatus.ON_LOAN),
+        "HOLD01": ("TL-A", "TL-B", CopyStatus.ON_HOLD_SHELF),
+        "AWAY01": ("TL-A", "TL-B", CopyStatus.AVAILABLE),
+        "LOAN02": ("TL-A", "TL-A", CopyStatus.ON_LOAN),
+        "SHELF1": ("TL-A-1", "TL-A-1", CopyStatus.AVAILABLE),
+    }
+
+
+@contextlib.asynccontextmanager
+async def stored_files_locked() -> AsyncIterator[None]:
+    """The stored uploads locked by a transaction of another task: a run waits where it copies its file."""
+    locked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with in_transaction() as connection:
+            await connection.execute_script("LOCK TABLE import_upload_chunk IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await locked.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        await holder
+
+
+async def started(import_id: int, attempts: int = 1) -> None:
+    """Until a run of the import has started (a minute at most)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while not await ImportJob.exists(id=import_id, status=ImportStatus.RUNNING, attempts=attempts):
+        assert loop.time() < deadline
+        await asyncio.sleep(0.05)
+
+
+async def cancelled_after(service: Service, import_id: int, seconds: float) -> None:
+    """A run of the import cancelled, as arq's timeout or a worker's shutdown cancels it, `seconds` after it began."""
+    async with stored_files_locked():
+        run = asyncio.create_task(imports.run_import(import_id, service.clock.now, RUN_LIMIT))
+        await started(import_id)
+        service.clock.advance(seconds)
+        run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+
+
+async def test_a_run_cancelled_at_its_time_limit_fails_as_timed_out_and_one_cancelled_sooner_runs_again(
+    service: Service,
+) -> None:
+    await build_network()
+    desk = await a_librarian_at(service, "slow-desk", "TL-A")
+    content = csv_bytes([{"title": "平凡的世界", "authors": "路遥", "library": "TL-A", "barcode": "SLOW01"}])
+    too_long = (await upload(service, desk, "huge.csv", content)).json()["id"]
+    shut_down = (await upload(service, desk, "deploy.csv", content)).json()["id"]
+
+    await cancelled_after(service, too_long, RUN_LIMIT.total_seconds())
+    await cancelled_after(service, shut_down, 60)
+    left_running = await ImportJob.get(id=shut_down)
+    again = await imports.run_import(shut_down, service.clock.now, RUN_LIMIT)
+
+    desk = await staff_headers(service.client, "slow-desk")  # the earlier token has expired meanwhile
+    timed_out = (await service.client.get(f"{IMPORTS}/{too_long}", headers={**desk, "Accept-Language": "en"})).json()
+    assert timed_out["status"] == "failed" and timed_out["failure"]["code"] == "import_timed_out"
+    assert "time limit of 60 minutes" in timed_out["failure"]["message"]
+    assert "SHUXIANG_IMPORT_TIMEOUT_SECONDS" in timed_out["failure"]["message"]
+    assert left_running.status == ImportStatus.RUNNING
+    assert again is not None and (again.status, again.attempts, again.copies_created) == (ImportStatus.FINISHED, 2, 1)
+    assert not await ImportUploadChunk.exists()
+
+
+async def test_the_sweep_fails_a_silent_run_as_timed_out_near_its_limit_else_as_interrupted(service: Service) -> None:
+    await build_network()
+    desk = await a_librarian_at(service, "sweep-desk", "TL-A")
+    content = csv_bytes([{"title": "茶馆", "authors": "老舍", "library": "TL-A", "barcode": "SWEEP1"}])
+    near_limit, died_early, alive = [
+        (await upload(service, desk, f"{name}.csv", content)).json()["id"] for name in ("near", "early", "alive")
+    ]
+    now = service.clock.now()
+    for import_id, started, last_batch in [
+        (near_limit, now - timedelta(minutes=70), now - timedelta(minutes=12)),  # wrote until its limit, then silent
+        (died_early, now - timedelta(minutes=15), now - timedelta(minutes=14)),  # its worker died: silent since
+        (alive, now - timedelta(minutes=15), now - timedelta(minutes=1)),
+    ]:
+        await ImportJob.filter(id=import_id).update(
+            status=ImportStatus.RUNNING, attempts=1, started_at=started, heartbeat_at=last_batch
+        )
+
+    swept = await imports.look_after(now, RUN_LIMIT, QueueKeeper())
+
+    failures = {job.id: (job.status, job.failure and job.failure["code"]) for job in await ImportJob.all()}
+    assert swept == 2
+    assert failures == {
+        near_limit: (ImportStatus.FAILED, "import_timed_out"),
+        died_early: (ImportStatus.FAILED, "import_interrupted"),
+        alive: (ImportStatus.RUNNING, None),
+    }
+    assert await ImportUploadChunk.filter(job_id=alive).exists()
+
+
+async def test_a_run_whose_job_a_newer_run_took_leaves_the_stored_file_to_it(service: Service) -> None:
+    await build_network()
+    desk = await a_librarian_at(service, "late-desk", "TL-A")
+    import_id = (await upload(service, desk, "rows.txt", b"a,b\n1,2\n", format="csv")).json()["id"]
+
+    async with stored_files_locked():
+        first = asyncio.create_task(imports.run_import(import_id, service.clock.now, RUN_LIMIT))
+        await started(import_id)
+        await ImportJob.filter(id=import_id).update(attempts=2)  # as a newer run's start leaves it
+    await first  # it cannot read the file, and ends
+
+    job = await ImportJob.get(id=import_id)
+    assert (job.status, job.attempts, job.failure) == (ImportStatus.RUNNING, 2, None)
+    assert await ImportUploadChunk.filter(job_id=import_id).exists()
+
+
+async def test_an_upload_is_dated_by_the_service_clock(service: Service) -> None:
+    await build_network()
+    service.clock.advance(2 * 24 * 3600)
+    desk = await a_librarian_at(service, "dated-desk", "TL-A")
+    content = csv_bytes([{"title": "骆驼祥子", "authors": "老舍", "library": "TL-A", "barcode": "DATED1"}])
+
+    accepted = (await upload(service, desk, "dated.csv", content)).json()
+
+    assert abs(datetime.fromisoformat(accepted["created_at"]) - service.clock.now()) < timedelta(minutes=1)

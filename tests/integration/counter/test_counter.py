@@ -4,6 +4,7 @@ from backend.accounts.cards import luhn_digit
 from backend.accounts.models import StaffRole
 from backend.catalog.models import Copy, ItemType, Record
 from backend.network.models import Library
+from tests.integration.api.test_rate_limits import budgets
 from tests.integration.circulation.lending import lend
 from tests.integration.factories import LoggedIn, login_reader, make_staff, staff_headers
 from tests.integration.service import Service
@@ -248,3 +249,109 @@ async def test_every_look_up_is_logged_for_the_administrators_of_its_library_and
     assert "13800138000" not in a_log.text
     assert b_log.json()["items"] == []
     assert (by_librarian.status_code, by_librarian.json()["code"]) == (403, "staff_role_insufficient")
+
+
+async def test_a_desk_reads_readers_outside_its_libraries_by_card_number_only_within_its_hourly_budget(
+    service: Service, desks: Desks
+) -> None:
+    elsewhere = [(await a_reader(service, f"openid-tl-a-{n}", name=f"王{n}", home="TL-A"))[1] for n in range(5)]
+    _, own = await a_reader(service, "openid-tl-b", name="李雷", home="TL-B")
+    await make_staff("b-desk-2", StaffRole.LIBRARIAN, "TL-B")
+    b_desk, b_desk_2 = desks["b-desk"], await staff_headers(service.client, "b-desk-2")
+
+    with budgets(service, desk_out_of_scope=4):
+        # Every read of a reader by card number spends the budget: the view, the credit, a search, a verification.
+        spent = [
+            await service.client.get(f"/staff/readers/{elsewhere[0]}", headers=b_desk),
+            await service.client.get(f"/staff/readers/{elsewhere[1]}/credit", headers=b_desk),
+            await service.client.get("/staff/readers", params={"card_number": elsewhere[2]}, headers=b_desk),
+            await service.client.post("/staff/cards/verify", json={"card_number": elsewhere[3]}, headers=b_desk),
+        ]
+        past_budget = [
+            await service.client.get(f"/staff/readers/{elsewhere[4]}", headers=b_desk),
+            await service.client.get("/staff/readers", params={"card_number": elsewhere[4]}, headers=b_desk),
+            await service.client.post(
+                f"/staff/readers/{elsewhere[4]}/card-replacement", json={"end_sessions": False}, headers=b_desk
+            ),
+        ]
+        own_reader = await service.client.get(f"/staff/readers/{own}", headers=b_desk)
+        other_staff = await service.client.get(f"/staff/readers/{elsewhere[4]}", headers=b_desk_2)
+        home_desk = [await service.client.get(f"/staff/readers/{card}", headers=desks["a-desk"]) for card in elsewhere]
+
+    assert [r.status_code for r in spent] == [200] * 4, [r.text for r in spent]
+    for refused in past_budget:
+        assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
+        assert 0 < int(refused.headers["retry-after"]) <= 3600
+    assert own_reader.status_code == 200  # readers of the desk's own libraries cost nothing
+    assert other_staff.status_code == 200  # the budget is each staff member's
+    assert [r.status_code for r in home_desk] == [200] * 5
+    assert (
+        await service.client.get("/readers/me", headers=(await login_reader(service, "openid-tl-a-4")).headers)
+    ).json()["card_number"] == elsewhere[4]  # the refused replacement replaced nothing
+
+
+async def test_the_lookup_log_marks_and_filters_readers_looked_up_from_outside_the_lookers_libraries(
+    service: Service, desks: Desks
+) -> None:
+    await make_staff("b-admin", StaffRole.LIBRARY_ADMIN, "TL-B")
+    _, visitor = await a_reader(service, "openid-visitor", name="王小明", home="TL-A")
+    _, local = await a_reader(service, "openid-local", name="李雷", home="TL-B")
+    b_desk = desks["b-desk"]
+    assert (await service.client.get(f"/staff/readers/{visitor}", headers=b_desk)).status_code == 200
+    assert (await service.client.get(f"/staff/readers/{local}", headers=b_desk)).status_code == 200
+    assert (await find(service, b_desk, name="李"))["total"] == 1
+    admin = await staff_headers(service.client, "b-admin")
+
+    outside = await service.client.get("/staff/reader-lookups", params={"outside_scope": "true"}, headers=admin)
+    inside = await service.client.get("/staff/reader-lookups", params={"outside_scope": "false"}, headers=admin)
+    every = await service.client.get("/staff/reader-lookups", headers=admin)
+
+    assert outside.status_code == 200, outside.text
+    assert [(r["action"], r["card_numbers"], r["outside_scope"]) for r in outside.json()["items"]] == [
+        ("view", [visitor], True)
+    ]
+    assert [(r["action"], r["card_numbers"], r["outside_scope"]) for r in inside.json()["items"]] == [
+        ("search", [local], False),
+        ("view", [local], False),
+    ]
+    assert every.json()["total"] == 3
+
+
+async def test_a_readers_credit_and_a_card_replaced_at_a_desk_are_logged_as_look_ups(
+    service: Service, desks: Desks
+) -> None:
+    await make_staff("a-admin", StaffRole.LIBRARY_ADMIN, "TL-A")
+    _, card = await a_reader(service, "openid-credit-seen", name="王小明", home="TL-A")
+    desk = desks["a-desk"]
+
+    credit = await service.client.get(f"/staff/readers/{card}/credit", headers=desk)
+    replaced = await service.client.post(
+        f"/staff/readers/{card}/card-replacement", json={"end_sessions": False}, headers=desk
+    )
+    log = await service.client.get("/staff/reader-lookups", headers=await staff_headers(service.client, "a-admin"))
+
+    assert credit.status_code == 200 and replaced.status_code == 200, replaced.text
+    new = replaced.json()["card_number"]
+    assert [(r["staff_username"], r["action"], r["card_numbers"]) for r in log.json()["items"]] == [
+        ("a-desk", "replace", [new]),  # the reader's card as it is now
+        ("a-desk", "credit", [new]),
+    ]
+
+
+async def test_a_card_number_in_a_path_is_read_as_typed_like_one_in_a_body(service: Service, desks: Desks) -> None:
+    reader, card = await a_reader(service, "openid-typed-path", name="王小明", home="TL-A")
+    full_width = card.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    dashed = f"{card[:4]}-{card[4:8]}-{card[8:]}"
+    desk = desks["a-desk"]
+
+    view = await service.client.get(f"/staff/readers/{card[:4]} {card[4:]}", headers=desk)
+    credit = await service.client.get(f"/staff/readers/{full_width}/credit", headers=desk)
+    reported = await service.client.post(
+        "/readers/me/card/replacement", json={"card_number": dashed}, headers=reader.headers
+    )
+    too_long = await service.client.get(f"/staff/readers/{'1' * 41}", headers=desk)
+
+    assert view.status_code == 200 and view.json()["reader"]["card_number"] == card, view.text
+    assert credit.status_code == 200, credit.text
+    assert reported.status_code == 200 and reported.json()["replaced_card_number"] == card, reported.text
+    assert too_long.status_code == 400

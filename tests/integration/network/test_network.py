@@ -1,6 +1,8 @@
 from datetime import UTC, datetime
 
-from tests.integration.factories import build_network
+from backend.network.models import Library, LibraryLevel, LibraryService
+from backend.network.services import NETWORK_ROOT, LibraryDraft, create_library
+from tests.integration.factories import ROUND_THE_CLOCK, SMALL_NETWORK, build_network
 from tests.integration.service import Service
 
 # Asia/Shanghai is UTC+8 all year.
@@ -52,6 +54,47 @@ async def test_nearest_libraries_come_nearest_first_with_distances(service: Serv
         await service.client.get("/libraries/nearby", params={"lat": 30.70, "lng": 117.22, "service": "holds_pickup"})
     ).json()["items"]
     assert pickup[0]["code"] == "TL-B"
+
+
+async def test_walking_the_nearby_pages_visits_every_library_once_whatever_the_page_size(service: Service) -> None:
+    await build_network()
+    at_the_central_library = {"lat": 30.9450, "lng": 117.8120}
+
+    for limit in range(1, len(SMALL_NETWORK) + 1):
+        codes, offset = [], 0
+        while offset is not None:
+            params = {**at_the_central_library, "limit": limit, "offset": offset}
+            page = (await service.client.get("/libraries/nearby", params=params)).json()
+            codes += [lib["code"] for lib in page["items"]]
+            offset = page["next_offset"]
+        assert sorted(codes) == sorted(code for code, *_ in SMALL_NETWORK), limit
+
+
+async def test_libraries_at_one_distance_keep_their_order_from_page_to_page(service: Service) -> None:
+    await build_network()
+    cabinet = await Library.get(code="TL-SC1")
+    await create_library(
+        LibraryDraft(
+            code="TL-SC2",
+            name="同址书巢",
+            level=LibraryLevel.SWAP_CABINET,
+            parent_code="TL-A",
+            latitude=cabinet.latitude,
+            longitude=cabinet.longitude,
+            opening_hours=ROUND_THE_CLOCK,
+            services=[LibraryService.LENDING],
+        ),
+        scope_path=NETWORK_ROOT,
+    )
+    # A staff edit that saves the same place again: the row's new version comes after the other in the table.
+    await Library.filter(code="TL-SC1").update(latitude=cabinet.latitude + 1e-6)
+    await Library.filter(code="TL-SC1").update(latitude=cabinet.latitude)
+
+    at = {"lat": cabinet.latitude, "lng": cabinet.longitude, "limit": 1}
+    first = (await service.client.get("/libraries/nearby", params=at)).json()["items"]
+    second = (await service.client.get("/libraries/nearby", params={**at, "offset": 1})).json()["items"]
+
+    assert [lib["code"] for lib in first + second] == ["TL-SC1", "TL-SC2"]  # the older first, each once
 
 
 async def test_open_now_follows_the_library_clock(service: Service) -> None:

@@ -120,6 +120,19 @@ async def test_the_worker_counts_its_job_runs_and_shows_the_queue_on_its_own_pag
     assert samples[("shuxiang_queue_jobs", frozenset())] >= 1  # the deferred run waits in the queue
 
 
+async def test_the_api_page_shows_the_queue_too(service: Service) -> None:
+    pool = await create_pool(RedisSettings.from_dsn(service.settings.redis.url), default_queue_name=QUEUE)
+    try:
+        before = (await _scrape(service))[("shuxiang_queue_jobs", frozenset())]
+        for _ in range(2):
+            assert await pool.enqueue_job("purge_sessions", _defer_by=timedelta(hours=1)) is not None
+        after = (await _scrape(service))[("shuxiang_queue_jobs", frozenset())]
+    finally:
+        await pool.aclose()
+
+    assert after - before == 2
+
+
 def _pushed(code: str) -> float:
     return REGISTRY.get_sample_value("shuxiang_pushes_total", {"code": code}) or 0.0
 

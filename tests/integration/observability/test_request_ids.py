@@ -77,7 +77,7 @@ async def test_a_path_no_route_takes_is_logged_and_counted_as_unmatched(service:
 
 
 async def test_a_clients_request_id_is_kept_through_to_the_log(service: Service, logged: LogLines) -> None:
-    response = await service.client.get("/health/live", headers={"X-Request-ID": "mp-7f3a.2026:12=01/x+y_z"})
+    response = await service.client.get("/libraries", headers={"X-Request-ID": "mp-7f3a.2026:12=01/x+y_z"})
 
     assert response.headers["X-Request-ID"] == "mp-7f3a.2026:12=01/x+y_z"
     (line,) = _request_lines(logged())
@@ -95,12 +95,25 @@ async def test_a_clients_request_id_is_kept_through_to_the_log(service: Service,
     ],
 )
 async def test_an_insane_request_id_is_replaced_by_a_new_one(service: Service, logged: LogLines, given: str) -> None:
-    response = await service.client.get("/health/live", headers={"X-Request-ID": given})
+    response = await service.client.get("/libraries", headers={"X-Request-ID": given})
 
     replaced = response.headers["X-Request-ID"]
     assert replaced != given and len(replaced) == 32
     (line,) = _request_lines(logged())
     assert line["request_id"] == replaced
+
+
+async def test_probes_and_scrapes_are_logged_only_when_they_fail(service: Service, logged: LogLines) -> None:
+    metrics_token = {"Authorization": f"Bearer {service.settings.metrics.token}"}
+    answers = [
+        await service.client.get("/health/live"),
+        await service.client.get("/ready"),
+        await service.client.get("/metrics", headers=metrics_token),
+        await service.client.get("/metrics"),  # a scraper without the token
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 401]
+    assert [(line["route"], line["status"]) for line in _request_lines(logged())] == [("/metrics", 401)]
 
 
 def test_an_exception_is_one_line_with_its_traceback_as_a_field(logged: LogLines) -> None:

@@ -1,0 +1,105 @@
+"""Reading recommendations: my picks (and each child card's) with their reasons, the switch that turns personal
+picks off, and a record's "readers who borrowed this also borrowed"."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, put
+from litestar.di import Provide
+
+from backend.accounts.errors import ChildNotFound, ReaderOnly, TokenExpired, TokenInvalid
+from backend.accounts.models import Reader
+from backend.catalog import search
+from backend.catalog.errors import RecordNotFound
+from backend.errors import NotAuthenticated
+from backend.network.errors import LibraryNotFound
+from entrypoints.bootstrap import Dependencies
+from miniprogram_api.catalog.schemas import RecordSummaryOut
+from miniprogram_api.deps import BEARER, provide_child, provide_self
+from miniprogram_api.errors import language_of, problems
+from miniprogram_api.network.schemas import CODE_PATTERN
+from miniprogram_api.recommendations.schemas import (
+    AlsoBorrowedPage,
+    RecommendationOut,
+    RecommendationPage,
+    RecommendationSettingsIn,
+    RecommendationSettingsOut,
+)
+from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId, matching_param, next_offset
+from recommendations import consent, serving
+from recommendations.store import PickStore
+
+_HOLDER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly, ChildNotFound)
+AvailableAt = Annotated[str | None, matching_param(CODE_PATTERN, "Only books on this library's shelves now")]
+
+
+class RecommendationController(Controller):
+    path = "/readers/me"
+    tags = ["Recommendations"]
+    security = BEARER
+    dependencies = {"holder": Provide(provide_self)}
+
+    @get("/recommendations", responses=problems(*_HOLDER, LibraryNotFound))
+    async def recommendations(
+        self,
+        deps: Dependencies,
+        holder: Reader,
+        request: Request[Any, Any, Any],
+        library: AvailableAt = None,
+        limit: ReaderLimit = 20,
+        offset: Offset = 0,
+    ) -> RecommendationPage:
+        """Books for me, each with why: my personal picks, or what is popular lately when they are off or not ready;
+        never what I have on loan or in my kept reading history."""
+        found = await serving.recommendations_for(
+            holder, PickStore(deps.redis), deps.clock.now(), available_at=library, limit=limit, offset=offset
+        )
+        hits = await search.availability([r.record for r in found.items], None, None)
+        language = language_of(request)
+        items = [RecommendationOut.of(hit, r, found.titles, language) for hit, r in zip(hits, found.items, strict=True)]
+        return RecommendationPage(
+            items=items,
+            total=found.total,
+            limit=limit,
+            offset=offset,
+            next_offset=next_offset(found.total, limit, offset),
+            personal=found.personal,
+        )
+
+    @get("/recommendation-settings", responses=problems(*_HOLDER))
+    async def settings(self, holder: Reader) -> RecommendationSettingsOut:
+        """Whether I get personal picks (on unless I switched them off; a child's card: off until its guardian
+        switches them on)."""
+        return RecommendationSettingsOut(await consent.personal_on(holder))
+
+    @put("/recommendation-settings", responses=problems(*_HOLDER))
+    async def change_settings(
+        self, deps: Dependencies, holder: Reader, data: RecommendationSettingsIn
+    ) -> RecommendationSettingsOut:
+        """Switch personal picks on or off at any time; off deletes my recommendation profile and my loans stop
+        feeding personal models."""
+        await consent.set_personal(holder, data.personal, deps.clock.now(), PickStore(deps.redis), deps.jobs)
+        return RecommendationSettingsOut(data.personal)
+
+
+class ChildRecommendationController(RecommendationController):
+    """A child's picks, from the child's card's loans and children's lists only, and the guardian's switch for them."""
+
+    path = "/readers/me/children/{child_id:int}"
+    tags = ["Recommendations"]
+    dependencies = {"holder": Provide(provide_child)}
+
+
+class AlsoBorrowedController(Controller):
+    path = "/records"
+    tags = ["Recommendations"]
+
+    @get("/{record_id:int}/also-borrowed", responses=problems(RecordNotFound))
+    async def also_borrowed(
+        self, deps: Dependencies, record_id: RowId, limit: ReaderLimit = 10, offset: Offset = 0
+    ) -> AlsoBorrowedPage:
+        """Readers who borrowed this book also borrowed these; no login needed."""
+        records, total = await serving.also_borrowed(PickStore(deps.redis), record_id, limit=limit, offset=offset)
+        hits = await search.availability(records, None, None)
+        return Page.of([RecordSummaryOut.of(hit) for hit in hits], total, limit, offset)

@@ -1,0 +1,130 @@
+"""Picks for a reader and neighbours of a record, as served: from Redis, filtered at request time, and recent
+popularity from PostgreSQL when Redis has nothing for the reader (or their personal picks are off)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from tortoise import connections
+
+from backend.accounts.models import Reader, ReaderType
+from backend.catalog.errors import RecordNotFound
+from backend.catalog.models import Copy, CopyStatus, Record
+from backend.circulation.models import Loan, ReaderCategory
+from backend.network.services import get_library
+from recommendations.consent import personal_on
+from recommendations.explain import cited_records
+from recommendations.reasons import Pick, Reason, ReasonKind
+from recommendations.store import PickStore
+
+POPULAR_WINDOW_DAYS = 180
+POPULAR_HALF_LIFE_DAYS = 30  # as the model's recent popularity
+POPULAR_LIST = 100
+_GONE = (CopyStatus.WITHDRAWN, CopyStatus.LOST)
+
+
+@dataclass(frozen=True, slots=True)
+class Recommended:
+    record: Record
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendations:
+    items: list[Recommended]
+    total: int
+    personal: bool
+    """Whether these are the reader's personal picks (else recent popularity, with non-personal reasons)."""
+    titles: dict[int, str]
+    """Titles of the records the reasons cite."""
+
+
+async def recommendations_for(
+    reader: Reader,
+    store: PickStore,
+    now: datetime,
+    *,
+    available_at: str | None = None,
+    limit: int,
+    offset: int,
+) -> Recommendations:
+    """The card's picks: personal ones when switched on and trained, else what its readers' kind borrows lately
+    (a child's card: children's loans; an adult's: their library's, else the network's). Leaves out what the card
+    has on loan or in its kept history, records with no copy left, and (given a library's code) what is not on
+    its shelves now."""
+    personal = await personal_on(reader)
+    picks = await store.picks(reader.id) if personal else None
+    if not picks:
+        personal = False
+        picks = await popular_for(reader, now)
+    library = (await get_library(available_at)).id if available_at is not None else None
+    own = set(cast("list[int]", await Loan.filter(reader_id=reader.id).values_list("copy__record_id", flat=True)))
+    candidates = [pick for pick in picks if int(pick.item) not in own]
+    kept = await _still_lendable([int(pick.item) for pick in candidates], library)
+    candidates = [pick for pick in candidates if int(pick.item) in kept]
+    page = candidates[offset : offset + limit]
+    records = {r.id: r for r in await Record.filter(id__in=[int(pick.item) for pick in page])}
+    cited = cited_records([pick.reason for pick in page])
+    titles = dict(await Record.filter(id__in=cited).values_list("id", "title")) if cited else {}
+    items = [Recommended(records[int(pick.item)], pick.reason) for pick in page if int(pick.item) in records]
+    return Recommendations(items, len(candidates), personal, titles)
+
+
+async def also_borrowed(store: PickStore, record_id: int, *, limit: int, offset: int) -> tuple[list[Record], int]:
+    """Readers who borrowed this record also borrowed these (records with no copy left are left out)."""
+    if not await Record.exists(id=record_id):
+        raise RecordNotFound()
+    neighbours = await store.also_borrowed(record_id)
+    kept = await _still_lendable(neighbours, None)
+    listed = [other for other in neighbours if other in kept]
+    page = listed[offset : offset + limit]
+    records = {r.id: r for r in await Record.filter(id__in=page)}
+    return [records[other] for other in page if other in records], len(listed)
+
+
+async def _still_lendable(record_ids: list[int], available_at: int | None) -> set[int]:
+    if not record_ids:
+        return set()
+    copies = Copy.filter(record_id__in=record_ids)
+    if available_at is not None:
+        copies = copies.filter(status=CopyStatus.AVAILABLE, current_library_id=available_at)
+    else:
+        copies = copies.exclude(status__in=_GONE)
+    return set(cast("list[int]", await copies.distinct().values_list("record_id", flat=True)))
+
+
+async def popular_for(reader: Reader, now: datetime) -> list[Pick]:
+    """Recent popularity for the card's kind of reader: children's loans for a child's card; for an adult, their home
+    library's loans, or the network's when it has none lately."""
+    if reader.reader_type == ReaderType.CHILD:
+        children = [ReaderCategory.CHILD.value, ReaderCategory.LITTLE_READER.value]
+        return await _popular(now, Reason(ReasonKind.POPULAR_RECENTLY, segment=("card", "child")), categories=children)
+    library: int | None = getattr(reader, "home_library_id", None)
+    if library is not None:
+        local = await _popular(now, Reason(ReasonKind.POPULAR_RECENTLY, segment=("library", str(library))), library)
+        if local:
+            return local
+    return await _popular(now, Reason(ReasonKind.POPULAR_RECENTLY))
+
+
+async def _popular(
+    now: datetime, reason: Reason, library_id: int | None = None, categories: list[str] | None = None
+) -> list[Pick]:
+    # Each loan weighs half as much every 30 days back, like the model's recent popularity.
+    conditions = ["l.checked_out_at > $1::timestamptz - make_interval(days => $2)", "l.checked_out_at <= $1"]
+    parameters: list[object] = [now, POPULAR_WINDOW_DAYS]
+    if library_id is not None:
+        parameters.append(library_id)
+        conditions.append(f"l.library_id = ${len(parameters)}")
+    if categories is not None:
+        parameters.append(categories)
+        conditions.append(f"l.reader_category = ANY(${len(parameters)}::text[])")
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT c.record_id, SUM(power(2, -EXTRACT(EPOCH FROM ($1 - l.checked_out_at)) / 86400 / "
+        f"{POPULAR_HALF_LIFE_DAYS})) AS score FROM loan l JOIN copy c ON c.id = l.copy_id "
+        f"WHERE {' AND '.join(conditions)} GROUP BY c.record_id ORDER BY score DESC, c.record_id LIMIT {POPULAR_LIST}",
+        parameters,
+    )
+    return [Pick(str(row["record_id"]), float(row["score"]), reason) for row in rows]
