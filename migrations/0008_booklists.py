@@ -6,11 +6,14 @@ from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations.constraints import UniqueConstraint
 
 
 # Curated reading lists (书单): the list, the libraries it is meant for, its records in order with notes, the readers
 # who opened it, and its pushes as staff messages with the cards each reached (when they opened the list and borrowed a
-# listed book within the report's window), so a push's report counts what it could have caused.
+# listed book within the report's window), so a push's report counts what it could have caused; when the window closes
+# the counts are kept on the push and the per-reader rows deleted. A staff message (a push is one) keeps the client's
+# request id, unique per staff member, so a retried send finds the first message instead of sending another.
 
 
 class Migration(migrations.Migration):
@@ -36,6 +39,7 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('published_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('retired_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('opened_earlier', fields.IntField(default=0)),
             ],
             options={'table': 'booklist', 'app': 'models', 'indexes': [Index(fields=['status', 'published_at', 'id'])], 'pk_attr': 'id', 'table_description': 'A list staff curate, owned by a library (staff of that library and above edit it), meant for readers of its'},
             bases=['Model'],
@@ -70,7 +74,7 @@ class Migration(migrations.Migration):
                 ('reader', fields.ForeignKeyField('models.Reader', source_field='reader_id', db_constraint=True, to_field='id', related_name='booklist_opens', on_delete=OnDelete.CASCADE)),
                 ('opened_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'booklist_open', 'app': 'models', 'unique_together': (('booklist', 'reader'),), 'pk_attr': 'id', 'table_description': 'A reader opened a list (the first time only): how far a list reached.'},
+            options={'table': 'booklist_open', 'app': 'models', 'unique_together': (('booklist', 'reader'),), 'pk_attr': 'id', 'table_description': "A reader opened a list (the first time within the report's window): how far a list reached. Purged once older"},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -84,6 +88,11 @@ class Migration(migrations.Migration):
                 ('record_ids', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('recipients', fields.IntField()),
                 ('pushed_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('settled_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('opened', fields.IntField(null=True)),
+                ('held', fields.IntField(null=True)),
+                ('borrowed', fields.IntField(null=True)),
+                ('acted', fields.IntField(null=True)),
             ],
             options={'table': 'booklist_push', 'app': 'models', 'indexes': [Index(fields=['booklist_id', 'pushed_at', 'id'])], 'pk_attr': 'id', 'table_description': 'A list sent to its audience as a staff message. The cards reached and the records listed are kept as they were'},
             bases=['Model'],
@@ -100,5 +109,14 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'booklist_push_reader', 'app': 'models', 'unique_together': (('push', 'reader'),), 'indexes': [Index(fields=['recipient_id', 'opened_at']), Index(fields=['reader_id', 'borrowed_at'])], 'pk_attr': 'id', 'table_description': "A card a push was meant for, and who was told (the reader, or a child's guardian). Within the report's window"},
             bases=['Model'],
+        ),
+        ops.AddField(
+            model_name='StaffMessage',
+            name='idempotency_key',
+            field=fields.CharField(null=True, max_length=64),
+        ),
+        ops.AddConstraint(
+            model_name='StaffMessage',
+            constraint=UniqueConstraint(fields=('staff', 'idempotency_key'), name=None),
         ),
     ]

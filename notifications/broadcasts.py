@@ -4,6 +4,9 @@ Audiences: `library:<code>` (readers whose home library is that library or below
 with an active hold for pickup there), `event:<id>` (readers holding a booking for the event), `booklist:<id>` (a
 published reading list's audience: its libraries' readers of its age band; the message links to the list, and the push
 is kept for the list's report). Staff reach only audiences of their own libraries.
+
+A send carries the client's request id: a double tap or a retry with the same id answers with the first message (and
+push), whose readers were told once; the id is unique per staff member, so two sends at once make one message.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from backend.accounts.models import Reader, StaffUser
@@ -23,7 +27,7 @@ from backend.events.models import ACTIVE_BOOKING, Booking
 from backend.events.services import staff_event
 from backend.network.services import library_in_scope
 from notifications import notices
-from notifications.errors import AudienceInvalid, MessageNotFound
+from notifications.errors import AudienceInvalid, IdempotencyKeyReused, MessageNotFound
 from notifications.models import Delivery, NoticeKind, StaffMessage
 from notifications.services import guardians, notify_many
 from notifications.templates import Template
@@ -78,22 +82,84 @@ async def reach(staff: StaffUser, spec: str, today: date) -> Reach:
     return Reach(sorted(set(recipients.values())))
 
 
-async def send(staff: StaffUser, spec: str, title: str, body: str, now: datetime, today: date) -> StaffMessage:
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A message sent, and for a list's audience the push kept with it."""
+
+    message: StaffMessage
+    push: BooklistPush | None = None
+
+
+async def send(
+    staff: StaffUser, spec: str, title: str, body: str, now: datetime, today: date, idempotency_key: str | None = None
+) -> StaffMessage:
     """Send a message to an audience: a notice in each reader's inbox and its pending pushes, in one transaction; a
-    list's push is kept with the cards it reached, for its report."""
-    audience = await reach(staff, spec, today)
-    async with in_transaction():
-        message = await StaffMessage.create(
-            staff=staff, audience=spec, title=title, body=body, recipients=len(audience.recipients), created_at=now
-        )
-        sender = staff.library.name
-        drafts = [
-            notices.staff_message(r, message.id, title, body, sender, link=audience.link) for r in audience.recipients
-        ]
-        await notify_many(drafts, now)
-        if audience.booklist is not None:
-            await booklists.record_push(staff, audience.booklist, message.id, audience.cards, now)
-    return message
+    list's push is kept with the cards it reached, for its report. A request id sent before answers with its
+    message, sending nothing."""
+    asked = _Asked(staff, idempotency_key, spec, title, body)
+    sent = await _sent_before(asked)
+    if sent is None:
+        sent = await _send(asked, await reach(staff, spec, today), title, body, now)
+    return sent.message
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """A send as asked: the words as given (None: made from the list), to tell a retry from another message."""
+
+    staff: StaffUser
+    idempotency_key: str | None
+    spec: str
+    title: str | None
+    body: str | None
+
+
+async def _sent_before(asked: _Asked) -> Sent | None:
+    """The send this staff member made with this request id, if any; the same id for another message is refused."""
+    if asked.idempotency_key is None:
+        return None
+    message = await StaffMessage.get_or_none(staff_id=asked.staff.id, idempotency_key=asked.idempotency_key)
+    if message is None:
+        return None
+    if (
+        message.audience != asked.spec
+        or asked.title not in (None, message.title)
+        or asked.body not in (None, message.body)
+    ):
+        raise IdempotencyKeyReused()
+    return Sent(message, await BooklistPush.get_or_none(message_id=message.id))
+
+
+async def _send(asked: _Asked, audience: Reach, title: str, body: str, now: datetime) -> Sent:
+    staff, idempotency_key, spec = asked.staff, asked.idempotency_key, asked.spec
+    try:
+        async with in_transaction():
+            message = await StaffMessage.create(
+                staff=staff,
+                audience=spec,
+                title=title,
+                body=body,
+                recipients=len(audience.recipients),
+                created_at=now,
+                idempotency_key=idempotency_key,
+            )
+            sender = staff.library.name
+            drafts = [
+                notices.staff_message(r, message.id, title, body, sender, link=audience.link)
+                for r in audience.recipients
+            ]
+            await notify_many(drafts, now)
+            push = None
+            if audience.booklist is not None:
+                push = await booklists.record_push(staff, audience.booklist, message.id, audience.cards, now)
+    except IntegrityError:
+        # The same request id at once (a double tap): the insert waited for the first send's commit, and this one's
+        # notices went with its rollback.
+        first = await _sent_before(asked)
+        if first is None:
+            raise
+        return first
+    return Sent(message, push)
 
 
 async def report(staff: StaffUser, message_id: int, today: date) -> tuple[StaffMessage, Counter[str]]:
@@ -144,6 +210,23 @@ def _list_words(staff: StaffUser, booklist: Booklist, title: str | None, body: s
     return title or _cut(_LIST_TITLE + "｜" + booklist.title, _TITLE_MOST), body or _cut(default_body, _BODY_MOST)
 
 
+@dataclass(frozen=True, slots=True)
+class _ListPush:
+    spec: str
+    audience: Reach
+    title: str
+    body: str
+
+
+async def _list_push(staff: StaffUser, booklist_id: int, title: str | None, body: str | None, today: date) -> _ListPush:
+    """A list's audience within my scope and the words of its message: what a preview shows and a push sends."""
+    spec = f"booklist:{booklist_id}"
+    audience = await reach(staff, spec, today)
+    assert audience.booklist is not None
+    heading, text = _list_words(staff, audience.booklist, title, body)
+    return _ListPush(spec, audience, heading, text)
+
+
 async def preview_list(
     staff: StaffUser,
     booklist_id: int,
@@ -153,28 +236,33 @@ async def preview_list(
     templates: Mapping[NoticeKind, Template],
 ) -> ListMessage:
     """What pushing a list would send, and to how many readers, without sending it."""
-    spec = f"booklist:{booklist_id}"
-    audience = await reach(staff, spec, today)
-    assert audience.booklist is not None
-    heading, text = _list_words(staff, audience.booklist, title, body)
-    draft = notices.staff_message(0, 0, heading, text, staff.library.name, link=audience.link)
+    shown = await _list_push(staff, booklist_id, title, body, today)
+    draft = notices.staff_message(0, 0, shown.title, shown.body, staff.library.name, link=shown.audience.link)
     template = templates.get(NoticeKind.STAFF_MESSAGE)
     push = None
     if template is not None and template.template_id:
         push = {keyword: value["value"] for keyword, value in template.render(draft.values).items()}
-    return ListMessage(spec, len(audience.recipients), heading, text, draft.link, push)
+    return ListMessage(shown.spec, len(shown.audience.recipients), shown.title, shown.body, draft.link, push)
 
 
 async def push_list(
-    staff: StaffUser, booklist_id: int, title: str | None, body: str | None, now: datetime, today: date
-) -> tuple[StaffMessage, BooklistPush]:
-    """Send a list to its audience within my scope as a staff message that opens the list."""
-    spec = f"booklist:{booklist_id}"
-    booklist = (await reach(staff, spec, today)).booklist
-    assert booklist is not None
-    heading, text = _list_words(staff, booklist, title, body)
-    message = await send(staff, spec, heading, text, now, today)
-    return message, await BooklistPush.get(message_id=message.id)
+    staff: StaffUser,
+    booklist_id: int,
+    title: str | None,
+    body: str | None,
+    now: datetime,
+    today: date,
+    idempotency_key: str,
+) -> BooklistPush:
+    """Send a list to its audience within my scope as a staff message that opens the list; the same request id
+    again answers with the first push."""
+    asked = _Asked(staff, idempotency_key, f"booklist:{booklist_id}", title, body)
+    sent = await _sent_before(asked)
+    if sent is None:
+        made = await _list_push(staff, booklist_id, title, body, today)
+        sent = await _send(asked, made.audience, made.title, made.body, now)
+    assert sent.push is not None  # every message to a list's audience is sent with its push, in one transaction
+    return sent.push
 
 
 async def list_push_report(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.errors import InvalidInput, NotFound
+from backend.errors import Conflict, InvalidInput, NotFound
 
 
 class NoticeNotFound(NotFound):
@@ -27,3 +27,9 @@ class MessageNotFound(NotFound):
     code = "message_not_found"
     message_zh = "未找到该消息"
     message_en = "No such message"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    message_zh = "该请求编号已用于另一条消息"
+    message_en = "This request id was used for another message"

@@ -36,9 +36,11 @@ class StaffMessage(Model):
     body = fields.CharField(max_length=200)
     recipients = fields.IntField(default=0)
     created_at = fields.DatetimeField()
+    idempotency_key = fields.CharField(max_length=64, null=True)  # the client's key: a retried send finds this message
 
     class Meta:
         table = "staff_message"
+        unique_together = (("staff", "idempotency_key"),)
 
 
 class Notice(Model):

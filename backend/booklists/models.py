@@ -47,6 +47,7 @@ class Booklist(Model):
     updated_at = fields.DatetimeField()
     published_at = fields.DatetimeField(null=True)
     retired_at = fields.DatetimeField(null=True)
+    opened_earlier = fields.IntField(default=0)  # openings whose rows were purged (`BooklistOpen`): only counted
 
     class Meta:
         table = "booklist"
@@ -94,7 +95,8 @@ class BooklistEntry(Model):
 
 
 class BooklistOpen(Model):
-    """A reader opened a list (the first time only): how far a list reached."""
+    """A reader opened a list (the first time within the report's window): how far a list reached. Purged once older
+    than the window (what a reader opened says what they read), leaving only the count on the list."""
 
     id = fields.BigIntField(primary_key=True)
     booklist: fields.ForeignKeyRelation[Booklist] = fields.ForeignKeyField(
@@ -129,6 +131,12 @@ class BooklistPush(Model):
     record_ids: list[int] = fields.JSONField(default=list)
     recipients = fields.IntField()
     pushed_at = fields.DatetimeField()
+    # The report, kept when the window has closed and the per-reader rows are deleted (none before: counted live).
+    settled_at = fields.DatetimeField(null=True)
+    opened = fields.IntField(null=True)
+    held = fields.IntField(null=True)
+    borrowed = fields.IntField(null=True)
+    acted = fields.IntField(null=True)
 
     class Meta:
         table = "booklist_push"
@@ -139,7 +147,8 @@ class BooklistPushReader(Model):
     """A card a push was meant for, and who was told (the reader, or a child's guardian). Within the report's window
     after the push: `opened_at`, when the one told first opened the list; `borrowed_at`, when either card first
     borrowed a listed book (marked at checkout: the loan itself forgets its reader at return, unless the reader keeps
-    a reading history)."""
+    a reading history). Deleted when the window closes, once their counts are kept on the push: they say who borrowed
+    what, which a returned loan forgets."""
 
     id = fields.BigIntField(primary_key=True)
     push: fields.ForeignKeyRelation[BooklistPush] = fields.ForeignKeyField(

@@ -5,7 +5,8 @@ Staff edit the lists of their libraries and below (network admins every list). A
 its audience libraries and everything below them, of its audience (adults; children of an age band; everyone), and a
 reader at a library sees the lists meant for it or for a library above it. A push reaches the list's audience within
 the pusher's scope (a city-wide list pushed by a branch reaches that branch's readers); the cards reached and the
-records listed are kept with the push, so its report counts what the push could have caused.
+records listed are kept with the push, so its report counts what the push could have caused. When the report's window
+closes, the counts are kept on the push and the rows naming readers are deleted (`settle_reports`).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class BooklistView:
     booklist: Booklist
     libraries: list[Library]
     records: int
-    opened: int  # readers who opened it
+    opened: int  # readers who opened it (one who comes back after the report's window counts again)
 
 
 async def views(lists: Sequence[Booklist]) -> list[BooklistView]:
@@ -115,7 +116,10 @@ async def views(lists: Sequence[Booklist]) -> list[BooklistView]:
     opened = {int(i): int(n) for i, n in opens}
     return [
         BooklistView(
-            b, [a.library for a in audience if a.booklist_id == b.id], counts.get(b.id, 0), opened.get(b.id, 0)
+            b,
+            [a.library for a in audience if a.booklist_id == b.id],
+            counts.get(b.id, 0),
+            b.opened_earlier + opened.get(b.id, 0),
         )
         for b in lists
     ]
@@ -377,8 +381,8 @@ async def listed(
 
 
 async def open_list(booklist_id: int, viewer: Reader | None, now: datetime) -> BooklistView:
-    """A published list; no login needed (a shared link). A logged-in reader's first opening is recorded, and so is
-    their opening of each push that told them of it within the report's window."""
+    """A published list; no login needed (a shared link). A logged-in reader's first opening (within the report's
+    window) is recorded, and so is their opening of each push that told them of it within the window."""
     booklist = await published(booklist_id)
     if viewer is not None:
         await BooklistOpen.bulk_create(
@@ -512,9 +516,18 @@ class PushOutcome:
 
 
 async def outcome(push: BooklistPush) -> PushOutcome:
+    """What a push achieved: as kept when its window closed, or counted now while it is open."""
+    ends = push.pushed_at + timedelta(days=REPORT_DAYS)
+    if push.settled_at is not None:
+        kept = (push.opened, push.held, push.borrowed, push.acted)
+        opened, held, borrowed, acted = (int(n or 0) for n in kept)
+        return PushOutcome(push.recipients, opened, held, borrowed, acted, ends)
+    return await _count(push, ends)
+
+
+async def _count(push: BooklistPush, ends: datetime) -> PushOutcome:
     """Counted by one query over the push's readers and the holds they placed: a hold or a loan from before the push
     or after its window is not the push's."""
-    ends = push.pushed_at + timedelta(days=REPORT_DAYS)
     held = (
         "EXISTS (SELECT 1 FROM hold h WHERE h.reader_id IN (pr.reader_id, pr.recipient_id) "
         "AND h.record_id = ANY($2::int[]) AND h.placed_at >= $3 AND h.placed_at < $4)"
@@ -530,3 +543,42 @@ async def outcome(push: BooklistPush) -> PushOutcome:
     )
     row = rows[0]
     return PushOutcome(row["recipients"], row["opened"], row["held"], row["borrowed"], row["acted"], ends)
+
+
+async def settle_reports(now: datetime) -> int:
+    """The pushes whose window has closed keep their counts, and their rows naming readers (who opened the list, who
+    borrowed a listed book, and when) are deleted: a returned loan forgets its reader, and the report must not remember
+    it instead. Idempotent: a push is settled once, under its row lock. Returns the pushes settled."""
+    closed = BooklistPush.filter(settled_at__isnull=True, pushed_at__lte=now - timedelta(days=REPORT_DAYS))
+    settled = 0
+    for push_id in await closed.order_by("id").values_list("id", flat=True):
+        async with in_transaction():
+            push = await BooklistPush.filter(id=push_id, settled_at__isnull=True).select_for_update().first()
+            if push is None:  # another run settled it
+                continue
+            counted = await _count(push, push.pushed_at + timedelta(days=REPORT_DAYS))
+            await BooklistPush.filter(id=push_id).update(
+                settled_at=now,
+                opened=counted.opened,
+                held=counted.held,
+                borrowed=counted.borrowed,
+                acted=counted.acted,
+            )
+            await BooklistPushReader.filter(push_id=push_id).delete()
+        settled += 1
+    return settled
+
+
+async def purge_opens(now: datetime) -> int:
+    """Openings older than the report's window lose their row, which names the reader, and are only counted on their
+    list; no push's report reads them (a push marks its own readers' openings). One statement, so a run stopped half
+    way counts nothing twice. Returns the rows purged."""
+    rows = await connections.get("default").execute_query_dict(
+        "WITH gone AS (DELETE FROM booklist_open WHERE opened_at <= $1 RETURNING booklist_id), "
+        "counted AS (SELECT booklist_id, count(*) AS n FROM gone GROUP BY booklist_id), "
+        "kept AS (UPDATE booklist b SET opened_earlier = b.opened_earlier + counted.n FROM counted "
+        "WHERE b.id = counted.booklist_id RETURNING counted.n) "
+        "SELECT COALESCE(sum(n), 0)::int AS purged FROM kept",
+        [now - timedelta(days=REPORT_DAYS)],
+    )
+    return int(rows[0]["purged"])

@@ -39,6 +39,7 @@ from miniprogram_api.booklists.schemas import (
     NewBooklistIn,
     PushIn,
     PushOut,
+    PushPreviewIn,
     PushPreviewOut,
     PushReportOut,
 )
@@ -47,6 +48,7 @@ from miniprogram_api.errors import problems
 from miniprogram_api.network.schemas import CODE_PATTERN
 from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId, StaffLimit, matching_param
 from notifications import broadcasts
+from notifications.errors import IdempotencyKeyReused
 
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 _LIST = (*_STAFF, BooklistNotFound, OutsideScope)
@@ -189,7 +191,7 @@ class StaffBooklistController(Controller):
 
     @post("/{booklist_id:int}/push-preview", status_code=200, responses=problems(*_PUSH))
     async def preview_push(
-        self, deps: Dependencies, staff: StaffUser, booklist_id: RowId, data: PushIn
+        self, deps: Dependencies, staff: StaffUser, booklist_id: RowId, data: PushPreviewIn
     ) -> PushPreviewOut:
         """Preview a list's push: the message as readers will see it and how many readers of its audience in my
         libraries it would reach; nothing is sent."""
@@ -197,13 +199,14 @@ class StaffBooklistController(Controller):
         shown = await broadcasts.preview_list(staff, booklist_id, data.title, data.body, today, deps.templates)
         return PushPreviewOut.of(shown)
 
-    @post("/{booklist_id:int}/pushes", responses=problems(*_PUSH))
+    @post("/{booklist_id:int}/pushes", responses=problems(*_PUSH, IdempotencyKeyReused))
     async def push(self, deps: Dependencies, staff: StaffUser, booklist_id: RowId, data: PushIn) -> PushOut:
         """Push a published list to its audience in my libraries (readers of its libraries and age band; a child's
-        guardian for the child) as a staff message that opens the list."""
+        guardian for the child) as a staff message that opens the list. Sent again with the same `idempotency_key`, it
+        answers with the first push: each reader is told once."""
         now = deps.clock.now()
         today = deps.network_time.day(now)
-        _, pushed = await broadcasts.push_list(staff, booklist_id, data.title, data.body, now, today)
+        pushed = await broadcasts.push_list(staff, booklist_id, data.title, data.body, now, today, data.idempotency_key)
         return PushOut.of(pushed)
 
     @get("/{booklist_id:int}/pushes", responses=problems(*_STAFF, BooklistNotFound))

@@ -12,7 +12,7 @@ from backend.booklists.models import BooklistAudience, BooklistPush, BooklistSta
 from backend.booklists.services import MAX_AGE_MONTHS, MAX_RECORDS, BooklistDraft, BooklistView, Listed, PushOutcome
 from miniprogram_api.catalog.schemas import RecordSummaryOut
 from miniprogram_api.network.schemas import Code
-from miniprogram_api.notifications.schemas import MessageOut
+from miniprogram_api.notifications.schemas import IdempotencyKey, MessageOut
 from miniprogram_api.schemas import Page, RowId, named, text, web_address
 from notifications.broadcasts import ListMessage
 from notifications.models import StaffMessage
@@ -63,10 +63,16 @@ class EntriesIn(msgspec.Struct, forbid_unknown_fields=True):
         return [(entry.record_id, entry.note) for entry in self.records]
 
 
-class PushIn(msgspec.Struct, forbid_unknown_fields=True):
+class PushPreviewIn(msgspec.Struct, forbid_unknown_fields=True):
     title: Annotated[str, text(20, min_length=1)] | None = None
     body: Annotated[str, text(200, min_length=1)] | None = None
     """The message's words; left out, they are made from the list's title and description."""
+
+
+class PushIn(PushPreviewIn, forbid_unknown_fields=True, kw_only=True):
+    idempotency_key: IdempotencyKey
+    """The same for a retry of this push (a double tap, a lost answer): the push is made once, and the retry is
+    answered with it."""
 
 
 class LibraryRefOut(msgspec.Struct):

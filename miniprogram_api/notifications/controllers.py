@@ -38,7 +38,13 @@ from miniprogram_api.notifications.schemas import (
 )
 from miniprogram_api.schemas import BigRowId, Offset, Page, ReaderLimit, RowId, StaffLimit
 from notifications import broadcasts, sender, services
-from notifications.errors import AudienceInvalid, MessageNotFound, NoticeNotFound, QuietHoursInvalid
+from notifications.errors import (
+    AudienceInvalid,
+    IdempotencyKeyReused,
+    MessageNotFound,
+    NoticeNotFound,
+    QuietHoursInvalid,
+)
 
 _READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 _STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
@@ -127,11 +133,13 @@ class StaffMessageController(Controller):
         today = deps.network_time.day(deps.clock.now())
         return AudienceOut(data.audience, len(await broadcasts.audience(staff, data.audience, today)))
 
-    @post("/messages", responses=problems(*_STAFF, *_AUDIENCE))
+    @post("/messages", responses=problems(*_STAFF, *_AUDIENCE, IdempotencyKeyReused))
     async def send(self, deps: Dependencies, staff: StaffUser, data: MessageIn) -> MessageOut:
-        """Send a message to an audience: to every reader's inbox, and pushed where they have authorised it."""
+        """Send a message to an audience: to every reader's inbox, and pushed where they have authorised it. Sent
+        again with the same `idempotency_key`, it answers with the first message: each reader is told once."""
         now = deps.clock.now()
-        message = await broadcasts.send(staff, data.audience, data.title, data.body, now, deps.network_time.day(now))
+        today = deps.network_time.day(now)
+        message = await broadcasts.send(staff, data.audience, data.title, data.body, now, today, data.idempotency_key)
         return MessageOut.of(message)
 
     @get("/messages/{message_id:int}/report", responses=problems(*_STAFF, MessageNotFound, *_AUDIENCE))

@@ -89,6 +89,15 @@ class PreferencesOut(msgspec.Struct):
         return cls(sorted(prefs.muted_kinds), prefs.quiet_from, prefs.quiet_until)
 
 
+IdempotencyKey = Annotated[
+    str,
+    matching(
+        r"[A-Za-z0-9_-]{8,64}",
+        "Made by the client for one send (a UUID) and sent again with its retries: a repeat answers with the first "
+        "message, sending nothing",
+    ),
+]
+
 Audience = Annotated[str, matching(r"(?:library|holds):[A-Za-z0-9-]{1,32}|(?:event|booklist):[0-9]{1,9}")]
 
 
@@ -108,6 +117,8 @@ class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
     audience: Audience
     title: Annotated[str, text(20, min_length=1)]
     body: Annotated[str, text(200, min_length=1)]
+    idempotency_key: IdempotencyKey | None = None
+    """Without one, a retried request sends the message again."""
 
 
 class MessageOut(msgspec.Struct):

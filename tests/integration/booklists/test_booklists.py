@@ -1,12 +1,17 @@
+import asyncio
+import uuid
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from backend.accounts.models import Reader, StaffRole
+from backend.booklists import services as booklists
+from backend.booklists.models import BooklistOpen, BooklistPushReader
 from backend.catalog.models import Copy, Record
 from backend.catalog.search import index_records
 from backend.network.models import Library
-from notifications.models import Notice
+from notifications.models import Notice, StaffMessage
 from tests.integration.circulation.lending import TUESDAY, lend
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
 from tests.integration.service import Service
@@ -43,6 +48,11 @@ async def network(service: Service) -> dict[str, Any]:
             for name in ("a-admin", "a1-desk", "b-desk", "a-desk", "network")
         },
     }
+
+
+def once(**fields: Any) -> dict[str, Any]:
+    """A push's body with a request id of its own, as the client makes one per tap."""
+    return {"idempotency_key": str(uuid.uuid4()), **fields}
 
 
 async def make_list(service: Service, staff: dict[str, str], records: list[int], **fields: Any) -> int:
@@ -145,7 +155,7 @@ async def test_staff_edit_and_push_only_within_their_scope(service: Service, net
     other_district_edit = await service.client.put(
         f"{LISTS}/{list_id}", json={"title": "改"}, headers=network["b-desk"]
     )
-    other_district_push = await service.client.post(f"{LISTS}/{list_id}/pushes", json={}, headers=network["b-desk"])
+    other_district_push = await service.client.post(f"{LISTS}/{list_id}/pushes", json=once(), headers=network["b-desk"])
     other_district_view = await service.client.get(f"{LISTS}/{list_id}", headers=network["b-desk"])
     branch_edit = await service.client.put(f"{LISTS}/{list_id}", json={"title": "改"}, headers=network["a1-desk"])
     outside_audience = await service.client.post(
@@ -194,8 +204,8 @@ async def test_a_pushed_list_reaches_exactly_its_audience_within_staff_scope(
     district_preview = await service.client.post(
         f"{LISTS}/{babies}/push-preview", json={"title": "宝宝书单"}, headers=network["a-admin"]
     )
-    pushed = await service.client.post(f"{LISTS}/{babies}/pushes", json={}, headers=network["a1-desk"])
-    city_pushed = await service.client.post(f"{LISTS}/{babies}/pushes", json={}, headers=network["network"])
+    pushed = await service.client.post(f"{LISTS}/{babies}/pushes", json=once(), headers=network["a1-desk"])
+    city_pushed = await service.client.post(f"{LISTS}/{babies}/pushes", json=once(), headers=network["network"])
 
     assert branch_preview.status_code == 200, branch_preview.text
     preview = branch_preview.json()
@@ -222,7 +232,7 @@ async def test_a_push_report_counts_opens_holds_and_loans_within_30_days_and_not
     assert (await lend(service, network["a-desk"], readers["before"], "BL0000"))["status"] == 201
     service.clock.advance(DAY)
     admin = await staff_headers(service.client, "a-admin")
-    pushed = (await service.client.post(f"{LISTS}/{list_id}/pushes", json={}, headers=admin)).json()
+    pushed = (await service.client.post(f"{LISTS}/{list_id}/pushes", json=once(), headers=admin)).json()
 
     service.clock.advance(2 * DAY)
     opener = await login_reader(service, "openid-opener")  # a fresh token on the moved clock
@@ -266,14 +276,109 @@ async def test_a_push_report_is_for_staff_of_the_pushing_library_and_above(
     await reader_at(service, "openid-reader-a1", "TL-A-1")
     list_id = await make_list(service, network["network"], network["records"][:1])
     await publish(service, network["network"], list_id)
-    pushed = (await service.client.post(f"{LISTS}/{list_id}/pushes", json={}, headers=network["a1-desk"])).json()
+    pushed = (await service.client.post(f"{LISTS}/{list_id}/pushes", json=once(), headers=network["a1-desk"])).json()
 
     by_district = await service.client.get(f"{LISTS}/{list_id}/pushes/{pushed['id']}", headers=network["a-admin"])
     by_other = await service.client.get(f"{LISTS}/{list_id}/pushes/{pushed['id']}", headers=network["b-desk"])
     draft = await make_list(service, network["a-admin"], network["records"][:1])
-    draft_push = await service.client.post(f"{LISTS}/{draft}/pushes", json={}, headers=network["a-admin"])
+    draft_push = await service.client.post(f"{LISTS}/{draft}/pushes", json=once(), headers=network["a-admin"])
 
     assert pushed["recipients"] == 1
     assert by_district.status_code == 200 and by_district.json()["recipients"] == 1
     assert by_other.json()["code"] == "outside_staff_scope"
     assert draft_push.json()["code"] == "booklist_not_published"
+
+
+async def test_a_push_sent_twice_at_once_or_again_is_made_once_and_tells_each_reader_once(
+    service: Service, network: dict[str, Any]
+) -> None:
+    for n in range(3):
+        await reader_at(service, f"openid-twice-{n}", "TL-A")
+    list_id = await make_list(service, network["a-admin"], network["records"][:1], library_codes=["TL-A"])
+    other_list = await make_list(service, network["a-admin"], network["records"][1:2], library_codes=["TL-A"])
+    for made in (list_id, other_list):
+        await publish(service, network["a-admin"], made)
+    tap = once()
+
+    double_tap = await asyncio.gather(
+        *(service.client.post(f"{LISTS}/{list_id}/pushes", json=tap, headers=network["a-admin"]) for _ in range(2))
+    )
+    retried = await service.client.post(f"{LISTS}/{list_id}/pushes", json=tap, headers=network["a-admin"])
+    same_id_other_list = await service.client.post(f"{LISTS}/{other_list}/pushes", json=tap, headers=network["a-admin"])
+    same_id_other_staff = await service.client.post(f"{LISTS}/{list_id}/pushes", json=tap, headers=network["network"])
+    no_id = await service.client.post(f"{LISTS}/{list_id}/pushes", json={}, headers=network["a-admin"])
+    pushes = (await service.client.get(f"{LISTS}/{list_id}/pushes", headers=network["network"])).json()
+
+    assert [r.status_code for r in double_tap] == [201, 201], [r.text for r in double_tap]
+    first = double_tap[0].json()
+    assert double_tap[1].json() == first and retried.json() == first
+    assert same_id_other_list.status_code == 409 and same_id_other_list.json()["code"] == "idempotency_key_reused"
+    assert same_id_other_staff.status_code == 201 and same_id_other_staff.json()["id"] != first["id"]
+    assert no_id.status_code == 400
+    assert sorted(p["id"] for p in pushes["items"]) == sorted([first["id"], same_id_other_staff.json()["id"]])
+    for n in range(3):
+        told_of = await Notice.filter(reader__openid=f"openid-twice-{n}").values_list("message_id", flat=True)
+        assert sorted(told_of) == sorted([first["message_id"], same_id_other_staff.json()["message_id"]])
+
+
+async def test_a_staff_message_sent_twice_at_once_with_one_idempotency_key_is_sent_once(
+    service: Service, network: dict[str, Any]
+) -> None:
+    await reader_at(service, "openid-message-twice", "TL-A")
+    body = {"audience": "library:TL-A", "title": "闭馆通知", "body": "周六闭馆", "idempotency_key": str(uuid.uuid4())}
+
+    sent = await asyncio.gather(
+        *(service.client.post("/staff/messages", json=body, headers=network["a-admin"]) for _ in range(2))
+    )
+    reworded = await service.client.post(
+        "/staff/messages", json={**body, "body": "周日闭馆"}, headers=network["a-admin"]
+    )
+
+    assert [r.status_code for r in sent] == [201, 201], [r.text for r in sent]
+    assert sent[0].json() == sent[1].json()
+    assert await StaffMessage.all().count() == 1
+    assert len(await told("openid-message-twice")) == 1
+    assert reworded.json()["code"] == "idempotency_key_reused"
+
+
+async def test_a_push_report_keeps_its_numbers_and_forgets_its_readers_once_its_window_closes(
+    service: Service, network: dict[str, Any]
+) -> None:
+    first, second, _ = network["records"]
+    readers = {name: await reader_at(service, f"openid-{name}", "TL-A") for name in ("opener", "borrower", "idle")}
+    list_id = await make_list(service, network["a-admin"], [first, second], library_codes=["TL-A"])
+    await publish(service, network["a-admin"], list_id)
+    pushed = (await service.client.post(f"{LISTS}/{list_id}/pushes", json=once(), headers=network["a-admin"])).json()
+    service.clock.advance(DAY)
+    opener = await login_reader(service, "openid-opener")
+    await service.client.get(f"/booklists/{list_id}", headers=opener.headers)
+    hold = await service.client.post(
+        "/readers/me/holds", json={"record_id": second, "pickup_library_code": "TL-A"}, headers=opener.headers
+    )
+    borrower = await login_reader(service, "openid-borrower")
+    lent = await lend(service, await staff_headers(service.client, "a-desk"), borrower, "BL0000")
+    assert hold.status_code == 201 and lent["status"] == 201 and readers["idle"]
+
+    async def report() -> dict[str, Any]:
+        admin = await staff_headers(service.client, "a-admin")
+        found = await service.client.get(f"{LISTS}/{list_id}/pushes/{pushed['id']}", headers=admin)
+        listed = await service.client.get(f"{LISTS}/{list_id}", headers=admin)
+        assert found.status_code == 200 and listed.status_code == 200, found.text
+        return {**found.json(), "readers_opened": listed.json()["readers_opened"]}
+
+    service.clock.advance(28 * DAY)  # 29 days after the push: its window is open
+    too_soon = (await booklists.settle_reports(service.clock.now()), await booklists.purge_opens(service.clock.now()))
+    service.clock.advance(2 * DAY)  # 31 days after
+    live = await report()
+    now: datetime = service.clock.now()
+    settled = (await booklists.settle_reports(now), await booklists.purge_opens(now))
+    again = (await booklists.settle_reports(now), await booklists.purge_opens(now))
+    kept = await report()
+
+    assert too_soon == (0, 0)
+    assert (live["recipients"], live["opened"], live["held"], live["borrowed"], live["acted"]) == (3, 1, 1, 1, 2)
+    assert live["readers_opened"] == 1
+    assert settled == (1, 1) and again == (0, 0)
+    assert await BooklistPushReader.filter(push_id=pushed["id"]).count() == 0
+    assert await BooklistOpen.filter(booklist_id=list_id).count() == 0
+    assert kept == live
