@@ -38,6 +38,8 @@ from notifications.models import NoticeKind
 from notifications.sender import Channel, SendPolicy, WeChatSubscribe
 from notifications.templates import Template
 from recommendations import subscribers as recommendations
+from recommendations.serving import PopularLists
+from recommendations.store import PickStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,8 @@ class Dependencies:
     jobs: ArqJobs
     """The worker's queue, for the jobs a request starts (a catalogue import)."""
     _opened: AsyncExitStack = field(repr=False)
+    popular_lists: PopularLists = field(default_factory=PopularLists, repr=False)
+    """The trained recent-popularity lists this process has read lately (the fallback of recommendations)."""
 
     async def close(self) -> None:
         await self._opened.aclose()
@@ -172,5 +176,6 @@ def event_bus(event_policy: EventPolicy, jobs: ArqJobs | None = None) -> EventBu
     bus.subscribe(LoanOpened, booklists.loan_opened)  # a loan a reading list's push may have caused
     notices.subscribe(bus, event_policy.network_time)
     if jobs is not None:
-        recommendations.subscribe(bus, jobs)  # a checkout refreshes the reader's picks
+        # a checkout refreshes the reader's picks; a card removed loses them
+        recommendations.subscribe(bus, jobs, PickStore(jobs.redis))
     return bus

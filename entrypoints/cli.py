@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from backend import db
@@ -190,6 +189,7 @@ def recs_train(settings: Settings) -> None:
     """Train the recommendation models now (the worker also does nightly) and serve the new picks."""
     from redis.asyncio import Redis
 
+    from backend.clock import SystemClock
     from entrypoints.queue import ArqJobs
     from recommendations.store import PickStore
     from recommendations.training import run_training
@@ -197,7 +197,7 @@ def recs_train(settings: Settings) -> None:
     async def work() -> None:
         redis = Redis.from_url(settings.redis.url)
         try:
-            readers = await run_training(PickStore(redis), ArqJobs(redis), datetime.now(UTC))
+            readers = await run_training(PickStore(redis), ArqJobs(redis), SystemClock().now())
         finally:
             await redis.aclose()
         print(f"trained: picks for {readers} readers")

@@ -7,6 +7,8 @@ from datetime import timedelta
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
+from recommendations.store import PickStore
+
 QUEUE = "shuxiang:queue"
 
 
@@ -31,12 +33,16 @@ class ArqJobs:
     def __init__(self, redis: Redis) -> None:
         # arq's client on the same connection pool: nothing more to open or close.
         self._arq = ArqRedis(pool_or_conn=redis.connection_pool, default_queue_name=QUEUE)
+        self.redis = redis
 
     async def enqueue_import(self, import_id: int) -> None:
         # None when a job of that id is queued, running, or done less than arq's keep_result ago: already in hand.
         await self._arq.enqueue_job("import_catalogue", import_id, _job_id=import_job_id(import_id), _queue_name=QUEUE)
 
     async def enqueue_recommendation_refresh(self, reader_id: int, loan_id: int | None = None) -> None:
+        # Marked first: while the reader's refresh runs, arq queues no second job of its id (enqueue_job returns
+        # None), and the running one, finding the mark at its end, runs again (`refresh_recommendations`).
+        await PickStore(self.redis).mark_dirty(reader_id)
         await self._arq.enqueue_job(
             "refresh_recommendations",
             reader_id,

@@ -15,6 +15,7 @@ from arq import Retry, cron, func
 from arq.connections import RedisSettings
 
 from backend.accounts.tokens import purge_expired_sessions
+from backend.booklists import services as booklists
 from backend.catalog import imports
 from backend.circulation import holds
 from backend.circulation import services as circulation
@@ -106,6 +107,16 @@ async def unlink_old_loans(ctx: dict[str, Any]) -> int:
 
 
 @_outlasting
+async def settle_booklist_reports(ctx: dict[str, Any]) -> int:
+    """Daily: pushes of reading lists whose 30-day window has closed keep their counts and forget their readers;
+    openings of lists older than that are only counted."""
+    now = _deps(ctx).clock.now()
+    settled, purged = await booklists.settle_reports(now), await booklists.purge_opens(now)
+    log.info("settled %d reading-list pushes, purged %d list openings", settled, purged)
+    return settled + purged
+
+
+@_outlasting
 async def lapse_event_offers(ctx: dict[str, Any]) -> int:
     """Every five minutes: seats offered from waiting lists and not taken in time go to the next in line."""
     deps = _deps(ctx)
@@ -187,6 +198,9 @@ async def look_after_imports(ctx: dict[str, Any]) -> int:
 TRAINING_TIMEOUT_SECONDS = 3 * 3600
 # A refresh queued by a checkout waits this many times for its loan to commit, then goes ahead without it.
 REFRESH_TRIES = 4
+# A reader who borrowed while their refresh ran has it run again, this much later (a pile of books lent at once
+# makes one more run, not one per book).
+REFRESH_AGAIN_SECONDS = 2
 
 
 @_outlasting
@@ -202,7 +216,12 @@ async def refresh_recommendations(ctx: dict[str, Any], reader_id: int, loan_id: 
     if loan_id is not None and ctx["job_try"] < REFRESH_TRIES and not await recommendations.loan_visible(loan_id):
         raise Retry(defer=2 * ctx["job_try"])  # queued from inside the checkout's transaction, not committed yet
     models: ModelCache = ctx.setdefault("recommendation_models", ModelCache())
-    return int(await recommendations.refresh_reader(PickStore(_deps(ctx).redis), models, reader_id))
+    store = PickStore(_deps(ctx).redis)
+    await store.take_dirty(reader_id)  # what is marked from now on was not read by this run
+    refreshed = await recommendations.refresh_reader(store, models, reader_id)
+    if await store.take_dirty(reader_id):  # borrowed again meanwhile: arq queued no job for it, so once more
+        raise Retry(defer=REFRESH_AGAIN_SECONDS)
+    return int(refreshed)
 
 
 class Worker(arq.worker.Worker):
@@ -258,6 +277,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             charge_overdue,
             expire_holds,
             unlink_old_loans,
+            settle_booklist_reports,
             purge_old_notices,
             lapse_event_offers,
             mark_no_shows,
@@ -277,6 +297,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(charge_overdue, hour=0, minute=5, unique=True),  # a day of lateness has just passed
             cron(expire_holds, minute=7, unique=True),
             cron(unlink_old_loans, hour=1, minute=5, unique=True),
+            cron(settle_booklist_reports, hour=1, minute=12, unique=True),
             cron(purge_old_notices, hour=1, minute=20, unique=True),
             cron(lapse_event_offers, minute=set(range(0, 60, 5)), unique=True),
             cron(mark_no_shows, minute={2, 17, 32, 47}, unique=True),

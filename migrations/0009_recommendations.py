@@ -5,6 +5,12 @@ from tortoise import fields
 
 # A reader's switch for personal recommendations (PIPL art. 24). No row means the default of the card's kind:
 # on for adults, off for a child's card until the guardian turns it on (recommendations/consent.py).
+# And loans by when they were lent: recent popularity (the training run's lists, and serving's count in PostgreSQL
+# when Redis has none) and the readers who borrowed while a training ran read the last days or months of loans.
+_LOAN_CHECKED_OUT_AT = (
+    "CREATE INDEX loan_checked_out_at ON loan (checked_out_at)",
+    "DROP INDEX loan_checked_out_at",
+)
 
 
 class Migration(migrations.Migration):
@@ -24,4 +30,5 @@ class Migration(migrations.Migration):
             options={'table': 'recommendation_setting', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Whether a card gets personal picks. No row: the default of its kind (`consent.personal_by_default`).'},
             bases=['Model'],
         ),
+        ops.RunSQL(_LOAN_CHECKED_OUT_AT[0], reverse_sql=_LOAN_CHECKED_OUT_AT[1]),
     ]

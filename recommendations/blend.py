@@ -70,6 +70,10 @@ class TrainingSettings:
     profile_half_life: float = 365.0  # days: how fast a reader's older loans fade from their profile
     neighbours: int = 100  # co-borrowed items kept per item
     max_items_per_reader: int = 500  # a reader's most recent distinct items counted in co-borrows
+    # Distinct readers who borrowed both items before a pair is shown in the record page's public "also borrowed":
+    # fewer would let it reveal what one identifiable reader borrowed. Personal picks use every pair (their reason
+    # names only the reader's own book).
+    public_min_co_borrowers: int = 5
     segmentations: tuple[str, ...] = ()  # reader columns with a recent-popularity list per value (library, age band)
 
 
@@ -82,6 +86,7 @@ class Model:
     candidates: np.ndarray  # bool per item position: seen in the loans the model learned from
     sources: dict[str, Source]
     histories: dict[str, History] = field(repr=False)
+    settings: TrainingSettings = field(default_factory=TrainingSettings)
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
 
     def history_of(self, reader: str, segments: Mapping[str, str] | None = None) -> History:
@@ -141,7 +146,8 @@ class Model:
         return picks
 
     def also_borrowed(self, item: str, n: int = 10) -> list[str]:
-        """The record page's "readers who borrowed this also borrowed"."""
+        """The record page's "readers who borrowed this also borrowed": public, so only pairs at least
+        `settings.public_min_co_borrowers` distinct readers borrowed both of."""
         co_borrow = self.sources.get(CO_BORROW)
         if not isinstance(co_borrow, CoBorrow):
             return []
@@ -150,7 +156,10 @@ class Model:
         position = self._positions.get(item)
         if position is None:
             return []
-        return [self.item_keys[other] for other, _ in co_borrow.also_borrowed(position, n)]
+        return [
+            self.item_keys[other]
+            for other, _ in co_borrow.also_borrowed(position, n, self.settings.public_min_co_borrowers)
+        ]
 
 
 def _standardised(scores: FloatArray) -> FloatArray:
@@ -193,7 +202,7 @@ def train(
             log, as_of, settings.recent_half_life, segmentation, by_reader, recent
         )
     candidates = np.bincount(log.items, minlength=len(log.item_keys)) > 0
-    return Model(as_of, log.item_keys, candidates, sources, _histories(log, readers))
+    return Model(as_of, log.item_keys, candidates, sources, _histories(log, readers), settings)
 
 
 def _histories(log: LoanLog, readers: ReaderSegments) -> dict[str, History]:

@@ -8,14 +8,18 @@ consent to lending, not to profiling.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Protocol
 
 from tortoise import connections
 
 from backend.accounts.models import Reader, ReaderType
+from backend.outages import is_outage
 from recommendations.models import RecommendationSetting
 from recommendations.store import PickStore
+
+log = logging.getLogger(__name__)
 
 
 class RefreshQueue(Protocol):
@@ -41,13 +45,27 @@ async def personal_on_id(reader_id: int) -> bool:
 
 async def set_personal(reader: Reader, personal: bool, now: datetime, store: PickStore, queue: RefreshQueue) -> None:
     """Switch the card's personal picks on or off. Off deletes their picks at once (after the choice is committed,
-    so a refresh running meanwhile re-reads it and deletes what it wrote); on queues fresh picks."""
+    so a refresh running meanwhile re-reads it and deletes what it wrote); on queues fresh picks.
+
+    The choice is saved first and holds whatever Redis does: serving, refreshes and training read it, so with Redis
+    unreachable a switch-off still takes effect at once (no personal pick is served) and the picks left in Redis go
+    with the next training's version; a switch-on gets its picks from the next training."""
     await connections.get("default").execute_query(
         "INSERT INTO recommendation_setting (reader_id, personal, changed_at) VALUES ($1, $2, $3) "
         "ON CONFLICT (reader_id) DO UPDATE SET personal = EXCLUDED.personal, changed_at = EXCLUDED.changed_at",
         [reader.id, personal, now],
     )
-    if personal:
-        await queue.enqueue_recommendation_refresh(reader.id)
-    else:
-        await store.forget_reader(reader.id)
+    try:
+        if personal:
+            await queue.enqueue_recommendation_refresh(reader.id)
+        else:
+            await store.forget_reader(reader.id)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.warning(
+            "reader %d switched personal picks %s; Redis unreachable (%s): left to the next training",
+            reader.id,
+            "on" if personal else "off",
+            type(exc).__name__,
+        )

@@ -1,8 +1,11 @@
 """Picks for a reader and neighbours of a record, as served: from Redis, filtered at request time, and recent
-popularity from PostgreSQL when Redis has nothing for the reader (or their personal picks are off)."""
+popularity when Redis has no picks for the reader (or their personal picks are off): the lists the training run
+counted, kept in the process for a minute, else counted in PostgreSQL and kept in Redis for a minute."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -18,10 +21,10 @@ from recommendations.consent import personal_on
 from recommendations.explain import cited_records
 from recommendations.reasons import Pick, Reason, ReasonKind
 from recommendations.store import PickStore
+from recommendations.training import CHILD, NETWORK, POPULAR_LIST, POPULAR_WINDOW_DAYS, TRAINING
 
-POPULAR_WINDOW_DAYS = 180
-POPULAR_HALF_LIFE_DAYS = 30  # as the model's recent popularity
-POPULAR_LIST = 100
+POPULAR_HALF_LIFE_DAYS = TRAINING.recent_half_life
+POPULAR_KEPT_SECONDS = 60.0
 _GONE = (CopyStatus.WITHDRAWN, CopyStatus.LOST)
 
 
@@ -41,11 +44,33 @@ class Recommendations:
     """Titles of the records the reasons cite."""
 
 
+class PopularLists:
+    """The trained recent-popularity lists this process has read, per version, for a minute: every card without
+    personal picks (every child's card by default, every new reader) reads one, and they change once a night."""
+
+    def __init__(self, seconds: float = POPULAR_KEPT_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seconds = seconds
+        self._clock = clock
+        self._kept: dict[tuple[str, str], tuple[float, list[Pick] | None]] = {}
+
+    async def get(self, store: PickStore, version: str, name: str) -> list[Pick] | None:
+        now = self._clock()
+        kept = self._kept.get((version, name))
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        picks = await store.popular(version, name)
+        if len(self._kept) > 10_000:  # versions go by: never let old ones pile up
+            self._kept.clear()
+        self._kept[(version, name)] = (now + self._seconds, picks)
+        return picks
+
+
 async def recommendations_for(
     reader: Reader,
     store: PickStore,
     now: datetime,
     *,
+    lists: PopularLists,
     available_at: str | None = None,
     limit: int,
     offset: int,
@@ -58,7 +83,7 @@ async def recommendations_for(
     picks = await store.picks(reader.id) if personal else None
     if not picks:
         personal = False
-        picks = await popular_for(reader, now)
+        picks = await popular_for(reader, now, store, lists)
     library = (await get_library(available_at)).id if available_at is not None else None
     own = set(cast("list[int]", await Loan.filter(reader_id=reader.id).values_list("copy__record_id", flat=True)))
     candidates = [pick for pick in picks if int(pick.item) not in own]
@@ -95,18 +120,54 @@ async def _still_lendable(record_ids: list[int], available_at: int | None) -> se
     return set(cast("list[int]", await copies.distinct().values_list("record_id", flat=True)))
 
 
-async def popular_for(reader: Reader, now: datetime) -> list[Pick]:
+async def popular_for(reader: Reader, now: datetime, store: PickStore, lists: PopularLists) -> list[Pick]:
     """Recent popularity for the card's kind of reader: children's loans for a child's card; for an adult, their home
-    library's loans, or the network's when it has none lately."""
+    library's loans, or the network's when it has none lately. The lists the training run counted; without a model
+    in Redis, counted in PostgreSQL (a minute's worth of requests share one count)."""
+    version = await store.current()
+    if version is not None:
+        trained = await _trained_popular_for(reader, store, lists, version)
+        if trained is not None:
+            return trained
     if reader.reader_type == ReaderType.CHILD:
         children = [ReaderCategory.CHILD.value, ReaderCategory.LITTLE_READER.value]
-        return await _popular(now, Reason(ReasonKind.POPULAR_RECENTLY, segment=("card", "child")), categories=children)
-    library: int | None = getattr(reader, "home_library_id", None)
+        reason = Reason(ReasonKind.POPULAR_RECENTLY, segment=("card", "child"))
+        return await _counted(store, CHILD, now, reason, categories=children)
+    library = reader.home_library_id
     if library is not None:
-        local = await _popular(now, Reason(ReasonKind.POPULAR_RECENTLY, segment=("library", str(library))), library)
+        reason = Reason(ReasonKind.POPULAR_RECENTLY, segment=("library", str(library)))
+        local = await _counted(store, f"library:{library}", now, reason, library)
         if local:
             return local
-    return await _popular(now, Reason(ReasonKind.POPULAR_RECENTLY))
+    return await _counted(store, NETWORK, now, Reason(ReasonKind.POPULAR_RECENTLY))
+
+
+async def _trained_popular_for(
+    reader: Reader, store: PickStore, lists: PopularLists, version: str
+) -> list[Pick] | None:
+    if reader.reader_type == ReaderType.CHILD:
+        return await lists.get(store, version, CHILD)
+    if reader.home_library_id is not None:
+        local = await lists.get(store, version, f"library:{reader.home_library_id}")
+        if local:
+            return local
+    return await lists.get(store, version, NETWORK)
+
+
+async def _counted(
+    store: PickStore,
+    name: str,
+    now: datetime,
+    reason: Reason,
+    library_id: int | None = None,
+    categories: list[str] | None = None,
+) -> list[Pick]:
+    kept = await store.counted_popular(name)
+    if kept is not None:
+        return kept
+    counted = await _popular(now, reason, library_id, categories)
+    await store.keep_counted_popular(name, counted)
+    return counted
 
 
 async def _popular(

@@ -168,11 +168,29 @@ def reader_item_matrix(log: LoanLog, max_items_per_reader: int) -> sp.csr_matrix
     return sp.csr_matrix((data, (readers[keep], items[keep])), shape=(n_readers, n_items))
 
 
-def co_borrow_neighbours(
-    matrix: sp.csr_matrix, neighbours: int, max_pairs_per_block: int = 20_000_000
-) -> sp.csr_matrix:
-    """Items x items: for each item its `neighbours` most co-borrowed items by cosine (co-borrowers over the
-    geometric mean of both items' borrowers), the rest dropped.
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """Items x items co-borrow neighbours: `similarity` by cosine, and `support` aligned with `similarity.data` (the
+    same entries in the same order): how many distinct readers borrowed both items of each kept pair, counted from
+    each reader's capped items (`reader_item_matrix`), before normalisation."""
+
+    similarity: sp.csr_matrix
+    support: IntArray
+
+    def of(self, item: int) -> tuple[IntArray, FloatArray, IntArray]:
+        """The item's neighbours (sorted positions), their similarities and their supports."""
+        lo, hi = self.similarity.indptr[item], self.similarity.indptr[item + 1]
+        return (
+            self.similarity.indices[lo:hi].astype(np.int32),
+            self.similarity.data[lo:hi].astype(np.float64),
+            self.support[lo:hi],
+        )
+
+
+def co_borrow_neighbours(matrix: sp.csr_matrix, neighbours: int, max_pairs_per_block: int = 20_000_000) -> Neighbours:
+    """For each item its `neighbours` most co-borrowed items by cosine (co-borrowers over the geometric mean of both
+    items' borrowers), the rest dropped, each with its support (distinct co-borrowers): personal scoring uses every
+    kept pair, the public "also borrowed" only pairs with enough support (`CoBorrow.also_borrowed`).
 
     The co-borrow counts are computed a block of items at a time, each block sized so that its count matrix has at
     most about `max_pairs_per_block` entries: memory stays bounded whatever the catalogue size, where the all-pairs
@@ -186,9 +204,10 @@ def co_borrow_neighbours(
     # Entries an item's row of counts can have at most: every item of every one of its borrowers.
     loans_per_reader = np.asarray(matrix.sum(axis=1)).ravel()
     bound = by_item @ loans_per_reader
-    rows: list[IntArray] = []
+    lengths = np.zeros(n_items, dtype=np.int64)
     columns: list[IntArray] = []
     values: list[FloatArray] = []
+    supports: list[IntArray] = []
     start = 0
     while start < n_items:
         end = start + 1 + int(np.searchsorted(np.cumsum(bound[start + 1 :]), max_pairs_per_block))
@@ -196,25 +215,27 @@ def co_borrow_neighbours(
         counts = (by_item[start:end] @ matrix).tocsr()
         counts.setdiag(0, k=start)  # an item is not its own neighbour: the block's row i is item start + i
         counts.eliminate_zeros()
-        counts = sp.diags(inverse_root[start:end]) @ counts @ sp.diags(inverse_root)
-        counts = counts.tocsr()
         for offset in range(end - start):
             lo, hi = counts.indptr[offset], counts.indptr[offset + 1]
             if lo == hi:
                 continue
-            row_columns, row_values = counts.indices[lo:hi], counts.data[lo:hi]
+            # A 0/1 matrix: the counts are distinct co-borrowers (the support); cosine divides by both roots.
+            row_columns, row_counts = counts.indices[lo:hi], counts.data[lo:hi]
+            row_values = row_counts * inverse_root[start + offset] * inverse_root[row_columns]
             if hi - lo > neighbours:  # ties go to the more borrowed item, then the lower position: never to chance
                 kept = np.lexsort((row_columns, -borrowers[row_columns], -row_values))[:neighbours]
-                row_columns, row_values = row_columns[kept], row_values[kept]
-            rows.append(np.full(len(row_columns), start + offset, dtype=np.int32))
-            columns.append(row_columns.astype(np.int32))
-            values.append(row_values.astype(np.float64))
+                row_columns, row_values, row_counts = row_columns[kept], row_values[kept], row_counts[kept]
+            by_position = np.argsort(row_columns, kind="stable")
+            lengths[start + offset] = len(row_columns)
+            columns.append(row_columns[by_position].astype(np.int32))
+            values.append(row_values[by_position].astype(np.float64))
+            supports.append(np.rint(row_counts[by_position]).astype(np.int32))
         start = end
-    if not rows:
-        return sp.csr_matrix((n_items, n_items))
-    return sp.csr_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=(n_items, n_items)
-    )
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    if not columns:
+        return Neighbours(sp.csr_matrix((n_items, n_items)), np.zeros(0, np.int32))
+    similarity = sp.csr_matrix((np.concatenate(values), np.concatenate(columns), indptr), shape=(n_items, n_items))
+    return Neighbours(similarity, np.concatenate(supports))
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,20 +298,22 @@ class CoBorrow:
         profile_items: int = 200,
     ) -> None:
         self.item_keys = log.item_keys
-        self.matrix = co_borrow_neighbours(reader_item_matrix(log, max_items_per_reader), neighbours)
+        self.neighbours = co_borrow_neighbours(reader_item_matrix(log, max_items_per_reader), neighbours)
         self.half_life = half_life
         self.profile_items = profile_items
 
     def for_reader(self, history: History) -> ReaderScores:
         items = history.items[: self.profile_items]
         weights = _profile_weights(history, len(items), self.half_life)
-        rows = self.matrix[items]
+        rows = self.neighbours.similarity[items]
         positions, values = _sparse_row(sp.csr_matrix(weights.reshape(1, -1)) @ rows)
         return _CoBorrowReaderScores(_SparseReaderScores(positions, values), rows, history, weights, self.item_keys)
 
-    def also_borrowed(self, item: int, k: int) -> list[tuple[int, float]]:
-        """The item's nearest co-borrowed items, best first: the record page's "also borrowed"."""
-        positions, values = _sparse_row(self.matrix[item])
+    def also_borrowed(self, item: int, k: int, min_co_borrowers: int) -> list[tuple[int, float]]:
+        """The item's nearest co-borrowed items, best first, among those at least `min_co_borrowers` distinct readers
+        borrowed both of: the record page's public "also borrowed", which must not list what one reader borrowed."""
+        positions, values, support = self.neighbours.of(item)
+        values = np.where(support >= min_co_borrowers, values, 0.0)
         order = best_first(values, k)
         return [(int(positions[i]), float(values[i])) for i in order]
 

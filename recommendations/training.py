@@ -10,23 +10,26 @@ personal: no history, no co-borrow pair, no picks.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from typing import Any, cast
 
+import numpy as np
+import numpy.typing as npt
 from tortoise import connections
 
 from backend.circulation.models import Loan, ReaderCategory
 from recommendations.blend import RECENT, SHIPPED, Blend, Model, TrainingSettings, train
 from recommendations.consent import RefreshQueue, personal_on_id
 from recommendations.data import Days, Item, LoanLog, days_of
-from recommendations.reasons import Pick
+from recommendations.models import RecommendationSetting
+from recommendations.process import run_in_process
+from recommendations.reasons import Pick, Reason, ReasonKind
+from recommendations.sources import best_first, decay
 from recommendations.store import ModelCache, PickStore, pack_model
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,14 @@ CARD = "card"
 CHILD = "child"
 ADULT = "adult"
 TRAINING = TrainingSettings(segmentations=(CARD,))
+TRAINING_LOCK_SECONDS = 4 * 3600
+"""How long a training run holds the lock at most: longer than the worker's timeout of the job (3 h)."""
+POPULAR_WINDOW_DAYS = 180
+"""Recent popularity as served when a card has no personal picks: loans of the last 180 days, each halving every
+30 (the model's recent popularity), the best `POPULAR_LIST`."""
+POPULAR_LIST = 100
+NETWORK = "network"
+"""Names of the recent-popularity lists: the network's, children's loans' (`CHILD`), and `library:<id>`."""
 _CHILD_POPULARITY = f"{RECENT}-by-{CARD}"
 
 
@@ -69,6 +80,10 @@ class TrainingData:
     segments: dict[str, dict[str, str]]
     personal: frozenset[str]
     """Reader keys (ids as text) whose picks are computed: cards with personal picks on."""
+    libraries: npt.NDArray[np.int64]
+    """Per loan of the log (same order), the library that lent it."""
+    children: npt.NDArray[np.bool_]
+    """Per loan, whether it was lent on a child's card (its reader category then)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +91,11 @@ class Trained:
     model_blob: bytes
     picks: dict[int, list[Pick]]
     also_borrowed: dict[int, list[int]]
+    popular: dict[str, list[Pick]]
 
 
 _LOANS = """
-SELECT l.id, l.reader_id, c.record_id, l.checked_out_at, l.reader_category, r.reader_type,
+SELECT l.id, l.reader_id, c.record_id, l.checked_out_at, l.reader_category, l.library_id, r.reader_type,
        COALESCE(s.personal, r.reader_type = 'adult') AS personal
 FROM loan l
 JOIN copy c ON c.id = l.copy_id
@@ -98,7 +114,11 @@ async def load_training_data() -> TrainingData:
     rows: list[tuple[str, str, Days]] = []
     segments: dict[str, dict[str, str]] = {}
     personal: set[str] = set()
+    libraries: list[int] = []
+    children: list[bool] = []
     for loan in await conn.execute_query_dict(_LOANS):
+        libraries.append(int(loan["library_id"]))
+        children.append(_card_of(loan["reader_category"]) == CHILD)
         if loan["reader_id"] is not None and loan["personal"]:
             reader = str(loan["reader_id"])
             personal.add(reader)
@@ -114,7 +134,14 @@ async def load_training_data() -> TrainingData:
             authors = json.loads(authors)
         names = ";".join(a.get("name", "") for a in authors if isinstance(a, dict))
         items[str(record["id"])] = Item(record["title"], names, record["clc_class"], record["year"])
-    return TrainingData(LoanLog.from_rows(rows), items, segments, frozenset(personal))
+    return TrainingData(
+        LoanLog.from_rows(rows),
+        items,
+        segments,
+        frozenset(personal),
+        np.array(libraries, dtype=np.int64),
+        np.array(children, dtype=np.bool_),
+    )
 
 
 def train_and_pick(data: TrainingData, as_of: Days) -> Trained:
@@ -129,36 +156,76 @@ def train_and_pick(data: TrainingData, as_of: Days) -> Trained:
         neighbours = model.also_borrowed(key, ALSO_BORROWED)
         if neighbours:
             also[int(key)] = [int(other) for other in neighbours]
-    return Trained(pack_model(model), picks, also)
+    # Serving rebuilds a history from the card's loans when it needs one (`history_from`): the stored model keeps
+    # nobody's, so a switch-off leaves no reading history behind in Redis, and the anonymous loans (a history of
+    # one each: 10M loans made ~830 MB) do not make it outgrow a Redis value.
+    model.histories.clear()
+    return Trained(pack_model(model), picks, also, popular_lists(data, as_of))
+
+
+def popular_lists(data: TrainingData, as_of: Days) -> dict[str, list[Pick]]:
+    """Recent popularity as serving shows it to cards without personal picks: the network's, children's loans',
+    each library's (only lists with loans in the window)."""
+    log = data.log
+    recent = (log.days <= as_of) & (log.days > as_of - POPULAR_WINDOW_DAYS)
+    weights = decay(as_of - log.days, TRAINING.recent_half_life)
+
+    def best(mask: npt.NDArray[np.bool_], reason: Reason) -> list[Pick]:
+        scores = np.bincount(log.items[mask], weights=weights[mask], minlength=len(log.item_keys)).astype(np.float64)
+        return [Pick(log.item_keys[item], float(scores[item]), reason) for item in best_first(scores, POPULAR_LIST)]
+
+    lists = {
+        NETWORK: best(recent, Reason(ReasonKind.POPULAR_RECENTLY)),
+        CHILD: best(recent & data.children, Reason(ReasonKind.POPULAR_RECENTLY, segment=(CARD, CHILD))),
+    }
+    for library in np.unique(data.libraries[recent]).tolist():
+        reason = Reason(ReasonKind.POPULAR_RECENTLY, segment=("library", str(library)))
+        lists[f"library:{library}"] = best(recent & (data.libraries == library), reason)
+    return {name: picks for name, picks in lists.items() if picks}
 
 
 async def run_training(store: PickStore, queue: RefreshQueue, now: datetime) -> int:
-    """Learn from the loans, write the picks and neighbours as a new version, serve it, and refresh the readers
-    who borrowed while it trained. Returns the readers with picks."""
+    """Learn from the loans, write the picks, neighbours and popular lists as a new version, serve it, and refresh
+    the readers who borrowed or changed their switch while it trained. Returns the readers with picks (0 when
+    another run holds the lock: the nightly cron and `shuxiang recs train` never train at once)."""
+    token = uuid.uuid4().hex
+    if not await store.lock_training(token, TRAINING_LOCK_SECONDS):
+        log.warning("recommendations not trained: another training run is under way")
+        return 0
+    try:
+        return await _train_locked(store, queue, now)
+    finally:
+        await store.unlock_training(token)
+
+
+async def _train_locked(store: PickStore, queue: RefreshQueue, now: datetime) -> int:
     data = await load_training_data()
     if len(data.log) == 0:
         log.info("no loans to learn from")
         return 0
-    # A process of its own: tokenising titles and the per-reader loops hold the GIL; spawned, not forked, so no
-    # open connection or lock of this process is copied into it.
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        trained = await asyncio.get_running_loop().run_in_executor(pool, train_and_pick, data, _days(now))
+    # A process of its own: tokenising titles and the per-reader loops hold the GIL.
+    trained = await run_in_process(train_and_pick, data, _days(now))
     version = await store.begin(trained.model_blob)
-    await store.write_picks(version, trained.picks)
-    await store.write_also_borrowed(version, trained.also_borrowed)
-    # Cards switched off while this ran: their picks must not come back with the new version.
-    switched_off = await _switched_off(list(trained.picks))
-    for reader_id in switched_off:
-        await store.forget_reader(reader_id)
-    await store.publish(version)
-    for reader_id in switched_off:  # and in case one switched off between the deletion and the flip
-        await store.forget_reader(reader_id)
-    # Readers who borrowed while this trained (the loans it read ended about `now`): their picks again, with those.
+    try:
+        await store.write_picks(version, trained.picks)
+        await store.write_also_borrowed(version, trained.also_borrowed)
+        await store.write_popular(version, trained.popular)
+        # Cards switched off while this ran: their picks must not come back with the new version. A switch-off from
+        # here on deletes in this version too (it is listed among the versions since `begin`).
+        for reader_id in await _switched_off(list(trained.picks)):
+            await store.forget_reader(reader_id)
+        await store.publish(version)
+    except BaseException:
+        await store.delete_version(version)  # a failed run leaves no version of picks behind
+        raise
+    # Readers who borrowed, or switched their picks, while this trained (the loans it read ended about `now`):
+    # their picks again, as they are now (a refresh deletes the picks of a card switched off).
     borrowed_since = await Loan.filter(checked_out_at__gte=now, reader_id__not_isnull=True).values_list(
         "reader_id", flat=True
     )
-    for borrower in set(cast("list[int]", borrowed_since)):
-        await queue.enqueue_recommendation_refresh(borrower)
+    switched_since = await RecommendationSetting.filter(changed_at__gte=now).values_list("reader_id", flat=True)
+    for reader_id in sorted(set(cast("list[int]", borrowed_since)) | set(cast("list[int]", switched_since))):
+        await queue.enqueue_recommendation_refresh(reader_id)
     log.info(
         "trained on %d loans: picks for %d readers, %d records",
         len(data.log),
@@ -188,12 +255,16 @@ async def refresh_reader(store: PickStore, models: ModelCache, reader_id: int) -
     if not await personal_on_id(reader_id):
         await store.forget_reader(reader_id)
         return False
-    loaded = await models.model(store)
-    if loaded is None:
+    for _ in range(2):  # a training run may flip the version served while this computed: then once again
+        loaded = await models.model(store)
+        if loaded is None:
+            return False
+        version, model = loaded
+        picks = await _picks_now(model, reader_id)
+        if await store.write_reader_picks(version, reader_id, picks):
+            break
+    else:
         return False
-    version, model = loaded
-    picks = await _picks_now(model, reader_id)
-    await store.write_picks(version, {reader_id: picks})
     if not await personal_on_id(reader_id):  # switched off meanwhile: what was just written goes too
         await store.forget_reader(reader_id)
         return False

@@ -45,6 +45,7 @@ class Reader(Model):
     home_library: fields.ForeignKeyNullableRelation[Library] = fields.ForeignKeyField(
         "models.Library", related_name="home_readers", null=True, on_delete=fields.SET_NULL
     )
+    home_library_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -169,7 +169,7 @@ async def add_child(
             birth_month=birth_month,
             guardian=guardian,
             guardian_consent_at=now,
-            home_library_id=guardian.home_library_id,  # type: ignore[attr-defined]
+            home_library_id=guardian.home_library_id,
         )
 
 

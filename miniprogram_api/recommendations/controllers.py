@@ -53,7 +53,13 @@ class RecommendationController(Controller):
         """Books for me, each with why: my personal picks, or what is popular lately when they are off or not ready;
         never what I have on loan or in my kept reading history."""
         found = await serving.recommendations_for(
-            holder, PickStore(deps.redis), deps.clock.now(), available_at=library, limit=limit, offset=offset
+            holder,
+            PickStore(deps.redis),
+            deps.clock.now(),
+            lists=deps.popular_lists,
+            available_at=library,
+            limit=limit,
+            offset=offset,
         )
         hits = await search.availability([r.record for r in found.items], None, None)
         language = language_of(request)

@@ -17,6 +17,7 @@ HAND_WRITTEN_INDEXES = {
     "record_search_clc",
     "record_title_without_isbn",
     "reader_name_prefix",
+    "loan_checked_out_at",
 }
 
 

@@ -9,16 +9,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from arq import create_pool
+from arq import Retry, create_pool
 from arq.connections import RedisSettings
 
 from backend.accounts.models import Reader, ReaderType, StaffRole, StaffUser
 from backend.catalog.models import Copy, Record
 from backend.circulation import services as circulation
 from backend.network.models import Library
+from entrypoints import worker
 from entrypoints.queue import QUEUE, ArqJobs, recommendation_refresh_job_id
-from recommendations.store import PickStore
-from recommendations.training import load_training_data, run_training
+from recommendations.blend import Model
+from recommendations.reasons import Pick, Reason, ReasonKind
+from recommendations.store import ModelCache, PickStore, unpack_model
+from recommendations.training import TRAINING_LOCK_SECONDS, load_training_data, refresh_reader, run_training
 from tests.integration.circulation.lending import lend
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
 from tests.integration.service import BUS, NETWORK_TIME, Service
@@ -153,6 +156,37 @@ async def test_after_training_a_reader_who_borrowed_a_book_gets_a_pick_whose_rea
     also = await service.client.get(f"/records/{shelf.id('三体')}/also-borrowed")
     assert shelf.id("球状闪电") in [record["id"] for record in also.json()["items"]]
     assert (await service.client.get("/records/999999/also-borrowed")).status_code == 404
+
+
+async def test_a_pair_two_readers_borrowed_is_a_personal_pick_and_public_only_once_five_readers_did(
+    service: Service, shelf: Shelf
+) -> None:
+    await _readers_who_read_science_fiction(shelf)
+    for n in range(2):
+        pair = await Reader.create(card_number=f"8200000{n:05d}")
+        await shelf.lend(pair, "人生", 12)
+        await shelf.lend(pair, "小王子", 11)
+    logged_in = await login_reader(service, "openid-reader")
+    reader = await _reader_of(logged_in)
+    for days_ago, title in [(9, "人生"), (8, "活着"), (7, "平凡的世界")]:
+        await shelf.lend(reader, title, days_ago)
+
+    await _train(service)
+    page = await _recommendations(service, logged_in)
+    also = await service.client.get(f"/records/{shelf.id('人生')}/also-borrowed")
+
+    prince = next(item for item in page["items"] if item["record"]["id"] == shelf.id("小王子"))
+    assert prince["reason"]["kind"] == "borrowed" and prince["reason"]["record_id"] == shelf.id("人生")
+    assert also.status_code == 200 and also.json()["items"] == []  # two readers: each could be told apart by it
+
+    for n in range(2, 5):
+        pair = await Reader.create(card_number=f"8200000{n:05d}")
+        await shelf.lend(pair, "人生", 12)
+        await shelf.lend(pair, "小王子", 11)
+    await _train(service)
+    also = await service.client.get(f"/records/{shelf.id('人生')}/also-borrowed")
+
+    assert [record["id"] for record in also.json()["items"]] == [shelf.id("小王子")]
 
 
 async def test_switching_personal_picks_off_deletes_the_profile_and_leaves_only_popular_lists(
@@ -308,3 +342,183 @@ async def test_shuxiang_recs_train_trains_and_serves_a_new_version(service: Serv
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert "trained: picks for 16 readers" in finished.stdout
     assert await PickStore(service.redis).also_borrowed(shelf.id("三体"))
+
+
+async def _keys_of(service: Service, version: str) -> list[bytes]:
+    return [key async for key in service.redis.scan_iter(match=f"recs:{version}:*")]
+
+
+async def test_the_stored_model_keeps_no_readers_history(service: Service, shelf: Shelf) -> None:
+    await _readers_who_read_science_fiction(shelf)
+    store = PickStore(service.redis)
+
+    await _train(service)
+    version = await store.current()
+    assert version is not None
+    blob = await store.model_blob(version)
+    assert blob is not None
+    model = unpack_model(blob)
+
+    assert model.histories == {}
+    assert model.recommend(model.history_from([(str(shelf.id("三体")), 0.0)]))  # serving rebuilds one when needed
+
+
+class _FailingStore(PickStore):
+    """Redis that fails a training run half way through writing its version."""
+
+    async def write_popular(self, version: str, lists: object) -> None:
+        raise RuntimeError("the run dies here")
+
+
+async def test_a_failed_training_run_leaves_no_version_and_a_switch_off_reaches_a_version_left_behind(
+    service: Service, shelf: Shelf
+) -> None:
+    await _readers_who_read_science_fiction(shelf)
+    logged_in = await login_reader(service, "openid-reader")
+    reader = await _reader_of(logged_in)
+    for days_ago, title in [(9, "三体"), (8, "流浪地球"), (7, "银河帝国")]:
+        await shelf.lend(reader, title, days_ago)
+    store = PickStore(service.redis)
+    await _train(service)
+    served = await store.current()
+
+    with pytest.raises(RuntimeError):
+        await run_training(_FailingStore(service.redis), ArqJobs(service.redis), datetime.now(UTC))
+    assert await store.versions() == {served}
+    # A run killed outright (no clean-up at all) leaves its version: a switch-off still deletes the picks in it.
+    killed = await store.begin(b"")
+    await store.write_picks(killed, {reader.id: [Pick("1", 1.0, Reason(ReasonKind.POPULAR))]})
+    await service.client.put("/readers/me/recommendation-settings", json={"personal": False}, headers=logged_in.headers)
+    assert not [key for key in await _keys_of(service, killed) if b":picks:" in key]
+    # and the next run deletes the whole version.
+    await _train(service)
+    assert await store.versions() == {await store.current()}
+    assert await _keys_of(service, killed) == []
+    assert await _keys_of(service, str(served)) == []
+
+
+class _StaleModels(ModelCache):
+    """A refresh that read the version served just before a training run flipped it."""
+
+    def __init__(self, stale: tuple[str, Model]) -> None:
+        super().__init__()
+        self._stale: tuple[str, Model] | None = stale
+
+    async def model(self, store: PickStore) -> tuple[str, Model] | None:
+        if self._stale is not None:
+            stale, self._stale = self._stale, None
+            return stale
+        return await super().model(store)
+
+
+async def test_a_refresh_that_read_the_version_before_a_flip_writes_nothing_into_the_deleted_version(
+    service: Service, shelf: Shelf
+) -> None:
+    await _readers_who_read_science_fiction(shelf)
+    reader = await Reader.create(card_number="830000000001")
+    await shelf.lend(reader, "三体", 1)
+    store = PickStore(service.redis)
+    await _train(service)
+    before = await ModelCache().model(store)
+    assert before is not None
+    await _train(service)
+    assert await _keys_of(service, before[0]) == []
+
+    assert await refresh_reader(store, _StaleModels(before), reader.id)
+
+    assert await _keys_of(service, before[0]) == []  # nothing left behind where no deletion will ever come
+    assert await store.picks(reader.id)
+
+
+async def test_a_second_training_run_does_not_start_while_one_holds_the_lock(service: Service, shelf: Shelf) -> None:
+    await _readers_who_read_science_fiction(shelf)
+    store = PickStore(service.redis)
+    assert await store.lock_training("the nightly run", TRAINING_LOCK_SECONDS)
+
+    assert await _train(service) == 0
+    assert await store.current() is None
+
+    await store.unlock_training("the nightly run")
+    assert await _train(service) > 0
+
+
+async def test_a_reader_who_switched_picks_on_while_training_ran_gets_a_refresh_queued(
+    service: Service, shelf: Shelf
+) -> None:
+    await _readers_who_read_science_fiction(shelf)
+    logged_in = await login_reader(service, "openid-reader")
+    reader = await _reader_of(logged_in)
+    started = datetime.now(UTC)
+    await service.client.put("/readers/me/recommendation-settings", json={"personal": True}, headers=logged_in.headers)
+    await service.redis.delete(f"arq:job:{recommendation_refresh_job_id(reader.id)}")
+    await service.redis.delete(QUEUE)
+
+    await run_training(PickStore(service.redis), ArqJobs(service.redis), started)
+
+    assert await service.redis.zscore(QUEUE, recommendation_refresh_job_id(reader.id)) is not None
+
+
+async def test_cards_without_personal_picks_get_the_trained_popular_list_not_a_count_per_request(
+    service: Service, shelf: Shelf
+) -> None:
+    await _readers_who_read_science_fiction(shelf)
+    await _train(service)
+    for n in range(12):  # after the training: the count in PostgreSQL would put 人生 first
+        await shelf.lend(await Reader.create(card_number=f"8400000{n:05d}"), "人生", 0.01)
+    newcomer = await login_reader(service, "openid-newcomer")
+
+    page = await _recommendations(service, newcomer)
+
+    assert page["personal"] is False
+    assert [item["record"]["id"] for item in page["items"]][:2] == [shelf.id("平凡的世界"), shelf.id("活着")]
+    # Without a model in Redis, the count in PostgreSQL, kept a minute for every process.
+    await service.redis.flushdb()
+    counted = await _recommendations(service, newcomer)
+    assert counted["items"][0]["record"]["id"] == shelf.id("人生")
+    assert await PickStore(service.redis).counted_popular("network")
+
+
+async def test_a_checkout_during_the_readers_running_refresh_runs_it_again(service: Service, shelf: Shelf) -> None:
+    await _readers_who_read_science_fiction(shelf)
+    reader = await Reader.create(card_number="850000000001")
+    await _train(service)
+    jobs = ArqJobs(service.redis)
+
+    class CheckoutMeanwhile(ModelCache):
+        async def model(self, store: PickStore) -> tuple[str, Model] | None:
+            await jobs.enqueue_recommendation_refresh(reader.id)  # arq queues nothing: this job's id is running
+            return await super().model(store)
+
+    ctx = {"deps": service.app.state.deps, "job_try": 1, "recommendation_models": CheckoutMeanwhile()}
+    with pytest.raises(Retry):
+        await worker.refresh_recommendations(ctx, reader.id)
+    ctx["recommendation_models"] = ModelCache()
+    assert await worker.refresh_recommendations(ctx, reader.id) == 1  # nothing new since: done
+
+
+async def test_a_model_stored_in_another_format_is_no_model(service: Service, shelf: Shelf) -> None:
+    await _readers_who_read_science_fiction(shelf)
+    reader = await Reader.create(card_number="860000000001")
+    store = PickStore(service.redis)
+    await _train(service)
+    version = await store.current()
+    await service.redis.set(f"recs:{version}:model", b"shuxiang-recs-model:1\n" + b"x" * 10)
+
+    assert await ModelCache().model(store) is None
+    assert await refresh_reader(store, ModelCache(), reader.id) is False
+
+
+async def test_removing_a_childs_card_deletes_its_picks(service: Service, shelf: Shelf) -> None:
+    await _readers_who_read_science_fiction(shelf)
+    guardian = await login_reader(service, "openid-guardian")
+    created = (await service.client.post("/readers/me/children", json=CHILD, headers=guardian.headers)).json()
+    child_path = f"/readers/me/children/{created['id']}"
+    await service.client.put(f"{child_path}/recommendation-settings", json={"personal": True}, headers=guardian.headers)
+    store = PickStore(service.redis)
+    await _train(service)
+    await store.write_picks(str(await store.current()), {created["id"]: [Pick("1", 1.0, Reason(ReasonKind.POPULAR))]})
+
+    removed = await service.client.delete(child_path, headers=guardian.headers)
+
+    assert removed.status_code == 204, removed.text
+    assert await store.picks(created["id"]) is None

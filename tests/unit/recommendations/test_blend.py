@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommendations.blend import RECENT, SHIPPED, Blend, Model, train
+from recommendations.blend import CO_BORROW, RECENT, SHIPPED, Blend, Model, TrainingSettings, train
 from recommendations.data import Item, LoanLog, days_of
 from recommendations.evaluation import evaluate
 from recommendations.reasons import ReasonKind
@@ -81,9 +81,11 @@ def test_neighbours_computed_in_small_blocks_equal_those_computed_at_once() -> N
     assert matrix.sum(axis=1).max() == 5  # the cap per reader holds
     at_once = co_borrow_neighbours(matrix, neighbours=10)
     in_blocks = co_borrow_neighbours(matrix, neighbours=10, max_pairs_per_block=50)
-    difference = abs(at_once - in_blocks)
+    difference = abs(at_once.similarity - in_blocks.similarity)
     assert isinstance(difference, sp.spmatrix | sp.sparray) and difference.max() == pytest.approx(0)
-    assert (np.diff(at_once.indptr) <= 10).all()
+    assert (np.diff(at_once.similarity.indptr) <= 10).all()
+    assert (at_once.similarity.indices == in_blocks.similarity.indices).all()
+    assert (at_once.support == in_blocks.support).all()
 
 
 def test_items_are_described_by_class_prefixes_authors_and_title_words() -> None:
@@ -96,3 +98,48 @@ def test_items_are_described_by_class_prefixes_authors_and_title_words() -> None
     assert {feature for kind, feature, _ in features if kind == "title_word"} == {"红楼梦", "研究"}
     english = item_features(Item(title="The Waste Land"))
     assert [feature for _, feature, _ in english] == ["waste", "land"]
+
+
+def pair_borrowed_by(readers: int) -> Model:
+    """`readers` readers who borrowed both "rare" and "secret"; ten who borrowed "other" (the popular book)."""
+    rows = [(f"pair{n}", item, START + n) for n in range(readers) for item in ("rare", "secret")]
+    rows += [(f"crowd{n}", "other", START + n) for n in range(10)]
+    return train(LoanLog.from_rows(rows), {}, {}, START + 30)
+
+
+def test_a_pair_two_readers_borrowed_is_a_personal_pick_but_not_shown_as_also_borrowed() -> None:
+    model = pair_borrowed_by(2)
+    history = model.history_from([("rare", START + 20)])
+
+    picks = model.recommend(history, Blend.alone(CO_BORROW), 10)
+
+    assert [pick.item for pick in picks] == ["secret"]
+    assert picks[0].reason.kind is ReasonKind.BORROWED and picks[0].reason.record == "rare"
+    assert model.settings.public_min_co_borrowers == 5
+    assert model.also_borrowed("rare") == [] and model.also_borrowed("secret") == []
+
+
+def test_a_pair_five_readers_borrowed_is_shown_as_also_borrowed() -> None:
+    assert pair_borrowed_by(4).also_borrowed("rare") == []
+    assert pair_borrowed_by(5).also_borrowed("rare") == ["secret"]
+    assert pair_borrowed_by(5).also_borrowed("secret") == ["rare"]
+
+
+def test_the_public_minimum_is_a_setting() -> None:
+    rows = [(f"pair{n}", item, START + n) for n in range(2) for item in ("rare", "secret")]
+    model = train(LoanLog.from_rows(rows), {}, {}, START + 30, TrainingSettings(public_min_co_borrowers=2))
+    assert model.also_borrowed("rare") == ["secret"]
+
+
+def test_support_counts_distinct_readers_within_each_readers_cap() -> None:
+    rows = [("a", "x", START), ("a", "y", START + 1), ("a", "x", START + 2)]  # borrowed x again: still one reader
+    rows += [("b", "x", START), ("b", "y", START + 1)]
+    rows += [("c", "y", START), ("c", "z", START + 1), ("c", "x", START + 2)]  # x and z newest: y beyond the cap
+    log = LoanLog.from_rows(rows)
+    neighbours = co_borrow_neighbours(reader_item_matrix(log, max_items_per_reader=2), neighbours=10)
+    x, y, z = (log.item_keys.index(key) for key in ("x", "y", "z"))
+
+    positions, similarity, support = neighbours.of(x)
+
+    assert dict(zip(positions.tolist(), support.tolist(), strict=True)) == {y: 2, z: 1}
+    assert similarity[positions.tolist().index(y)] == pytest.approx(2 / np.sqrt(3 * 2))
