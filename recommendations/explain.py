@@ -27,6 +27,13 @@ def render(reason: Reason, titles: Mapping[int, str], language: str) -> str:
     return "Recommended" if en else "推荐"
 
 
+def render_arrival(reason: Reason | None, titles: Mapping[int, str], language: str) -> str:
+    """The sentence under a new arrival: why it matches the reader's reading, or only that it is new."""
+    if reason is None:
+        return "New at your library" if language == "en" else "新到馆"
+    return render(reason, titles, language)
+
+
 def _popular_recently(segment: tuple[str, str] | None, en: bool) -> str:
     if segment is not None and segment[0] == "library":
         return "Popular lately at your library" if en else "本馆近期热门"

@@ -382,6 +382,14 @@ class _ContentReaderScores:
             return Reason(ReasonKind.POPULAR_RECENTLY)
         feature = int(row.indices[int(np.argmax(contributions))])
         kind, shown = self.content.kinds[feature], self.content.shown[feature]
+        if kind == "subject":
+            # Over a few books, I, I2, ..., I247.5 are often shared by the same books and weigh the same: name the
+            # most specific of the tied classes, since "I" says nothing.
+            tied = row.indices[np.isclose(contributions, contributions.max())]
+            shown = max(
+                (self.content.shown[int(f)] for f in tied if self.content.kinds[int(f)] == "subject"),
+                key=lambda code: (len(code), code),
+            )
         if kind == "author":
             return Reason(ReasonKind.SAME_AUTHOR, author=shown)
         if kind == "subject":

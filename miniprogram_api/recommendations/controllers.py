@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, put
 from litestar.di import Provide
+from litestar.params import Parameter
 
 from backend.accounts.errors import ChildNotFound, ReaderOnly, TokenExpired, TokenInvalid
 from backend.accounts.models import Reader
@@ -21,16 +22,19 @@ from miniprogram_api.errors import language_of, problems
 from miniprogram_api.network.schemas import CODE_PATTERN
 from miniprogram_api.recommendations.schemas import (
     AlsoBorrowedPage,
+    ArrivalOut,
+    ArrivalPage,
     RecommendationOut,
     RecommendationPage,
     RecommendationSettingsIn,
     RecommendationSettingsOut,
 )
 from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId, matching_param, next_offset
-from recommendations import consent, serving
+from recommendations import arrivals, consent, serving
 from recommendations.store import PickStore
 
 _HOLDER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly, ChildNotFound)
+ArrivalDays = Annotated[int, Parameter(ge=1, le=90, description="Copies added in the last this many days, 1 to 90")]
 AvailableAt = Annotated[str | None, matching_param(CODE_PATTERN, "Only books on this library's shelves now")]
 
 
@@ -65,6 +69,31 @@ class RecommendationController(Controller):
         language = language_of(request)
         items = [RecommendationOut.of(hit, r, found.titles, language) for hit, r in zip(hits, found.items, strict=True)]
         return RecommendationPage(
+            items=items,
+            total=found.total,
+            limit=limit,
+            offset=offset,
+            next_offset=next_offset(found.total, limit, offset),
+            personal=found.personal,
+        )
+
+    @get("/new-arrivals", responses=problems(*_HOLDER))
+    async def new_arrivals(
+        self,
+        deps: Dependencies,
+        holder: Reader,
+        request: Request[Any, Any, Any],
+        days: ArrivalDays = 30,
+        limit: ReaderLimit = 20,
+        offset: Offset = 0,
+    ) -> ArrivalPage:
+        """New arrivals at my libraries: books added lately at my home library and where I borrowed this year, the
+        ones like what I read first (each with why), newest first when my personal picks are off."""
+        found = await arrivals.new_arrivals_for(holder, deps.clock.now(), days=days, limit=limit, offset=offset)
+        hits = await search.availability([a.record for a in found.items], None, None)
+        language = language_of(request)
+        items = [ArrivalOut.of(hit, a, found.titles, language) for hit, a in zip(hits, found.items, strict=True)]
+        return ArrivalPage(
             items=items,
             total=found.total,
             limit=limit,
