@@ -9,7 +9,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from backend.accounts.errors import StaffOnly, TokenExpired, TokenInvalid
+from backend.accounts.errors import ChildNotFound, ReaderOnly, StaffOnly, TokenExpired, TokenInvalid
 from backend.accounts.models import Reader, StaffUser
 from backend.accounts.services import get_child, reader_for
 from backend.accounts.staff import staff_for
@@ -61,6 +61,10 @@ async def provide_staff(request: Request[Any, Any, Any], deps: Dependencies) -> 
 
 STAFF_PROBLEMS = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 """What every staff operation can answer before its handler runs (`provide_staff`): list them in its problems."""
+READER_PROBLEMS = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
+"""The same for a reader's operation (`provide_reader`)."""
+HOLDER_PROBLEMS = (*READER_PROBLEMS, ChildNotFound)
+"""The same for an operation on my card or a child's (`provide_child` answers `child_not_found` for anyone else's)."""
 
 
 DEPENDENCIES = {

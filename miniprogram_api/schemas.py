@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 import msgspec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
@@ -116,8 +116,11 @@ class Page(msgspec.Struct, Generic[T]):
     """The `offset` of the next page; null on the last one."""
 
     @classmethod
-    def of(cls, items: list[T], total: int, limit: int, offset: int) -> Page[T]:
-        return cls(items, total, limit, offset, next_offset(total, limit, offset))
+    def of(cls, items: list[T], total: int, limit: int, offset: int, **extra: Any) -> Self:
+        """The page, its `next_offset` worked out; `extra`: the fields a subclass adds (whether picks are personal)."""
+        # By name: a subclass adding fields takes them as keywords only.
+        following = next_offset(total, limit, offset)
+        return cls(items=items, total=total, limit=limit, offset=offset, next_offset=following, **extra)
 
 
 def next_offset(total: int, limit: int, offset: int) -> int | None:

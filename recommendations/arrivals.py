@@ -4,7 +4,6 @@ scoring over my loans), or newest first when personal picks are off or I have bo
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -16,6 +15,7 @@ from backend.accounts.models import Reader
 from backend.catalog.models import CopyStatus, Record
 from backend.circulation.models import Loan
 from backend.network.models import Library
+from backend.paging import page_of
 from recommendations.consent import personal_on
 from recommendations.data import Days, Item, LoanLog, days_of
 from recommendations.explain import cited_records
@@ -78,7 +78,7 @@ async def new_arrivals_for(reader: Reader, now: datetime, *, days: int, limit: i
     if personal:
         ranked = await _by_interest(loans, [record_id for record_id, _ in ranked])
         personal = any(reason is not None for _, reason in ranked)
-    page = ranked[offset : offset + limit]
+    page, total = page_of(ranked, limit, offset)
     by_record = {int(row["record_id"]): row for row in rows}
     records = {r.id: r for r in await Record.filter(id__in=[record_id for record_id, _ in page])}
     shown_libraries = {lib for record_id, _ in page for lib in by_record[record_id]["libraries"]}
@@ -95,7 +95,7 @@ async def new_arrivals_for(reader: Reader, now: datetime, *, days: int, limit: i
     ]
     cited = cited_records([item.reason for item in items if item.reason is not None])
     titles = dict(await Record.filter(id__in=cited).values_list("id", "title")) if cited else {}
-    return Arrivals(items, len(ranked), personal, titles)
+    return Arrivals(items, total, personal, titles)
 
 
 async def _own_loans(reader: Reader) -> list[tuple[int, datetime]]:
@@ -168,11 +168,4 @@ async def _items_of(record_ids: list[int]) -> dict[int, Item]:
     rows = await connections.get("default").execute_query_dict(
         "SELECT id, title, authors, clc_class, year FROM record WHERE id = ANY($1::int[])", [record_ids]
     )
-    items = {}
-    for record in rows:
-        authors = record["authors"]
-        if isinstance(authors, str):
-            authors = json.loads(authors)
-        names = ";".join(a.get("name", "") for a in authors if isinstance(a, dict))
-        items[int(record["id"])] = Item(record["title"], names, record["clc_class"], record["year"])
-    return items
+    return {int(record["id"]): Item.of_record(record) for record in rows}

@@ -6,9 +6,11 @@ either.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +39,15 @@ class Item:
     author: str = ""  # one name, or several separated by ";"
     classes: str = ""  # a CLC number or a genre, several separated by ";"
     year: int | None = None
+
+    @classmethod
+    def of_record(cls, row: Mapping[str, Any]) -> Item:
+        """A catalogue record's row (title, authors, clc_class, year) as the content source reads it."""
+        authors = row["authors"]
+        if isinstance(authors, str):  # jsonb as text, depending on the driver's codecs
+            authors = json.loads(authors)
+        names = ";".join(a.get("name", "") for a in authors if isinstance(a, dict))
+        return cls(row["title"], names, row["clc_class"], row["year"])
 
 
 @dataclass(frozen=True, slots=True)

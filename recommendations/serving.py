@@ -17,6 +17,7 @@ from backend.catalog.errors import RecordNotFound
 from backend.catalog.models import Copy, CopyStatus, Record
 from backend.circulation.models import Loan, ReaderCategory
 from backend.network.services import get_library
+from backend.paging import page_of
 from recommendations.consent import personal_on
 from recommendations.explain import cited_records
 from recommendations.reasons import Pick, Reason, ReasonKind
@@ -89,12 +90,12 @@ async def recommendations_for(
     candidates = [pick for pick in picks if int(pick.item) not in own]
     kept = await _still_lendable([int(pick.item) for pick in candidates], library)
     candidates = [pick for pick in candidates if int(pick.item) in kept]
-    page = candidates[offset : offset + limit]
+    page, total = page_of(candidates, limit, offset)
     records = {r.id: r for r in await Record.filter(id__in=[int(pick.item) for pick in page])}
     cited = cited_records([pick.reason for pick in page])
     titles = dict(await Record.filter(id__in=cited).values_list("id", "title")) if cited else {}
     items = [Recommended(records[int(pick.item)], pick.reason) for pick in page if int(pick.item) in records]
-    return Recommendations(items, len(candidates), personal, titles)
+    return Recommendations(items, total, personal, titles)
 
 
 async def also_borrowed(store: PickStore, record_id: int, *, limit: int, offset: int) -> tuple[list[Record], int]:
@@ -104,9 +105,9 @@ async def also_borrowed(store: PickStore, record_id: int, *, limit: int, offset:
     neighbours = await store.also_borrowed(record_id)
     kept = await _still_lendable(neighbours, None)
     listed = [other for other in neighbours if other in kept]
-    page = listed[offset : offset + limit]
+    page, total = page_of(listed, limit, offset)
     records = {r.id: r for r in await Record.filter(id__in=page)}
-    return [records[other] for other in page if other in records], len(listed)
+    return [records[other] for other in page if other in records], total
 
 
 async def _still_lendable(record_ids: list[int], available_at: int | None) -> set[int]:

@@ -25,7 +25,7 @@ import logging
 import pickle
 import uuid
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import msgspec
 from redis.asyncio import Redis
@@ -275,9 +275,5 @@ def unpack_model(blob: bytes) -> Model:
     model = pickle.loads(zlib.decompress(blob[len(_MODEL_HEADER) :]))
     if not isinstance(model, Model):
         raise TypeError("the stored model is not a recommendations Model")
+    model.history_from([])  # builds its key index now, once, before threads score with it at the same time
     return model
-
-
-def record_ids(keys: Iterable[str]) -> list[int]:
-    """Item keys of the model (record ids as text) back to ids."""
-    return [int(key) for key in keys]

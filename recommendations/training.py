@@ -10,7 +10,7 @@ personal: no history, no co-borrow pair, no picks.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
@@ -127,13 +127,7 @@ async def load_training_data() -> TrainingData:
             reader = f"~{loan['id']}"  # anonymous: a reader of one loan, who co-borrows nothing
             segments[reader] = {CARD: _card_of(loan["reader_category"])}
         rows.append((reader, str(loan["record_id"]), _days(loan["checked_out_at"])))
-    items = {}
-    for record in await conn.execute_query_dict(_ITEMS):
-        authors = record["authors"]
-        if isinstance(authors, str):  # jsonb as text, depending on the driver's codecs
-            authors = json.loads(authors)
-        names = ";".join(a.get("name", "") for a in authors if isinstance(a, dict))
-        items[str(record["id"])] = Item(record["title"], names, record["clc_class"], record["year"])
+    items = {str(record["id"]): Item.of_record(record) for record in await conn.execute_query_dict(_ITEMS)}
     return TrainingData(
         LoanLog.from_rows(rows),
         items,
@@ -279,5 +273,10 @@ async def _picks_now(model: Model, reader_id: int) -> list[Pick]:
     )
     kind = await conn.execute_query_dict("SELECT reader_type FROM reader WHERE id = $1", [reader_id])
     segments = {CARD: CHILD if kind and kind[0]["reader_type"] == "child" else ADULT}
-    history = model.history_from([(str(row["record_id"]), _days(row["checked_out_at"])) for row in rows], segments)
-    return model.recommend(history, blend_for(segments), PICKS_PER_READER)
+    loans = [(str(row["record_id"]), _days(row["checked_out_at"])) for row in rows]
+    # Scoring is CPU work: in a thread, so the worker's other jobs (the notice sender) go on meanwhile.
+    return await asyncio.to_thread(_score, model, loans, segments)
+
+
+def _score(model: Model, loans: list[tuple[str, Days]], segments: dict[str, str]) -> list[Pick]:
+    return model.recommend(model.history_from(loans, segments), blend_for(segments), PICKS_PER_READER)

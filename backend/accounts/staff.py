@@ -27,7 +27,7 @@ from backend.accounts.errors import (
 from backend.accounts.models import AuthSession, StaffRole, StaffUser
 from backend.accounts.tokens import Principal, PrincipalKind, TokenPair, TokenPolicy, open_session
 from backend.network.models import Library, LibraryLevel
-from backend.network.services import in_scope, library_in_scope
+from backend.network.services import NETWORK_ROOT, in_scope, library_in_scope
 from backend.ratelimits import count
 
 # Argon2id with the library's defaults (RFC 9106 second recommended option).
@@ -88,6 +88,13 @@ async def staff_for(principal: Principal) -> StaffUser:
 def require_role(staff: StaffUser, minimum: StaffRole) -> None:
     if RANK[staff.role] < RANK[minimum]:
         raise RoleTooLow()
+
+
+def authority_scope(staff: StaffUser) -> str:
+    """The sub-tree a staff member acts on for the network's readers (a suspension, a reading list and its pushes):
+    the whole network for a network admin, else their library and what is below it (the central library's own
+    admin is not the network's)."""
+    return NETWORK_ROOT if staff.role is StaffRole.NETWORK_ADMIN else staff.library.path
 
 
 def managed_scope(staff: StaffUser) -> str:

@@ -21,7 +21,8 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from backend import paging
-from backend.accounts.models import Reader, StaffRole, StaffUser
+from backend.accounts.models import Reader, StaffUser
+from backend.accounts.staff import authority_scope
 from backend.booklists.errors import (
     BooklistAudienceInvalid,
     BooklistEmpty,
@@ -49,7 +50,7 @@ from backend.catalog.search import Hit, availability
 from backend.circulation.domain_events import LoanOpened
 from backend.network.errors import OutsideScope
 from backend.network.models import Library
-from backend.network.services import NETWORK_ROOT, get_library, in_scope, library_in_scope, nearest_libraries
+from backend.network.services import get_library, in_scope, library_in_scope, nearest_libraries
 
 MAX_RECORDS = 100
 """The most records a list holds: a monthly list is ten or twenty; a stage list for babies a few dozen."""
@@ -57,12 +58,6 @@ MAX_AGE_MONTHS = 18 * 12
 REPORT_DAYS = 30
 """A push is credited with the opens, holds and loans of its readers within this many days."""
 _BATCH = 1000
-
-
-def scope_of(staff: StaffUser) -> str:
-    """The sub-tree whose lists a staff member edits and whose readers they push to: a network admin's is every
-    library."""
-    return NETWORK_ROOT if staff.role is StaffRole.NETWORK_ADMIN else staff.library.path
 
 
 @dataclass(slots=True)
@@ -133,7 +128,7 @@ async def view(booklist: Booklist) -> BooklistView:
 
 
 async def _audience_libraries(staff: StaffUser, codes: list[str], owner: Library) -> list[Library]:
-    scope = scope_of(staff)
+    scope = authority_scope(staff)
     chosen = [await library_in_scope(code, scope) for code in dict.fromkeys(codes)]
     return chosen or [owner]
 
@@ -141,7 +136,7 @@ async def _audience_libraries(staff: StaffUser, codes: list[str], owner: Library
 async def create(staff: StaffUser, owner_code: str | None, draft: BooklistDraft, now: datetime) -> BooklistView:
     """A draft list owned by one of my libraries (mine by default), for audience libraries of my scope."""
     draft.check()
-    owner = await library_in_scope(owner_code or staff.library.code, scope_of(staff))
+    owner = await library_in_scope(owner_code or staff.library.code, authority_scope(staff))
     libraries = await _audience_libraries(staff, draft.library_codes, owner)
     async with in_transaction():
         booklist = await Booklist.create(
@@ -165,7 +160,7 @@ async def staff_booklist(staff: StaffUser, booklist_id: int) -> Booklist:
     booklist = await Booklist.get_or_none(id=booklist_id).select_related("library")
     if booklist is None:
         raise BooklistNotFound()
-    if not in_scope(booklist.library, scope_of(staff)):
+    if not in_scope(booklist.library, authority_scope(staff)):
         raise OutsideScope()
     return booklist
 
@@ -287,7 +282,7 @@ async def staff_lists(
     staff: StaffUser, status: BooklistStatus | None, *, limit: int, offset: int
 ) -> tuple[list[BooklistView], int]:
     """The lists owned by my libraries and below, most recently changed first."""
-    lists = Booklist.filter(library__path__startswith=scope_of(staff))
+    lists = Booklist.filter(library__path__startswith=authority_scope(staff))
     if status is not None:
         lists = lists.filter(status=status)
     found, total = await paging.page(lists.order_by("-updated_at", "-id").select_related("library"), limit, offset)
@@ -415,7 +410,7 @@ async def push_audience(staff: StaffUser, booklist_id: int, today: date) -> tupl
         raise BooklistNotFound()
     if booklist.status is not BooklistStatus.PUBLISHED:
         raise BooklistNotPublished()
-    scope = scope_of(staff)
+    scope = authority_scope(staff)
     prefixes = set()
     for meant in await BooklistLibrary.filter(booklist_id=booklist_id).select_related("library"):
         if meant.library.path.startswith(scope):
@@ -489,7 +484,7 @@ async def pushes(staff: StaffUser, booklist_id: int, *, limit: int, offset: int)
     """A list's pushes made by my libraries and below, newest first."""
     if not await Booklist.exists(id=booklist_id):
         raise BooklistNotFound()
-    found = BooklistPush.filter(booklist_id=booklist_id, library__path__startswith=scope_of(staff))
+    found = BooklistPush.filter(booklist_id=booklist_id, library__path__startswith=authority_scope(staff))
     return await paging.page(found.order_by("-pushed_at", "-id"), limit, offset)
 
 
@@ -498,7 +493,7 @@ async def staff_push(staff: StaffUser, booklist_id: int, push_id: int) -> Bookli
     push = await BooklistPush.get_or_none(id=push_id, booklist_id=booklist_id).select_related("library")
     if push is None:
         raise BooklistPushNotFound()
-    if not in_scope(push.library, scope_of(staff)):
+    if not in_scope(push.library, authority_scope(staff)):
         raise OutsideScope()
     return push
 

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from tortoise.transactions import in_transaction
 
+from backend import paging
 from backend.accounts.models import StaffUser
 from backend.catalog.errors import (
     ImportFailed,
@@ -120,8 +121,7 @@ async def get_import(staff: StaffUser, import_id: int) -> ImportJob:
 async def list_imports(staff: StaffUser, *, limit: int, offset: int) -> tuple[list[ImportJob], int]:
     """The imports of the libraries in the staff member's scope, newest first, and how many there are."""
     jobs = ImportJob.filter(library__path__startswith=staff.library.path)
-    page = await jobs.order_by("-id").offset(offset).limit(limit).select_related("library", "staff")
-    return list(page), await jobs.count()
+    return await paging.page(jobs.order_by("-id").select_related("library", "staff"), limit, offset)
 
 
 async def list_problems(
@@ -129,8 +129,7 @@ async def list_problems(
 ) -> tuple[list[ImportJobProblem], int]:
     """The problems kept of an import so far, in the order of the file, and how many are kept."""
     job = await get_import(staff, import_id)
-    problems = ImportJobProblem.filter(job_id=job.id)
-    return list(await problems.order_by("position", "id").offset(offset).limit(limit)), await problems.count()
+    return await paging.page(ImportJobProblem.filter(job_id=job.id).order_by("position", "id"), limit, offset)
 
 
 async def problems_csv(staff: StaffUser, import_id: int) -> str:

@@ -13,11 +13,10 @@ from typing import Protocol
 
 from backend.accounts.models import Reader, StaffRole, StaffUser
 from backend.accounts.services import reader_by_card_number
-from backend.accounts.staff import RANK, require_role
+from backend.accounts.staff import RANK, authority_scope, require_role
 from backend.circulation.errors import SuspensionNotFound, SuspensionSetAbove
 from backend.circulation.models import CreditEvent, CreditReason, Suspension, SuspensionKind
 from backend.circulation.standing import Standing
-from backend.network.services import NETWORK_ROOT
 
 
 class CreditCheck(Protocol):
@@ -49,12 +48,6 @@ async def adjust(staff: StaffUser, card_number: str, points: int, note: str, now
     )
 
 
-def _authority(staff: StaffUser) -> str:
-    """The scope a suspension is set at and lifted from: the whole network for a network admin, else the staff
-    member's library and what is below it (the central library's own admin is not the network's)."""
-    return NETWORK_ROOT if staff.role is StaffRole.NETWORK_ADMIN else staff.library.path
-
-
 async def suspend(
     staff: StaffUser, card_number: str, kind: SuspensionKind, reason: str, until: datetime | None, now: datetime
 ) -> Suspension:
@@ -68,20 +61,22 @@ async def suspend(
         starts_at=now,
         ends_at=until,
         staff=staff,
-        scope_path=_authority(staff),
+        scope_path=authority_scope(staff),
     )
 
 
 def may_lift(staff: StaffUser, suspension: Suspension) -> bool:
     """Whether `lift` would lift this suspension for this staff member (shown at the desk before they try)."""
-    return RANK[staff.role] >= RANK[StaffRole.LIBRARY_ADMIN] and suspension.scope_path.startswith(_authority(staff))
+    return RANK[staff.role] >= RANK[StaffRole.LIBRARY_ADMIN] and suspension.scope_path.startswith(
+        authority_scope(staff)
+    )
 
 
 async def lift(staff: StaffUser, suspension_id: int, now: datetime) -> None:
     """Lift a suspension set at the staff member's level or below: a county library's admin lifts its own and its
     branches', never one the network set."""
     require_role(staff, StaffRole.LIBRARY_ADMIN)
-    authority = _authority(staff)
+    authority = authority_scope(staff)
     lifted = await Suspension.filter(id=suspension_id, lifted_at__isnull=True, scope_path__startswith=authority).update(
         lifted_at=now
     )

@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from backend import paging
 from backend.network import geo, hours
 from backend.network.errors import InvalidParent, LibraryCodeTaken, LibraryNotFound, OutsideScope
 from backend.network.models import Library, LibraryLevel, LibraryService
@@ -115,10 +116,9 @@ async def list_libraries(
         # libraries, and only their hours are read before the page itself.
         candidates = await qs.order_by("path").values_list("id", "opening_hours", "timezone")
         open_ids = [id_ for id_, weekly, timezone in candidates if hours.is_open(weekly, open_at, timezone)]
-        page = Library.filter(id__in=open_ids[offset : offset + limit]).select_related("parent")
-        return await page.order_by("path"), len(open_ids)
-    total = await qs.count()
-    return await qs.order_by("path").offset(offset).limit(limit), total
+        ids, total = paging.page_of(open_ids, limit, offset)
+        return await Library.filter(id__in=ids).select_related("parent").order_by("path"), total
+    return await paging.page(qs.order_by("path"), limit, offset)
 
 
 async def nearest_libraries(

@@ -15,13 +15,9 @@ from backend.accounts.errors import (
     InvalidBirthMonth,
     InvalidName,
     PhoneNotBound,
-    ReaderOnly,
     RefreshTokenInvalid,
-    TokenExpired,
-    TokenInvalid,
 )
 from backend.accounts.models import Reader
-from backend.errors import NotAuthenticated
 from backend.network.errors import LibraryNotFound
 from backend.ratelimits import Kind, RateLimited
 from backend.wechat.errors import (
@@ -46,12 +42,10 @@ from miniprogram_api.accounts.schemas import (
     TokensOut,
     WeChatLoginIn,
 )
-from miniprogram_api.deps import BEARER
+from miniprogram_api.deps import BEARER, READER_PROBLEMS
 from miniprogram_api.errors import problems
 from miniprogram_api.limits import rate_limited
 from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId
-
-_AUTH = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 
 
 def _profile(deps: Dependencies, reader: Reader) -> ProfileOut:
@@ -107,35 +101,35 @@ class ReaderController(Controller):
     tags = ["Reader"]
     security = BEARER
 
-    @get("/", responses=problems(*_AUTH))
+    @get("/", responses=problems(*READER_PROBLEMS))
     async def me(self, deps: Dependencies, reader: Reader) -> ProfileOut:
         """The logged-in reader's profile."""
         return _profile(deps, reader)
 
-    @patch("/", responses=problems(*_AUTH, LibraryNotFound, InvalidName))
+    @patch("/", responses=problems(*READER_PROBLEMS, LibraryNotFound, InvalidName))
     async def update_me(self, deps: Dependencies, reader: Reader, data: ProfileIn) -> ProfileOut:
         """Change the reader's name or home library."""
         await services.update_profile(reader, name=data.name, home_library_code=data.home_library_code)
         return _profile(deps, reader)
 
-    @put("/phone", responses=problems(*_AUTH, InvalidPhoneCode, WeChatRateLimited, WeChatUnavailable))
+    @put("/phone", responses=problems(*READER_PROBLEMS, InvalidPhoneCode, WeChatRateLimited, WeChatUnavailable))
     async def bind_phone(self, deps: Dependencies, reader: Reader, data: PhoneIn) -> PhoneOut:
         """Bind the phone number authorised with the `getPhoneNumber` button; stored encrypted, shown masked."""
         return PhoneOut(await services.bind_phone(deps.wechat, deps.keys, reader, data.code))
 
-    @delete("/phone", status_code=204, responses=problems(*_AUTH, PhoneNotBound))
+    @delete("/phone", status_code=204, responses=problems(*READER_PROBLEMS, PhoneNotBound))
     async def unbind_phone(self, reader: Reader) -> None:
         """Remove the phone number from the account."""
         await services.unbind_phone(reader)
 
-    @get("/card", responses=problems(*_AUTH, RateLimited), guards=[rate_limited(Kind.CARD)])
+    @get("/card", responses=problems(*READER_PROBLEMS, RateLimited), guards=[rate_limited(Kind.CARD)])
     async def card(self, deps: Dependencies, reader: Reader) -> CardOut:
         """The virtual reader card: a signed payload valid for a minute and its QR code."""
         return CardOut.of(await services.virtual_card(deps.cards, reader, deps.clock.now()))
 
     @get(
         "/card.png",
-        responses={**problems(*_AUTH, RateLimited), **_PNG_DOC},
+        responses={**problems(*READER_PROBLEMS, RateLimited), **_PNG_DOC},
         media_type="image/png",
         guards=[rate_limited(Kind.CARD)],
     )
@@ -144,7 +138,7 @@ class ReaderController(Controller):
         card = await services.virtual_card(deps.cards, reader, deps.clock.now())
         return _png(card.qr_png, card.payload)
 
-    @get("/children", responses=problems(*_AUTH))
+    @get("/children", responses=problems(*READER_PROBLEMS))
     async def children(self, reader: Reader, limit: ReaderLimit = 20, offset: Offset = 0) -> ChildPage:
         """The children whose cards this reader holds as guardian."""
         found, total = await services.list_children(reader, limit=limit, offset=offset)
@@ -152,7 +146,9 @@ class ReaderController(Controller):
 
     @post(
         "/children",
-        responses=problems(*_AUTH, GuardianConsentRequired, InvalidBirthMonth, InvalidName, ChildrenLimitReached),
+        responses=problems(
+            *READER_PROBLEMS, GuardianConsentRequired, InvalidBirthMonth, InvalidName, ChildrenLimitReached
+        ),
     )
     async def add_child(self, deps: Dependencies, reader: Reader, data: ChildIn) -> ChildOut:
         """Open a child's card held by the caller as guardian; needs the guardian's separate consent."""
@@ -167,12 +163,14 @@ class ReaderController(Controller):
         )
         return ChildOut.of(child)
 
-    @get("/children/{child_id:int}", responses=problems(*_AUTH, ChildNotFound))
+    @get("/children/{child_id:int}", responses=problems(*READER_PROBLEMS, ChildNotFound))
     async def child(self, reader: Reader, child_id: RowId) -> ChildOut:
         """One of the caller's children."""
         return ChildOut.of(await services.get_child(reader, child_id))
 
-    @patch("/children/{child_id:int}", responses=problems(*_AUTH, ChildNotFound, InvalidName, InvalidBirthMonth))
+    @patch(
+        "/children/{child_id:int}", responses=problems(*READER_PROBLEMS, ChildNotFound, InvalidName, InvalidBirthMonth)
+    )
     async def correct_child(self, deps: Dependencies, reader: Reader, child_id: RowId, data: ChildPatch) -> ChildOut:
         """Correct a child's name or birth month."""
         child = await services.correct_child(
@@ -185,14 +183,16 @@ class ReaderController(Controller):
         )
         return ChildOut.of(child)
 
-    @delete("/children/{child_id:int}", status_code=204, responses=problems(*_AUTH, ChildNotFound, ChildHasLoans))
+    @delete(
+        "/children/{child_id:int}", status_code=204, responses=problems(*READER_PROBLEMS, ChildNotFound, ChildHasLoans)
+    )
     async def remove_child(self, deps: Dependencies, reader: Reader, child_id: RowId) -> None:
         """Close a child's card and delete the child's personal data."""
         await services.remove_child(reader, child_id, deps.clock.now(), deps.bus)
 
     @get(
         "/children/{child_id:int}/card",
-        responses=problems(*_AUTH, ChildNotFound, RateLimited),
+        responses=problems(*READER_PROBLEMS, ChildNotFound, RateLimited),
         guards=[rate_limited(Kind.CARD)],
     )
     async def child_card(self, deps: Dependencies, reader: Reader, child_id: RowId) -> CardOut:

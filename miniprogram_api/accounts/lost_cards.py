@@ -14,22 +14,16 @@ from backend.accounts.errors import (
     CardNumberInvalid,
     ChildNotFound,
     ReaderCardNotFound,
-    ReaderOnly,
-    TokenExpired,
-    TokenInvalid,
 )
 from backend.accounts.models import Reader, StaffUser
 from backend.counter import services as counter
-from backend.errors import NotAuthenticated
 from backend.ratelimits import Kind, RateLimited
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.accounts.schemas import CardReplacementIn, CardReplacementOut, DeskCardReplacementIn
-from miniprogram_api.deps import BEARER, STAFF_PROBLEMS, provide_child, provide_self
+from miniprogram_api.deps import BEARER, HOLDER_PROBLEMS, STAFF_PROBLEMS, provide_child, provide_self
 from miniprogram_api.errors import language_of, problems
 from miniprogram_api.limits import rate_limited
 from miniprogram_api.schemas import CardNumber
-
-_HOLDER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly, ChildNotFound)
 
 
 class LostCardController(Controller):
@@ -41,7 +35,7 @@ class LostCardController(Controller):
     @post(
         "/card/replacement",
         status_code=200,
-        responses=problems(*_HOLDER, CardNumberInvalid, CardNotCurrent, RateLimited),
+        responses=problems(*HOLDER_PROBLEMS, CardNumberInvalid, CardNotCurrent, RateLimited),
         # Each replacement takes a number of the network's sequence for good: a brake on a script spending them.
         guards=[rate_limited(Kind.CARD)],
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, delete, get, post, put
 from litestar.params import Parameter
 
-from backend.accounts.errors import ReaderOnly, StaffOnly, TokenExpired, TokenInvalid
+from backend.accounts.errors import ReaderOnly, TokenExpired, TokenInvalid
 from backend.accounts.models import Reader, StaffUser
 from backend.booklists import services
 from backend.booklists.errors import (
@@ -24,7 +24,6 @@ from backend.booklists.errors import (
 from backend.booklists.models import BooklistAudience, BooklistStatus
 from backend.booklists.services import MAX_AGE_MONTHS, BrowseQuery
 from backend.catalog.errors import RecordNotFound
-from backend.errors import NotAuthenticated
 from backend.network.errors import LibraryNotFound, OutsideScope
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.booklists.schemas import (
@@ -43,17 +42,16 @@ from miniprogram_api.booklists.schemas import (
     PushPreviewOut,
     PushReportOut,
 )
-from miniprogram_api.deps import BEARER, OPTIONAL_BEARER
+from miniprogram_api.deps import BEARER, OPTIONAL_BEARER, STAFF_PROBLEMS
 from miniprogram_api.errors import problems
 from miniprogram_api.network.schemas import CODE_PATTERN
 from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId, StaffLimit, matching_param
 from notifications import broadcasts
 from notifications.errors import IdempotencyKeyReused
 
-_STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
-_LIST = (*_STAFF, BooklistNotFound, OutsideScope)
+_LIST = (*STAFF_PROBLEMS, BooklistNotFound, OutsideScope)
 _CHANGE = (*_LIST, BooklistRetired)
-_PUSH = (*_STAFF, BooklistNotFound, BooklistNotPublished, OutsideScope)
+_PUSH = (*STAFF_PROBLEMS, BooklistNotFound, BooklistNotPublished, OutsideScope)
 Latitude = Annotated[float | None, Parameter(ge=-90, le=90, description="Reader's position")]
 Longitude = Annotated[float | None, Parameter(ge=-180, le=180)]
 
@@ -120,13 +118,13 @@ class StaffBooklistController(Controller):
     tags = ["Staff: reading lists"]
     security = BEARER
 
-    @post("/", responses=problems(*_STAFF, LibraryNotFound, OutsideScope, BooklistAudienceInvalid))
+    @post("/", responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope, BooklistAudienceInvalid))
     async def create(self, deps: Dependencies, staff: StaffUser, data: NewBooklistIn) -> BooklistOut:
         """A draft reading list of one of my libraries; readers see it once it has books and is published."""
         made = await services.create(staff, data.library_code, data.draft(), deps.clock.now())
         return BooklistOut.of(made)
 
-    @get("/", responses=problems(*_STAFF))
+    @get("/", responses=problems(*STAFF_PROBLEMS))
     async def mine(
         self, staff: StaffUser, status: BooklistStatus | None = None, limit: StaffLimit = 50, offset: Offset = 0
     ) -> BooklistPage:
@@ -209,7 +207,7 @@ class StaffBooklistController(Controller):
         pushed = await broadcasts.push_list(staff, booklist_id, data.title, data.body, now, today, data.idempotency_key)
         return PushOut.of(pushed)
 
-    @get("/{booklist_id:int}/pushes", responses=problems(*_STAFF, BooklistNotFound))
+    @get("/{booklist_id:int}/pushes", responses=problems(*STAFF_PROBLEMS, BooklistNotFound))
     async def pushes(
         self, staff: StaffUser, booklist_id: RowId, limit: StaffLimit = 50, offset: Offset = 0
     ) -> BooklistPushPage:
@@ -217,7 +215,10 @@ class StaffBooklistController(Controller):
         found, total = await services.pushes(staff, booklist_id, limit=limit, offset=offset)
         return Page.of([PushOut.of(p) for p in found], total, limit, offset)
 
-    @get("/{booklist_id:int}/pushes/{push_id:int}", responses=problems(*_STAFF, BooklistPushNotFound, OutsideScope))
+    @get(
+        "/{booklist_id:int}/pushes/{push_id:int}",
+        responses=problems(*STAFF_PROBLEMS, BooklistPushNotFound, OutsideScope),
+    )
     async def report(self, staff: StaffUser, booklist_id: RowId, push_id: RowId) -> PushReportOut:
         """A push's report: deliveries by outcome, and the readers told who opened the list, placed a hold on or
         borrowed a listed book within 30 days of it."""

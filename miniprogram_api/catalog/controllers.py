@@ -7,7 +7,6 @@ from typing import Annotated
 from litestar import Controller, get, patch, post
 from litestar.params import Parameter
 
-from backend.accounts.errors import StaffOnly, TokenExpired, TokenInvalid
 from backend.accounts.models import StaffUser
 from backend.catalog import cataloguing, search, services
 from backend.catalog.errors import (
@@ -21,7 +20,6 @@ from backend.catalog.errors import (
 )
 from backend.catalog.models import ItemType
 from backend.catalog.search import Sort
-from backend.errors import NotAuthenticated
 from backend.network.errors import LibraryNotFound, OutsideScope
 from backend.ratelimits import Kind, RateLimited
 from miniprogram_api.catalog.schemas import (
@@ -33,12 +31,11 @@ from miniprogram_api.catalog.schemas import (
     SearchOut,
     StaffCopyOut,
 )
-from miniprogram_api.deps import BEARER
+from miniprogram_api.deps import BEARER, STAFF_PROBLEMS
 from miniprogram_api.errors import problems
 from miniprogram_api.limits import rate_limited
 from miniprogram_api.schemas import RowId, matching_param, page_size, text_param
 
-_STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 BarcodeParam = Annotated[str, matching_param(BARCODE_PATTERN)]
 
 
@@ -107,19 +104,21 @@ class StaffCatalogueController(Controller):
     tags = ["Staff: catalogue"]
     security = BEARER
 
-    @post("/records", responses=problems(*_STAFF, RecordTitleRequired, RecordIsbnTaken, InvalidIsbn))
+    @post("/records", responses=problems(*STAFF_PROBLEMS, RecordTitleRequired, RecordIsbnTaken, InvalidIsbn))
     async def add_record(self, staff: StaffUser, data: RecordIn) -> RecordOut:
         """Catalogue a new title for the whole network (联合编目); its copies are added separately."""
         record = await cataloguing.add_record(data.draft())
         return RecordOut.of(*await services.record_with_holdings(record.id))
 
-    @patch("/records/{record_id:int}", responses=problems(*_STAFF, RecordNotFound, RecordIsbnTaken, InvalidIsbn))
+    @patch(
+        "/records/{record_id:int}", responses=problems(*STAFF_PROBLEMS, RecordNotFound, RecordIsbnTaken, InvalidIsbn)
+    )
     async def correct_record(self, staff: StaffUser, record_id: RowId, data: RecordIn) -> RecordOut:
         """Correct a record's bibliographic fields."""
         await cataloguing.correct_record(record_id, data.draft())
         return RecordOut.of(*await services.record_with_holdings(record_id))
 
-    @post("/copies", responses=problems(*_STAFF, RecordNotFound, LibraryNotFound, OutsideScope, BarcodeTaken))
+    @post("/copies", responses=problems(*STAFF_PROBLEMS, RecordNotFound, LibraryNotFound, OutsideScope, BarcodeTaken))
     async def add_copy(self, staff: StaffUser, data: CopyIn) -> StaffCopyOut:
         """Add a barcoded copy of a record to a library in the caller's scope."""
         copy = await cataloguing.add_copy(
@@ -136,7 +135,7 @@ class StaffCatalogueController(Controller):
     @post(
         "/copies/{barcode:str}/move",
         status_code=200,
-        responses=problems(*_STAFF, CopyNotFound, LibraryNotFound, OutsideScope, CopyInCirculation),
+        responses=problems(*STAFF_PROBLEMS, CopyNotFound, LibraryNotFound, OutsideScope, CopyInCirculation),
     )
     async def move_copy(self, staff: StaffUser, barcode: BarcodeParam, data: MoveIn) -> StaffCopyOut:
         """Transfer a copy from a library in the caller's scope to any library of the network."""
@@ -145,7 +144,7 @@ class StaffCatalogueController(Controller):
     @post(
         "/copies/{barcode:str}/withdraw",
         status_code=200,
-        responses=problems(*_STAFF, CopyNotFound, OutsideScope, CopyInCirculation),
+        responses=problems(*STAFF_PROBLEMS, CopyNotFound, OutsideScope, CopyInCirculation),
     )
     async def withdraw_copy(self, staff: StaffUser, barcode: BarcodeParam) -> StaffCopyOut:
         """Take a copy out of the collection; readers no longer see it."""

@@ -12,19 +12,15 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
-from backend.accounts.errors import StaffOnly, TokenExpired, TokenInvalid
 from backend.accounts.models import StaffUser
 from backend.catalog import imports
 from backend.catalog.errors import ImportFileEmpty, ImportFileNameInvalid, ImportFileUnreadable, ImportNotFound
 from backend.catalog.models import ImportJob, ImportJobProblem, ImportStatus
-from backend.errors import NotAuthenticated
 from backend.settings import ImportSettings
 from entrypoints.bootstrap import Dependencies
-from miniprogram_api.deps import BEARER
+from miniprogram_api.deps import BEARER, STAFF_PROBLEMS
 from miniprogram_api.errors import language_of, problems
 from miniprogram_api.schemas import Offset, Page, RowId, StaffLimit, named
-
-_STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 
 
 @dataclass
@@ -119,7 +115,7 @@ class StaffImportController(Controller):
     @post(
         "/",
         status_code=202,
-        responses=problems(*_STAFF, ImportFileUnreadable, ImportFileEmpty, ImportFileNameInvalid),
+        responses=problems(*STAFF_PROBLEMS, ImportFileUnreadable, ImportFileEmpty, ImportFileNameInvalid),
     )
     async def upload(
         self,
@@ -147,7 +143,7 @@ class StaffImportController(Controller):
             await data.file.close()
         return ImportOut.of(await imports.get_import(staff, job.id), language_of(request))
 
-    @get("/", responses=problems(*_STAFF))
+    @get("/", responses=problems(*STAFF_PROBLEMS))
     async def list_imports(
         self, staff: StaffUser, request: Request[Any, Any, Any], limit: StaffLimit = 50, offset: Offset = 0
     ) -> ImportPage:
@@ -156,13 +152,13 @@ class StaffImportController(Controller):
         language = language_of(request)
         return Page.of([ImportOut.of(job, language) for job in jobs], total, limit, offset)
 
-    @get("/{import_id:int}", responses=problems(*_STAFF, ImportNotFound))
+    @get("/{import_id:int}", responses=problems(*STAFF_PROBLEMS, ImportNotFound))
     async def detail(self, staff: StaffUser, request: Request[Any, Any, Any], import_id: RowId) -> ImportOut:
         """An import and its counts so far (while it runs too); imports of libraries outside the caller's scope are
         not found."""
         return ImportOut.of(await imports.get_import(staff, import_id), language_of(request))
 
-    @get("/{import_id:int}/problems", responses=problems(*_STAFF, ImportNotFound))
+    @get("/{import_id:int}/problems", responses=problems(*STAFF_PROBLEMS, ImportNotFound))
     async def list_problems(
         self, staff: StaffUser, import_id: RowId, limit: StaffLimit = 50, offset: Offset = 0
     ) -> ImportProblemPage:
@@ -170,7 +166,7 @@ class StaffImportController(Controller):
         found, total = await imports.list_problems(staff, import_id, limit=limit, offset=offset)
         return Page.of([ImportProblemOut.of(problem) for problem in found], total, limit, offset)
 
-    @get("/{import_id:int}/problems.csv", media_type="text/csv", responses=problems(*_STAFF, ImportNotFound))
+    @get("/{import_id:int}/problems.csv", media_type="text/csv", responses=problems(*STAFF_PROBLEMS, ImportNotFound))
     async def problems_csv(self, staff: StaffUser, import_id: RowId) -> Response[str]:
         """The problems found so far as a CSV file to correct the catalogue file from (line or record, problem)."""
         return Response(

@@ -20,11 +20,7 @@ from backend.accounts.errors import (
     ChildNotFound,
     ReaderCardNotFound,
     ReaderCardRequired,
-    ReaderOnly,
     RoleTooLow,
-    StaffOnly,
-    TokenExpired,
-    TokenInvalid,
 )
 from backend.accounts.models import Reader, StaffUser
 from backend.catalog.errors import CopyNotFound, RecordNotFound
@@ -69,7 +65,6 @@ from backend.circulation.errors import (
 from backend.circulation.models import ReaderCategory
 from backend.circulation.standing import standing
 from backend.counter import services as counter
-from backend.errors import NotAuthenticated
 from backend.network.errors import LibraryNotFound, OutsideScope
 from backend.network.models import Library
 from backend.network.services import get_library, library_in_scope
@@ -109,15 +104,12 @@ from miniprogram_api.circulation.schemas import (
     TierOut,
     TierPage,
 )
-from miniprogram_api.deps import BEARER, provide_child, provide_self
+from miniprogram_api.deps import BEARER, HOLDER_PROBLEMS, READER_PROBLEMS, STAFF_PROBLEMS, provide_child, provide_self
 from miniprogram_api.errors import language_of, problems
 from miniprogram_api.network.schemas import LibraryCodeParam
 from miniprogram_api.schemas import BigRowId, CardNumber, Offset, Page, ReaderLimit, RowId, StaffLimit
 
-_READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
 # The card holder's endpoints serve the reader and, under /readers/me/children/{child_id}, a child's card.
-_HOLDER = (*_READER, ChildNotFound)
-_STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 # A card number given by staff: mistyped (its check digit does not match), or nobody's.
 _CARD = (CardNumberInvalid, ReaderCardNotFound, CardReportedLost)
 # Every reason a checkout is refused, each with its own code. Several at once come as one 409 whose `code` is the
@@ -167,7 +159,7 @@ class LoanController(Controller):
     security = BEARER
     dependencies = {"holder": Provide(provide_self)}
 
-    @get("/loans", responses=problems(*_HOLDER))
+    @get("/loans", responses=problems(*HOLDER_PROBLEMS))
     async def loans(
         self,
         deps: Dependencies,
@@ -184,7 +176,7 @@ class LoanController(Controller):
 
     @post(
         "/loans/self-checkout",
-        responses=problems(*_HOLDER, LibraryNotFound, NoSelfService, CounterOnly, *_REFUSALS),
+        responses=problems(*HOLDER_PROBLEMS, LibraryNotFound, NoSelfService, CounterOnly, *_REFUSALS),
     )
     async def self_checkout(
         self, deps: Dependencies, holder: Reader, data: SelfCheckoutIn, request: Request[Any, Any, Any]
@@ -198,7 +190,7 @@ class LoanController(Controller):
 
     @post(
         "/loans/{loan_id:int}/renew",
-        responses=problems(*_HOLDER, LoanNotFound, OverdueNotRenewable, RenewalsUsedUp, HoldsWaiting),
+        responses=problems(*HOLDER_PROBLEMS, LoanNotFound, OverdueNotRenewable, RenewalsUsedUp, HoldsWaiting),
     )
     async def renew(
         self, deps: Dependencies, holder: Reader, loan_id: BigRowId, request: Request[Any, Any, Any]
@@ -207,13 +199,13 @@ class LoanController(Controller):
         await services.renew(holder, loan_id, deps.clock.now())
         return await _loan_out(loan_id, holder, deps, request)
 
-    @get("/credit", responses=problems(*_HOLDER))
+    @get("/credit", responses=problems(*HOLDER_PROBLEMS))
     async def credit(self, deps: Dependencies, holder: Reader) -> CreditOut:
         """My credit score, what my tier lets me do, and the ledger that explains the score."""
         current = await standing(holder.id, deps.clock.now())
         return CreditOut.of(current, await services.credit_ledger(holder.id))
 
-    @get("/reading-history", responses=problems(*_HOLDER))
+    @get("/reading-history", responses=problems(*HOLDER_PROBLEMS))
     async def reading_history(
         self,
         holder: Reader,
@@ -224,12 +216,12 @@ class LoanController(Controller):
         found, total = await services.reading_history(holder, limit=limit, offset=offset)
         return Page.of([HistoryItemOut.of(loan) for loan in found], total, limit, offset)
 
-    @put("/reading-history", status_code=204, responses=problems(*_HOLDER))
+    @put("/reading-history", status_code=204, responses=problems(*HOLDER_PROBLEMS))
     async def keep_reading_history(self, holder: Reader, data: ReadingHistoryIn) -> None:
         """Keep a reading history from now on, or stop keeping one (which also deletes it)."""
         await services.set_reading_history(holder, data.keep)
 
-    @delete("/reading-history", status_code=204, responses=problems(*_HOLDER))
+    @delete("/reading-history", status_code=204, responses=problems(*HOLDER_PROBLEMS))
     async def delete_reading_history(self, holder: Reader) -> None:
         """Delete the reading history kept so far (the setting stays as it is)."""
         await services.forget_reading_history(holder)
@@ -243,7 +235,7 @@ class DeskController(Controller):
     @post(
         "/checkouts",
         responses=problems(
-            *_STAFF,
+            *STAFF_PROBLEMS,
             CardPayloadInvalid,
             CardPayloadExpired,
             CardPayloadReplayed,
@@ -265,7 +257,7 @@ class DeskController(Controller):
         loan = lent.loan
         return DeskLoanOut(loan.id, loan.copy.barcode, loan.copy.record.title, reader.card_number, loan.due_at)
 
-    @post("/checkins", status_code=200, responses=problems(*_STAFF, CopyNotFound, CopyNotOnLoan, NotLending))
+    @post("/checkins", status_code=200, responses=problems(*STAFF_PROBLEMS, CopyNotFound, CopyNotOnLoan, NotLending))
     async def check_in(self, deps: Dependencies, staff: StaffUser, data: BarcodeIn) -> CheckInOut:
         """Scan a copy in, whichever library lent it (通借通还), or one fetched for the pull list or left on the hold
         shelf: the answer says whether to shelve it, put it on the hold shelf, or send it on."""
@@ -277,7 +269,7 @@ class DeskController(Controller):
     @post(
         "/transits/receive",
         status_code=200,
-        responses=problems(*_STAFF, LibraryNotFound, OutsideScope, CopyNotFound, CopyNotInTransit),
+        responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope, CopyNotFound, CopyNotInTransit),
     )
     async def receive(self, deps: Dependencies, staff: StaffUser, data: ReceiveIn) -> CheckInOut:
         """A copy in transit has arrived here, or at `library_code` in my scope (an unstaffed library I land copies
@@ -288,7 +280,7 @@ class DeskController(Controller):
         )
         return CheckInOut.of(done)
 
-    @get("/libraries/{code:str}/pull-list", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
+    @get("/libraries/{code:str}/pull-list", responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope))
     async def pull_list(
         self, staff: StaffUser, code: LibraryCodeParam, limit: StaffLimit = 100, offset: Offset = 0
     ) -> ShelfCopyPage:
@@ -298,7 +290,7 @@ class DeskController(Controller):
         found, total = await holds.pull_list(library, limit=limit, offset=offset)
         return Page.of([_shelf_copy(copy) for copy in found], total, limit, offset)
 
-    @get("/libraries/{code:str}/hold-shelf", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
+    @get("/libraries/{code:str}/hold-shelf", responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope))
     async def hold_shelf(
         self, staff: StaffUser, code: LibraryCodeParam, limit: StaffLimit = 100, offset: Offset = 0
     ) -> HoldShelfPage:
@@ -307,7 +299,7 @@ class DeskController(Controller):
         found, total = await holds.hold_shelf(library, limit=limit, offset=offset)
         return Page.of([HoldShelfOut.of(hold) for hold in found], total, limit, offset)
 
-    @get("/libraries/{code:str}/holds-to-clear", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
+    @get("/libraries/{code:str}/holds-to-clear", responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope))
     async def holds_to_clear(
         self, staff: StaffUser, code: LibraryCodeParam, limit: StaffLimit = 100, offset: Offset = 0
     ) -> ShelfCopyPage:
@@ -316,7 +308,7 @@ class DeskController(Controller):
         found, total = await holds.to_clear(library, limit=limit, offset=offset)
         return Page.of([_shelf_copy(copy) for copy in found], total, limit, offset)
 
-    @get("/libraries/{code:str}/transits", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
+    @get("/libraries/{code:str}/transits", responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope))
     async def transits(
         self,
         staff: StaffUser,
@@ -350,7 +342,7 @@ class HoldController(Controller):
     security = BEARER
     dependencies = {"holder": Provide(provide_self)}
 
-    @get("/", responses=problems(*_HOLDER))
+    @get("/", responses=problems(*HOLDER_PROBLEMS))
     async def my_holds(self, holder: Reader, limit: ReaderLimit = 20, offset: Offset = 0) -> HoldPage:
         """My holds, the first placed first: place in the queue and estimated wait, or ready to collect until when."""
         found, total = await holds.my_holds(holder.id, limit=limit, offset=offset)
@@ -359,7 +351,7 @@ class HoldController(Controller):
     @post(
         "/",
         responses=problems(
-            *_READER,
+            *READER_PROBLEMS,
             RecordNotFound,
             LibraryNotFound,
             PickupNotOffered,
@@ -380,7 +372,7 @@ class HoldController(Controller):
 
     @patch(
         "/{hold_id:int}",
-        responses=problems(*_HOLDER, HoldNotFound, HoldNotChangeable, LibraryNotFound, PickupNotOffered),
+        responses=problems(*HOLDER_PROBLEMS, HoldNotFound, HoldNotChangeable, LibraryNotFound, PickupNotOffered),
     )
     async def change(self, holder: Reader, hold_id: RowId, data: HoldPatch) -> HoldOut:
         """Change the pickup library, or suspend the hold until a date (null resumes it)."""
@@ -390,7 +382,7 @@ class HoldController(Controller):
             await holds.suspend(holder, hold_id, data.suspended_until)
         return await _hold_out(holder, hold_id)
 
-    @delete("/{hold_id:int}", status_code=204, responses=problems(*_HOLDER, HoldNotFound))
+    @delete("/{hold_id:int}", status_code=204, responses=problems(*HOLDER_PROBLEMS, HoldNotFound))
     async def cancel(self, deps: Dependencies, holder: Reader, hold_id: RowId) -> None:
         """Cancel a hold; a copy already on its way or on the shelf for me passes to the next reader."""
         await holds.cancel(holder, hold_id, deps.clock.now())
@@ -421,14 +413,14 @@ class StaffReaderController(Controller):
     tags = ["Staff: circulation"]
     security = BEARER
 
-    @get("/readers/{card_number:str}/credit", responses=problems(*_STAFF, *_CARD, RateLimited))
+    @get("/readers/{card_number:str}/credit", responses=problems(*STAFF_PROBLEMS, *_CARD, RateLimited))
     async def credit(self, deps: Dependencies, staff: StaffUser, card_number: CardNumber) -> CreditOut:
         """A reader's credit as they see it, to explain a refusal at the desk. Logged as a look-up of the reader (one
         outside my libraries spends one of my hourly look-ups of such readers)."""
         seen = await counter.reader_credit(staff, deps.keys, deps.rate_limits, card_number, deps.clock.now())
         return CreditOut.of(seen.standing, seen.ledger)
 
-    @post("/readers/{card_number:str}/credit-adjustments", responses=problems(*_STAFF, RoleTooLow, *_CARD))
+    @post("/readers/{card_number:str}/credit-adjustments", responses=problems(*STAFF_PROBLEMS, RoleTooLow, *_CARD))
     async def adjust(
         self, deps: Dependencies, staff: StaffUser, card_number: CardNumber, data: AdjustmentIn
     ) -> LedgerLineOut:
@@ -436,7 +428,7 @@ class StaffReaderController(Controller):
         event = await credit.adjust(staff, card_number, data.points, data.note, deps.clock.now())
         return LedgerLineOut.of(event)
 
-    @post("/readers/{card_number:str}/suspensions", responses=problems(*_STAFF, RoleTooLow, *_CARD))
+    @post("/readers/{card_number:str}/suspensions", responses=problems(*STAFF_PROBLEMS, RoleTooLow, *_CARD))
     async def suspend(
         self, deps: Dependencies, staff: StaffUser, card_number: CardNumber, data: SuspensionIn
     ) -> SuspensionOut:
@@ -447,7 +439,7 @@ class StaffReaderController(Controller):
     @delete(
         "/suspensions/{suspension_id:int}",
         status_code=204,
-        responses=problems(*_STAFF, RoleTooLow, SuspensionNotFound, SuspensionSetAbove),
+        responses=problems(*STAFF_PROBLEMS, RoleTooLow, SuspensionNotFound, SuspensionSetAbove),
     )
     async def lift(self, deps: Dependencies, staff: StaffUser, suspension_id: RowId) -> None:
         """Lift a suspension now: one set at my level or below (a network admin's only by a network admin)."""
@@ -459,18 +451,18 @@ class PolicyController(Controller):
     tags = ["Staff: lending policy"]
     security = BEARER
 
-    @get("/credit-tiers", responses=problems(*_STAFF))
+    @get("/credit-tiers", responses=problems(*STAFF_PROBLEMS))
     async def tiers(self, staff: StaffUser, limit: StaffLimit = 50, offset: Offset = 0) -> TierPage:
         """The credit tiers, highest first: what readers with a score from each tier's floor may do."""
         found, total = await policy.tiers(limit=limit, offset=offset)
         return Page.of([TierOut.of(tier) for tier in found], total, limit, offset)
 
-    @post("/credit-tiers", responses=problems(*_STAFF, RoleTooLow, TierConflict))
+    @post("/credit-tiers", responses=problems(*STAFF_PROBLEMS, RoleTooLow, TierConflict))
     async def create_tier(self, staff: StaffUser, data: TierIn) -> TierOut:
         """Add a tier (network admins)."""
         return TierOut.of(await policy.create_tier(staff, data.draft()))
 
-    @put("/credit-tiers/{tier_id:int}", responses=problems(*_STAFF, RoleTooLow, TierNotFound, TierConflict))
+    @put("/credit-tiers/{tier_id:int}", responses=problems(*STAFF_PROBLEMS, RoleTooLow, TierNotFound, TierConflict))
     async def update_tier(self, staff: StaffUser, tier_id: RowId, data: TierIn) -> TierOut:
         """Change a tier (network admins); it applies to every reader in it at once."""
         return TierOut.of(await policy.update_tier(staff, tier_id, data.draft()))
@@ -478,13 +470,13 @@ class PolicyController(Controller):
     @delete(
         "/credit-tiers/{tier_id:int}",
         status_code=204,
-        responses=problems(*_STAFF, RoleTooLow, TierNotFound, LastTierRequired),
+        responses=problems(*STAFF_PROBLEMS, RoleTooLow, TierNotFound, LastTierRequired),
     )
     async def delete_tier(self, staff: StaffUser, tier_id: RowId) -> None:
         """Remove a tier (network admins); its readers fall into the tier below."""
         await policy.delete_tier(staff, tier_id)
 
-    @get("/loan-rules", responses=problems(*_STAFF))
+    @get("/loan-rules", responses=problems(*STAFF_PROBLEMS))
     async def loan_rules(self, staff: StaffUser, limit: StaffLimit = 50, offset: Offset = 0) -> LoanRulePage:
         """The loan rules, network-wide ones first: each states some terms for a reader category, an item type and a
         library (empty: any). Each term of a loan comes from the most specific rule that states it: library first
@@ -492,7 +484,7 @@ class PolicyController(Controller):
         found, total = await policy.loan_rules(limit=limit, offset=offset)
         return Page.of([LoanRuleOut.of(rule) for rule in found], total, limit, offset)
 
-    @get("/loan-rules/effective", responses=problems(*_STAFF, LibraryNotFound))
+    @get("/loan-rules/effective", responses=problems(*STAFF_PROBLEMS, LibraryNotFound))
     async def effective_terms(
         self, staff: StaffUser, reader_category: ReaderCategory, item_type: ItemType, library_code: LibraryCodeParam
     ) -> EffectiveTermsOut:
@@ -503,7 +495,7 @@ class PolicyController(Controller):
     @post(
         "/loan-rules",
         responses=problems(
-            *_STAFF, RoleTooLow, LibraryNotFound, OutsideScope, LoanRuleExists, LoanRuleEmpty, InvalidTerm
+            *STAFF_PROBLEMS, RoleTooLow, LibraryNotFound, OutsideScope, LoanRuleExists, LoanRuleEmpty, InvalidTerm
         ),
     )
     async def create_rule(self, staff: StaffUser, data: RuleIn) -> LoanRuleOut:
@@ -515,7 +507,13 @@ class PolicyController(Controller):
     @put(
         "/loan-rules/{rule_id:int}",
         responses=problems(
-            *_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackTermsRequired, LoanRuleEmpty, InvalidTerm
+            *STAFF_PROBLEMS,
+            RoleTooLow,
+            OutsideScope,
+            LoanRuleNotFound,
+            FallbackTermsRequired,
+            LoanRuleEmpty,
+            InvalidTerm,
         ),
     )
     async def replace_rule(self, staff: StaffUser, rule_id: RowId, data: RuleTermsIn) -> LoanRuleOut:
@@ -525,7 +523,13 @@ class PolicyController(Controller):
     @patch(
         "/loan-rules/{rule_id:int}",
         responses=problems(
-            *_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackTermsRequired, LoanRuleEmpty, InvalidTerm
+            *STAFF_PROBLEMS,
+            RoleTooLow,
+            OutsideScope,
+            LoanRuleNotFound,
+            FallbackTermsRequired,
+            LoanRuleEmpty,
+            InvalidTerm,
         ),
     )
     async def update_rule(self, staff: StaffUser, rule_id: RowId, data: RuleTermsIn) -> LoanRuleOut:
@@ -535,7 +539,7 @@ class PolicyController(Controller):
     @delete(
         "/loan-rules/{rule_id:int}",
         status_code=204,
-        responses=problems(*_STAFF, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackRuleRequired),
+        responses=problems(*STAFF_PROBLEMS, RoleTooLow, OutsideScope, LoanRuleNotFound, FallbackRuleRequired),
     )
     async def delete_rule(self, staff: StaffUser, rule_id: RowId) -> None:
         """Remove a rule; its terms come from the rules above it instead, for loans already made too."""

@@ -9,9 +9,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from backend import passes
-from backend.accounts.errors import ChildNotFound, ReaderOnly, StaffOnly, TokenExpired, TokenInvalid
+from backend.accounts.errors import ChildNotFound, ReaderOnly, TokenExpired, TokenInvalid
 from backend.accounts.models import Reader, StaffUser
-from backend.errors import NotAuthenticated
 from backend.events import booking, doors, services
 from backend.events.errors import (
     AdultsOnly,
@@ -46,7 +45,7 @@ from backend.network.errors import LibraryNotFound, OutsideScope
 from backend.ratelimits import Kind, RateLimited
 from backend.wechat.errors import WeChatRateLimited, WeChatUnavailable
 from entrypoints.bootstrap import Dependencies
-from miniprogram_api.deps import BEARER, OPTIONAL_BEARER
+from miniprogram_api.deps import BEARER, OPTIONAL_BEARER, READER_PROBLEMS, STAFF_PROBLEMS
 from miniprogram_api.errors import problems
 from miniprogram_api.events.schemas import (
     AttendeeOut,
@@ -69,8 +68,6 @@ from miniprogram_api.limits import rate_limited
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam
 from miniprogram_api.schemas import Moment, Offset, Page, ReaderLimit, RowId, StaffLimit, matching_param
 
-_READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
-_STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 _PNG = {200: ResponseSpec(data_container=bytes, media_type="image/png", description="A QR code")}
 
 
@@ -130,7 +127,7 @@ class EventController(Controller):
         "/{event_id:int}/bookings",
         security=BEARER,
         responses=problems(
-            *_READER,
+            *READER_PROBLEMS,
             EventNotFound,
             ChildNotFound,
             BookingNotOpen,
@@ -166,7 +163,7 @@ class BookingController(Controller):
     tags = ["Events"]
     security = BEARER
 
-    @get("/", responses=problems(*_READER))
+    @get("/", responses=problems(*READER_PROBLEMS))
     async def mine(
         self, deps: Dependencies, reader: Reader, limit: ReaderLimit = 20, offset: Offset = 0
     ) -> BookingPage:
@@ -177,13 +174,17 @@ class BookingController(Controller):
     @delete(
         "/{booking_id:int}",
         status_code=204,
-        responses=problems(*_READER, BookingNotFound, BookingNotActive, CancelCutoffPassed),
+        responses=problems(*READER_PROBLEMS, BookingNotFound, BookingNotActive, CancelCutoffPassed),
     )
     async def cancel(self, deps: Dependencies, reader: Reader, booking_id: RowId) -> None:
         """Cancel before the cut-off (a waiting list place at any time); the seat goes to the waiting list."""
         await booking.cancel(reader, booking_id, deps.clock.now(), deps.event_policy, deps.events_full, deps.bus)
 
-    @post("/{booking_id:int}/accept", status_code=200, responses=problems(*_READER, BookingNotFound, NoOfferPending))
+    @post(
+        "/{booking_id:int}/accept",
+        status_code=200,
+        responses=problems(*READER_PROBLEMS, BookingNotFound, NoOfferPending),
+    )
     async def accept(self, deps: Dependencies, reader: Reader, booking_id: RowId) -> BookingOut:
         """Take the seat offered from the waiting list, before the offer expires."""
         await booking.accept(reader, booking_id, deps.clock.now())
@@ -192,13 +193,13 @@ class BookingController(Controller):
     @post(
         "/{booking_id:int}/decline",
         status_code=204,
-        responses=problems(*_READER, BookingNotFound, NoOfferPending),
+        responses=problems(*READER_PROBLEMS, BookingNotFound, NoOfferPending),
     )
     async def decline(self, deps: Dependencies, reader: Reader, booking_id: RowId) -> None:
         """Turn the offered seat down: it goes to the next on the waiting list."""
         await booking.decline(reader, booking_id, deps.clock.now(), deps.event_policy, deps.events_full, deps.bus)
 
-    @get("/{booking_id:int}/ticket", responses=problems(*_READER, BookingNotFound, BookingNotActive))
+    @get("/{booking_id:int}/ticket", responses=problems(*READER_PROBLEMS, BookingNotFound, BookingNotActive))
     async def ticket(self, deps: Dependencies, reader: Reader, booking_id: RowId) -> TicketOut:
         """The ticket to show at the door: valid for a minute and once; fetch a new one to show again."""
         issued = await doors.ticket(deps.tickets, reader, booking_id, deps.clock.now())
@@ -207,7 +208,7 @@ class BookingController(Controller):
     @get(
         "/{booking_id:int}/ticket.png",
         media_type="image/png",
-        responses={**problems(*_READER, BookingNotFound, BookingNotActive), **_PNG},
+        responses={**problems(*READER_PROBLEMS, BookingNotFound, BookingNotActive), **_PNG},
     )
     async def ticket_png(self, deps: Dependencies, reader: Reader, booking_id: RowId) -> Response[bytes]:
         """The ticket as a QR code; its text is in the X-Ticket-Payload header."""
@@ -222,7 +223,7 @@ class BookingController(Controller):
         "/{booking_id:int}/check-in",
         status_code=200,
         responses=problems(
-            *_READER, BookingNotFound, DoorCodeInvalid, CheckInNotOpen, AlreadyCheckedIn, BookingNotActive
+            *READER_PROBLEMS, BookingNotFound, DoorCodeInvalid, CheckInNotOpen, AlreadyCheckedIn, BookingNotActive
         ),
     )
     async def check_in(self, deps: Dependencies, reader: Reader, booking_id: RowId, data: DoorIn) -> BookingOut:
@@ -236,7 +237,7 @@ class StaffEventController(Controller):
     tags = ["Staff: events"]
     security = BEARER
 
-    @post("/event-series", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
+    @post("/event-series", responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope))
     async def create_series(self, staff: StaffUser, data: SeriesIn) -> SeriesOut:
         """A series of events (the monthly club), optionally limiting how many a reader books at once."""
         series = await services.create_series(staff, data.library_code, data.name, data.max_active_bookings)
@@ -244,13 +245,15 @@ class StaffEventController(Controller):
 
     @post(
         "/events",
-        responses=problems(*_STAFF, LibraryNotFound, OutsideScope, NoEventsHere, SeriesNotFound, EventTimesInvalid),
+        responses=problems(
+            *STAFF_PROBLEMS, LibraryNotFound, OutsideScope, NoEventsHere, SeriesNotFound, EventTimesInvalid
+        ),
     )
     async def create(self, staff: StaffUser, data: EventIn) -> EventOut:
         """A draft event at one of my libraries; readers see it once it is published."""
         return EventOut.of(await services.create_event(staff, data.library_code, data.series_id, data.draft()))
 
-    @get("/libraries/{code:str}/events", responses=problems(*_STAFF, LibraryNotFound, OutsideScope))
+    @get("/libraries/{code:str}/events", responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope))
     async def library_events(
         self, deps: Dependencies, staff: StaffUser, code: LibraryCodeParam, limit: StaffLimit = 50, offset: Offset = 0
     ) -> EventPage:
@@ -261,7 +264,7 @@ class StaffEventController(Controller):
     @put(
         "/events/{event_id:int}",
         responses=problems(
-            *_STAFF, EventNotFound, OutsideScope, EventNotChangeable, EventTimesInvalid, CapacityBelowBooked
+            *STAFF_PROBLEMS, EventNotFound, OutsideScope, EventNotChangeable, EventTimesInvalid, CapacityBelowBooked
         ),
     )
     async def update(self, deps: Dependencies, staff: StaffUser, event_id: RowId, data: EventIn) -> EventOut:
@@ -274,7 +277,7 @@ class StaffEventController(Controller):
     @post(
         "/events/{event_id:int}/publish",
         status_code=200,
-        responses=problems(*_STAFF, EventNotFound, OutsideScope, EventNotChangeable),
+        responses=problems(*STAFF_PROBLEMS, EventNotFound, OutsideScope, EventNotChangeable),
     )
     async def publish(self, deps: Dependencies, staff: StaffUser, event_id: RowId) -> EventOut:
         """Show the event to readers; booking opens at its booking time."""
@@ -283,14 +286,14 @@ class StaffEventController(Controller):
     @post(
         "/events/{event_id:int}/cancel",
         status_code=200,
-        responses=problems(*_STAFF, EventNotFound, OutsideScope, EventNotChangeable),
+        responses=problems(*STAFF_PROBLEMS, EventNotFound, OutsideScope, EventNotChangeable),
     )
     async def cancel(self, deps: Dependencies, staff: StaffUser, event_id: RowId, data: CancelEventIn) -> EventOut:
         """Cancel the event: every booking ends, and readers see the reason."""
         event = await services.cancel_event(staff, event_id, data.reason, deps.clock.now(), deps.event_policy, deps.bus)
         return EventOut.of(event)
 
-    @get("/events/{event_id:int}/attendees", responses=problems(*_STAFF, EventNotFound, OutsideScope))
+    @get("/events/{event_id:int}/attendees", responses=problems(*STAFF_PROBLEMS, EventNotFound, OutsideScope))
     async def attendees(
         self, staff: StaffUser, event_id: RowId, limit: StaffLimit = 100, offset: Offset = 0
     ) -> AttendeePage:
@@ -302,7 +305,7 @@ class StaffEventController(Controller):
     @get(
         "/events/{event_id:int}/attendees.csv",
         media_type="text/csv",
-        responses=problems(*_STAFF, EventNotFound, OutsideScope),
+        responses=problems(*STAFF_PROBLEMS, EventNotFound, OutsideScope),
     )
     async def attendees_csv(self, staff: StaffUser, event_id: RowId) -> Response[str]:
         """The attendee list as a CSV file."""
@@ -316,7 +319,7 @@ class StaffEventController(Controller):
         "/events/{event_id:int}/door-code.png",
         media_type="image/png",
         responses={
-            **problems(*_STAFF, EventNotFound, OutsideScope, WeChatRateLimited, WeChatUnavailable),
+            **problems(*STAFF_PROBLEMS, EventNotFound, OutsideScope, WeChatRateLimited, WeChatUnavailable),
             **_PNG,
         },
     )
@@ -329,7 +332,7 @@ class StaffEventController(Controller):
         "/event-check-ins",
         status_code=200,
         responses=problems(
-            *_STAFF,
+            *STAFF_PROBLEMS,
             TicketInvalid,
             TicketExpired,
             TicketReplayed,

@@ -5,15 +5,14 @@ from __future__ import annotations
 from litestar import Controller, delete, get, post, put
 
 from backend import paging
-from backend.accounts.errors import ReaderOnly, RoleTooLow, StaffOnly, TokenExpired, TokenInvalid
+from backend.accounts.errors import RoleTooLow
 from backend.accounts.models import Reader, StaffUser
 from backend.booklists.errors import BooklistNotFound, BooklistNotPublished
-from backend.errors import NotAuthenticated
 from backend.events.errors import EventNotFound
 from backend.network.errors import LibraryNotFound, OutsideScope
 from backend.ratelimits import Kind, RateLimited
 from entrypoints.bootstrap import Dependencies
-from miniprogram_api.deps import BEARER
+from miniprogram_api.deps import BEARER, READER_PROBLEMS, STAFF_PROBLEMS
 from miniprogram_api.errors import problems
 from miniprogram_api.limits import rate_limited
 from miniprogram_api.notifications.schemas import (
@@ -46,8 +45,6 @@ from notifications.errors import (
     QuietHoursInvalid,
 )
 
-_READER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
-_STAFF = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 _AUDIENCE = (AudienceInvalid, LibraryNotFound, OutsideScope, EventNotFound, BooklistNotFound, BooklistNotPublished)
 
 
@@ -56,7 +53,7 @@ class NoticeController(Controller):
     tags = ["Notices"]
     security = BEARER
 
-    @get("/notices", responses=problems(*_READER))
+    @get("/notices", responses=problems(*READER_PROBLEMS))
     async def inbox(
         self,
         reader: Reader,
@@ -68,22 +65,22 @@ class NoticeController(Controller):
         found, total = await services.inbox(reader, unread_only=unread_only, limit=limit, offset=offset)
         return Page.of([NoticeOut.of(n) for n in found], total, limit, offset)
 
-    @get("/notices/unread-count", responses=problems(*_READER))
+    @get("/notices/unread-count", responses=problems(*READER_PROBLEMS))
     async def unread(self, reader: Reader) -> UnreadOut:
         """How many notices I have not read (the badge)."""
         return UnreadOut(await services.unread_count(reader))
 
-    @post("/notices/{notice_id:int}/read", status_code=204, responses=problems(*_READER, NoticeNotFound))
+    @post("/notices/{notice_id:int}/read", status_code=204, responses=problems(*READER_PROBLEMS, NoticeNotFound))
     async def read(self, deps: Dependencies, reader: Reader, notice_id: BigRowId) -> None:
         """Mark a notice read."""
         await services.mark_read(reader, notice_id, deps.clock.now())
 
-    @delete("/notices/{notice_id:int}", status_code=204, responses=problems(*_READER, NoticeNotFound))
+    @delete("/notices/{notice_id:int}", status_code=204, responses=problems(*READER_PROBLEMS, NoticeNotFound))
     async def delete(self, reader: Reader, notice_id: BigRowId) -> None:
         """Delete a notice from my inbox."""
         await services.delete_notice(reader, notice_id)
 
-    @post("/notices/read-all", status_code=204, responses=problems(*_READER))
+    @post("/notices/read-all", status_code=204, responses=problems(*READER_PROBLEMS))
     async def read_all(self, deps: Dependencies, reader: Reader) -> None:
         """Mark every notice read."""
         await services.mark_read(reader, None, deps.clock.now())
@@ -91,7 +88,7 @@ class NoticeController(Controller):
     @post(
         "/subscriptions",
         status_code=200,
-        responses=problems(*_READER, RateLimited),
+        responses=problems(*READER_PROBLEMS, RateLimited),
         guards=[rate_limited(Kind.SUBSCRIPTIONS)],
     )
     async def subscribe(self, deps: Dependencies, reader: Reader, data: SubscriptionIn) -> SubscriptionOut:
@@ -99,12 +96,12 @@ class NoticeController(Controller):
         service's templates (see `/notice-templates`) are ignored, and the answer says which."""
         return SubscriptionOut.of(await services.authorise(reader, data.template_ids, deps.templates))
 
-    @get("/notice-preferences", responses=problems(*_READER))
+    @get("/notice-preferences", responses=problems(*READER_PROBLEMS))
     async def preferences(self, deps: Dependencies, reader: Reader) -> PreferencesOut:
         """The kinds I do not want pushed, and my quiet hours."""
         return PreferencesOut.of(await services.preferences(reader, deps.send_policy.default_quiet))
 
-    @put("/notice-preferences", responses=problems(*_READER, QuietHoursInvalid))
+    @put("/notice-preferences", responses=problems(*READER_PROBLEMS, QuietHoursInvalid))
     async def set_preferences(self, deps: Dependencies, reader: Reader, data: PreferencesIn) -> PreferencesOut:
         """Choose the kinds not to push and the quiet hours (pushes then wait until they end)."""
         await services.set_preferences(reader, data.chosen())
@@ -127,13 +124,13 @@ class StaffMessageController(Controller):
     tags = ["Staff: notices"]
     security = BEARER
 
-    @post("/messages/preview", status_code=200, responses=problems(*_STAFF, *_AUDIENCE))
+    @post("/messages/preview", status_code=200, responses=problems(*STAFF_PROBLEMS, *_AUDIENCE))
     async def preview(self, deps: Dependencies, staff: StaffUser, data: AudienceIn) -> AudienceOut:
         """How many readers a message to this audience would reach."""
         today = deps.network_time.day(deps.clock.now())
         return AudienceOut(data.audience, len(await broadcasts.audience(staff, data.audience, today)))
 
-    @post("/messages", responses=problems(*_STAFF, *_AUDIENCE, IdempotencyKeyReused))
+    @post("/messages", responses=problems(*STAFF_PROBLEMS, *_AUDIENCE, IdempotencyKeyReused))
     async def send(self, deps: Dependencies, staff: StaffUser, data: MessageIn) -> MessageOut:
         """Send a message to an audience: to every reader's inbox, and pushed where they have authorised it. Sent
         again with the same `idempotency_key`, it answers with the first message: each reader is told once."""
@@ -142,18 +139,18 @@ class StaffMessageController(Controller):
         message = await broadcasts.send(staff, data.audience, data.title, data.body, now, today, data.idempotency_key)
         return MessageOut.of(message)
 
-    @get("/messages/{message_id:int}/report", responses=problems(*_STAFF, MessageNotFound, *_AUDIENCE))
+    @get("/messages/{message_id:int}/report", responses=problems(*STAFF_PROBLEMS, MessageNotFound, *_AUDIENCE))
     async def report(self, deps: Dependencies, staff: StaffUser, message_id: RowId) -> ReportOut:
         """A message's deliveries by outcome: sent, failed by reason, skipped for lack of authorisation."""
         return ReportOut.of(*await broadcasts.report(staff, message_id, deps.network_time.day(deps.clock.now())))
 
-    @get("/deliveries/undelivered", responses=problems(*_STAFF, RoleTooLow))
+    @get("/deliveries/undelivered", responses=problems(*STAFF_PROBLEMS, RoleTooLow))
     async def undelivered(self, staff: StaffUser, limit: StaffLimit = 100, offset: Offset = 0) -> DeliveryPage:
         """Failed and interrupted pushes with their reasons, newest first (network admins)."""
         found, total = await sender.undelivered(staff, limit=limit, offset=offset)
         return Page.of([DeliveryOut.of(d) for d in found], total, limit, offset)
 
-    @post("/deliveries/retry", status_code=200, responses=problems(*_STAFF, RoleTooLow))
+    @post("/deliveries/retry", status_code=200, responses=problems(*STAFF_PROBLEMS, RoleTooLow))
     async def retry(self, deps: Dependencies, staff: StaffUser, data: RetryIn) -> RetryOut:
         """Send failed or interrupted pushes again (network admins)."""
         return RetryOut(await sender.retry(staff, data.delivery_ids, deps.clock.now()))

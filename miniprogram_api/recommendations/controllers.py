@@ -9,15 +9,13 @@ from litestar import Controller, Request, get, put
 from litestar.di import Provide
 from litestar.params import Parameter
 
-from backend.accounts.errors import ChildNotFound, ReaderOnly, TokenExpired, TokenInvalid
 from backend.accounts.models import Reader
 from backend.catalog import search
 from backend.catalog.errors import RecordNotFound
-from backend.errors import NotAuthenticated
 from backend.network.errors import LibraryNotFound
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.catalog.schemas import RecordSummaryOut
-from miniprogram_api.deps import BEARER, provide_child, provide_self
+from miniprogram_api.deps import BEARER, HOLDER_PROBLEMS, provide_child, provide_self
 from miniprogram_api.errors import language_of, problems
 from miniprogram_api.network.schemas import CODE_PATTERN
 from miniprogram_api.recommendations.schemas import (
@@ -29,11 +27,10 @@ from miniprogram_api.recommendations.schemas import (
     RecommendationSettingsIn,
     RecommendationSettingsOut,
 )
-from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId, matching_param, next_offset
+from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId, matching_param
 from recommendations import arrivals, consent, serving
 from recommendations.store import PickStore
 
-_HOLDER = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly, ChildNotFound)
 ArrivalDays = Annotated[int, Parameter(ge=1, le=90, description="Copies added in the last this many days, 1 to 90")]
 AvailableAt = Annotated[str | None, matching_param(CODE_PATTERN, "Only books on this library's shelves now")]
 
@@ -44,7 +41,7 @@ class RecommendationController(Controller):
     security = BEARER
     dependencies = {"holder": Provide(provide_self)}
 
-    @get("/recommendations", responses=problems(*_HOLDER, LibraryNotFound))
+    @get("/recommendations", responses=problems(*HOLDER_PROBLEMS, LibraryNotFound))
     async def recommendations(
         self,
         deps: Dependencies,
@@ -68,16 +65,9 @@ class RecommendationController(Controller):
         hits = await search.availability([r.record for r in found.items], None, None)
         language = language_of(request)
         items = [RecommendationOut.of(hit, r, found.titles, language) for hit, r in zip(hits, found.items, strict=True)]
-        return RecommendationPage(
-            items=items,
-            total=found.total,
-            limit=limit,
-            offset=offset,
-            next_offset=next_offset(found.total, limit, offset),
-            personal=found.personal,
-        )
+        return RecommendationPage.of(items, found.total, limit, offset, personal=found.personal)
 
-    @get("/new-arrivals", responses=problems(*_HOLDER))
+    @get("/new-arrivals", responses=problems(*HOLDER_PROBLEMS))
     async def new_arrivals(
         self,
         deps: Dependencies,
@@ -93,22 +83,15 @@ class RecommendationController(Controller):
         hits = await search.availability([a.record for a in found.items], None, None)
         language = language_of(request)
         items = [ArrivalOut.of(hit, a, found.titles, language) for hit, a in zip(hits, found.items, strict=True)]
-        return ArrivalPage(
-            items=items,
-            total=found.total,
-            limit=limit,
-            offset=offset,
-            next_offset=next_offset(found.total, limit, offset),
-            personal=found.personal,
-        )
+        return ArrivalPage.of(items, found.total, limit, offset, personal=found.personal)
 
-    @get("/recommendation-settings", responses=problems(*_HOLDER))
+    @get("/recommendation-settings", responses=problems(*HOLDER_PROBLEMS))
     async def settings(self, holder: Reader) -> RecommendationSettingsOut:
         """Whether I get personal picks (on unless I switched them off; a child's card: off until its guardian
         switches them on)."""
         return RecommendationSettingsOut(await consent.personal_on(holder))
 
-    @put("/recommendation-settings", responses=problems(*_HOLDER))
+    @put("/recommendation-settings", responses=problems(*HOLDER_PROBLEMS))
     async def change_settings(
         self, deps: Dependencies, holder: Reader, data: RecommendationSettingsIn
     ) -> RecommendationSettingsOut:

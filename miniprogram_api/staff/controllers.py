@@ -22,15 +22,11 @@ from backend.accounts.errors import (
     ReaderCardRequired,
     RoleTooLow,
     StaffNotFound,
-    StaffOnly,
-    TokenExpired,
-    TokenInvalid,
     UsernameTaken,
     WeakPassword,
 )
 from backend.accounts.models import StaffUser
 from backend.counter import services as counter
-from backend.errors import NotAuthenticated
 from backend.network import services as network
 from backend.network.errors import (
     InvalidOpeningHours,
@@ -44,7 +40,7 @@ from backend.ratelimits import Kind, RateLimited
 from backend.wechat.errors import WeChatRateLimited, WeChatUnavailable
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.accounts.schemas import TokensOut
-from miniprogram_api.deps import BEARER
+from miniprogram_api.deps import BEARER, STAFF_PROBLEMS
 from miniprogram_api.errors import problems
 from miniprogram_api.limits import rate_limited
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam, LibraryOut
@@ -60,8 +56,7 @@ from miniprogram_api.staff.schemas import (
     StaffPage,
 )
 
-_AUTH = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
-_ADMIN = (*_AUTH, RoleTooLow, OutsideScope)
+_ADMIN = (*STAFF_PROBLEMS, RoleTooLow, OutsideScope)
 
 
 class StaffAuthController(Controller):
@@ -87,7 +82,7 @@ class StaffController(Controller):
     tags = ["Staff"]
     security = BEARER
 
-    @get("/me", responses=problems(*_AUTH))
+    @get("/me", responses=problems(*STAFF_PROBLEMS))
     async def me(self, staff: StaffUser) -> StaffOut:
         """The logged-in staff member, their role and library."""
         return StaffOut.of(staff)
@@ -96,7 +91,7 @@ class StaffController(Controller):
         "/cards/verify",
         status_code=200,
         responses=problems(
-            *_AUTH,
+            *STAFF_PROBLEMS,
             CardPayloadInvalid,
             CardPayloadExpired,
             CardPayloadReplayed,
@@ -211,7 +206,7 @@ class StaffController(Controller):
         "/libraries/{code:str}/mini-program-code",
         media_type="image/png",
         responses={
-            **problems(*_AUTH, LibraryNotFound, OutsideScope, WeChatRateLimited, WeChatUnavailable),
+            **problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope, WeChatRateLimited, WeChatUnavailable),
             200: ResponseSpec(data_container=bytes, media_type="image/png", description="The mini-program code"),
         },
     )
