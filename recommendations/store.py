@@ -74,6 +74,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# The version served and a reader's picks in it, in one round trip: a reader's screen reads both on every visit.
+_SERVED = """
+local v = redis.call('GET', KEYS[1])
+if not v then return {false, false} end
+return {v, redis.call('GET', 'recs:' .. v .. ':picks:' .. ARGV[1])}
+"""
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -121,11 +127,15 @@ class PickStore:
 
     async def picks(self, reader_id: int) -> list[Pick] | None:
         """The reader's stored picks, or None when the model has none for them (or there is no model)."""
-        version = await self.current()
-        if version is None:
-            return None
-        stored = await self._redis.get(_picks_key(version, reader_id))
-        return _PICKS.decode(stored) if stored is not None else None
+        return (await self.served(reader_id))[1]
+
+    async def served(self, reader_id: int) -> tuple[str | None, list[Pick] | None]:
+        """The version served and the reader's picks in it (None: no model; no picks stored for them), at once."""
+        version, stored = await self._redis.eval(_SERVED, 1, _CURRENT, str(reader_id))  # type: ignore[misc]
+        return (
+            version.decode() if version is not None else None,
+            _PICKS.decode(stored) if stored is not None else None,
+        )
 
     async def also_borrowed(self, record_id: int) -> list[int]:
         version = await self.current()

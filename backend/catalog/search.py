@@ -42,7 +42,7 @@ CONSIDERED = 2000
 _WEIGHTS = {"title": "A", "authors": "B", "pinyin": "C", "subjects": "C", "summary": "D"}
 _FIELDS = ("title", "authors", "subjects", "summary", "pinyin")
 # "Near me" looks at the libraries within the radius, nearest first; beyond this many the nearest suffice.
-_MAX_NEARBY_LIBRARIES = 50
+MAX_NEARBY_LIBRARIES = 50
 # Latin words this short match whole: as prefixes, two letters would match a good part of every English title,
 # pinyin syllable and set of initials. Initials are indexed whole, so `st` still finds 三体.
 _MIN_PREFIX_LENGTH = 3
@@ -222,7 +222,7 @@ async def search(query: SearchQuery) -> SearchResult:
             lib.id
             for lib, _ in (
                 await nearest_libraries(
-                    query.latitude, query.longitude, limit=_MAX_NEARBY_LIBRARIES, radius_m=query.available_within_m
+                    query.latitude, query.longitude, limit=MAX_NEARBY_LIBRARIES, radius_m=query.available_within_m
                 )
             )[0]
         ]

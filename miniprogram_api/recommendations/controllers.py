@@ -14,6 +14,7 @@ from backend.catalog import search
 from backend.catalog.errors import RecordNotFound
 from backend.network.errors import LibraryNotFound
 from entrypoints.bootstrap import Dependencies
+from miniprogram_api.booklists.controllers import Latitude, Longitude
 from miniprogram_api.catalog.schemas import RecordSummaryOut
 from miniprogram_api.deps import BEARER, HOLDER_PROBLEMS, provide_child, provide_self
 from miniprogram_api.errors import language_of, problems
@@ -33,6 +34,10 @@ from recommendations.store import PickStore
 
 ArrivalDays = Annotated[int, Parameter(ge=1, le=90, description="Copies added in the last this many days, 1 to 90")]
 AvailableAt = Annotated[str | None, matching_param(CODE_PATTERN, "Only books on this library's shelves now")]
+WithinM = Annotated[
+    float | None,
+    Parameter(gt=0, le=50_000, description="With lat/lng: only books on the shelf at a library this close"),
+]
 
 
 class RecommendationController(Controller):
@@ -48,23 +53,28 @@ class RecommendationController(Controller):
         holder: Reader,
         request: Request[Any, Any, Any],
         library: AvailableAt = None,
+        lat: Latitude = None,
+        lng: Longitude = None,
+        within_m: WithinM = None,
         limit: ReaderLimit = 20,
         offset: Offset = 0,
     ) -> RecommendationPage:
         """Books for me, each with why: my personal picks, or what is popular lately when they are off or not ready;
-        never what I have on loan or in my kept reading history."""
+        never what I have on loan or in my kept reading history. With my position, the nearest library with each on
+        the shelf; with a distance too, only books on the shelf that near (or, with a library's code, there)."""
         found = await serving.recommendations_for(
             holder,
             PickStore(deps.redis),
+            deps.jobs,
             deps.clock.now(),
             lists=deps.popular_lists,
             available_at=library,
+            near=serving.Near(lat, lng, within_m) if lat is not None and lng is not None else None,
             limit=limit,
             offset=offset,
         )
-        hits = await search.availability([r.record for r in found.items], None, None)
         language = language_of(request)
-        items = [RecommendationOut.of(hit, r, found.titles, language) for hit, r in zip(hits, found.items, strict=True)]
+        items = [RecommendationOut.of(r, found.titles, language) for r in found.items]
         return RecommendationPage.of(items, found.total, limit, offset, personal=found.personal)
 
     @get("/new-arrivals", responses=problems(*HOLDER_PROBLEMS))
@@ -118,6 +128,5 @@ class AlsoBorrowedController(Controller):
         self, deps: Dependencies, record_id: RowId, limit: ReaderLimit = 10, offset: Offset = 0
     ) -> AlsoBorrowedPage:
         """Readers who borrowed this book also borrowed these; no login needed."""
-        records, total = await serving.also_borrowed(PickStore(deps.redis), record_id, limit=limit, offset=offset)
-        hits = await search.availability(records, None, None)
+        hits, total = await serving.also_borrowed(PickStore(deps.redis), record_id, limit=limit, offset=offset)
         return Page.of([RecordSummaryOut.of(hit) for hit in hits], total, limit, offset)

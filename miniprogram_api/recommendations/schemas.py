@@ -38,10 +38,12 @@ class RecommendationOut(msgspec.Struct):
     reason: ReasonOut
 
     @classmethod
-    def of(cls, hit: Hit, recommended: Recommended, titles: dict[int, str], language: str) -> RecommendationOut:
+    def of(cls, recommended: Recommended, titles: dict[int, str], language: str) -> RecommendationOut:
         reason = recommended.reason
         cited = int(reason.record) if reason.kind == ReasonKind.BORROWED and reason.record is not None else None
-        return cls(RecordSummaryOut.of(hit), ReasonOut(reason.kind, render(reason, titles, language), cited))
+        return cls(
+            RecordSummaryOut.of(recommended.hit), ReasonOut(reason.kind, render(reason, titles, language), cited)
+        )
 
 
 class RecommendationPage(Page[RecommendationOut], kw_only=True):

@@ -291,6 +291,61 @@ async def test_only_books_on_a_librarys_shelves_when_the_reader_asks(service: Se
     assert unknown.status_code == 404
 
 
+async def test_near_me_shows_the_nearest_shelf_and_with_a_distance_only_books_on_a_shelf_that_near(
+    service: Service, shelf: Shelf
+) -> None:
+    await _readers_who_read_science_fiction(shelf)  # every copy is out on loan
+    logged_in = await login_reader(service, "openid-reader")
+    far = await Library.get(code="TL-B")  # about 60 km from TL-A
+    await Copy.create(barcode="S0001", record=shelf.records["活着"], home_library=far, current_library=far)
+    await Copy.create(
+        barcode="S0002", record=shelf.records["平凡的世界"], home_library=shelf.library, current_library=shelf.library
+    )
+    at_tl_a = f"lat={shelf.library.latitude}&lng={shelf.library.longitude}"
+
+    near = await service.client.get(f"/readers/me/recommendations?{at_tl_a}", headers=logged_in.headers)
+    within = await service.client.get(f"/readers/me/recommendations?{at_tl_a}&within_m=2000", headers=logged_in.headers)
+
+    nearest = {item["record"]["id"]: item["record"]["nearest_available"] for item in near.json()["items"]}
+    assert nearest[shelf.id("平凡的世界")] == {
+        "library_code": "TL-A",
+        "library_name": shelf.library.name,
+        "distance_m": 0,
+    }
+    assert nearest[shelf.id("活着")]["library_code"] == "TL-B"
+    assert nearest[shelf.id("三体")] is None  # on loan everywhere
+    assert [item["record"]["id"] for item in within.json()["items"]] == [shelf.id("平凡的世界")]
+    assert within.json()["total"] == 1
+
+
+async def test_a_reader_the_nightly_run_did_not_pick_for_gets_picks_on_their_next_visit(
+    service: Service, shelf: Shelf
+) -> None:
+    await _readers_who_read_science_fiction(shelf)
+    logged_in = await login_reader(service, "openid-reader")
+    reader = await _reader_of(logged_in)
+    await shelf.lend(reader, "三体", 2)
+    await _train(service)
+    store = PickStore(service.redis)
+    await store.forget_reader(reader.id)  # as for a reader the nightly run leaves to be picked on demand
+    pool = await create_pool(RedisSettings.from_dsn(service.settings.redis.url), default_queue_name=QUEUE)
+    try:
+        await pool.delete(QUEUE)
+        first = await _recommendations(service, logged_in)
+        queued = await pool.zscore(QUEUE, recommendation_refresh_job_id(reader.id))
+        finished = await asyncio.to_thread(run_worker_process, service)
+    finally:
+        await pool.aclose()
+
+    assert first["personal"] is False  # recent popularity meanwhile
+    assert queued is not None
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    again = await _recommendations(service, logged_in)
+    assert again["personal"] is True
+    by_author = {item["record"]["id"]: item["reason"]["text"] for item in again["items"]}
+    assert by_author[shelf.id("流浪地球")] == "你读过刘慈欣的书"  # from their own loan of 三体
+
+
 async def test_a_checkout_refreshes_the_readers_picks_through_the_worker(service: Service, shelf: Shelf) -> None:
     await _readers_who_read_science_fiction(shelf)
     await _train(service)
