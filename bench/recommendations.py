@@ -6,11 +6,13 @@ Training: for each size, synthetic loans drawn from a real library's distributio
 fitted to the Book-Crossing ratings' rank-frequency curve; loans per reader: Book-Crossing's per-user counts,
 resampled), over a catalogue of one record per five loans (the issue's city: 10M loans, 2M records), titles and
 authors from douban-booklists, classes from the CLC tree (all read from `../shared/data` at run time, never copied).
-Each size runs in a spawned process of its own, as the worker runs it (`recommendations.process`), with the model's
-own structures (`LoanLog`, `Item`): `train(...)` with the production `TrainingSettings`, then per-reader picks and
-per-record neighbours timed on a sample and extrapolated to every reader and record, then the model packed for
-Redis. Reading the loans from PostgreSQL (`load_training_data`) is not measured here. Peak memory is the process's
-`ru_maxrss`, which includes making the synthetic inputs.
+Each size runs in a spawned process of its own, as the worker runs it (`recommendations.process`), on the structures
+`load_training_data` hands over (`TrainingData`): `train(...)` with the production `TrainingSettings`, then what
+`train_and_pick` does after it, each step timed: the picks of the readers the nightly run picks for
+(`readers_to_pick`, `pick_for`), every record's also-borrowed list, the model packed for Redis. Also timed, on a
+sample of those readers: one reader's picks alone (`recommend`), what a refresh costs. Reading the loans from
+PostgreSQL (`load_training_data`) is not measured here. Peak memory is the process's `ru_maxrss`, which includes
+making the synthetic inputs.
 
 Serving: a throwaway PostgreSQL and Redis with the demo network, a catalogue of a few thousand records with copies,
 a few thousand readers with returned loans they keep in their history (the same synthetic distributions), the real
@@ -69,7 +71,10 @@ from recommendations.training import (
     CHILD,
     PICKS_PER_READER,
     TRAINING,
+    TrainingData,
     blend_for,
+    pick_for,
+    readers_to_pick,
     run_training,
 )
 
@@ -180,19 +185,16 @@ class TrainingRun:
     train_seconds: float
     train_cpu: float
     train_peak: int  # ru_maxrss after training, bytes
-    picks_ms: float  # per personal reader, on a sample
-    also_ms: float  # per record, on a sample
+    nightly: int  # readers the nightly run picks for
+    picks_seconds: float
+    picks_cpu: float
+    picks_bytes: int  # their picks as stored
+    alone_ms: float  # one reader's picks alone, on a sample
+    also_seconds: float
     blob_bytes: int
+    pieces: int
     pack_seconds: float
     peak: int  # ru_maxrss at the end, bytes
-
-    @property
-    def picks_seconds(self) -> float:
-        return self.picks_ms * self.personal / 1000
-
-    @property
-    def also_seconds(self) -> float:
-        return self.also_ms * self.records / 1000
 
 
 def _maxrss() -> int:
@@ -200,7 +202,7 @@ def _maxrss() -> int:
 
 
 def train_at_size(loans: int, fitted: Distributions, sample: int, seed: int) -> TrainingRun:
-    """In a process of its own: make the inputs, train as the worker does, time picks and neighbours on a sample."""
+    """In a process of its own: make the inputs, then train and pick as `train_and_pick` does, step by step."""
     as_of = days_of(datetime(2026, 12, 1))
     n_items = max(loans // LOANS_PER_RECORD, 1)
     made = synthetic_loans(loans, n_items, fitted, as_of, seed)
@@ -215,28 +217,33 @@ def train_at_size(loans: int, fitted: Distributions, sample: int, seed: int) -> 
     items = dict(zip(log.item_keys, synthetic_items(n_items, fitted, seed), strict=True))
     children = np.random.default_rng(seed + 2).random(len(log.reader_keys)) < CHILD_SHARE
     segments = {key: {CARD: CHILD if child else ADULT} for key, child in zip(log.reader_keys, children, strict=True)}
-    personal = [key for key, child in zip(log.reader_keys, children, strict=True) if not child]
+    personal = frozenset(key for key, child in zip(log.reader_keys, children, strict=True) if not child)
+    data = TrainingData(log, items, segments, personal, np.zeros(len(log), np.int64), children[log.readers])
     inputs_rss = psutil.Process().memory_info().rss
 
     started, cpu = time.perf_counter(), time.process_time()
     model = train(log, items, segments, as_of + 1, TRAINING)
     train_seconds, train_cpu, train_peak = time.perf_counter() - started, time.process_time() - cpu, _maxrss()
 
+    nightly = readers_to_pick(data, as_of + 1)
+    started, cpu = time.perf_counter(), time.process_time()
+    picks = pick_for(model, segments, nightly)
+    picks_seconds, picks_cpu = time.perf_counter() - started, time.process_time() - cpu
+
     rng = np.random.default_rng(seed + 3)
-    chosen = [personal[i] for i in rng.choice(len(personal), size=min(sample, len(personal)), replace=False)]
+    chosen = [nightly[i] for i in rng.choice(len(nightly), size=min(sample, len(nightly)), replace=False)]
     started = time.perf_counter()
     for reader in chosen:
         model.recommend(model.history_of(reader, segments[reader]), blend_for(segments[reader]), PICKS_PER_READER)
-    picks_ms = 1000 * (time.perf_counter() - started) / max(len(chosen), 1)
-    records = [model.item_keys[i] for i in rng.choice(len(model.item_keys), size=min(sample, n_items), replace=False)]
+    alone_ms = 1000 * (time.perf_counter() - started) / max(len(chosen), 1)
+
     started = time.perf_counter()
-    for record in records:
-        model.also_borrowed(record, ALSO_BORROWED)
-    also_ms = 1000 * (time.perf_counter() - started) / max(len(records), 1)
+    model.also_borrowed(ALSO_BORROWED)
+    also_seconds = time.perf_counter() - started
 
     model.histories.clear()  # as `train_and_pick` does before packing
     started = time.perf_counter()
-    blob = pack_model(model)
+    pieces = pack_model(model)
     pack_seconds = time.perf_counter() - started
     return TrainingRun(
         loans,
@@ -247,9 +254,14 @@ def train_at_size(loans: int, fitted: Distributions, sample: int, seed: int) -> 
         train_seconds,
         train_cpu,
         train_peak,
-        picks_ms,
-        also_ms,
-        len(blob),
+        len(nightly),
+        picks_seconds,
+        picks_cpu,
+        sum(len(encoded) for encoded in picks.values()),
+        alone_ms,
+        also_seconds,
+        sum(len(piece) for piece in pieces),
+        len(pieces),
         pack_seconds,
         _maxrss(),
     )
@@ -430,15 +442,17 @@ def report_training(run: TrainingRun) -> str:
     return (
         f"| {run.loans:,} | {run.readers:,} ({run.personal:,} personal) | {run.records:,} | "
         f"{run.train_seconds:,.1f} ({run.train_cpu:,.1f} CPU) | {_mb(run.inputs_rss)} | {_mb(run.train_peak)} | "
-        f"{run.picks_ms:.2f} ms → {run.picks_seconds:,.0f} s | {run.also_ms:.3f} ms → {run.also_seconds:,.0f} s | "
-        f"{_mb(run.blob_bytes)} MB in {run.pack_seconds:,.1f} s | {_mb(run.peak)} |"
+        f"{run.nightly:,} ({run.nightly / max(run.personal, 1):.0%}) in {run.picks_seconds:,.0f} s "
+        f"({run.picks_cpu:,.0f} CPU), {_mb(run.picks_bytes)} MB | {run.alone_ms:.2f} ms | {run.also_seconds:,.1f} s | "
+        f"{_mb(run.blob_bytes)} MB in {run.pieces} pieces, {run.pack_seconds:,.1f} s | {_mb(run.peak)} |"
     )
 
 
 TRAINING_HEADER = (
     "| loans | readers | records | train(), s (CPU s) | inputs RSS, MB | peak RSS after train, MB | "
-    "picks per reader → all personal | also-borrowed per record → all | packed model | peak RSS at end, MB |\n"
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "nightly picks: readers, time, stored | one reader alone | also-borrowed, every record | packed model | "
+    "peak RSS at end, MB |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -492,7 +506,7 @@ def serving(options: argparse.Namespace, fitted: Distributions) -> tuple[list[st
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.recommendations", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000000,5000000,10000000", help="loans per training run, comma-separated")
-    parser.add_argument("--sample", type=int, default=2000, help="readers and records the per-item costs are timed on")
+    parser.add_argument("--sample", type=int, default=2000, help="readers one reader's picks alone are timed on")
     parser.add_argument("--records", type=int, default=4000, help="catalogue for the HTTP run (default 4000)")
     parser.add_argument("--readers", type=int, default=3000, help="readers for the HTTP run (default 3000)")
     parser.add_argument("--fallback", type=int, default=500, help="of them, with personal picks off (default 500)")
@@ -513,7 +527,7 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     if not options.skip_training:
-        print(f"\n### Training (per-item costs timed on {options.sample:,} readers and records)\n", flush=True)
+        print(f"\n### Training (one reader alone timed on {options.sample:,} of the nightly readers)\n", flush=True)
         print(TRAINING_HEADER, flush=True)
         for size in (int(s) for s in options.sizes.split(",") if s):
             print(f"training on {size:,} loans", file=sys.stderr)

@@ -32,8 +32,8 @@ from backend.ratelimits import RateLimits
 from backend.settings import Settings
 from backend.wechat.gateway import WeChatGateway, WechatpyGateway
 from entrypoints.queue import ArqJobs
+from notifications import broadcasts, templates
 from notifications import subscribers as notices
-from notifications import templates
 from notifications.models import NoticeKind
 from notifications.sender import Channel, SendPolicy, WeChatSubscribe
 from notifications.templates import Template
@@ -174,6 +174,7 @@ def event_bus(event_policy: EventPolicy, jobs: ArqJobs | None = None) -> EventBu
     bus.subscribe(CopyMoved, _refresh_search_row)
     bus.subscribe(CardClosing, partial(booking.release_closing_card, event_policy))
     bus.subscribe(LoanOpened, booklists.loan_opened)  # a loan a reading list's push may have caused
+    bus.subscribe(LoanOpened, broadcasts.picks_loan_opened)  # one a push of the reader's own picks may have
     notices.subscribe(bus, event_policy.network_time)
     if jobs is not None:
         # a checkout refreshes the reader's picks; a card removed loses them

@@ -25,7 +25,7 @@ from backend.settings import Settings
 from entrypoints import worker_metrics
 from entrypoints.bootstrap import Dependencies, bootstrap
 from entrypoints.queue import QUEUE
-from notifications import reminders, sender
+from notifications import broadcasts, reminders, sender
 from notifications import services as notices
 from recommendations import training as recommendations
 from recommendations.store import ModelCache, PickStore
@@ -114,6 +114,15 @@ async def settle_booklist_reports(ctx: dict[str, Any]) -> int:
     settled, purged = await booklists.settle_reports(now), await booklists.purge_opens(now)
     log.info("settled %d reading-list pushes, purged %d list openings", settled, purged)
     return settled + purged
+
+
+@_outlasting
+async def settle_picks_reports(ctx: dict[str, Any]) -> int:
+    """Daily, before old notices go (the report counts who read theirs): pushes of readers' own picks whose 30-day
+    window has closed keep their counts and forget who was pushed what."""
+    settled = await broadcasts.settle_picks_reports(_deps(ctx).clock.now())
+    log.info("settled %d picks pushes", settled)
+    return settled
 
 
 @_outlasting
@@ -278,6 +287,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             expire_holds,
             unlink_old_loans,
             settle_booklist_reports,
+            settle_picks_reports,
             purge_old_notices,
             lapse_event_offers,
             mark_no_shows,
@@ -298,6 +308,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(expire_holds, minute=7, unique=True),
             cron(unlink_old_loans, hour=1, minute=5, unique=True),
             cron(settle_booklist_reports, hour=1, minute=12, unique=True),
+            cron(settle_picks_reports, hour=1, minute=14, unique=True),  # before the notices it reads go (01:20)
             cron(purge_old_notices, hour=1, minute=20, unique=True),
             cron(lapse_event_offers, minute=set(range(0, 60, 5)), unique=True),
             cron(mark_no_shows, minute={2, 17, 32, 47}, unique=True),

@@ -3,7 +3,12 @@
 Audiences: `library:<code>` (readers whose home library is that library or below it), `holds:<code>` (readers
 with an active hold for pickup there), `event:<id>` (readers holding a booking for the event), `booklist:<id>` (a
 published reading list's audience: its libraries' readers of its age band; the message links to the list, and the push
-is kept for the list's report). Staff reach only audiences of their own libraries.
+is kept for the list's report), `picks:<code>` (the cards of that library and below whose personal picks are on and
+trained: each reader reads staff's words and, under them, their own top picks, a guardian those of each child's card
+they switched picks on for; the push is kept for its report). Staff reach only audiences of their own libraries.
+
+A push (a list's, or of picks) keeps the cards it reached and the records it named to each, so its report counts
+the readers told who opened it, placed a hold on or borrowed one of those records within 30 days (`reports`).
 
 A send carries the client's request id: a double tap or a retry with the same id answers with the first message (and
 push), whose readers were told once; the id is unique per staff member, so two sends at once make one message.
@@ -11,7 +16,7 @@ push), whose readers were told once; the id is unique per staff member, so two s
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,51 +24,78 @@ from datetime import date, datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from backend import paging
 from backend.accounts.models import Reader, StaffUser
+from backend.accounts.staff import authority_scope
+from backend.booklists import reports
 from backend.booklists import services as booklists
 from backend.booklists.models import Booklist, BooklistPush
+from backend.circulation.domain_events import LoanOpened
 from backend.circulation.models import ACTIVE_HOLD, Hold
 from backend.events.models import ACTIVE_BOOKING, Booking
 from backend.events.services import staff_event
-from backend.network.services import library_in_scope
+from backend.network.errors import OutsideScope
+from backend.network.services import in_scope, library_in_scope
 from notifications import notices
-from notifications.errors import AudienceInvalid, IdempotencyKeyReused, MessageNotFound
-from notifications.models import Delivery, NoticeKind, StaffMessage
-from notifications.services import guardians, notify_many
+from notifications.errors import AudienceInvalid, IdempotencyKeyReused, MessageNotFound, PicksPushNotFound
+from notifications.models import Delivery, NoticeKind, PicksPush, PicksPushReader, StaffMessage
+from notifications.services import NoticeDraft, guardians, notify_many
 from notifications.templates import Template
+from recommendations import pushes
+from recommendations.pushes import CardPicks, PicksSource
 
-# What a message about a list says unless staff write their own (a title of 20 characters, a body of 200).
+# What a message about a list, or of picks, says unless staff write their own (a title of 20 characters, a body of
+# 200); a reader's notice holds 500, their picks under staff's words.
 _LIST_TITLE = "书单推荐"
-_TITLE_MOST, _BODY_MOST = 20, 200
+_PICKS_TITLE = "为你挑选的书"
+_TITLE_MOST, _BODY_MOST, _NOTICE_BODY_MOST = 20, 200, 500
+_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class Reach:
-    """Whom an audience names: the readers told, and for a list's audience the list and each card reached with whom
-    to tell of it."""
+    """Whom an audience names: the readers told; for a list's audience the list and each card reached with whom to
+    tell of it; for a picks audience each reader's cards with their picks, their own card first."""
 
     recipients: list[int]
     booklist: Booklist | None = None
     cards: dict[int, int] = field(default_factory=dict)
+    picks: dict[int, list[CardPicks]] | None = None
 
-    @property
-    def link(self) -> str:
-        return f"booklist={self.booklist.id}" if self.booklist is not None else ""
+    def link(self, recipient: int) -> str:
+        """What the reader's notice opens: the list, or the picks of the first card it names."""
+        if self.booklist is not None:
+            return f"booklist={self.booklist.id}"
+        if self.picks is not None:
+            return f"picks={self.picks[recipient][0].card}"
+        return ""
+
+    def body(self, recipient: int, words: str) -> str:
+        """What the reader reads: staff's words, and for a picks audience their own picks under them."""
+        if self.picks is None:
+            return words
+        return _cut(pushes.message(words, [card.line for card in self.picks[recipient]]), _NOTICE_BODY_MOST)
 
 
-async def audience(staff: StaffUser, spec: str, today: date) -> list[int]:
+async def audience(staff: StaffUser, spec: str, today: date, picks: PicksSource) -> list[int]:
     """The readers (a child's guardian for a child) an audience names, each once; children's ages (a list's age
     band) are counted on `today`, the network's calendar day."""
-    return (await reach(staff, spec, today)).recipients
+    return (await reach(staff, spec, today, picks)).recipients
 
 
-async def reach(staff: StaffUser, spec: str, today: date) -> Reach:
+async def reach(staff: StaffUser, spec: str, today: date, picks: PicksSource) -> Reach:
     kind, _, target = spec.partition(":")
+    if kind == "picks":
+        return await _picks_reach(staff, target, picks)
+    return await _reach(staff, kind, target, today)
+
+
+async def _reach(staff: StaffUser, kind: str, target: str, today: date) -> Reach:
+    """An audience that reads no reader's picks."""
     if kind == "booklist":
         if not target.isdigit():
             raise AudienceInvalid(problem="booklist:<id>")
-        booklist, cards = await booklists.push_audience(staff, int(target), today)
-        return Reach(sorted(set(cards.values())), booklist, cards)
+        return await _list_reach(staff, int(target), today)
     if kind == "library":
         library = await library_in_scope(target, staff.library.path)
         ids = await Reader.filter(home_library__path__startswith=library.path).values_list("id", flat=True)
@@ -77,29 +109,49 @@ async def reach(staff: StaffUser, spec: str, today: date) -> Reach:
         event = await staff_event(staff, int(target))
         ids = await Booking.filter(event_id=event.id, status__in=ACTIVE_BOOKING).values_list("booked_by_id", flat=True)
     else:
-        raise AudienceInvalid(problem="library:<code>, holds:<code>, event:<id> or booklist:<id>")
+        raise AudienceInvalid(problem="library:<code>, holds:<code>, event:<id>, booklist:<id> or picks:<code>")
     recipients = await guardians(int(i) for i in ids)  # type: ignore[call-overload]
     return Reach(sorted(set(recipients.values())))
 
 
+async def _list_reach(staff: StaffUser, booklist_id: int, today: date) -> Reach:
+    booklist, cards = await booklists.push_audience(staff, booklist_id, today)
+    return Reach(sorted(set(cards.values())), booklist, cards)
+
+
+async def _picks_reach(staff: StaffUser, library_code: str, picks: PicksSource) -> Reach:
+    reached = await pushes.reached(staff, library_code, picks)
+    told: defaultdict[int, list[CardPicks]] = defaultdict(list)
+    for card in sorted(reached, key=lambda c: (c.card != c.recipient, c.card)):  # the reader's own card first
+        told[card.recipient].append(card)
+    return Reach(sorted(told), cards={c.card: c.recipient for c in reached}, picks=dict(told))
+
+
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """A message sent, and for a list's audience the push kept with it."""
+    """A message sent, and for a list's or a picks audience the push kept with it."""
 
     message: StaffMessage
-    push: BooklistPush | None = None
+    push: BooklistPush | PicksPush | None = None
 
 
 async def send(
-    staff: StaffUser, spec: str, title: str, body: str, now: datetime, today: date, idempotency_key: str | None = None
+    staff: StaffUser,
+    spec: str,
+    title: str,
+    body: str,
+    now: datetime,
+    today: date,
+    picks: PicksSource,
+    idempotency_key: str | None = None,
 ) -> StaffMessage:
     """Send a message to an audience: a notice in each reader's inbox and its pending pushes, in one transaction; a
-    list's push is kept with the cards it reached, for its report. A request id sent before answers with its
-    message, sending nothing."""
+    list's or a picks push is kept with the cards it reached, for its report. A request id sent before answers with
+    its message, sending nothing."""
     asked = _Asked(staff, idempotency_key, spec, title, body)
     sent = await _sent_before(asked)
     if sent is None:
-        sent = await _send(asked, await reach(staff, spec, today), title, body, now)
+        sent = await _send(asked, await reach(staff, spec, today, picks), title, body, now)
     return sent.message
 
 
@@ -127,7 +179,17 @@ async def _sent_before(asked: _Asked) -> Sent | None:
         or asked.body not in (None, message.body)
     ):
         raise IdempotencyKeyReused()
-    return Sent(message, await BooklistPush.get_or_none(message_id=message.id))
+    return Sent(message, await _push_of(message))
+
+
+async def _push_of(message: StaffMessage) -> BooklistPush | PicksPush | None:
+    """The push a message carried, if its audience keeps one."""
+    kind = message.audience.partition(":")[0]
+    if kind == "booklist":
+        return await BooklistPush.get_or_none(message_id=message.id)
+    if kind == "picks":
+        return await PicksPush.get_or_none(message_id=message.id).select_related("message")
+    return None
 
 
 async def _send(asked: _Asked, audience: Reach, title: str, body: str, now: datetime) -> Sent:
@@ -145,13 +207,15 @@ async def _send(asked: _Asked, audience: Reach, title: str, body: str, now: date
             )
             sender = staff.library.name
             drafts = [
-                notices.staff_message(r, message.id, title, body, sender, link=audience.link)
+                notices.staff_message(r, message.id, title, audience.body(r, body), sender, link=audience.link(r))
                 for r in audience.recipients
             ]
             await notify_many(drafts, now)
-            push = None
+            push: BooklistPush | PicksPush | None = None
             if audience.booklist is not None:
                 push = await booklists.record_push(staff, audience.booklist, message.id, audience.cards, now)
+            elif audience.picks is not None:
+                push = await _record_picks_push(staff, message, audience.picks, now)
     except IntegrityError:
         # The same request id at once (a double tap): the insert waited for the first send's commit, and this one's
         # notices went with its rollback.
@@ -167,13 +231,16 @@ async def report(staff: StaffUser, message_id: int, today: date) -> tuple[StaffM
     message = await StaffMessage.get_or_none(id=message_id)
     if message is None:
         raise MessageNotFound()
-    if message.audience.startswith("booklist:"):  # the list may be retired since: the push's own scope decides
-        push = await BooklistPush.get_or_none(message_id=message.id)
-        if push is None:
-            raise MessageNotFound()
+    push = await _push_of(message)
+    if isinstance(push, BooklistPush):  # the list may be retired since: the push's own scope decides
         await booklists.staff_push(staff, push.booklist_id, push.id)
+    elif isinstance(push, PicksPush):  # the push's scope, without reading every reader's picks again
+        await staff_picks_push(staff, push.id)
+    elif message.audience.startswith(("booklist:", "picks:")):
+        raise MessageNotFound()
     else:
-        await audience(staff, message.audience, today)  # the same scope as sending it
+        kind, _, target = message.audience.partition(":")
+        await _reach(staff, kind, target, today)  # the same scope as sending it
     return message, await outcomes(message.id)
 
 
@@ -220,11 +287,10 @@ class _ListPush:
 
 async def _list_push(staff: StaffUser, booklist_id: int, title: str | None, body: str | None, today: date) -> _ListPush:
     """A list's audience within my scope and the words of its message: what a preview shows and a push sends."""
-    spec = f"booklist:{booklist_id}"
-    audience = await reach(staff, spec, today)
+    audience = await _list_reach(staff, booklist_id, today)
     assert audience.booklist is not None
     heading, text = _list_words(staff, audience.booklist, title, body)
-    return _ListPush(spec, audience, heading, text)
+    return _ListPush(f"booklist:{booklist_id}", audience, heading, text)
 
 
 async def preview_list(
@@ -237,12 +303,17 @@ async def preview_list(
 ) -> ListMessage:
     """What pushing a list would send, and to how many readers, without sending it."""
     shown = await _list_push(staff, booklist_id, title, body, today)
-    draft = notices.staff_message(0, 0, shown.title, shown.body, staff.library.name, link=shown.audience.link)
-    template = templates.get(NoticeKind.STAFF_MESSAGE)
-    push = None
-    if template is not None and template.template_id:
-        push = {keyword: value["value"] for keyword, value in template.render(draft.values).items()}
+    draft = notices.staff_message(0, 0, shown.title, shown.body, staff.library.name, link=shown.audience.link(0))
+    push = _in_wechat(draft, templates)
     return ListMessage(shown.spec, len(shown.audience.recipients), shown.title, shown.body, draft.link, push)
+
+
+def _in_wechat(draft: NoticeDraft, templates: Mapping[NoticeKind, Template]) -> dict[str, str] | None:
+    """A notice's push values as WeChat will show them, or none when its kind has no template (the inbox only)."""
+    template = templates.get(draft.kind)
+    if template is None or not template.template_id:
+        return None
+    return {keyword: value["value"] for keyword, value in template.render(draft.values).items()}
 
 
 async def push_list(
@@ -261,14 +332,140 @@ async def push_list(
     if sent is None:
         made = await _list_push(staff, booklist_id, title, body, today)
         sent = await _send(asked, made.audience, made.title, made.body, now)
-    assert sent.push is not None  # every message to a list's audience is sent with its push, in one transaction
+    assert isinstance(sent.push, BooklistPush)  # every message to a list's audience is sent with its push, at once
     return sent.push
 
 
 async def list_push_report(
     staff: StaffUser, booklist_id: int, push_id: int
-) -> tuple[BooklistPush, StaffMessage, Counter[str], booklists.PushOutcome]:
+) -> tuple[BooklistPush, StaffMessage, Counter[str], reports.PushOutcome]:
     """A list's push: its message, the deliveries by outcome, and what it achieved within the window."""
     push = await booklists.staff_push(staff, booklist_id, push_id)
     message = await StaffMessage.get(id=push.message_id)
     return push, message, await outcomes(message.id), await booklists.outcome(push)
+
+
+# ---- each reader's own picks pushed to a library's readers ----
+
+PICKS_REPORT = reports.PushReport(
+    PicksPush,
+    PicksPushReader,
+    records="pr.record_ids",
+    # The message is the push: opening it is reading its notice in the inbox (one the reader deleted, or one purged
+    # by the notices' retention before the window closes, no longer counts).
+    opened="EXISTS (SELECT 1 FROM notice n WHERE n.message_id = p.message_id AND n.reader_id = pr.recipient_id "
+    "AND n.read_at >= $2 AND n.read_at < $3)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PicksMessage:
+    """A picks push before it is sent: its words, its message as a template (each reader reads their own picks where
+    it shows placeholders: no reader's picks are shown to staff), the push's values as WeChat will show them (none
+    without a template for staff messages), and how many readers and cards it reaches."""
+
+    audience: str
+    recipients: int
+    cards: int
+    title: str
+    body: str
+    push: dict[str, str] | None
+
+
+def _picks_words(staff: StaffUser, title: str | None, body: str | None) -> tuple[str, str]:
+    return title or _PICKS_TITLE, body or f"{staff.library.name}为你挑选了几本书："
+
+
+async def preview_picks(
+    staff: StaffUser,
+    library_code: str,
+    title: str | None,
+    body: str | None,
+    picks: PicksSource,
+    templates: Mapping[NoticeKind, Template],
+) -> PicksMessage:
+    """What pushing picks to a library's readers would send, and to how many, without sending it."""
+    audience = await _picks_reach(staff, library_code, picks)
+    heading, words = _picks_words(staff, title, body)
+    shown = _cut(pushes.message(words, [pushes.TEMPLATE_LINE]), _NOTICE_BODY_MOST)
+    draft = notices.staff_message(0, 0, heading, shown, staff.library.name)
+    return PicksMessage(
+        f"picks:{library_code}",
+        len(audience.recipients),
+        len(audience.cards),
+        heading,
+        shown,
+        _in_wechat(draft, templates),
+    )
+
+
+async def push_picks(
+    staff: StaffUser,
+    library_code: str,
+    title: str | None,
+    body: str | None,
+    now: datetime,
+    picks: PicksSource,
+    idempotency_key: str,
+) -> PicksPush:
+    """Tell each reader of a library of mine and below whose personal picks are on of their own top picks, under my
+    words; the same request id again answers with the first push."""
+    asked = _Asked(staff, idempotency_key, f"picks:{library_code}", title, body)
+    sent = await _sent_before(asked)
+    if sent is None:
+        heading, words = _picks_words(staff, title, body)
+        sent = await _send(asked, await _picks_reach(staff, library_code, picks), heading, words, now)
+    assert isinstance(sent.push, PicksPush)  # every message to a picks audience is sent with its push, at once
+    return sent.push
+
+
+async def _record_picks_push(
+    staff: StaffUser, message: StaffMessage, told: dict[int, list[CardPicks]], now: datetime
+) -> PicksPush:
+    """Keep what a picks push reached (inside the transaction that sends its message): each card, who was told, and
+    the records named to it."""
+    cards = [card for cards in told.values() for card in cards]
+    push = await PicksPush.create(
+        library=staff.library, staff=staff, message=message, recipients=len(told), cards=len(cards), pushed_at=now
+    )
+    await PicksPushReader.bulk_create(
+        [
+            PicksPushReader(push_id=push.id, reader_id=c.card, recipient_id=c.recipient, record_ids=c.records)
+            for c in cards
+        ],
+        batch_size=_BATCH,
+    )
+    return push
+
+
+async def staff_picks_push(staff: StaffUser, push_id: int) -> PicksPush:
+    """A picks push made by one of my libraries or below."""
+    push = await PicksPush.get_or_none(id=push_id).select_related("library", "message")
+    if push is None:
+        raise PicksPushNotFound()
+    if not in_scope(push.library, authority_scope(staff)):
+        raise OutsideScope()
+    return push
+
+
+async def picks_pushes(staff: StaffUser, *, limit: int, offset: int) -> tuple[list[PicksPush], int]:
+    """The picks pushes made by my libraries and below, newest first."""
+    found = PicksPush.filter(library__path__startswith=authority_scope(staff)).select_related("message")
+    return await paging.page(found.order_by("-pushed_at", "-id"), limit, offset)
+
+
+async def picks_push_report(staff: StaffUser, push_id: int) -> tuple[PicksPush, Counter[str], reports.PushOutcome]:
+    """A picks push: the deliveries of its message by outcome, and what it achieved within the window."""
+    push = await staff_picks_push(staff, push_id)
+    return push, await outcomes(push.message_id), await reports.outcome(PICKS_REPORT, push)
+
+
+async def settle_picks_reports(now: datetime) -> int:
+    """The picks pushes whose window has closed keep their counts and forget who was pushed what (`reports.settle`).
+    Returns the pushes settled."""
+    return await reports.settle(PICKS_REPORT, now)
+
+
+async def picks_loan_opened(event: LoanOpened) -> None:
+    """A checkout of a record pushed to the card (or to the guardian holding it) within a picks push's window."""
+    await reports.mark_loan(PICKS_REPORT, event)

@@ -33,3 +33,9 @@ class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     message_zh = "该请求编号已用于另一条消息"
     message_en = "This request id was used for another message"
+
+
+class PicksPushNotFound(NotFound):
+    code = "picks_push_not_found"
+    message_zh = "未找到该推荐推送"
+    message_en = "No such push of personal picks"

@@ -1,5 +1,5 @@
 """Notices to readers: the inbox, each notice's deliveries over push channels, the readers' subscribe-message
-authorisations, and their preferences."""
+authorisations, and their preferences; staff messages, and the pushes of readers' own picks they carry."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from backend.accounts.models import Reader, StaffUser
+from backend.network.models import Library
 
 
 class NoticeKind(StrEnum):
@@ -31,7 +32,7 @@ class StaffMessage(Model):
     staff: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
         "models.StaffUser", related_name="messages_sent", null=True, on_delete=fields.SET_NULL
     )
-    audience = fields.CharField(max_length=100)  # e.g. "library:TL-A", "holds:TL-A", "event:12"
+    audience = fields.CharField(max_length=100)  # e.g. "library:TL-A", "event:12", "booklist:3", "picks:TL-A"
     title = fields.CharField(max_length=20)
     body = fields.CharField(max_length=200)
     recipients = fields.IntField(default=0)
@@ -41,6 +42,64 @@ class StaffMessage(Model):
     class Meta:
         table = "staff_message"
         unique_together = (("staff", "idempotency_key"),)
+
+
+class PicksPush(Model):
+    """A message of each reader's own picks (`picks:<library>`). The cards reached and the records each was pushed are
+    kept with it, so its report counts what the push could have caused; the counts are kept here once its window
+    closes (none before: counted live)."""
+
+    id = fields.IntField(primary_key=True)
+    library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
+        "models.Library", related_name="picks_pushes", on_delete=fields.RESTRICT
+    )  # the pusher's library: staff of it and above read the report
+    staff: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
+        "models.StaffUser", related_name="picks_pushes", null=True, on_delete=fields.SET_NULL
+    )
+    message: fields.OneToOneRelation[StaffMessage] = fields.OneToOneField(
+        "models.StaffMessage", related_name="picks_push", on_delete=fields.CASCADE
+    )
+    message_id: int
+    recipients = fields.IntField()
+    cards = fields.IntField()  # a guardian is told of their own card and their children's in one message
+    pushed_at = fields.DatetimeField()
+    settled_at = fields.DatetimeField(null=True)
+    opened = fields.IntField(null=True)
+    held = fields.IntField(null=True)
+    borrowed = fields.IntField(null=True)
+    acted = fields.IntField(null=True)
+
+    class Meta:
+        table = "picks_push"
+        indexes = (("pushed_at", "id"),)
+
+
+class PicksPushReader(Model):
+    """A card a picks push reached, whom it told (the reader, or a child's guardian), the records it named for that
+    card, and when either card first borrowed one of them within the report's window (marked at checkout: the loan
+    itself forgets its reader at return, unless the reader keeps a reading history). Deleted when the window closes,
+    once the counts are kept on the push: they say what a reader was recommended and borrowed."""
+
+    id = fields.BigIntField(primary_key=True)
+    push: fields.ForeignKeyRelation[PicksPush] = fields.ForeignKeyField(
+        "models.PicksPush", related_name="readers", on_delete=fields.CASCADE
+    )
+    push_id: int
+    reader: fields.ForeignKeyRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="picks_pushes_received", on_delete=fields.CASCADE
+    )
+    reader_id: int
+    recipient: fields.ForeignKeyRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="picks_pushes_told", on_delete=fields.CASCADE
+    )
+    recipient_id: int
+    record_ids: list[int] = fields.JSONField(default=list)
+    borrowed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "picks_push_reader"
+        unique_together = (("push", "reader"),)
+        indexes = (("reader_id", "borrowed_at"), ("recipient_id", "borrowed_at"))
 
 
 class Notice(Model):

@@ -10,21 +10,26 @@ warm readers (three loans or more) everything. The weights were chosen on the Sh
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 from recommendations.data import Days, Item, LoanLog, ReaderSegments
-from recommendations.reasons import Pick
+from recommendations.reasons import Pick, Reason
 from recommendations.sources import (
     CoBorrow,
     Content,
     FloatArray,
     History,
     Popularity,
+    Ranked,
     SegmentPopularity,
     Source,
+    contained,
+    distinct,
 )
 
 WARM_LOANS = 3
@@ -115,51 +120,95 @@ class Model:
 
     def recommend(self, history: History, blend: Blend = SHIPPED, n: int = 10) -> list[Pick]:
         """The reader's `n` best items not in their history, each with the reason of the source that weighed most."""
-        weights = {
-            name: weight for name, weight in blend.weights_for(history).items() if weight and name in self.sources
-        }
-        if not weights:
-            return []
-        scored = {name: self.sources[name].for_reader(history) for name in weights}
-        depth = blend.pool + len(history.items)
-        pool = np.unique(np.concatenate([scores.top(depth) for scores in scored.values()])).astype(np.int32)
-        pool = pool[self.candidates[pool] & ~np.isin(pool, history.items)]
-        if len(pool) == 0:
-            return []
-        raw = {name: scores.at(pool) for name, scores in scored.items()}
-        if len(weights) == 1:  # one source: its own order, exactly (standardising could only create ties)
-            (name,) = weights
-            contributions = {name: raw[name]}
-        else:
-            contributions = {name: weights[name] * _standardised(raw[name]) for name in weights}
-        total = np.sum(list(contributions.values()), axis=0)
-        order = np.argsort(-total, kind="stable")[:n]
-        names = list(contributions)
-        stacked = np.vstack([contributions[name] for name in names])
-        picks = []
-        for index in order:
-            if len(names) == 1 and total[index] <= 0:
-                break  # a source alone that has nothing more to say
-            leading = names[int(np.argmax(stacked[:, index]))]
-            item = int(pool[index])
-            picks.append(Pick(self.item_keys[item], float(total[index]), scored[leading].reason(item)))
+        return self.recommend_many([history], blend, n)[0]
+
+    def recommend_many(self, histories: Sequence[History], blend: Blend = SHIPPED, n: int = 10) -> list[list[Pick]]:
+        """`recommend` for each of many readers, the same picks, with each source's sparse work done for all of them
+        at once (the readers of each weighting of the blend together)."""
+        picks: list[list[Pick]] = [[] for _ in histories]
+        by_weights: dict[int, list[int]] = {}
+        for index, history in enumerate(histories):
+            by_weights.setdefault(id(blend.weights_for(history)), []).append(index)
+        for indices in by_weights.values():
+            group = [histories[index] for index in indices]
+            chosen = self._recommend_alike(group, blend.weights_for(group[0]), blend.pool, n)
+            for index, reader_picks in zip(indices, chosen, strict=True):
+                picks[index] = reader_picks
         return picks
 
-    def also_borrowed(self, item: str, n: int = 10) -> list[str]:
-        """The record page's "readers who borrowed this also borrowed": public, so only pairs at least
-        `settings.public_min_co_borrowers` distinct readers borrowed both of."""
+    def _recommend_alike(
+        self, histories: list[History], blend_weights: Mapping[str, float], pool_size: int, n: int
+    ) -> list[list[Pick]]:
+        weights = {name: weight for name, weight in blend_weights.items() if weight and name in self.sources}
+        if not weights:
+            return [[] for _ in histories]
+        scored = {name: self.sources[name].for_readers(histories) for name in weights}
+        # Each reader's pool: every weighted source's best items, less the reader's own and unseen ones; as
+        # (reader, item) keys, sorted by reader, then item.
+        width = np.int64(len(self.item_keys))
+        depths = np.array([pool_size + len(history.items) for history in histories], dtype=np.int64)
+        keys = [_pairs(scores.top(depths), width) for scores in scored.values()]
+        own = [np.zeros(0, np.int64)] + [reader * width + history.items for reader, history in enumerate(histories)]
+        pool = distinct(np.concatenate(keys))
+        pool = pool[self.candidates[pool % width] & ~contained(pool, distinct(np.concatenate(own)))]
+        readers, items = (pool // width).astype(np.int32), (pool % width).astype(np.int32)
+        raw = {name: scores.at(readers, items) for name, scores in scored.items()}
+        bounds = np.searchsorted(readers, np.arange(len(histories) + 1))
+        names = list(weights)
+        # Per reader (a few array operations each): standardise, add up, order, and which source led each pick.
+        chosen: list[tuple[Positions, Positions, FloatArray]] = []
+        for lo, hi in itertools.pairwise(bounds.tolist()):
+            if lo == hi:
+                chosen.append((np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)))
+                continue
+            if len(names) == 1:  # one source: its own order, exactly (standardising could only create ties)
+                contributions = [raw[names[0]][lo:hi]]
+            else:
+                contributions = [weights[name] * _standardised(raw[name][lo:hi]) for name in names]
+            total = np.sum(contributions, axis=0)
+            order = np.argsort(-total, kind="stable")[:n]
+            if len(names) == 1:
+                order = order[total[order] > 0]  # a source alone that has nothing more to say
+            leading = np.argmax(np.vstack(contributions)[:, order], axis=0) if len(order) else order
+            chosen.append((lo + order, leading, total[order]))
+        picked = np.concatenate([np.zeros(0, np.int64), *(entries for entries, _, _ in chosen)])
+        led_by = np.concatenate([np.zeros(0, np.int64), *(leading for _, leading, _ in chosen)])
+        reasons: list[Reason | None] = [None] * len(picked)
+        for source, name in enumerate(names):
+            mine = np.flatnonzero(led_by == source)
+            led = scored[name].reasons(readers[picked[mine]], items[picked[mine]])
+            for at, reason in zip(mine.tolist(), led, strict=True):
+                reasons[at] = reason
+        picks: list[list[Pick]] = []
+        start = 0
+        for entries, _, totals in chosen:
+            picks.append(
+                [
+                    Pick(self.item_keys[item], score, cast("Reason", reason))
+                    for item, score, reason in zip(
+                        items[entries].tolist(), totals.tolist(), reasons[start : start + len(entries)], strict=True
+                    )
+                ]
+            )
+            start += len(entries)
+        return picks
+
+    def also_borrowed(self, n: int = 10) -> Ranked:
+        """Every record page's "readers who borrowed this also borrowed" (by item position): public, so only pairs
+        at least `settings.public_min_co_borrowers` distinct readers borrowed both of."""
         co_borrow = self.sources.get(CO_BORROW)
         if not isinstance(co_borrow, CoBorrow):
-            return []
-        if not self._positions:
-            self._positions.update((key, position) for position, key in enumerate(self.item_keys))
-        position = self._positions.get(item)
-        if position is None:
-            return []
-        return [
-            self.item_keys[other]
-            for other, _ in co_borrow.also_borrowed(position, n, self.settings.public_min_co_borrowers)
-        ]
+            return Ranked(np.zeros(len(self.item_keys) + 1, np.int64), np.zeros(0, np.int32))
+        return co_borrow.also_borrowed(n, self.settings.public_min_co_borrowers)
+
+
+Positions = npt.NDArray[np.int64]
+
+
+def _pairs(ranked: Ranked, width: np.int64) -> Positions:
+    """A batch's ranked items as (reader, item) keys: reader * width + item."""
+    readers = np.repeat(np.arange(len(ranked.indptr) - 1, dtype=np.int64), np.diff(ranked.indptr))
+    return readers * width + ranked.items
 
 
 def _standardised(scores: FloatArray) -> FloatArray:

@@ -4,7 +4,7 @@ in the horizon after it, and compare methods by Recall@k and NDCG@k, warm and co
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -24,8 +24,14 @@ from recommendations.blend import (
     train,
 )
 from recommendations.data import Item, LoanLog, ReaderSegments, days_of
+from recommendations.sources import Source
 
 SHIPPED_METHOD = "shipped"
+
+MoreSources = Callable[[Model, LoanLog], Mapping[str, Source]]
+"""Sources trained at each cutoff beside the model's own, from the model and the loans before the cutoff, added to
+the model under their names so that blends can weigh them: how a bench measures a source production does not train
+(bench/recs_als.py: ALS and BPR) by the very same protocol."""
 
 
 def default_methods(segmentations: Iterable[str] = ()) -> dict[str, Blend]:
@@ -183,6 +189,7 @@ def evaluate(
     methods: Mapping[str, Blend] | None = None,
     settings: TrainingSettings | None = None,
     k: int = 10,
+    more_sources: MoreSources | None = None,
 ) -> Evaluation:
     """Train at each cutoff on the loans before it; recommend `k` items to every reader who borrowed something new in
     the `horizon_days` after it (candidates: the items borrowed before the cutoff); score each method."""
@@ -194,6 +201,8 @@ def evaluate(
         start, end = days_of(cutoff), days_of(cutoff + timedelta(days=horizon_days))
         train_log = log.where(log.days < start)
         model = train(train_log, items, readers, start, settings)
+        if more_sources is not None:
+            model.sources.update(more_sources(model, train_log))
         tests = first_time_borrows(log.between(start, end), train_log)
         results.append(
             CutoffResult(

@@ -1,15 +1,18 @@
-"""Candidate sources: each scores items for one reader's history and says why it picked each one.
+"""Candidate sources: each scores items for a batch of readers' histories and says why it picked each one.
 
 A source is trained once from a loan log (nightly, in the worker's process pool, or by the evaluation) and then
-asked per reader: its own best `k` items (`top`), its score for any items (`at`, so the blend can standardise every
-source over the same pool), and the reason for an item. Work per reader is proportional to the reader's history and
-the neighbours it reaches, never to the size of the catalogue, so picks can be recomputed when a reader borrows.
+asked for a batch of readers (one reader is a batch of one): each reader's own best `k` items (`top`), its score for
+any (reader, item) pairs (`at`, so the blend can standardise every source over each reader's pool), and the reason
+for a pick. Work is proportional to the readers' histories and the neighbours they reach, never to the size of the
+catalogue, so picks can be recomputed when a reader borrows; a batch does its sparse products in one call each
+rather than one per reader (the nightly run picks for a hundred thousand readers and more).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,6 +26,7 @@ from recommendations.reasons import Reason, ReasonKind
 
 IntArray = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
+Offsets = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +44,43 @@ class History:
         return cls(np.zeros(0, np.int32), np.zeros(0, np.float64), 0, segments or {})
 
 
-class ReaderScores(Protocol):
-    def top(self, k: int) -> IntArray:
-        """The source's best items for the reader, best first (ties: lower position first), at most `k`."""
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """Items per reader of a batch: reader `r`'s are `items[indptr[r]:indptr[r + 1]]`, best first."""
+
+    indptr: Offsets
+    items: IntArray
+
+    def of(self, reader: int) -> IntArray:
+        return self.items[self.indptr[reader] : self.indptr[reader + 1]]
+
+
+class BatchScores(Protocol):
+    """A source's scores for a batch of readers (readers are positions in the batch)."""
+
+    def top(self, k: Offsets) -> Ranked:
+        """Each reader's best items, at most `k[reader]`, best first (ties: lower position first)."""
         ...
 
-    def at(self, items: IntArray) -> FloatArray:
-        """The source's scores for `items` (0 where it has nothing to say)."""
+    def at(self, readers: IntArray, items: IntArray) -> FloatArray:
+        """The score of reader `readers[i]` for `items[i]` (0 where the source has nothing to say)."""
         ...
 
-    def reason(self, item: int) -> Reason: ...
+    def reasons(self, readers: IntArray, items: IntArray) -> list[Reason]:
+        """Why the source would pick `items[i]` for reader `readers[i]`."""
+        ...
 
 
 class Source(Protocol):
-    def for_reader(self, history: History) -> ReaderScores: ...
+    def for_readers(self, histories: Sequence[History]) -> BatchScores: ...
+
+
+class ReaderScores(Protocol):
+    """One reader's scores (`Content.for_reader`: new arrivals rank one card's candidates)."""
+
+    def at(self, items: IntArray) -> FloatArray: ...
+
+    def reason(self, item: int) -> Reason: ...
 
 
 def decay(days_ago: FloatArray, half_life: float) -> FloatArray:
@@ -71,25 +98,126 @@ def best_first(scores: FloatArray, k: int) -> IntArray:
     return positive[order][:k].astype(np.int32)
 
 
+def _offsets(lengths: npt.NDArray[np.integer]) -> Offsets:
+    return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
+
+
+def _rows_of(indptr: npt.NDArray[np.integer]) -> IntArray:
+    """The row of each entry of a CSR structure."""
+    return np.repeat(np.arange(len(indptr) - 1, dtype=np.int32), np.diff(indptr))
+
+
+def _best_entries(indptr: Offsets, values: FloatArray, k: Offsets) -> tuple[Offsets, Offsets]:
+    """`best_first` on each row of a CSR structure with sorted indices: the entries of each row's `k[row]` highest
+    positive values, best first (ties: lower position), row after row, and the row offsets into them. A selection
+    per row, not one sort of the whole batch: a row keeps a few hundred of its thousands of entries."""
+    entries: list[Offsets] = [np.zeros(0, np.int64)]
+    for row, (lo, hi) in enumerate(itertools.pairwise(indptr.tolist())):
+        entries.append(lo + best_first(values[lo:hi], int(k[row])).astype(np.int64))
+    return np.concatenate(entries), _offsets(np.array([len(row) for row in entries[1:]], dtype=np.int64))
+
+
+def _ranked(matrix: sp.csr_matrix, k: Offsets) -> Ranked:
+    """Each row's `k[row]` best columns of a readers x items matrix (sorted indices)."""
+    entries, indptr = _best_entries(matrix.indptr, matrix.data, k)
+    return Ranked(indptr, matrix.indices[entries].astype(np.int32))
+
+
+def distinct(keys: Offsets) -> Offsets:
+    """The distinct keys, sorted (`np.unique` without its hashing, which is many times slower on large int64 arrays
+    with numpy 2.4)."""
+    ordered = np.sort(keys)
+    first = np.ones(len(ordered), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    return ordered[first]
+
+
+def contained(keys: Offsets, sorted_set: Offsets) -> npt.NDArray[np.bool_]:
+    """Whether each key is in `sorted_set` (sorted, distinct): `np.isin` by binary search."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    found = np.minimum(np.searchsorted(sorted_set, keys), len(sorted_set) - 1)
+    return np.asarray(sorted_set[found] == keys)
+
+
+def _lookup(matrix: sp.csr_matrix, rows: IntArray, columns: IntArray) -> FloatArray:
+    """`matrix[rows[i], columns[i]]` for every i, of a CSR matrix with sorted indices."""
+    if matrix.nnz == 0:
+        return np.zeros(len(rows))
+    width = np.int64(matrix.shape[1])
+    keys = _rows_of(matrix.indptr).astype(np.int64) * width + matrix.indices
+    wanted = rows.astype(np.int64) * width + columns
+    found = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[found] == wanted, matrix.data[found], 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Profiles:
+    """The batch's readers' most recent items, stacked: reader `r`'s are `items[indptr[r]:indptr[r + 1]]`, each
+    weighted by how recent it is; `matrix` (readers x stacked items) holds the weights."""
+
+    items: IntArray
+    weights: FloatArray
+    indptr: Offsets
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        # Columns in history order: a product with it adds each reader's items in the order a reader alone would.
+        columns = np.arange(len(self.items), dtype=np.int32)
+        return sp.csr_matrix((self.weights, columns, self.indptr), shape=(len(self.indptr) - 1, len(self.items)))
+
+
+def _profiles(histories: Sequence[History], count: int, half_life: float) -> _Profiles:
+    """Each reader's `count` most recent items, weighted by `_profile_weights`."""
+    items = [history.items[:count] for history in histories]
+    weights = [_profile_weights(history, len(mine), half_life) for history, mine in zip(histories, items, strict=True)]
+    return _Profiles(
+        np.concatenate([np.zeros(0, np.int32), *items]).astype(np.int32),
+        np.concatenate([np.zeros(0), *weights]),
+        _offsets(np.array([len(mine) for mine in items], dtype=np.int64)),
+    )
+
+
 # --- popularity -------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class _FixedScores:
-    """The same list for every reader: popularity of some kind."""
+class _FixedList:
+    """One list for many readers: popularity of some kind."""
 
     scores: FloatArray
     order: IntArray  # every item with a positive score, best first
     why: Reason
 
-    def top(self, k: int) -> IntArray:
-        return self.order[:k]
 
-    def at(self, items: IntArray) -> FloatArray:
-        return self.scores[items]
+@dataclass(frozen=True, slots=True)
+class _Lists:
+    """Fixed lists, each reader of the batch reading one of them (popularity: the network's, or their segment's)."""
 
-    def reason(self, item: int) -> Reason:
-        return self.why
+    lists: tuple[_FixedList, ...]
+    chosen: IntArray  # per reader, the position of its list
+
+    def top(self, k: Offsets) -> Ranked:
+        sizes = np.array([len(fixed.order) for fixed in self.lists], dtype=np.int64)
+        lengths = np.minimum(k, sizes[self.chosen])
+        indptr = _offsets(lengths)
+        owners = _rows_of(indptr)
+        ranks = np.arange(indptr[-1]) - indptr[owners]
+        items = np.zeros(indptr[-1], np.int32)
+        for index, fixed in enumerate(self.lists):
+            mine = self.chosen[owners] == index
+            items[mine] = fixed.order[ranks[mine]]
+        return Ranked(indptr, items)
+
+    def at(self, readers: IntArray, items: IntArray) -> FloatArray:
+        scores = np.zeros(len(items))
+        for index, fixed in enumerate(self.lists):
+            mine = self.chosen[readers] == index
+            scores[mine] = fixed.scores[items[mine]]
+        return scores
+
+    def reasons(self, readers: IntArray, items: IntArray) -> list[Reason]:
+        return [self.lists[index].why for index in self.chosen[readers].tolist()]
 
 
 class Popularity:
@@ -100,14 +228,14 @@ class Popularity:
         weights = np.ones(len(log)) if half_life is None else decay(as_of - log.days, half_life)
         scores = np.bincount(log.items, weights=weights, minlength=len(log.item_keys)).astype(np.float64)
         kind = ReasonKind.POPULAR if half_life is None else ReasonKind.POPULAR_RECENTLY
-        self._fixed = _FixedScores(scores, best_first(scores, len(scores)), Reason(kind))
+        self.fixed = _FixedList(scores, best_first(scores, len(scores)), Reason(kind))
 
     @property
     def scores(self) -> FloatArray:
-        return self._fixed.scores
+        return self.fixed.scores
 
-    def for_reader(self, history: History) -> ReaderScores:
-        return self._fixed
+    def for_readers(self, histories: Sequence[History]) -> BatchScores:
+        return _Lists((self.fixed,), np.zeros(len(histories), np.int32))
 
 
 class SegmentPopularity:
@@ -126,24 +254,32 @@ class SegmentPopularity:
         keep: int = 2000,
     ) -> None:
         self.segmentation = segmentation
-        self._network = network
-        self._lists: dict[str, _FixedScores] = {}
-        values = np.array([reader_segments.get(int(reader), "") for reader in log.readers], dtype=object)
+        names = sorted(set(reader_segments.values()))
+        self._positions = {name: position for position, name in enumerate(names)}
+        # Each loan's segment as a number (-1: none), without a Python object per loan.
+        of_reader = np.full(len(log.reader_keys), self._positions.get("", -1), dtype=np.int32)
+        if reader_segments:
+            of_reader[np.fromiter(reader_segments.keys(), np.int64, len(reader_segments))] = [
+                self._positions[name] for name in reader_segments.values()
+            ]
+        of_loan = of_reader[log.readers]
         weights = decay(as_of - log.days, half_life)
-        for value in sorted(set(reader_segments.values())):
-            mask = values == value
+        lists = []
+        for position, value in enumerate(names):
+            mask = of_loan == position
             scores = np.bincount(log.items[mask], weights=weights[mask], minlength=len(log.item_keys)).astype(
                 np.float64
             )
             order = best_first(scores, keep)
             kept = np.zeros(len(log.item_keys))
             kept[order] = scores[order]
-            why = Reason(ReasonKind.POPULAR_RECENTLY, segment=(segmentation, value))
-            self._lists[value] = _FixedScores(kept, order, why)
+            lists.append(_FixedList(kept, order, Reason(ReasonKind.POPULAR_RECENTLY, segment=(segmentation, value))))
+        self._lists = (*lists, network.fixed)  # the network's last: readers outside every segment read it
 
-    def for_reader(self, history: History) -> ReaderScores:
-        listed = self._lists.get(history.segments.get(self.segmentation, ""))
-        return listed if listed is not None else self._network.for_reader(history)
+    def for_readers(self, histories: Sequence[History]) -> BatchScores:
+        outside = len(self._lists) - 1
+        chosen = [self._positions.get(history.segments.get(self.segmentation, ""), outside) for history in histories]
+        return _Lists(self._lists, np.array(chosen, dtype=np.int32))
 
 
 # --- readers who borrowed this also borrowed ---------------------------------------------------------------------
@@ -176,15 +312,6 @@ class Neighbours:
 
     similarity: sp.csr_matrix
     support: IntArray
-
-    def of(self, item: int) -> tuple[IntArray, FloatArray, IntArray]:
-        """The item's neighbours (sorted positions), their similarities and their supports."""
-        lo, hi = self.similarity.indptr[item], self.similarity.indptr[item + 1]
-        return (
-            self.similarity.indices[lo:hi].astype(np.int32),
-            self.similarity.data[lo:hi].astype(np.float64),
-            self.support[lo:hi],
-        )
 
 
 def co_borrow_neighbours(matrix: sp.csr_matrix, neighbours: int, max_pairs_per_block: int = 20_000_000) -> Neighbours:
@@ -239,49 +366,66 @@ def co_borrow_neighbours(matrix: sp.csr_matrix, neighbours: int, max_pairs_per_b
 
 
 @dataclass(frozen=True, slots=True)
-class _SparseReaderScores:
-    """Scores of one reader as a sparse row (sorted positions and their values)."""
+class _SparseScores:
+    """Scores of a batch of readers as a readers x items matrix with sorted indices."""
 
-    positions: IntArray
-    values: FloatArray
+    matrix: sp.csr_matrix
 
-    def top(self, k: int) -> IntArray:
-        order = best_first(self.values, k)
-        return self.positions[order]
+    def top(self, k: Offsets) -> Ranked:
+        return _ranked(self.matrix, k)
 
-    def at(self, items: IntArray) -> FloatArray:
-        found = np.searchsorted(self.positions, items)
-        found = np.minimum(found, max(len(self.positions) - 1, 0))
-        if len(self.positions) == 0:
-            return np.zeros(len(items))
-        return np.where(self.positions[found] == items, self.values[found], 0.0)
+    def at(self, readers: IntArray, items: IntArray) -> FloatArray:
+        return _lookup(self.matrix, readers, items)
 
 
-def _sparse_row(row: sp.csr_matrix) -> tuple[IntArray, FloatArray]:
-    row = row.tocsr()
-    row.sum_duplicates()
-    row.sort_indices()
-    return row.indices.astype(np.int32), row.data.astype(np.float64)
+def _product(weights: sp.csr_matrix, rows: sp.csr_matrix) -> sp.csr_matrix:
+    """`weights @ rows` with sorted indices (readers x columns)."""
+    product: sp.csr_matrix = (weights @ rows).tocsr()
+    product.sort_indices()
+    return product
 
 
 @dataclass(frozen=True, slots=True)
-class _CoBorrowReaderScores:
-    scores: _SparseReaderScores
-    neighbours: sp.csr_matrix  # the reader's items' rows of the neighbour matrix
-    history: History
-    weights: FloatArray
+class _CoBorrowScores:
+    scores: _SparseScores
+    neighbours: sp.csr_matrix  # the stacked profile items' rows of the neighbour matrix
+    profiles: _Profiles
     item_keys: tuple[str, ...]
 
-    def top(self, k: int) -> IntArray:
+    def top(self, k: Offsets) -> Ranked:
         return self.scores.top(k)
 
-    def at(self, items: IntArray) -> FloatArray:
-        return self.scores.at(items)
+    def at(self, readers: IntArray, items: IntArray) -> FloatArray:
+        return self.scores.at(readers, items)
 
-    def reason(self, item: int) -> Reason:
-        contributions = np.asarray(self.neighbours[:, [item]].todense()).ravel() * self.weights
-        source = int(self.history.items[int(np.argmax(contributions))])
-        return Reason(ReasonKind.BORROWED, record=self.item_keys[source])
+    def reasons(self, readers: IntArray, items: IntArray) -> list[Reason]:
+        """The reader's item whose vote for the pick weighed most (the most recent of equal votes)."""
+        width = np.int64(self.neighbours.shape[1])
+        stacked = _rows_of(self.neighbours.indptr)  # per neighbour entry, its profile item (stacked)
+        keys = _rows_of(self.profiles.indptr)[stacked].astype(np.int64) * width + self.neighbours.indices
+        wanted = readers.astype(np.int64) * width + items
+        hits = np.flatnonzero(contained(keys, distinct(wanted)))
+        votes = self.neighbours.data[hits] * self.profiles.weights[stacked[hits]]
+        # Per pick its strongest vote, of equal ones the reader's most recent item: what argmax over one reader's
+        # items gave.
+        order = hits[np.lexsort((stacked[hits], -votes, keys[hits]))]
+        strongest = np.ones(len(order), dtype=bool)
+        strongest[1:] = keys[order][1:] != keys[order][:-1]
+        best = order[strongest]
+        # No vote at all (led there by standardising, not by a neighbour): the reader's newest item, as argmax did.
+        voter = self.profiles.indptr[readers].copy()
+        found = np.searchsorted(keys[best], wanted)
+        voted = found < len(best)
+        voted[voted] = keys[best][found[voted]] == wanted[voted]
+        voter[voted] = stacked[best][found[voted]]
+        reasons = []
+        empty = self.profiles.indptr[readers] == self.profiles.indptr[readers + 1]
+        for position, nothing in zip(voter.tolist(), empty.tolist(), strict=True):
+            if nothing:  # a warm reader whose loans are all of records the model never saw: no book to name
+                reasons.append(Reason(ReasonKind.POPULAR_RECENTLY))
+            else:
+                reasons.append(Reason(ReasonKind.BORROWED, record=self.item_keys[int(self.profiles.items[position])]))
+        return reasons
 
 
 class CoBorrow:
@@ -302,20 +446,19 @@ class CoBorrow:
         self.half_life = half_life
         self.profile_items = profile_items
 
-    def for_reader(self, history: History) -> ReaderScores:
-        items = history.items[: self.profile_items]
-        weights = _profile_weights(history, len(items), self.half_life)
-        rows = self.neighbours.similarity[items]
-        positions, values = _sparse_row(sp.csr_matrix(weights.reshape(1, -1)) @ rows)
-        return _CoBorrowReaderScores(_SparseReaderScores(positions, values), rows, history, weights, self.item_keys)
+    def for_readers(self, histories: Sequence[History]) -> BatchScores:
+        profiles = _profiles(histories, self.profile_items, self.half_life)
+        rows = self.neighbours.similarity[profiles.items]
+        return _CoBorrowScores(_SparseScores(_product(profiles.matrix, rows)), rows, profiles, self.item_keys)
 
-    def also_borrowed(self, item: int, k: int, min_co_borrowers: int) -> list[tuple[int, float]]:
-        """The item's nearest co-borrowed items, best first, among those at least `min_co_borrowers` distinct readers
-        borrowed both of: the record page's public "also borrowed", which must not list what one reader borrowed."""
-        positions, values, support = self.neighbours.of(item)
-        values = np.where(support >= min_co_borrowers, values, 0.0)
-        order = best_first(values, k)
-        return [(int(positions[i]), float(values[i])) for i in order]
+    def also_borrowed(self, k: int, min_co_borrowers: int) -> Ranked:
+        """Every item's nearest co-borrowed items, best first, among those at least `min_co_borrowers` distinct
+        readers borrowed both of: the record page's public "also borrowed", which must not list what one reader
+        borrowed."""
+        similarity = self.neighbours.similarity
+        values = np.where(self.neighbours.support >= min_co_borrowers, similarity.data, 0.0)
+        entries, indptr = _best_entries(similarity.indptr, values, np.full(similarity.shape[0], k))
+        return Ranked(indptr, similarity.indices[entries].astype(np.int32))
 
 
 def _profile_weights(history: History, count: int, half_life: float) -> FloatArray:
@@ -363,29 +506,54 @@ def item_features(item: Item) -> list[tuple[str, str, str]]:
 
 
 @dataclass(frozen=True, slots=True)
-class _ContentReaderScores:
-    candidates: _SparseReaderScores
-    profile: FloatArray  # dense over features: a few hundred thousand floats at most
+class _ContentScores:
+    candidates: _SparseScores
+    profiles: sp.csr_matrix  # readers x features (sorted indices): each reader's strongest features
     content: Content
-    history: History
+    histories: Sequence[History]
 
-    def top(self, k: int) -> IntArray:
+    def top(self, k: Offsets) -> Ranked:
         return self.candidates.top(k)
 
-    def at(self, items: IntArray) -> FloatArray:
-        return np.asarray(self.content.features[items] @ self.profile, dtype=np.float64)
+    def at(self, readers: IntArray, items: IntArray) -> FloatArray:
+        indptr, _, products = self._products(readers, items)
+        # Added in the order the features are stored, one feature of every pair at a time: the very sums of one
+        # reader's matrix-vector product, to the last bit.
+        lengths = np.diff(indptr)
+        totals = np.zeros(len(items))
+        for step in range(int(lengths.max(initial=0))):
+            pairs = np.flatnonzero(lengths > step)
+            totals[pairs] += products[indptr[pairs] + step]
+        return totals
 
-    def reason(self, item: int) -> Reason:
-        row = self.content.features[item]
-        contributions = row.data * self.profile[row.indices]
+    def reasons(self, readers: IntArray, items: IntArray) -> list[Reason]:
+        indptr, entries, products = self._products(readers, items)
+        features = self.content.features.indices[entries]
+        return [
+            self._reason(features[lo:hi], products[lo:hi], self.histories[reader])
+            for reader, lo, hi in zip(readers.tolist(), indptr[:-1].tolist(), indptr[1:].tolist(), strict=True)
+        ]
+
+    def _products(self, readers: IntArray, items: IntArray) -> tuple[Offsets, Offsets, FloatArray]:
+        """For every (reader, item) pair, the item's features as stored, each weighed by the reader's profile: pair
+        i's are `[indptr[i], indptr[i + 1])` of the entries (into `features`) and their products."""
+        features = self.content.features
+        starts = features.indptr[items].astype(np.int64)
+        indptr = _offsets(features.indptr[items + 1] - starts)
+        pairs = _rows_of(indptr)
+        entries = starts[pairs] + (np.arange(indptr[-1]) - indptr[pairs])
+        products = features.data[entries] * _lookup(self.profiles, readers[pairs], features.indices[entries])
+        return indptr, entries, products
+
+    def _reason(self, features: IntArray, contributions: FloatArray, history: History) -> Reason:
         if len(contributions) == 0:
             return Reason(ReasonKind.POPULAR_RECENTLY)
-        feature = int(row.indices[int(np.argmax(contributions))])
+        feature = int(features[int(np.argmax(contributions))])
         kind, shown = self.content.kinds[feature], self.content.shown[feature]
         if kind == "subject":
             # Over a few books, I, I2, ..., I247.5 are often shared by the same books and weigh the same: name the
             # most specific of the tied classes, since "I" says nothing.
-            tied = row.indices[np.isclose(contributions, contributions.max())]
+            tied = features[np.isclose(contributions, contributions.max())]
             shown = max(
                 (self.content.shown[int(f)] for f in tied if self.content.kinds[int(f)] == "subject"),
                 key=lambda code: (len(code), code),
@@ -396,9 +564,27 @@ class _ContentReaderScores:
             return Reason(ReasonKind.SAME_CLASS, subject=shown)
         # A shared title word: name the reader's latest book that has it.
         lo, hi = self.content.by_feature.indptr[feature], self.content.by_feature.indptr[feature + 1]
-        having = np.isin(self.history.items, self.content.by_feature.indices[lo:hi])
-        record = int(self.history.items[int(np.argmax(having))])
+        having = np.isin(history.items, self.content.by_feature.indices[lo:hi])
+        record = int(history.items[int(np.argmax(having))])
         return Reason(ReasonKind.BORROWED, record=self.content.item_keys[record])
+
+
+@dataclass(frozen=True, slots=True)
+class _OneReader:
+    scores: BatchScores
+
+    def at(self, items: IntArray) -> FloatArray:
+        return self.scores.at(np.zeros(len(items), np.int32), items)
+
+    def reason(self, item: int) -> Reason:
+        return self.scores.reasons(np.zeros(1, np.int32), np.array([item], np.int32))[0]
+
+
+def _strongest(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Each row's `k` highest values (ties: the lower column), the rest dropped; indices stay sorted."""
+    entries, indptr = _best_entries(matrix.indptr, matrix.data, np.full(matrix.shape[0], k))
+    entries.sort()  # back to column order: a row's entries all come before the next row's
+    return sp.csr_matrix((matrix.data[entries], matrix.indices[entries], indptr), shape=matrix.shape)
 
 
 class Content:
@@ -433,7 +619,9 @@ class Content:
             item = items.get(key)
             if item is None:
                 continue
-            for kind, feature, shown in set(item_features(item)):
+            # Distinct features in their own order, not a set's: a set's order follows the process's string hashing,
+            # so the features' numbering, and with it how ties between them break, would change from run to run.
+            for kind, feature, shown in dict.fromkeys(item_features(item)):
                 column = index.setdefault((kind, feature), len(index))
                 if column == len(self.kinds):
                     self.kinds.append(kind)
@@ -458,19 +646,14 @@ class Content:
         popularity = np.bincount(log.items, minlength=n_items).astype(np.float64)
         self.postings = _most_popular_per_row(self.by_feature, popularity, postings)
 
+    def for_readers(self, histories: Sequence[History]) -> BatchScores:
+        profiles = _profiles(histories, self.profile_items, self.half_life)
+        strongest = _strongest(_product(profiles.matrix, self.features[profiles.items]), self.profile_features)
+        return _ContentScores(_SparseScores(_product(strongest, self.postings)), strongest, self, histories)
+
     def for_reader(self, history: History) -> ReaderScores:
-        items = history.items[: self.profile_items]
-        weights = _profile_weights(history, len(items), self.half_life)
-        profile = np.zeros(len(self.kinds))
-        if len(items):
-            profile = np.asarray(self.features[items].T @ weights, dtype=np.float64).ravel()
-        if np.count_nonzero(profile) > self.profile_features:
-            weakest = np.argpartition(-profile, self.profile_features)[self.profile_features :]
-            profile[weakest] = 0.0
-        strongest = np.flatnonzero(profile)
-        candidates = sp.csr_matrix(profile[strongest].reshape(1, -1)) @ self.postings[strongest]
-        positions, values = _sparse_row(candidates)
-        return _ContentReaderScores(_SparseReaderScores(positions, values), profile, self, history)
+        """One reader's scores (new arrivals rank a card's candidates with them)."""
+        return _OneReader(self.for_readers([history]))
 
 
 def _most_popular_per_row(matrix: sp.csr_matrix, popularity: FloatArray, cap: int) -> sp.csr_matrix:

@@ -2,9 +2,10 @@
 
 Keys (`recs:` prefix): `current` names the version serving reads; `versions` is the set of every version that may
 still have keys (the one served, one being built, and old ones until their keys are gone), so deleting a reader's
-profile reaches all of them; `training` is the lock one training run holds. Under a version `v`: `recs:v:model` (the
-pickled `Model` without any reader's history, zlib-compressed, behind a format header, for per-reader refreshes in
-any worker process), `recs:v:picks:<reader id>` (a reader's picks with their reasons), `recs:v:also:<record id>`
+profile reaches all of them; `training` is the lock one training run holds. Under a version `v`: the model for
+per-reader refreshes in any worker process (the pickled `Model` without any reader's history, zlib-compressed, cut
+into pieces `recs:v:model:<i>`, and `recs:v:model`, written last, holding a format header and how many pieces there
+are), `recs:v:picks:<reader id>` (a reader's picks with their reasons), `recs:v:also:<record id>`
 (the record's also-borrowed neighbours) and `recs:v:popular:<list>` (recent popularity: `network`, `child`,
 `library:<id>`, the fallback of serving). A run writes its whole version, then flips `current` and retires every
 other version in one step (a script), then deletes the retired ones' keys: a request reads `current` once and sees
@@ -13,19 +14,24 @@ one whole model or the previous one. A refresh writes a reader's picks only if i
 
 The scripts name keys they compute (`recs:<v>:picks:<reader>`): one Redis server, not a cluster.
 
-Size: one Redis value holds at most 512 MB. The model of the Shakespeare and Company loans pickles to a few MB; at
-city scale (2M items x 100 neighbours) the co-borrow matrix alone is ~1.6 GB, so the model would move to a shared
-file (or be split per source) before then; picks (~2 KB per reader) and neighbours (~200 B per record) stay here.
+Size: one Redis value holds at most 512 MB, so the model is stored in pieces of at most `MODEL_CHUNK_BYTES` (64 MB).
+The model of the Shakespeare and Company loans packs to a few MB; 10M synthetic loans (2M records, docs/benchmarks.md)
+to about 1 GB, most of it the co-borrow neighbours (2M items x up to 100), so Redis holds about twice that while a
+run writes its version beside the one served, and each worker process that refreshes picks unpickles it whole.
+Picks (a few KB per reader) and neighbours (~200 B per record) are one value each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
+import itertools
 import logging
 import pickle
 import uuid
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
@@ -35,10 +41,14 @@ from recommendations.reasons import Pick
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT = 3
-"""Raised whenever `Model` or its sources change shape: a stored model of another format is no model (the refreshes
-wait for the next training) rather than a pickle that fails, or half works, in every refresh until the night."""
+MODEL_FORMAT = 4
+"""Raised whenever `Model` or its sources change shape, or how it is stored: a stored model of another format is no
+model (the refreshes wait for the next training) rather than a pickle that fails, or half works, in every refresh
+until the night. 4: in pieces, with batch scoring's sources."""
 _MODEL_HEADER = b"shuxiang-recs-model:%d\n" % MODEL_FORMAT
+MODEL_CHUNK_BYTES = 64 * 2**20
+"""The stored model's pieces at most: well under a Redis value's 512 MB, and each written or read in well under a
+second, so Redis (one thread) goes on answering requests between them."""
 
 _CURRENT = "recs:current"
 _VERSIONS = "recs:versions"
@@ -96,6 +106,10 @@ def _also_key(version: str, record_id: int) -> str:
 
 def _model_key(version: str) -> str:
     return f"recs:{version}:model"
+
+
+def _model_chunk_key(version: str, index: int) -> str:
+    return f"recs:{version}:model:{index}"
 
 
 def _popular_key(version: str, name: str) -> str:
@@ -163,12 +177,16 @@ class PickStore:
         await self._redis.eval(_FORGET, 1, _VERSIONS, str(reader_id))  # type: ignore[misc]
 
     async def write_picks(self, version: str, picks: Mapping[int, Sequence[Pick]]) -> None:
-        """Picks of a version being built (the training run's)."""
-        items = list(picks.items())
-        for start in range(0, len(items), _BATCH):
+        """Picks of a version being built."""
+        await self.write_encoded_picks(version, ((reader, encode_picks(chosen)) for reader, chosen in picks.items()))
+
+    async def write_encoded_picks(self, version: str, picks: Iterable[tuple[int, bytes]]) -> None:
+        """Picks of a version being built, each reader's already encoded (`encode_picks`, as the training run's
+        process hands them over: bytes, not a hundred thousand readers' `Pick` objects)."""
+        for batch in _batches(picks):
             async with self._redis.pipeline(transaction=False) as pipe:
-                for reader_id, reader_picks in items[start : start + _BATCH]:
-                    pipe.set(_picks_key(version, reader_id), _ENCODE.encode(list(reader_picks)))
+                for reader_id, encoded in batch:
+                    pipe.set(_picks_key(version, reader_id), encoded)
                 await pipe.execute()
 
     async def write_reader_picks(self, version: str, reader_id: int, picks: Sequence[Pick]) -> bool:
@@ -183,11 +201,11 @@ class PickStore:
         )
         return bool(written)
 
-    async def write_also_borrowed(self, version: str, neighbours: Mapping[int, Sequence[int]]) -> None:
-        items = list(neighbours.items())
-        for start in range(0, len(items), _BATCH):
+    async def write_also_borrowed(self, version: str, neighbours: Iterable[tuple[int, Sequence[int]]]) -> None:
+        """Each record's neighbours, as (record id, neighbour ids) pairs."""
+        for batch in _batches(neighbours):
             async with self._redis.pipeline(transaction=False) as pipe:
-                for record_id, others in items[start : start + _BATCH]:
+                for record_id, others in batch:
                     pipe.set(_also_key(version, record_id), _ENCODE.encode(list(others)))
                 await pipe.execute()
 
@@ -204,11 +222,14 @@ class PickStore:
     async def unlock_training(self, token: str) -> None:
         await self._redis.eval(_UNLOCK, 1, _TRAINING, token)  # type: ignore[misc]
 
-    async def begin(self, model_blob: bytes) -> str:
-        """A new version, holding the model, listed among the versions before anything is written under it."""
+    async def begin(self, model: Sequence[bytes]) -> str:
+        """A new version, holding the model's pieces (`pack_model`), listed among the versions before anything is
+        written under it. The pieces' count goes last: a model is there only once it is whole."""
         version = uuid.uuid4().hex[:12]
         await self._redis.sadd(_VERSIONS, version)  # type: ignore[misc]
-        await self._redis.set(_model_key(version), model_blob)
+        for index, chunk in enumerate(model):
+            await self._redis.set(_model_chunk_key(version, index), chunk)
+        await self._redis.set(_model_key(version), _MODEL_HEADER + str(len(model)).encode())
         return version
 
     async def publish(self, version: str) -> None:
@@ -232,9 +253,21 @@ class PickStore:
     async def versions(self) -> set[str]:
         return {v.decode() for v in await self._redis.smembers(_VERSIONS)}  # type: ignore[misc]
 
-    async def model_blob(self, version: str) -> bytes | None:
-        blob: bytes | None = await self._redis.get(_model_key(version))
-        return blob
+    async def model_chunks(self, version: str) -> list[bytes] | None:
+        """The stored model's pieces, in order; None when the version has no whole model (not yet, or its keys are
+        being deleted). Raises `ModelFormatError` for a model stored in another format."""
+        stored: bytes | None = await self._redis.get(_model_key(version))
+        if stored is None:
+            return None
+        if not stored.startswith(_MODEL_HEADER):
+            raise ModelFormatError(stored.split(b"\n", 1)[0].decode(errors="replace"))
+        chunks = []
+        for index in range(int(stored[len(_MODEL_HEADER) :])):
+            chunk: bytes | None = await self._redis.get(_model_chunk_key(version, index))
+            if chunk is None:
+                return None
+            chunks.append(chunk)
+        return chunks
 
     async def mark_dirty(self, reader_id: int) -> None:
         """The reader borrowed (or switched picks on): a refresh running now must run again when it ends."""
@@ -245,9 +278,78 @@ class PickStore:
         return bool(await self._redis.delete(_dirty_key(reader_id)))
 
 
-def pack_model(model: Model) -> bytes:
-    """The model as stored: the format header, then the zlib-compressed pickle."""
-    return _MODEL_HEADER + zlib.compress(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), 1)
+class ModelFormatError(Exception):
+    """The stored model was written in another format than `MODEL_FORMAT` (by another release of this code)."""
+
+
+def encode_picks(picks: Sequence[Pick]) -> bytes:
+    """A reader's picks as stored."""
+    return _ENCODE.encode(list(picks))
+
+
+def _batches(pairs: Iterable[tuple[int, Any]]) -> Iterable[list[tuple[int, Any]]]:
+    iterator = iter(pairs)
+    while batch := list(itertools.islice(iterator, _BATCH)):
+        yield batch
+
+
+class _Compressing:
+    """Where `pickle.dump` writes the model: compressed as it comes and cut into pieces, so neither the pickle (a
+    few GB at city scale) nor the compressed whole is ever held in one piece."""
+
+    def __init__(self, chunk_bytes: int) -> None:
+        self._chunk_bytes = chunk_bytes
+        self._compressor = zlib.compressobj(1)
+        self._pending = bytearray()
+        self.chunks: list[bytes] = []
+
+    def write(self, data: Any) -> int:
+        self._pending += self._compressor.compress(data)
+        self._cut(self._chunk_bytes)
+        return memoryview(data).nbytes
+
+    def close(self) -> list[bytes]:
+        self._pending += self._compressor.flush()
+        self._cut(1)
+        return self.chunks
+
+    def _cut(self, at_least: int) -> None:
+        while len(self._pending) >= at_least:
+            self.chunks.append(bytes(self._pending[: self._chunk_bytes]))
+            del self._pending[: self._chunk_bytes]
+
+
+def pack_model(model: Model, chunk_bytes: int = MODEL_CHUNK_BYTES) -> list[bytes]:
+    """The model as stored: the zlib-compressed pickle, in pieces of at most `chunk_bytes`."""
+    sink = _Compressing(chunk_bytes)
+    pickle.dump(model, sink, protocol=pickle.HIGHEST_PROTOCOL)
+    return sink.close()
+
+
+class _Decompressing(io.RawIOBase):
+    """The pickle as `pickle.load` reads it, decompressed from the pieces as it asks: never held whole."""
+
+    def __init__(self, chunks: Sequence[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._decompressor = zlib.decompressobj()
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                if self._decompressor.eof or not (rest := self._decompressor.flush()):
+                    return 0
+                self._pending = memoryview(rest)
+            else:
+                self._pending = memoryview(self._decompressor.decompress(chunk))
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 class ModelCache:
@@ -264,25 +366,28 @@ class ModelCache:
         if version is None or version == self._unreadable:
             return None
         if version != self._version or self._model is None:
-            blob = await store.model_blob(version)
-            if blob is None:
-                return None
-            if not blob.startswith(_MODEL_HEADER):
+            try:
+                chunks = await store.model_chunks(version)
+            except ModelFormatError as error:
                 log.warning(
-                    "the stored model %s is of another format than %d: no refreshes until the next training",
+                    "the stored model %s is of another format (%s) than %d: no refreshes until the next training",
                     version,
+                    error,
                     MODEL_FORMAT,
                 )
                 self._unreadable = version  # said once per version, not per refresh
                 return None
+            if chunks is None:
+                return None
             # Our own pickle, written by the training run into our own Redis: trusted as the code is.
-            self._model = await asyncio.to_thread(unpack_model, blob)
+            self._model = await asyncio.to_thread(unpack_model, chunks)
             self._version = version
         return version, self._model
 
 
-def unpack_model(blob: bytes) -> Model:
-    model = pickle.loads(zlib.decompress(blob[len(_MODEL_HEADER) :]))
+def unpack_model(chunks: Sequence[bytes]) -> Model:
+    """The model from its stored pieces (`PickStore.model_chunks`)."""
+    model = pickle.load(io.BufferedReader(_Decompressing(chunks), buffer_size=2**20))
     if not isinstance(model, Model):
         raise TypeError("the stored model is not a recommendations Model")
     model.history_from([])  # builds its key index now, once, before threads score with it at the same time

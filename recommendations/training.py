@@ -11,9 +11,10 @@ personal: no history, no co-borrow pair, no picks.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -22,20 +23,32 @@ import numpy as np
 import numpy.typing as npt
 from tortoise import connections
 
-from backend.circulation.models import Loan, ReaderCategory
+from backend.circulation.models import Loan
 from recommendations.blend import RECENT, SHIPPED, Blend, Model, TrainingSettings, train
 from recommendations.consent import RefreshQueue, personal_on_id
-from recommendations.data import Days, Item, LoanLog, days_of
+from recommendations.data import Days, Item, LoanLog, days_of, numbered
 from recommendations.models import RecommendationSetting
 from recommendations.process import run_in_process
 from recommendations.reasons import Pick, Reason, ReasonKind
-from recommendations.sources import best_first, decay
-from recommendations.store import ModelCache, PickStore, pack_model
+from recommendations.sources import Ranked, best_first, decay
+from recommendations.store import ModelCache, PickStore, encode_picks, pack_model
 
 log = logging.getLogger(__name__)
 
 PICKS_PER_READER = 50
 """Picks stored per reader: a reader's screens show a page of them after the request-time filters."""
+NIGHTLY_PICKS_DAYS = 90
+"""The nightly run computes picks only for readers with personal picks on who borrowed in the last 90 days: a loan
+period and its renewals, so readers with books out or just back, the ones likely to open the app. At city scale
+(docs/benchmarks.md: 10M loans) that is about a quarter of them: 7 minutes of CPU and 1.1 GB of picks in Redis, where
+everyone's would be about half an hour and 5 GB, mostly for readers who do not come. A reader left out gets picks
+when they first open them (serving queues the refresh, `RefreshQueue.enqueue_recommendation_refresh`, when it finds
+none) or when they next borrow."""
+PICK_BATCH = 200
+"""Readers scored together (`Model.recommend_many`): at 1M loans batches of 100 to 1,000 cost about the same, about
+half the CPU per reader of one at a time; larger ones only grow the matrices (docs/benchmarks.md)."""
+LOAD_BATCH = 50_000
+"""Rows read from PostgreSQL at a time while loading (a cursor): ten million loans never become rows at once."""
 ALSO_BORROWED = 20
 """Neighbours stored per record."""
 CARD = "card"
@@ -69,10 +82,6 @@ def _days(moment: datetime) -> Days:
     return days_of(moment.astimezone(UTC).replace(tzinfo=None))
 
 
-def _card_of(category: str) -> str:
-    return ADULT if category == ReaderCategory.ADULT else CHILD
-
-
 @dataclass(frozen=True, slots=True)
 class TrainingData:
     log: LoanLog
@@ -88,15 +97,29 @@ class TrainingData:
 
 @dataclass(frozen=True, slots=True)
 class Trained:
-    model_blob: bytes
-    picks: dict[int, list[Pick]]
-    also_borrowed: dict[int, list[int]]
+    model: list[bytes]
+    """The packed model's pieces (`pack_model`)."""
+    picks: dict[int, bytes]
+    """Per reader id, their picks as stored (`encode_picks`): bytes cross from the training process far more cheaply
+    than millions of `Pick` objects."""
+    record_ids: npt.NDArray[np.int64]
+    """Per item position of the model, its record id."""
+    also_borrowed: Ranked
+    """Per item position, its public neighbours (positions)."""
     popular: dict[str, list[Pick]]
+
+    def neighbour_lists(self) -> Iterator[tuple[int, list[int]]]:
+        """(record id, neighbour record ids) for every record with neighbours."""
+        for item in np.flatnonzero(np.diff(self.also_borrowed.indptr)).tolist():
+            yield int(self.record_ids[item]), self.record_ids[self.also_borrowed.of(item)].tolist()
 
 
 _LOANS = """
-SELECT l.id, l.reader_id, c.record_id, l.checked_out_at, l.reader_category, l.library_id, r.reader_type,
-       COALESCE(s.personal, r.reader_type = 'adult') AS personal
+SELECT l.id, c.record_id, l.library_id, (EXTRACT(EPOCH FROM l.checked_out_at) * 1000000)::bigint AS lent_us,
+       l.reader_category <> 'adult' AS child_loan,
+       CASE WHEN l.reader_id IS NOT NULL AND COALESCE(s.personal, r.reader_type = 'adult') THEN l.reader_id END
+           AS personal_reader,
+       r.reader_type = 'child' AS child_card
 FROM loan l
 JOIN copy c ON c.id = l.copy_id
 LEFT JOIN reader r ON r.id = l.reader_id
@@ -106,55 +129,100 @@ _ITEMS = """
 SELECT id, title, authors, clc_class, year FROM record
 WHERE id IN (SELECT DISTINCT c.record_id FROM loan l JOIN copy c ON c.id = l.copy_id)
 """
+_SEGMENTS = {False: {CARD: ADULT}, True: {CARD: CHILD}}  # shared: one small dict per reader would add up
 
 
-async def load_training_data() -> TrainingData:
-    """The loans and records the models learn from (see the module's note for which loans name their reader)."""
-    conn = connections.get("default")
-    rows: list[tuple[str, str, Days]] = []
-    segments: dict[str, dict[str, str]] = {}
-    personal: set[str] = set()
-    libraries: list[int] = []
-    children: list[bool] = []
-    for loan in await conn.execute_query_dict(_LOANS):
-        libraries.append(int(loan["library_id"]))
-        children.append(_card_of(loan["reader_category"]) == CHILD)
-        if loan["reader_id"] is not None and loan["personal"]:
-            reader = str(loan["reader_id"])
-            personal.add(reader)
-            segments[reader] = {CARD: CHILD if loan["reader_type"] == "child" else ADULT}
-        else:
-            reader = f"~{loan['id']}"  # anonymous: a reader of one loan, who co-borrows nothing
-            segments[reader] = {CARD: _card_of(loan["reader_category"])}
-        rows.append((reader, str(loan["record_id"]), _days(loan["checked_out_at"])))
-    items = {str(record["id"]): Item.of_record(record) for record in await conn.execute_query_dict(_ITEMS)}
+async def _batches_of(query: str, size: int) -> AsyncIterator[Sequence[Any]]:
+    """The query's rows, `size` at a time, through a cursor (in a transaction of its own, as cursors need)."""
+    async with connections.get("default").acquire_connection() as connection, connection.transaction():
+        cursor = await connection.cursor(query)
+        while rows := await cursor.fetch(size):
+            yield rows
+
+
+async def load_training_data(batch: int = LOAD_BATCH) -> TrainingData:
+    """The loans and records the models learn from (see the module's note for which loans name their reader), read
+    in batches into arrays: 10M loans as Python rows would take several GB on their own."""
+    loan_ids, record_ids, libraries, lent_us, child_loans, personal_ids, child_cards = [], [], [], [], [], [], []
+    async for rows in _batches_of(_LOANS, batch):
+        loan_ids.append(np.fromiter((row[0] for row in rows), np.int64, len(rows)))
+        record_ids.append(np.fromiter((row[1] for row in rows), np.int64, len(rows)))
+        libraries.append(np.fromiter((row[2] for row in rows), np.int64, len(rows)))
+        lent_us.append(np.fromiter((row[3] for row in rows), np.int64, len(rows)))
+        child_loans.append(np.fromiter((row[4] for row in rows), np.bool_, len(rows)))
+        personal_ids.append(np.fromiter((-1 if row[5] is None else row[5] for row in rows), np.int64, len(rows)))
+        child_cards.append(np.fromiter((bool(row[6]) for row in rows), np.bool_, len(rows)))
+    loans, personal_id, children = _joined(loan_ids), _joined(personal_ids), _joined(child_loans, np.bool_)
+    named = personal_id >= 0
+    # A personal reader's key is their id; every other loan is a reader of its own, `~<loan id>`, who co-borrows
+    # nothing. Digits sort before "~": the personal readers come first, as `LoanLog.from_rows` would number them.
+    personal_keys, personal_positions = numbered(personal_id[named])
+    anonymous_keys, anonymous_positions = numbered(loans[~named], prefix="~")
+    readers = np.zeros(len(loans), np.int32)
+    readers[named] = personal_positions
+    readers[~named] = len(personal_keys) + anonymous_positions
+    item_keys, items = numbered(_joined(record_ids))
+    # The card of a personal reader is theirs now; an anonymous loan's, the one it was lent on.
+    child_readers = np.zeros(len(personal_keys) + len(anonymous_keys), np.bool_)
+    child_readers[personal_positions] = _joined(child_cards, np.bool_)[named]
+    child_readers[len(personal_keys) + anonymous_positions] = children[~named]
+    keys = personal_keys + anonymous_keys
+    segments = {key: _SEGMENTS[child] for key, child in zip(keys, child_readers.tolist(), strict=True)}
+    records: dict[str, Item] = {}
+    async for rows in _batches_of(_ITEMS, batch):
+        records.update((str(row["id"]), Item.of_record(row)) for row in rows)
+    # Microseconds since 1970 to days exactly as `days_of` divides a `timedelta`.
+    days = _joined(lent_us).astype(np.float64) / 1e6 / 86400.0
     return TrainingData(
-        LoanLog.from_rows(rows),
-        items,
+        LoanLog(keys, item_keys, readers, items, days),
+        records,
         segments,
-        frozenset(personal),
-        np.array(libraries, dtype=np.int64),
-        np.array(children, dtype=np.bool_),
+        frozenset(personal_keys),
+        _joined(libraries),
+        children,
     )
 
 
+def _joined(batches: list[npt.NDArray[Any]], dtype: type = np.int64) -> npt.NDArray[Any]:
+    return np.concatenate([np.zeros(0, dtype), *batches])
+
+
 def train_and_pick(data: TrainingData, as_of: Days) -> Trained:
-    """Train, then every personal reader's picks and every record's neighbours: all CPU, run in a process."""
+    """Train, then the picks of the readers who borrowed lately (`NIGHTLY_PICKS_DAYS`) and every record's neighbours:
+    all CPU, run in a process."""
     model = train(data.log, data.items, data.segments, as_of, TRAINING)
-    picks = {}
-    for reader in sorted(data.personal):
-        segments = data.segments.get(reader, {})
-        picks[int(reader)] = model.recommend(model.history_of(reader, segments), blend_for(segments), PICKS_PER_READER)
-    also = {}
-    for key in model.item_keys:
-        neighbours = model.also_borrowed(key, ALSO_BORROWED)
-        if neighbours:
-            also[int(key)] = [int(other) for other in neighbours]
+    picks = pick_for(model, data.segments, readers_to_pick(data, as_of))
+    record_ids = np.array(model.item_keys, dtype=np.int64)
+    also = model.also_borrowed(ALSO_BORROWED)
     # Serving rebuilds a history from the card's loans when it needs one (`history_from`): the stored model keeps
     # nobody's, so a switch-off leaves no reading history behind in Redis, and the anonymous loans (a history of
-    # one each: 10M loans made ~830 MB) do not make it outgrow a Redis value.
+    # one each: 10M loans made ~830 MB) do not make it larger.
     model.histories.clear()
-    return Trained(pack_model(model), picks, also, popular_lists(data, as_of))
+    return Trained(pack_model(model), picks, record_ids, also, popular_lists(data, as_of))
+
+
+def pick_for(model: Model, segments: Mapping[str, Mapping[str, str]], readers: Sequence[str]) -> dict[int, bytes]:
+    """The readers' picks as stored, by reader id; `readers` by kind of card (`readers_to_pick`), whose readers share
+    a blend and are scored together, `PICK_BATCH` at a time."""
+    picks: dict[int, bytes] = {}
+    for _, kind in itertools.groupby(readers, key=lambda reader: segments[reader][CARD]):
+        alike = list(kind)
+        blend = blend_for(segments[alike[0]])
+        for start in range(0, len(alike), PICK_BATCH):
+            batch = alike[start : start + PICK_BATCH]
+            histories = [model.history_of(reader, segments[reader]) for reader in batch]
+            chosen = model.recommend_many(histories, blend, PICKS_PER_READER)
+            picks.update((int(reader), encode_picks(mine)) for reader, mine in zip(batch, chosen, strict=True))
+    return picks
+
+
+def readers_to_pick(data: TrainingData, as_of: Days) -> list[str]:
+    """The readers the nightly run picks for: personal picks on and a loan in the last `NIGHTLY_PICKS_DAYS`, by
+    kind of card."""
+    log = data.log
+    lately = np.unique(log.readers[(log.days > as_of - NIGHTLY_PICKS_DAYS) & (log.days < as_of)])
+    readers = [key for key in (log.reader_keys[position] for position in lately.tolist()) if key in data.personal]
+    return sorted(readers, key=lambda reader: (data.segments[reader][CARD], reader))
 
 
 def popular_lists(data: TrainingData, as_of: Days) -> dict[str, list[Pick]]:
@@ -199,10 +267,10 @@ async def _train_locked(store: PickStore, queue: RefreshQueue, now: datetime) ->
         return 0
     # A process of its own: tokenising titles and the per-reader loops hold the GIL.
     trained = await run_in_process(train_and_pick, data, _days(now))
-    version = await store.begin(trained.model_blob)
+    version = await store.begin(trained.model)
     try:
-        await store.write_picks(version, trained.picks)
-        await store.write_also_borrowed(version, trained.also_borrowed)
+        await store.write_encoded_picks(version, trained.picks.items())
+        await store.write_also_borrowed(version, trained.neighbour_lists())
         await store.write_popular(version, trained.popular)
         # Cards switched off while this ran: their picks must not come back with the new version. A switch-off from
         # here on deletes in this version too (it is listed among the versions since `begin`).
@@ -224,7 +292,7 @@ async def _train_locked(store: PickStore, queue: RefreshQueue, now: datetime) ->
         "trained on %d loans: picks for %d readers, %d records",
         len(data.log),
         len(trained.picks),
-        len(trained.also_borrowed),
+        int(np.count_nonzero(np.diff(trained.also_borrowed.indptr))),
     )
     return len(trained.picks)
 

@@ -1,5 +1,6 @@
 """Curated reading lists (书单): staff make them for an audience and publish or retire them; readers browse the
-published ones near them; a push's audience is worked out here, and what the push achieved counted.
+published ones near them; a push's audience is worked out here, and what the push achieved counted (`reports`, which
+pushes of readers' own picks share, as they share the rule of which cards are a library's: `cards_under`).
 
 Staff edit the lists of their libraries and below (network admins every list). A list is meant for the readers of
 its audience libraries and everything below them, of its audience (adults; children of an age band; everyone), and a
@@ -11,7 +12,7 @@ closes, the counts are kept on the push and the rows naming readers are deleted 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -23,6 +24,7 @@ from tortoise.transactions import in_transaction
 from backend import paging
 from backend.accounts.models import Reader, StaffUser
 from backend.accounts.staff import authority_scope
+from backend.booklists import reports
 from backend.booklists.errors import (
     BooklistAudienceInvalid,
     BooklistEmpty,
@@ -44,6 +46,8 @@ from backend.booklists.models import (
     BooklistPushReader,
     BooklistStatus,
 )
+from backend.booklists.reports import REPORT_DAYS
+from backend.booklists.reports import PushOutcome as PushOutcome  # a list push's report, as the API names it
 from backend.catalog.errors import RecordNotFound
 from backend.catalog.models import Record
 from backend.catalog.search import Hit, availability
@@ -55,8 +59,6 @@ from backend.network.services import get_library, in_scope, library_in_scope, ne
 MAX_RECORDS = 100
 """The most records a list holds: a monthly list is ten or twenty; a stage list for babies a few dozen."""
 MAX_AGE_MONTHS = 18 * 12
-REPORT_DAYS = 30
-"""A push is credited with the opens, holds and loans of its readers within this many days."""
 _BATCH = 1000
 
 
@@ -394,6 +396,11 @@ async def open_list(booklist_id: int, viewer: Reader | None, now: datetime) -> B
 
 # ---- pushes ----
 
+LIST_REPORT = reports.PushReport(
+    BooklistPush, BooklistPushReader, records="p.record_ids", opened="pr.opened_at IS NOT NULL"
+)
+"""A list's push: every card was pushed the records listed then; opening is opening the list (`open_list`)."""
+
 
 def _month(today: date, months_back: int) -> str:
     """The birth month (YYYY-MM) of a child who is `months_back` months old on `today` (`ages.age_in_months`)."""
@@ -419,26 +426,41 @@ async def push_audience(staff: StaffUser, booklist_id: int, today: date) -> tupl
             prefixes.add(scope)  # a list for a wider audience: only the readers the pusher serves
     if not prefixes:
         raise OutsideScope()
-    sql = [
-        "SELECT r.id, COALESCE(r.guardian_id, r.id) AS recipient FROM reader r",
-        "LEFT JOIN library home ON home.id = r.home_library_id",
-        "LEFT JOIN reader g ON g.id = r.guardian_id",
-        "LEFT JOIN library guardian_home ON guardian_home.id = g.home_library_id",
-        "WHERE COALESCE(home.path, guardian_home.path) LIKE ANY($1::text[])",
-    ]
-    values: list[object] = [[f"{prefix}%" for prefix in sorted(prefixes)]]  # paths are digits and slashes
+    conditions: list[str] = []
+    values: list[object] = []  # $2 on: $1 is the libraries' paths
     if booklist.audience is BooklistAudience.ADULTS:
-        sql.append("AND r.reader_type = 'adult'")
+        conditions.append("AND r.reader_type = 'adult'")
     elif booklist.audience is BooklistAudience.CHILDREN:
-        sql.append("AND r.reader_type = 'child'")
+        conditions.append("AND r.reader_type = 'child'")
         if booklist.min_age_months is not None:
             values.append(_month(today, booklist.min_age_months))
-            sql.append(f"AND r.birth_month <= ${len(values)}")
+            conditions.append(f"AND r.birth_month <= ${len(values) + 1}")
         if booklist.max_age_months is not None:
             values.append(_month(today, booklist.max_age_months))
-            sql.append(f"AND r.birth_month > ${len(values)}")
-    rows = await connections.get("default").execute_query_dict(" ".join(sql), values)
-    return booklist, {int(row["id"]): int(row["recipient"]) for row in rows}
+            conditions.append(f"AND r.birth_month > ${len(values) + 1}")
+    return booklist, await cards_under(prefixes, conditions, values)
+
+
+_CARDS_UNDER = (
+    "SELECT r.id, COALESCE(r.guardian_id, r.id) AS recipient FROM reader r "
+    "LEFT JOIN library home ON home.id = r.home_library_id "
+    "LEFT JOIN reader g ON g.id = r.guardian_id "
+    "LEFT JOIN library guardian_home ON guardian_home.id = g.home_library_id "
+    "WHERE COALESCE(home.path, guardian_home.path) LIKE ANY($1::text[])"
+)
+
+
+async def cards_under(
+    paths: Iterable[str], conditions: Sequence[str] = (), values: Sequence[object] = ()
+) -> dict[int, int]:
+    """The cards whose library (a child's card: its own home library, else its guardian's) is one of `paths` or below
+    it, each with whom to tell of it (a child's guardian); `conditions` narrow them (SQL on the card `r`, their values
+    numbered from `$2`)."""
+    patterns = [f"{path}%" for path in sorted(set(paths))]  # paths are digits and slashes
+    rows = await connections.get("default").execute_query_dict(
+        " ".join([_CARDS_UNDER, *conditions]), [patterns, *values]
+    )
+    return {int(row["id"]): int(row["recipient"]) for row in rows}
 
 
 async def record_push(
@@ -470,14 +492,8 @@ async def record_push(
 
 
 async def loan_opened(event: LoanOpened) -> None:
-    """A checkout of a listed book within the window of a push that reached the card (or the guardian holding it) is
-    the push's: marked now, because the loan forgets its reader at return unless the reader keeps a history."""
-    await connections.get("default").execute_query(
-        "UPDATE booklist_push_reader pr SET borrowed_at = $1 FROM booklist_push p "
-        "WHERE p.id = pr.push_id AND pr.borrowed_at IS NULL AND (pr.reader_id = $2 OR pr.recipient_id = $2) "
-        "AND p.pushed_at <= $1 AND p.pushed_at > $3 AND p.record_ids @> $4::jsonb",
-        [event.at, event.reader_id, event.at - timedelta(days=REPORT_DAYS), f"[{int(event.record_id)}]"],
-    )
+    """A checkout of a listed book within the window of a push that reached the card (or the guardian holding it)."""
+    await reports.mark_loan(LIST_REPORT, event)
 
 
 async def pushes(staff: StaffUser, booklist_id: int, *, limit: int, offset: int) -> tuple[list[BooklistPush], int]:
@@ -498,70 +514,15 @@ async def staff_push(staff: StaffUser, booklist_id: int, push_id: int) -> Bookli
     return push
 
 
-@dataclass(frozen=True, slots=True)
-class PushOutcome:
-    """What a push achieved, counted in the readers told (a guardian told of a child's card counts once)."""
-
-    recipients: int
-    opened: int
-    held: int  # placed a hold on a listed book within the window (on the card reached or their own)
-    borrowed: int  # borrowed a listed book within the window
-    acted: int  # held or borrowed
-    window_ends: datetime
-
-
 async def outcome(push: BooklistPush) -> PushOutcome:
     """What a push achieved: as kept when its window closed, or counted now while it is open."""
-    ends = push.pushed_at + timedelta(days=REPORT_DAYS)
-    if push.settled_at is not None:
-        kept = (push.opened, push.held, push.borrowed, push.acted)
-        opened, held, borrowed, acted = (int(n or 0) for n in kept)
-        return PushOutcome(push.recipients, opened, held, borrowed, acted, ends)
-    return await _count(push, ends)
-
-
-async def _count(push: BooklistPush, ends: datetime) -> PushOutcome:
-    """Counted by one query over the push's readers and the holds they placed: a hold or a loan from before the push
-    or after its window is not the push's."""
-    held = (
-        "EXISTS (SELECT 1 FROM hold h WHERE h.reader_id IN (pr.reader_id, pr.recipient_id) "
-        "AND h.record_id = ANY($2::int[]) AND h.placed_at >= $3 AND h.placed_at < $4)"
-    )
-    rows = await connections.get("default").execute_query_dict(
-        "SELECT count(DISTINCT pr.recipient_id) AS recipients, "
-        "count(DISTINCT pr.recipient_id) FILTER (WHERE pr.opened_at IS NOT NULL) AS opened, "
-        f"count(DISTINCT pr.recipient_id) FILTER (WHERE {held}) AS held, "
-        "count(DISTINCT pr.recipient_id) FILTER (WHERE pr.borrowed_at IS NOT NULL) AS borrowed, "
-        f"count(DISTINCT pr.recipient_id) FILTER (WHERE pr.borrowed_at IS NOT NULL OR {held}) AS acted "
-        "FROM booklist_push_reader pr WHERE pr.push_id = $1",
-        [push.id, push.record_ids, push.pushed_at, ends],
-    )
-    row = rows[0]
-    return PushOutcome(row["recipients"], row["opened"], row["held"], row["borrowed"], row["acted"], ends)
+    return await reports.outcome(LIST_REPORT, push)
 
 
 async def settle_reports(now: datetime) -> int:
     """The pushes whose window has closed keep their counts, and their rows naming readers (who opened the list, who
-    borrowed a listed book, and when) are deleted: a returned loan forgets its reader, and the report must not remember
-    it instead. Idempotent: a push is settled once, under its row lock. Returns the pushes settled."""
-    closed = BooklistPush.filter(settled_at__isnull=True, pushed_at__lte=now - timedelta(days=REPORT_DAYS))
-    settled = 0
-    for push_id in await closed.order_by("id").values_list("id", flat=True):
-        async with in_transaction():
-            push = await BooklistPush.filter(id=push_id, settled_at__isnull=True).select_for_update().first()
-            if push is None:  # another run settled it
-                continue
-            counted = await _count(push, push.pushed_at + timedelta(days=REPORT_DAYS))
-            await BooklistPush.filter(id=push_id).update(
-                settled_at=now,
-                opened=counted.opened,
-                held=counted.held,
-                borrowed=counted.borrowed,
-                acted=counted.acted,
-            )
-            await BooklistPushReader.filter(push_id=push_id).delete()
-        settled += 1
-    return settled
+    borrowed a listed book, and when) are deleted (`reports.settle`). Returns the pushes settled."""
+    return await reports.settle(LIST_REPORT, now)
 
 
 async def purge_opens(now: datetime) -> int:

@@ -1,6 +1,9 @@
-"""Notices: the reader's inbox, push authorisations and preferences; staff messages and delivery failures."""
+"""Notices: the reader's inbox, push authorisations and preferences; staff messages, pushes of readers' own picks,
+and delivery failures."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from litestar import Controller, delete, get, post, put
 
@@ -24,6 +27,12 @@ from miniprogram_api.notifications.schemas import (
     MessageOut,
     NoticeOut,
     NoticePage,
+    PicksPreviewIn,
+    PicksPreviewOut,
+    PicksPushIn,
+    PicksPushOut,
+    PicksPushPage,
+    PicksPushReportOut,
     PreferencesIn,
     PreferencesOut,
     ReportOut,
@@ -42,10 +51,18 @@ from notifications.errors import (
     IdempotencyKeyReused,
     MessageNotFound,
     NoticeNotFound,
+    PicksPushNotFound,
     QuietHoursInvalid,
 )
+from recommendations.pushes import PicksSource
+from recommendations.store import PickStore
 
 _AUDIENCE = (AudienceInvalid, LibraryNotFound, OutsideScope, EventNotFound, BooklistNotFound, BooklistNotPublished)
+
+
+def _picks(deps: Dependencies, now: datetime) -> PicksSource:
+    """Where a picks audience reads each card's picks: as the reader is served them, now."""
+    return PicksSource(PickStore(deps.redis), deps.jobs, deps.popular_lists, now)
 
 
 class NoticeController(Controller):
@@ -127,8 +144,9 @@ class StaffMessageController(Controller):
     @post("/messages/preview", status_code=200, responses=problems(*STAFF_PROBLEMS, *_AUDIENCE))
     async def preview(self, deps: Dependencies, staff: StaffUser, data: AudienceIn) -> AudienceOut:
         """How many readers a message to this audience would reach."""
-        today = deps.network_time.day(deps.clock.now())
-        return AudienceOut(data.audience, len(await broadcasts.audience(staff, data.audience, today)))
+        now = deps.clock.now()
+        reached = await broadcasts.audience(staff, data.audience, deps.network_time.day(now), _picks(deps, now))
+        return AudienceOut(data.audience, len(reached))
 
     @post("/messages", responses=problems(*STAFF_PROBLEMS, *_AUDIENCE, IdempotencyKeyReused))
     async def send(self, deps: Dependencies, staff: StaffUser, data: MessageIn) -> MessageOut:
@@ -136,13 +154,50 @@ class StaffMessageController(Controller):
         again with the same `idempotency_key`, it answers with the first message: each reader is told once."""
         now = deps.clock.now()
         today = deps.network_time.day(now)
-        message = await broadcasts.send(staff, data.audience, data.title, data.body, now, today, data.idempotency_key)
+        message = await broadcasts.send(
+            staff, data.audience, data.title, data.body, now, today, _picks(deps, now), data.idempotency_key
+        )
         return MessageOut.of(message)
 
     @get("/messages/{message_id:int}/report", responses=problems(*STAFF_PROBLEMS, MessageNotFound, *_AUDIENCE))
     async def report(self, deps: Dependencies, staff: StaffUser, message_id: RowId) -> ReportOut:
         """A message's deliveries by outcome: sent, failed by reason, skipped for lack of authorisation."""
         return ReportOut.of(*await broadcasts.report(staff, message_id, deps.network_time.day(deps.clock.now())))
+
+    @post("/picks-pushes/preview", status_code=200, responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope))
+    async def preview_picks(self, deps: Dependencies, staff: StaffUser, data: PicksPreviewIn) -> PicksPreviewOut:
+        """Preview a push of each reader's own picks to a library of mine and below: the message as a template (each
+        reader reads their own top picks where it shows placeholders; no reader's picks are shown to staff) and how
+        many readers it would tell, those whose personal picks are on and trained; nothing is sent."""
+        now = deps.clock.now()
+        shown = await broadcasts.preview_picks(
+            staff, data.library_code, data.title, data.body, _picks(deps, now), deps.templates
+        )
+        return PicksPreviewOut.of(shown)
+
+    @post("/picks-pushes", responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope, IdempotencyKeyReused))
+    async def push_picks(self, deps: Dependencies, staff: StaffUser, data: PicksPushIn) -> PicksPushOut:
+        """Push each reader their own picks: every reader of a library of mine and below whose personal picks are on
+        is told of their own top three (the first with its reason) under my words, a guardian of their own and of
+        each child's card they switched picks on for, in one message; readers with picks off are never told. Sent
+        again with the same `idempotency_key`, it answers with the first push: each reader is told once."""
+        now = deps.clock.now()
+        pushed = await broadcasts.push_picks(
+            staff, data.library_code, data.title, data.body, now, _picks(deps, now), data.idempotency_key
+        )
+        return PicksPushOut.of(pushed)
+
+    @get("/picks-pushes", responses=problems(*STAFF_PROBLEMS))
+    async def picks_pushes(self, staff: StaffUser, limit: StaffLimit = 50, offset: Offset = 0) -> PicksPushPage:
+        """The picks pushes made by my libraries and below, newest first."""
+        found, total = await broadcasts.picks_pushes(staff, limit=limit, offset=offset)
+        return Page.of([PicksPushOut.of(p) for p in found], total, limit, offset)
+
+    @get("/picks-pushes/{push_id:int}", responses=problems(*STAFF_PROBLEMS, PicksPushNotFound, OutsideScope))
+    async def picks_report(self, staff: StaffUser, push_id: RowId) -> PicksPushReportOut:
+        """A picks push's report: deliveries by outcome, and the readers told who read it, placed a hold on or
+        borrowed one of the books it named to them within 30 days of it (counts only: the report names no reader)."""
+        return PicksPushReportOut.of(*await broadcasts.picks_push_report(staff, push_id))
 
     @get("/deliveries/undelivered", responses=problems(*STAFF_PROBLEMS, RoleTooLow))
     async def undelivered(self, staff: StaffUser, limit: StaffLimit = 100, offset: Offset = 0) -> DeliveryPage:

@@ -1,4 +1,5 @@
-"""Notices as readers see them in the inbox, their push preferences, and staff messages."""
+"""Notices as readers see them in the inbox, their push preferences, staff messages, and pushes of readers' own
+picks with their reports."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Annotated
 
 import msgspec
 
+from backend.booklists.reports import PushOutcome
+from miniprogram_api.network.schemas import Code
 from miniprogram_api.schemas import BigRowId, Page, matching, named, text
-from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, StaffMessage
+from notifications.broadcasts import PicksMessage
+from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, PicksPush, StaffMessage
 from notifications.services import Preferences, Subscribed
 
 
@@ -98,14 +102,15 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-Audience = Annotated[str, matching(r"(?:library|holds):[A-Za-z0-9-]{1,32}|(?:event|booklist):[0-9]{1,9}")]
+Audience = Annotated[str, matching(r"(?:library|holds|picks):[A-Za-z0-9-]{1,32}|(?:event|booklist):[0-9]{1,9}")]
 
 
 class AudienceIn(msgspec.Struct, forbid_unknown_fields=True):
     audience: Audience
     """`library:<code>` (readers of that library and below), `holds:<code>` (readers with a hold for pickup
-    there), `event:<id>` (readers booked for the event) or `booklist:<id>` (a published reading list's audience in
-    my libraries; the message opens the list)."""
+    there), `event:<id>` (readers booked for the event), `booklist:<id>` (a published reading list's audience in
+    my libraries; the message opens the list) or `picks:<code>` (readers of that library and below whose personal
+    picks are on and trained; each reads the message's words with their own top picks under them)."""
 
 
 class AudienceOut(msgspec.Struct):
@@ -181,3 +186,86 @@ class RetryIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class RetryOut(msgspec.Struct):
     queued: int
+
+
+class PicksPreviewIn(msgspec.Struct, forbid_unknown_fields=True):
+    library_code: Code
+    """The library of my scope whose readers (it and everything below it) are told."""
+    title: Annotated[str, text(20, min_length=1)] | None = None
+    body: Annotated[str, text(200, min_length=1)] | None = None
+    """My words above each reader's picks; left out, 为你挑选的书 and "<my library>为你挑选了几本书："."""
+
+
+class PicksPushIn(PicksPreviewIn, forbid_unknown_fields=True, kw_only=True):
+    idempotency_key: IdempotencyKey
+    """The same for a retry of this push (a double tap, a lost answer): the push is made once, and the retry is
+    answered with it."""
+
+
+class PicksPreviewOut(msgspec.Struct):
+    audience: str
+    recipients: int
+    """Readers who would be told (a guardian once, with their own picks and each child's)."""
+    cards: int
+    """Cards whose picks would be named."""
+    title: str
+    body: str
+    """The message as a template: each reader reads their own picks where it shows 《书名1》（推荐理由）..., a
+    guardian a line per child's card too. No reader's picks are shown here."""
+    push: dict[str, str] | None
+    """The subscribe message's values as WeChat will show them (cut to its field rules); null when staff messages
+    are not pushed (no template configured): the inbox only."""
+
+    @classmethod
+    def of(cls, m: PicksMessage) -> PicksPreviewOut:
+        return cls(m.audience, m.recipients, m.cards, m.title, m.body, m.push)
+
+
+class PicksPushOut(msgspec.Struct):
+    id: int
+    audience: str
+    message_id: int
+    recipients: int
+    cards: int
+    pushed_at: datetime
+
+    @classmethod
+    def of(cls, push: PicksPush) -> PicksPushOut:
+        return cls(push.id, push.message.audience, push.message_id, push.recipients, push.cards, push.pushed_at)
+
+
+PicksPushPage = Annotated[Page[PicksPushOut], named("PicksPushPage")]
+
+
+class PicksPushReportOut(msgspec.Struct):
+    push: PicksPushOut
+    message: MessageOut
+    """The message's words as I sent them (each reader's picks are theirs alone)."""
+    outcomes: dict[str, int]
+    """Deliveries by outcome: `sent`, `pending`, `failed:<code>`, `skipped:<reason>`..."""
+    recipients: int
+    opened: int
+    """Readers told who read the message in their inbox within the window."""
+    held: int
+    """Readers told who placed a hold on one of the books it named to them within the window (on the card reached or
+    their own)."""
+    borrowed: int
+    """Readers told who borrowed one of the books it named to them within the window (a loan from before the push
+    does not count)."""
+    acted: int
+    """Readers told who did either."""
+    window_ends: datetime
+
+    @classmethod
+    def of(cls, push: PicksPush, outcomes: Counter[str], outcome: PushOutcome) -> PicksPushReportOut:
+        return cls(
+            PicksPushOut.of(push),
+            MessageOut.of(push.message),
+            dict(sorted(outcomes.items())),
+            outcome.recipients,
+            outcome.opened,
+            outcome.held,
+            outcome.borrowed,
+            outcome.acted,
+            outcome.window_ends,
+        )

@@ -410,9 +410,9 @@ async def test_the_stored_model_keeps_no_readers_history(service: Service, shelf
     await _train(service)
     version = await store.current()
     assert version is not None
-    blob = await store.model_blob(version)
-    assert blob is not None
-    model = unpack_model(blob)
+    chunks = await store.model_chunks(version)
+    assert chunks is not None
+    model = unpack_model(chunks)
 
     assert model.histories == {}
     assert model.recommend(model.history_from([(str(shelf.id("三体")), 0.0)]))  # serving rebuilds one when needed

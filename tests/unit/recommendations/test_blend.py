@@ -49,7 +49,8 @@ def test_a_reader_without_loans_gets_recent_popularity_exactly() -> None:
     shipped = trained.recommend(newcomer, SHIPPED, 10)
     recent = trained.recommend(newcomer, Blend.alone(RECENT), 10)
     assert [pick.item for pick in shipped] == [pick.item for pick in recent]
-    recent_scores = trained.sources[RECENT].for_reader(newcomer).at(np.arange(len(trained.item_keys), dtype=np.int32))
+    everything = np.arange(len(trained.item_keys), dtype=np.int32)
+    recent_scores = trained.sources[RECENT].for_readers([newcomer]).at(np.zeros_like(everything), everything)
     by_recent = sorted(range(len(trained.item_keys)), key=lambda item: (-recent_scores[item], item))[:10]
     assert [pick.item for pick in shipped] == [trained.item_keys[item] for item in by_recent]
     assert {pick.reason.kind for pick in shipped} == {ReasonKind.POPULAR_RECENTLY}
@@ -107,6 +108,10 @@ def pair_borrowed_by(readers: int) -> Model:
     return train(LoanLog.from_rows(rows), {}, {}, START + 30)
 
 
+def also_borrowed(model: Model, item: str) -> list[str]:
+    return [model.item_keys[other] for other in model.also_borrowed(10).of(model.item_keys.index(item))]
+
+
 def test_a_pair_two_readers_borrowed_is_a_personal_pick_but_not_shown_as_also_borrowed() -> None:
     model = pair_borrowed_by(2)
     history = model.history_from([("rare", START + 20)])
@@ -116,19 +121,19 @@ def test_a_pair_two_readers_borrowed_is_a_personal_pick_but_not_shown_as_also_bo
     assert [pick.item for pick in picks] == ["secret"]
     assert picks[0].reason.kind is ReasonKind.BORROWED and picks[0].reason.record == "rare"
     assert model.settings.public_min_co_borrowers == 5
-    assert model.also_borrowed("rare") == [] and model.also_borrowed("secret") == []
+    assert also_borrowed(model, "rare") == [] and also_borrowed(model, "secret") == []
 
 
 def test_a_pair_five_readers_borrowed_is_shown_as_also_borrowed() -> None:
-    assert pair_borrowed_by(4).also_borrowed("rare") == []
-    assert pair_borrowed_by(5).also_borrowed("rare") == ["secret"]
-    assert pair_borrowed_by(5).also_borrowed("secret") == ["rare"]
+    assert also_borrowed(pair_borrowed_by(4), "rare") == []
+    assert also_borrowed(pair_borrowed_by(5), "rare") == ["secret"]
+    assert also_borrowed(pair_borrowed_by(5), "secret") == ["rare"]
 
 
 def test_the_public_minimum_is_a_setting() -> None:
     rows = [(f"pair{n}", item, START + n) for n in range(2) for item in ("rare", "secret")]
     model = train(LoanLog.from_rows(rows), {}, {}, START + 30, TrainingSettings(public_min_co_borrowers=2))
-    assert model.also_borrowed("rare") == ["secret"]
+    assert also_borrowed(model, "rare") == ["secret"]
 
 
 def test_support_counts_distinct_readers_within_each_readers_cap() -> None:
@@ -139,7 +144,12 @@ def test_support_counts_distinct_readers_within_each_readers_cap() -> None:
     neighbours = co_borrow_neighbours(reader_item_matrix(log, max_items_per_reader=2), neighbours=10)
     x, y, z = (log.item_keys.index(key) for key in ("x", "y", "z"))
 
-    positions, similarity, support = neighbours.of(x)
+    lo, hi = neighbours.similarity.indptr[x], neighbours.similarity.indptr[x + 1]
+    positions, similarity, support = (
+        neighbours.similarity.indices[lo:hi],
+        neighbours.similarity.data[lo:hi],
+        neighbours.support[lo:hi],
+    )
 
     assert dict(zip(positions.tolist(), support.tolist(), strict=True)) == {y: 2, z: 1}
     assert similarity[positions.tolist().index(y)] == pytest.approx(2 / np.sqrt(3 * 2))
