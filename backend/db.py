@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "backend.counter.models",
     "backend.events.models",
     "backend.booklists.models",
+    "backend.newborn.models",
     "notifications.models",
     "recommendations.models",
 ]

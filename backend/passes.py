@@ -1,8 +1,10 @@
-"""Single-use signed passes shown as QR codes: the virtual reader card, an event ticket.
+"""Single-use signed passes shown as QR codes: the virtual reader card, an event ticket; and the signed scenes of
+printed mini-program codes (an event's door, a hospital ward's enrolment code).
 
 A pass reads `<version>.<subject>.<expires, unix seconds>.<nonce>.<signature>`: short enough for a small QR code,
 and single use: the server checks the signature and spends the nonce in Redis (the key never leaves the server,
-since whoever holds it can mint any pass).
+since whoever holds it can mint any pass). A printed code cannot expire or be spent: its scene is `<tag><subject>.
+<signature>` within WeChat's 32 characters, and what it names (the event, the ward) decides whether it still works.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from backend.errors import DomainError
 # A scanner's clock may be a little behind; never accept passes valid further ahead than this.
 _CLOCK_SKEW = timedelta(seconds=5)
 _EXPIRY = re.compile(r"[0-9]{1,10}")  # unix seconds, until the year 2286
+_ROW_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: int() would also read "١"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,22 @@ class SignedPasses:
         if not await self._redis.set(f"{kind.version}:nonce:{parts[3]}", 1, nx=True, px=remaining_ms):
             raise kind.replayed()
         return parts[1]
+
+
+def printed_scene(keys: Keys, purpose: str, tag: str, subject: int, signature_length: int) -> str:
+    """The scene of a printed mini-program code naming `subject` (an id), signed with a key derived for `purpose`, so
+    that nobody can print a code for another id."""
+    return f"{tag}{subject}.{keys.sign(keys.derive(purpose), str(subject))[:signature_length]}"
+
+
+def printed_subject(keys: Keys, purpose: str, tag: str, scene: str, signature_length: int) -> int | None:
+    """The id a scanned printed code's scene names, or None when it is not one signed for `purpose`."""
+    head, _, _ = scene.partition(".")
+    if not head.startswith(tag) or not _ROW_ID.fullmatch(head[len(tag) :]):
+        return None
+    subject = int(head[len(tag) :])
+    expected = printed_scene(keys, purpose, tag, subject, signature_length).encode()
+    return subject if hmac.compare_digest(expected, scene.encode()) else None
 
 
 def _qr_png(text: str) -> bytes:

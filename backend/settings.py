@@ -170,6 +170,10 @@ class WeChatSettings(_Group):
     event_page: str = "pages/event/check-in"
     """Mini-program page an event's door code opens: it checks the reader in with the code's scene."""
 
+    enrol_page: str = "pages/newborn/enrol"
+    """Mini-program page a hospital ward's enrolment code opens: the newborn programme's enrolment, with the code's
+    scene."""
+
     timeout_seconds: Annotated[float, Range(0.1, 300)] = 5.0
     """Timeout of one HTTP call to WeChat."""
 

@@ -27,6 +27,8 @@ from backend.eventbus import EventBus
 from backend.events import booking
 from backend.events.booking import EventPolicy, FullMark
 from backend.events.doors import TICKET
+from backend.newborn import enrolment as newborn
+from backend.newborn import packs, reading
 from backend.passes import SignedPasses
 from backend.ratelimits import RateLimits
 from backend.settings import Settings
@@ -61,6 +63,8 @@ class Dependencies:
     """Virtual reader cards."""
     tickets: SignedPasses
     """Event tickets shown at the door."""
+    pack_claims: SignedPasses
+    """Newborn gift packs' claim codes shown at the desk."""
     credit_check: CreditCheck
     hold_policy: HoldPolicy
     event_policy: EventPolicy
@@ -141,6 +145,7 @@ async def bootstrap(
             rate_limits=RateLimits(redis, settings.rate_limits),
             cards=SignedPasses(CARD, keys, redis, pass_lifetime),
             tickets=SignedPasses(TICKET, keys, redis, pass_lifetime),
+            pack_claims=SignedPasses(packs.CLAIM, keys, redis, pass_lifetime),
             credit_check=LocalCreditCheck(min_score=settings.circulation.deposit_free_min_score),
             hold_policy=HoldPolicy(
                 shelf_days=settings.circulation.hold_shelf_days, prefer_local=settings.circulation.holds_prefer_local
@@ -173,8 +178,12 @@ def event_bus(event_policy: EventPolicy, jobs: ArqJobs | None = None) -> EventBu
     bus = EventBus()
     bus.subscribe(CopyMoved, _refresh_search_row)
     bus.subscribe(CardClosing, partial(booking.release_closing_card, event_policy))
+    # a child's card removed ends its enrolment first, so what packs and reading keep for it is closed by their rules
+    bus.subscribe(CardClosing, partial(newborn.card_closing, bus, event_policy.network_time))
     bus.subscribe(LoanOpened, booklists.loan_opened)  # a loan a reading list's push may have caused
     bus.subscribe(LoanOpened, broadcasts.picks_loan_opened)  # one a push of the reader's own picks may have
+    bus.subscribe(LoanOpened, partial(reading.loan_opened, event_policy.network_time))  # an enrolled child's book
+    packs.subscribe(bus, event_policy.network_time)  # a stage's pack reserved at enrolment, given back at withdrawal
     notices.subscribe(bus, event_policy.network_time)
     if jobs is not None:
         # a checkout refreshes the reader's picks; a card removed loses them

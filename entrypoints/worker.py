@@ -20,6 +20,7 @@ from backend.catalog import imports
 from backend.circulation import holds
 from backend.circulation import services as circulation
 from backend.events import booking, doors
+from backend.newborn import packs, privacy, stages
 from backend.outages import is_outage
 from backend.settings import Settings
 from entrypoints import worker_metrics
@@ -123,6 +124,34 @@ async def settle_picks_reports(ctx: dict[str, Any]) -> int:
     settled = await broadcasts.settle_picks_reports(_deps(ctx).clock.now())
     log.info("settled %d picks pushes", settled)
     return settled
+
+
+@_outlasting
+async def move_newborn_stages(ctx: dict[str, Any]) -> int:
+    """Daily, after midnight network time: enrolled children whose age entered another stage move into it, and its
+    gift pack is reserved for them, the family told."""
+    deps = _deps(ctx)
+    moved = await stages.move_children(deps.clock.now(), deps.network_time, deps.bus)
+    log.info("moved %d enrolled children to their new stage", moved)
+    return moved
+
+
+@_outlasting
+async def end_newborn_records(ctx: dict[str, Any]) -> int:
+    """Daily: programme records kept their programme's retention period after the child's last stage are deleted (the
+    consent ends, reserved packs go back to stock, the anonymous counts stay)."""
+    deps = _deps(ctx)
+    ended = await privacy.end_expired(deps.clock.now(), deps.network_time, deps.bus)
+    log.info("ended %d newborn programme records past their retention", ended)
+    return ended
+
+
+@_outlasting
+async def lapse_pack_reservations(ctx: dict[str, Any]) -> int:
+    """Daily, just after midnight network time: gift packs not collected by their last day go back to stock."""
+    lapsed = await packs.lapse_reservations(_deps(ctx).clock.now())
+    log.info("lapsed %d uncollected pack reservations", lapsed)
+    return lapsed
 
 
 @_outlasting
@@ -289,6 +318,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             settle_booklist_reports,
             settle_picks_reports,
             purge_old_notices,
+            move_newborn_stages,
+            end_newborn_records,
+            lapse_pack_reservations,
             lapse_event_offers,
             mark_no_shows,
             send_notices,
@@ -310,6 +342,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(settle_booklist_reports, hour=1, minute=12, unique=True),
             cron(settle_picks_reports, hour=1, minute=14, unique=True),  # before the notices it reads go (01:20)
             cron(purge_old_notices, hour=1, minute=20, unique=True),
+            cron(lapse_pack_reservations, hour=0, minute=10, unique=True),  # the last day waited has just ended
+            cron(move_newborn_stages, hour=0, minute=25, unique=True),  # children a month older today
+            cron(end_newborn_records, hour=1, minute=35, unique=True),
             cron(lapse_event_offers, minute=set(range(0, 60, 5)), unique=True),
             cron(mark_no_shows, minute={2, 17, 32, 47}, unique=True),
             cron(send_notices, second={0, 10, 20, 30, 40, 50}, unique=True),  # a hold ready is told within seconds

@@ -36,6 +36,14 @@ from miniprogram_api.docs import assets, swagger_page
 from miniprogram_api.errors import EXCEPTION_HANDLERS, DocumentedRetryAfter, problems
 from miniprogram_api.events.controllers import BookingController, EventController, StaffEventController
 from miniprogram_api.network.controllers import LibraryController
+from miniprogram_api.newborn.controllers import (
+    EnrollerController,
+    GuardianNewbornController,
+    NewbornController,
+    StaffNewbornController,
+)
+from miniprogram_api.newborn.packs import GuardianPackController, StaffPackController
+from miniprogram_api.newborn.reading import ChildReadingController, StaffFiguresController
 from miniprogram_api.notifications.controllers import (
     NoticeController,
     NoticeTemplateController,
@@ -125,6 +133,14 @@ def create_app(
             RecommendationController,
             ChildRecommendationController,
             AlsoBorrowedController,
+            NewbornController,
+            GuardianNewbornController,
+            StaffNewbornController,
+            EnrollerController,
+            GuardianPackController,
+            StaffPackController,
+            ChildReadingController,
+            StaffFiguresController,
             AuthController,
             ReaderController,
             LostCardController,

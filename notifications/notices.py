@@ -193,6 +193,48 @@ def event_cancelled(
     )
 
 
+def reading_milestone(guardian_id: int, enrolment_id: int, child_id: int, child: str, books: int) -> NoticeDraft:
+    """A child of the newborn programme reached a milestone of books read: once per child and milestone. Told as a
+    message from the library, as a reserved pack is: there is no notice kind of its own."""
+    return NoticeDraft(
+        guardian_id,
+        NoticeKind.STAFF_MESSAGE,
+        subject=f"enrolment:{enrolment_id}",
+        occasion=f"milestone:{books}",
+        title="阅读里程碑",
+        body=f"{child}已经和您一起读完了{books}本书！阅读证书已经生成，可以在小程序里查看和分享。",
+        link=f"child={child_id}&milestone={books}",
+        values={"title": "阅读里程碑", "body": f"{child}读完了{books}本书", "sender": "图书馆"},
+    )
+
+
+def milestone_notices_prefix(guardian_id: int, enrolment_id: int) -> str:
+    """The start of the keys of every milestone notice of an enrolment (`NoticeDraft.key`)."""
+    return f"{NoticeKind.STAFF_MESSAGE.value}:enrolment:{enrolment_id}:{guardian_id}:milestone:"
+
+
+def pack_reserved(
+    reader_id: int, enrolment_id: int, reservation_id: int, stage: str, pack_type: str, library: str, last_day: date
+) -> NoticeDraft:
+    """A newborn programme's gift pack set aside for the guardian's child. Told as a message from the library: there
+    is no notice kind of its own, so it is pushed with the staff-message template."""
+    return NoticeDraft(
+        reader_id,
+        NoticeKind.STAFF_MESSAGE,
+        subject=f"enrolment:{enrolment_id}",
+        occasion=f"pack:{reservation_id}",
+        title="阅读礼包已为宝宝预留",
+        body=f"宝宝的「{stage}」阅读礼包（{pack_type}）已在{library}备好，请于{_day(last_day)}前凭小程序中的领取码领取。",
+        link=f"pack={reservation_id}",
+        values={"title": "阅读礼包已预留", "body": f"请于{_day(last_day)}前到{library}领取", "sender": "图书馆"},
+    )
+
+
+def pack_notices_prefix(guardian_id: int, enrolment_id: int) -> str:
+    """The start of the keys of every pack notice of an enrolment (`NoticeDraft.key`)."""
+    return f"{NoticeKind.STAFF_MESSAGE.value}:enrolment:{enrolment_id}:{guardian_id}:pack:"
+
+
 def staff_message(
     reader_id: int, message_id: int, title: str, body: str, sender: str, *, link: str = ""
 ) -> NoticeDraft:

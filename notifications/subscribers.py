@@ -9,7 +9,10 @@ from backend.circulation.domain_events import HoldReady
 from backend.clock import NetworkTime
 from backend.eventbus import EventBus
 from backend.events.domain_events import EventCancelled, EventChanged, SeatOffered
+from backend.newborn.domain_events import ConsentWithdrawn, MilestoneReached
+from backend.newborn.pack_events import PacksReserved
 from notifications import notices
+from notifications.models import Notice
 from notifications.services import guardians, notify, notify_many
 
 
@@ -45,9 +48,42 @@ async def event_cancelled(network_time: NetworkTime, event: EventCancelled) -> N
     await notify_many(drafts, event.at)
 
 
+async def milestone_reached(event: MilestoneReached) -> None:
+    draft = notices.reading_milestone(
+        event.guardian_id, event.enrolment_id, event.child_id, event.child_name, event.books
+    )
+    await notify(draft, event.at)
+
+
+async def milestones_forgotten(event: ConsentWithdrawn) -> None:
+    """The milestone notices name the child and what they read: they end with the consent they were sent under."""
+    prefix = notices.milestone_notices_prefix(event.guardian_id, event.enrolment_id)
+    await Notice.filter(reader_id=event.guardian_id, key__startswith=prefix).delete()
+
+
+async def packs_reserved(event: PacksReserved) -> None:
+    drafts = [
+        notices.pack_reserved(
+            p.guardian_id, p.enrolment_id, p.reservation_id, p.stage, p.pack_type, p.library, p.last_day
+        )
+        for p in event.packs
+    ]
+    await notify_many(drafts, event.at)
+
+
+async def pack_notices_forgotten(event: ConsentWithdrawn) -> None:
+    """A pack notice tells the child's stage, so the age: it ends with the consent it was sent under."""
+    prefix = notices.pack_notices_prefix(event.guardian_id, event.enrolment_id)
+    await Notice.filter(reader_id=event.guardian_id, key__startswith=prefix).delete()
+
+
 def subscribe(bus: EventBus, network_time: NetworkTime) -> None:
     """The notices' handlers, showing moments in the network's time."""
     bus.subscribe(HoldReady, partial(hold_ready, network_time))
     bus.subscribe(SeatOffered, partial(seat_offered, network_time))
     bus.subscribe(EventChanged, partial(event_changed, network_time))
     bus.subscribe(EventCancelled, partial(event_cancelled, network_time))
+    bus.subscribe(PacksReserved, packs_reserved)
+    bus.subscribe(ConsentWithdrawn, pack_notices_forgotten)
+    bus.subscribe(MilestoneReached, milestone_reached)
+    bus.subscribe(ConsentWithdrawn, milestones_forgotten)

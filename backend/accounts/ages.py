@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backend.accounts.models import Reader
 
 _BIRTH_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
@@ -15,6 +19,12 @@ def birth_month(text: str) -> date | None:
     if match is None or match[1] == "0000":
         return None
     return date(int(match[1]), int(match[2]), 1)
+
+
+def birth_of(reader: Reader) -> date | str | None:
+    """What a card records of its holder's birth, finest first: the date of birth when known (a newborn programme's
+    child), else the birth month (YYYY-MM), else nothing (an adult)."""
+    return reader.date_of_birth or reader.birth_month
 
 
 def age_in_months(born: date | str, today: date) -> int:

@@ -35,6 +35,18 @@ class StaffOnly(PermissionDenied):
     message_en = "Only library staff can do this"
 
 
+class EnrollersOnly(PermissionDenied):
+    code = "enrollers_only"
+    message_zh = "此功能仅供合作机构的登记员使用"
+    message_en = "Only a partner organisation's enrollers can do this"
+
+
+class EnrollerNeedsPartner(InvalidInput):
+    code = "enroller_needs_partner"
+    message_zh = "登记员账号须在其合作机构下添加"
+    message_en = "An enroller account is added under its partner organisation"
+
+
 class RoleTooLow(PermissionDenied):
     code = "staff_role_insufficient"
     message_zh = "您的馆员角色无权执行此操作"
@@ -57,6 +69,18 @@ class InvalidBirthMonth(InvalidInput):
     code = "invalid_birth_month"
     message_zh = "出生年月须为 YYYY-MM 格式，且孩子未满 14 周岁"
     message_en = "Birth month must be YYYY-MM and the child under 14"
+
+
+class InvalidDateOfBirth(InvalidInput):
+    code = "invalid_date_of_birth"
+    message_zh = "出生日期须不晚于今天，且孩子未满 14 周岁"
+    message_en = "The date of birth must not be after today, and the child must be under 14"
+
+
+class ChildCardExists(Conflict):
+    code = "child_card_exists"
+    message_zh = "您已为同名、同一出生日期的孩子办理了读者证"
+    message_en = "You already hold a card for a child of this name and date of birth"
 
 
 class ChildrenLimitReached(Conflict):

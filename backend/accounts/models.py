@@ -6,12 +6,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
 from backend.network.models import Library
 
 if TYPE_CHECKING:
     from backend.circulation.models import Loan
+    from backend.newborn.models import Partner
 
 
 class ReaderType(StrEnum):
@@ -33,6 +35,8 @@ class Reader(Model):
     phone_index = fields.CharField(max_length=64, null=True, db_index=True)
     name = fields.CharField(max_length=50, default="")
     birth_month = fields.CharField(max_length=7, null=True)  # "YYYY-MM", children only
+    # The day, when it is known (a newborn programme's stages are months long): `birth_month` is then its month.
+    date_of_birth = fields.DateField(null=True)
     guardian: fields.ForeignKeyNullableRelation[Reader] = fields.ForeignKeyField(
         "models.Reader", related_name="children", null=True, on_delete=fields.CASCADE
     )
@@ -53,6 +57,9 @@ class Reader(Model):
 
     class Meta:
         table = "reader"
+        # One card per child of a guardian, name and date of birth: a child enrolled at two hospitals at once gets
+        # one card (adults have no guardian and cards without a day no date: NULLs are distinct, so they are free).
+        unique_together = (("guardian", "name", "date_of_birth"),)
 
 
 class CardRetiredBy(StrEnum):
@@ -86,6 +93,9 @@ class StaffRole(StrEnum):
     NETWORK_ADMIN = "network_admin"
     LIBRARY_ADMIN = "library_admin"
     LIBRARIAN = "librarian"
+    # A partner hospital's staff who enrol families in the newborn programme: scoped to their partner, and no
+    # librarian (`staff_for` refuses them everywhere else).
+    ENROLLER = "enroller"
 
 
 class StaffUser(Model):
@@ -99,11 +109,19 @@ class StaffUser(Model):
     library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
         "models.Library", related_name="staff", on_delete=fields.RESTRICT
     )
+    # An enroller's partner (their library is the partner's); nobody else has one.
+    partner: fields.ForeignKeyNullableRelation[Partner] = fields.ForeignKeyField(
+        "models.Partner", related_name="enrollers", null=True, on_delete=fields.RESTRICT
+    )
+    partner_id: int | None
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "staff_user"
+        constraints = (
+            CheckConstraint(check="(role = 'enroller') = (partner_id IS NOT NULL)", name="staff_user_enroller_partner"),
+        )
 
 
 class AuthSession(Model):

@@ -15,11 +15,13 @@ from backend.accounts import ages, cards
 from backend.accounts.domain_events import CardClosing
 from backend.accounts.errors import (
     CardPayloadInvalid,
+    ChildCardExists,
     ChildHasLoans,
     ChildNotFound,
     ChildrenLimitReached,
     GuardianConsentRequired,
     InvalidBirthMonth,
+    InvalidDateOfBirth,
     InvalidName,
     PhoneNotBound,
     ReaderCardNotFound,
@@ -137,8 +139,17 @@ def _clean_name(name: str) -> str:
 
 def _check_birth_month(text: str, today: date) -> None:
     born = ages.birth_month(text)
-    if born is None or not 0 <= ages.age_in_months(born, today) < CHILD_AGE_LIMIT_YEARS * 12:
+    if born is None or not _child_age(born, today):
         raise InvalidBirthMonth()
+
+
+def _check_date_of_birth(born: date, today: date) -> None:
+    if born > today or not _child_age(born, today):
+        raise InvalidDateOfBirth()
+
+
+def _child_age(born: date, today: date) -> bool:
+    return 0 <= ages.age_in_months(born, today) < CHILD_AGE_LIMIT_YEARS * 12
 
 
 async def add_child(
@@ -160,17 +171,45 @@ async def add_child(
         # The guardian's row lock serialises one family's requests, so parallel ones cannot both slip under the
         # limit.
         await Reader.filter(id=guardian.id).select_for_update().first()
-        if await Reader.filter(guardian=guardian).count() >= MAX_CHILDREN_PER_GUARDIAN:
-            raise ChildrenLimitReached(limit=MAX_CHILDREN_PER_GUARDIAN)
-        return await Reader.create(
-            card_number=await cards.allocate_card_number(card_prefix),
-            reader_type=ReaderType.CHILD,
-            name=name,
-            birth_month=birth_month,
-            guardian=guardian,
-            guardian_consent_at=now,
-            home_library_id=guardian.home_library_id,
-        )
+        return await _open_child_card(guardian, name, birth_month, None, card_prefix, now)
+
+
+async def _open_child_card(
+    guardian: Reader, name: str, birth_month: str, born: date | None, card_prefix: str, now: datetime
+) -> Reader:
+    if await Reader.filter(guardian=guardian).count() >= MAX_CHILDREN_PER_GUARDIAN:
+        raise ChildrenLimitReached(limit=MAX_CHILDREN_PER_GUARDIAN)
+    return await Reader.create(
+        card_number=await cards.allocate_card_number(card_prefix),
+        reader_type=ReaderType.CHILD,
+        name=name,
+        birth_month=birth_month,
+        date_of_birth=born,
+        guardian=guardian,
+        guardian_consent_at=now,
+        home_library_id=guardian.home_library_id,
+    )
+
+
+async def child_card_born(
+    guardian: Reader, *, name: str, born: date, card_prefix: str, now: datetime, network_time: NetworkTime
+) -> Reader:
+    """The guardian's card for the child of this name born on this day: the one they hold (a card that records only
+    the month of birth gets the day), else a new little reader card (小小读者证), opened with the consent the caller
+    recorded. Call it holding the guardian's row lock (`lock_card`): two requests of one family (the same child
+    enrolled at two hospitals at once) then find or open one card, which the unique guardian, name and date of birth
+    of a card backs."""
+    _check_date_of_birth(born, network_time.day(now))
+    name = _clean_name(name)
+    if held := await Reader.get_or_none(guardian=guardian, name=name, date_of_birth=born):
+        return held
+    month = born.strftime("%Y-%m")
+    by_month = await Reader.filter(guardian=guardian, name=name, birth_month=month, date_of_birth__isnull=True).first()
+    if by_month is not None:
+        by_month.date_of_birth = born
+        await by_month.save(update_fields=["date_of_birth", "updated_at"])
+        return by_month
+    return await _open_child_card(guardian, name, month, born, card_prefix, now)
 
 
 async def list_children(guardian: Reader, *, limit: int, offset: int) -> tuple[list[Reader], int]:
@@ -193,15 +232,28 @@ async def correct_child(
     birth_month: str | None,
     now: datetime,
     network_time: NetworkTime,
+    born: date | None = None,
 ) -> Reader:
-    """The guardian corrects the child's name or birth month (PIPL art. 46)."""
+    """The guardian corrects the child's name, birth month or date of birth (PIPL art. 46). A date of birth sets the
+    month too; a month that is not the recorded day's drops the day, which was wrong."""
     child = await get_child(guardian, child_id)
+    today = network_time.day(now)
     if name is not None:
         child.name = _clean_name(name)
-    if birth_month is not None:
-        _check_birth_month(birth_month, network_time.day(now))
+    if born is not None:
+        _check_date_of_birth(born, today)
+        if birth_month is not None and birth_month != born.strftime("%Y-%m"):
+            raise InvalidDateOfBirth()
+        child.date_of_birth, child.birth_month = born, born.strftime("%Y-%m")
+    elif birth_month is not None:
+        _check_birth_month(birth_month, today)
+        if child.date_of_birth is not None and child.date_of_birth.strftime("%Y-%m") != birth_month:
+            child.date_of_birth = None
         child.birth_month = birth_month
-    await child.save(update_fields=["name", "birth_month", "updated_at"])
+    try:
+        await child.save(update_fields=["name", "birth_month", "date_of_birth", "updated_at"])
+    except IntegrityError as exc:
+        raise ChildCardExists() from exc
     return child
 
 

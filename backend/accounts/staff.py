@@ -14,6 +14,8 @@ from tortoise.exceptions import IntegrityError
 from backend import paging
 from backend.accounts.errors import (
     CannotDeactivateSelf,
+    EnrollerNeedsPartner,
+    EnrollersOnly,
     LoginFailed,
     LoginLocked,
     NetworkAdminOutsideCentral,
@@ -36,7 +38,9 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 10
 
-RANK = {StaffRole.LIBRARIAN: 1, StaffRole.LIBRARY_ADMIN: 2, StaffRole.NETWORK_ADMIN: 3}
+# An enroller ranks below a librarian: every `require_role` refuses them, and any administrator of their library may
+# deactivate them.
+RANK = {StaffRole.ENROLLER: 0, StaffRole.LIBRARIAN: 1, StaffRole.LIBRARY_ADMIN: 2, StaffRole.NETWORK_ADMIN: 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,23 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 async def staff_for(principal: Principal) -> StaffUser:
-    """The active staff member behind an access token, with their library (which fixes their scope)."""
+    """The active library staff member behind an access token, with their library (which fixes their scope). A
+    partner's enroller is not library staff: the desk, the catalogue and the rest are closed to them."""
+    staff = await _active_staff(principal)
+    if staff.role is StaffRole.ENROLLER:
+        raise StaffOnly()
+    return staff
+
+
+async def enroller_for(principal: Principal) -> StaffUser:
+    """The active enroller behind an access token, with their library; their partner is `staff.partner_id`."""
+    staff = await _active_staff(principal)
+    if staff.role is not StaffRole.ENROLLER:
+        raise EnrollersOnly()
+    return staff
+
+
+async def _active_staff(principal: Principal) -> StaffUser:
     if principal.kind is not PrincipalKind.STAFF:
         raise StaffOnly()
     staff = await StaffUser.get_or_none(id=principal.id, active=True).select_related("library")
@@ -110,36 +130,42 @@ async def create_staff(
     require_role(actor, StaffRole.LIBRARY_ADMIN)
     if RANK[role] > RANK[actor.role]:
         raise RoleTooLow()
+    if role is StaffRole.ENROLLER:
+        raise EnrollerNeedsPartner()
     library = await library_in_scope(library_code, actor.library.path)
     if role is StaffRole.NETWORK_ADMIN and library.level is not LibraryLevel.CENTRAL:
         raise NetworkAdminOutsideCentral()
+    return await _create(username, password, display_name, role, library)
+
+
+async def create_enroller(
+    *, username: str, password: str, display_name: str, library: Library, partner_id: int
+) -> StaffUser:
+    """An enroller account of a partner organisation, at the partner's library. The newborn programme's service
+    decides who may add one (administrators of the partner's library); accounts knows nothing of partners."""
+    return await _create(username, password, display_name, StaffRole.ENROLLER, library, partner_id)
+
+
+async def _create(
+    username: str, password: str, display_name: str, role: StaffRole, library: Library, partner_id: int | None = None
+) -> StaffUser:
     password_hash = await asyncio.to_thread(hash_password, password)  # Argon2 takes ~100 ms of CPU
     try:
-        staff = await StaffUser.create(
+        return await StaffUser.create(
             username=username,
             password_hash=password_hash,
             display_name=display_name,
             role=role,
             library=library,
+            partner_id=partner_id,
         )
     except IntegrityError as exc:
         raise UsernameTaken(username=username) from exc
-    return staff
 
 
 async def create_first_admin(username: str, password: str, central: Library) -> StaffUser:
     """The network administrator an installation starts with (from `shuxiang bootstrap`, not the API)."""
-    password_hash = await asyncio.to_thread(hash_password, password)
-    try:
-        return await StaffUser.create(
-            username=username,
-            password_hash=password_hash,
-            role=StaffRole.NETWORK_ADMIN,
-            library=central,
-            display_name=username,
-        )
-    except IntegrityError as exc:
-        raise UsernameTaken(username=username) from exc
+    return await _create(username, password, username, StaffRole.NETWORK_ADMIN, central)
 
 
 async def list_staff(

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from tortoise import connections
 from tortoise.functions import Sum
 
-from backend.accounts.ages import age_in_months
+from backend.accounts.ages import age_in_months, birth_of
 from backend.accounts.models import Reader, ReaderType
 from backend.catalog.models import ItemType
 from backend.circulation.models import CreditEvent, CreditTier, LoanRule, ReaderCategory
@@ -26,7 +26,8 @@ def category_of(reader: Reader, today: date) -> ReaderCategory:
     """The reader's lending category on `today`, a day of the network's calendar."""
     if reader.reader_type is ReaderType.ADULT:
         return ReaderCategory.ADULT
-    if reader.birth_month and age_in_months(reader.birth_month, today) < LITTLE_READER_BELOW_AGE * 12:
+    born = birth_of(reader)
+    if born and age_in_months(born, today) < LITTLE_READER_BELOW_AGE * 12:
         return ReaderCategory.LITTLE_READER
     return ReaderCategory.CHILD
 

@@ -17,12 +17,14 @@ class LookupAction(StrEnum):
     VERIFY = "verify"  # a card number typed at a desk, to see whose card it is
     CREDIT = "credit"  # one reader's credit and its ledger, staff notes included
     REPLACE = "replace"  # a card replaced at a desk, whose answer names its holder
+    NEWBORN = "newborn"  # children's records of the newborn programme: enrolments listed or one shown
 
 
 class LookupBy(StrEnum):
     CARD_NUMBER = "card_number"
     PHONE = "phone"
     NAME = "name"
+    ENROLMENT = "enrolment"  # an enrolment's id, or the filter of a list of enrolments
 
 
 class ReaderLookup(Model):

@@ -16,6 +16,7 @@ from backend.accounts.models import StaffRole, StaffUser
 from backend.accounts.staff import hash_password
 from backend.demo.catalog import seed_catalog
 from backend.demo.events import seed_events
+from backend.demo.newborn import ENROLLER, seed_newborn
 from backend.network import hours
 from backend.network.models import Library, LibraryLevel, LibraryService
 from backend.network.services import NETWORK_ROOT, LibraryDraft, create_library
@@ -148,6 +149,7 @@ class DemoSummary:
     records: int = 0
     copies: int = 0
     events: int = 0
+    newborn_programme: str = ""
 
     @property
     def total(self) -> int:
@@ -162,6 +164,7 @@ class DemoSummary:
             f"Catalogue: {self.records} records (English from goodbooks-10k, CC BY-SA 4.0, and Chinese) with "
             f"{self.copies} copies, in every 24-hour library and swap cabinet too",
             f"Events open for booking: {self.events}",
+            f"Newborn programme: {self.newborn_programme}, enrolling at the maternity hospital ({ENROLLER})",
             f"Staff accounts: {', '.join(self.staff_usernames)}",
             f"Their password is {DEMO_PASSWORD!r}: demo only, never use this database in production.",
         ]
@@ -174,7 +177,9 @@ async def seed_demo() -> DemoSummary:
     drafts = list(_network(random.Random(_SEED)))
     staff = _staff(drafts)
     # Argon2 is slow on purpose: hash off the event loop and before the transaction, so its locks are held briefly.
-    password_hashes = await asyncio.gather(*(asyncio.to_thread(hash_password, DEMO_PASSWORD) for _ in staff))
+    *password_hashes, enroller_hash = await asyncio.gather(
+        *(asyncio.to_thread(hash_password, DEMO_PASSWORD) for _ in (*staff, ENROLLER))
+    )
     async with in_transaction():
         # Checked again inside the transaction: another seeder may have won the race since the first look.
         if await Library.exists():
@@ -192,14 +197,16 @@ async def seed_demo() -> DemoSummary:
             )
         records, copies = await seed_catalog(random.Random(_SEED))
         events = await seed_events(datetime.now(UTC))
+        newborn = await seed_newborn(datetime.now(UTC), enroller_hash)
     counts = Counter(draft.level for draft in drafts)
     return DemoSummary(
         loaded=True,
         counts={level: counts[level] for level in LibraryLevel},
-        staff_usernames=tuple(username for username, *_ in staff),
+        staff_usernames=(*(username for username, *_ in staff), ENROLLER),
         records=records,
         copies=copies,
         events=events,
+        newborn_programme=newborn.name,
     )
 
 

@@ -21,7 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from backend.accounts.ages import age_in_months
+from backend.accounts.ages import age_in_months, birth_of
 from backend.accounts.domain_events import CardClosing
 from backend.accounts.models import Reader, ReaderType
 from backend.accounts.services import get_child, lock_card
@@ -194,7 +194,7 @@ def _check_eligible(event: Event, attendee: Reader, companions: int, now: dateti
     if event.audience is Audience.CHILDREN and not child:
         raise ChildCardRequired()
     if child and (event.min_age_months is not None or event.max_age_months is not None):
-        born, low, high = attendee.birth_month, event.min_age_months or 0, event.max_age_months
+        born, low, high = birth_of(attendee), event.min_age_months or 0, event.max_age_months
         months = age_in_months(born, network_time.day(event.starts_at)) if born else None  # on the event's day
         if months is None or months < low or (high is not None and months >= high):
             raise OutsideAgeRange(ages=age_range_text(low, high))

@@ -8,11 +8,13 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from backend.accounts import services, tokens
 from backend.accounts.errors import (
+    ChildCardExists,
     ChildHasLoans,
     ChildNotFound,
     ChildrenLimitReached,
     GuardianConsentRequired,
     InvalidBirthMonth,
+    InvalidDateOfBirth,
     InvalidName,
     PhoneNotBound,
     RefreshTokenInvalid,
@@ -169,15 +171,19 @@ class ReaderController(Controller):
         return ChildOut.of(await services.get_child(reader, child_id))
 
     @patch(
-        "/children/{child_id:int}", responses=problems(*READER_PROBLEMS, ChildNotFound, InvalidName, InvalidBirthMonth)
+        "/children/{child_id:int}",
+        responses=problems(
+            *READER_PROBLEMS, ChildNotFound, InvalidName, InvalidBirthMonth, InvalidDateOfBirth, ChildCardExists
+        ),
     )
     async def correct_child(self, deps: Dependencies, reader: Reader, child_id: RowId, data: ChildPatch) -> ChildOut:
-        """Correct a child's name or birth month."""
+        """Correct a child's name, birth month or date of birth."""
         child = await services.correct_child(
             reader,
             child_id,
             name=data.name,
             birth_month=data.birth_month,
+            born=data.date_of_birth,
             now=deps.clock.now(),
             network_time=deps.network_time,
         )

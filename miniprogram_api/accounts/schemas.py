@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
@@ -13,7 +13,7 @@ from backend.accounts.models import CardRetiredBy, Reader, ReaderType
 from backend.accounts.services import CardView
 from backend.accounts.tokens import TokenPair
 from miniprogram_api.network.schemas import Code
-from miniprogram_api.schemas import CardNumber, Page, matching, named, text
+from miniprogram_api.schemas import CardNumber, Day, Page, matching, named, text
 
 WeChatCode = Annotated[str, text(128, min_length=1)]
 Name = Annotated[str, text(50, min_length=1)]
@@ -92,6 +92,8 @@ class ChildIn(msgspec.Struct, forbid_unknown_fields=True):
 class ChildPatch(msgspec.Struct, forbid_unknown_fields=True):
     name: Name | None = None
     birth_month: BirthMonth | None = None
+    date_of_birth: Day | None = None
+    """The day, which sets the birth month too (the newborn programme's stages count from it)."""
 
 
 class ChildOut(msgspec.Struct):
@@ -99,11 +101,14 @@ class ChildOut(msgspec.Struct):
     card_number: str
     name: str
     birth_month: str | None
+    date_of_birth: date | None
     guardian_consent_at: datetime | None
 
     @classmethod
     def of(cls, child: Reader) -> ChildOut:
-        return cls(child.id, child.card_number, child.name, child.birth_month, child.guardian_consent_at)
+        return cls(
+            child.id, child.card_number, child.name, child.birth_month, child.date_of_birth, child.guardian_consent_at
+        )
 
 
 ChildPage = Annotated[Page[ChildOut], named("ChildPage")]

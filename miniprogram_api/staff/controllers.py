@@ -15,6 +15,7 @@ from backend.accounts.errors import (
     CardPayloadInvalid,
     CardPayloadReplayed,
     CardReportedLost,
+    EnrollerNeedsPartner,
     LoginFailed,
     LoginLocked,
     NetworkAdminOutsideCentral,
@@ -131,7 +132,9 @@ class StaffController(Controller):
 
     @post(
         "/staff-users",
-        responses=problems(*_ADMIN, LibraryNotFound, UsernameTaken, WeakPassword, NetworkAdminOutsideCentral),
+        responses=problems(
+            *_ADMIN, LibraryNotFound, UsernameTaken, WeakPassword, NetworkAdminOutsideCentral, EnrollerNeedsPartner
+        ),
     )
     async def create_staff(self, staff: StaffUser, data: StaffIn) -> StaffOut:
         """Add a staff account to a library in the caller's scope; its role is no higher than the caller's."""

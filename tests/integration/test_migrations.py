@@ -18,6 +18,7 @@ HAND_WRITTEN_INDEXES = {
     "record_title_without_isbn",
     "reader_name_prefix",
     "loan_checked_out_at",
+    "newborn_enrolment_tally_key",
 }
 
 
