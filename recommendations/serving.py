@@ -24,6 +24,7 @@ from backend.network.models import Library
 from backend.network.services import get_library, nearest_libraries
 from backend.outages import is_outage
 from recommendations.consent import RefreshQueue, personal_by_default
+from recommendations.errors import PlaceInvalid
 from recommendations.reasons import Pick, Reason, ReasonKind
 from recommendations.store import PickStore
 from recommendations.training import CHILD, NETWORK, POPULAR_LIST, POPULAR_WINDOW_DAYS, TRAINING
@@ -54,23 +55,25 @@ class Recommendations:
 
 
 class PopularLists:
-    """The trained recent-popularity lists this process has read, per version, for a minute: every card without
-    personal picks (every child's card by default, every new reader) reads one, and they change once a night."""
+    """The recent-popularity lists this process has read lately, for a minute: every card without personal picks
+    (every child's card by default, every new reader) reads one, and they change once a night (trained) or are
+    counted at most once a minute per process (without a model, or with Redis unreachable)."""
 
     def __init__(self, seconds: float = POPULAR_KEPT_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self._seconds = seconds
         self._clock = clock
         self._kept: dict[tuple[str, str], tuple[float, list[Pick] | None]] = {}
 
-    async def get(self, store: PickStore, version: str, name: str) -> list[Pick] | None:
+    async def get(self, key: tuple[str, str], load: Callable[[], Awaitable[list[Pick] | None]]) -> list[Pick] | None:
+        """The list under `key` (a version and a list's name, or `counted` and its name), loaded when not kept."""
         now = self._clock()
-        kept = self._kept.get((version, name))
+        kept = self._kept.get(key)
         if kept is not None and kept[0] > now:
             return kept[1]
-        picks = await store.popular(version, name)
+        picks = await load()
         if len(self._kept) > 10_000:  # versions go by: never let old ones pile up
             self._kept.clear()
-        self._kept[(version, name)] = (now + self._seconds, picks)
+        self._kept[key] = (now + self._seconds, picks)
         return picks
 
 
@@ -81,6 +84,19 @@ class Near:
     latitude: float
     longitude: float
     within_m: float | None = None
+
+
+def near_of(
+    latitude: float | None, longitude: float | None, within_m: float | None, library: str | None
+) -> Near | None:
+    """The reader's place as asked: both coordinates or neither, a distance only with them, and not with a library."""
+    if (latitude is None) != (longitude is None):
+        raise PlaceInvalid(problem="lat and lng go together")
+    if within_m is not None and latitude is None:
+        raise PlaceInvalid(problem="within_m needs lat and lng")
+    if within_m is not None and library is not None:
+        raise PlaceInvalid(problem="library or within_m, not both")
+    return Near(latitude, longitude, within_m) if latitude is not None and longitude is not None else None
 
 
 async def recommendations_for(
@@ -107,14 +123,17 @@ async def recommendations_for(
     candidates = picks or await popular_for(reader, now, store, lists, version)
     shelved = await _shelved(*_cited(candidates), reader.id, shelves, limit, offset)
     switched_on = shelved.chosen if shelved.chosen is not None else personal_by_default(reader.reader_type)
-    if picks and not switched_on:  # switched off while Redis was unreachable, so the picks are still there
+    # Not personal after all: switched off while Redis was unreachable (so the picks are still there), or none of them
+    # left by the filters (then what the card's kind borrows lately, rather than nothing).
+    personal = bool(picks) and switched_on and shelved.total > 0
+    if picks and not personal:
         candidates = await popular_for(reader, now, store, lists, version)
         shelved = await _shelved(*_cited(candidates), reader.id, shelves, limit, offset)
     if switched_on and picks is None and version is not None:  # not picked by the nightly run: picked on demand
         await _unless_down(queue.enqueue_recommendation_refresh(reader.id), None)
     reasons = {int(pick.item): pick.reason for pick in candidates}
     items = [Recommended(hit, reasons[hit.record.id]) for hit in await _hits(shelved, near, nearby)]
-    return Recommendations(items, shelved.total, bool(picks) and switched_on, shelved.titles)
+    return Recommendations(items, shelved.total, personal, shelved.titles)
 
 
 async def also_borrowed(store: PickStore, record_id: int, *, limit: int, offset: int) -> tuple[list[Hit], int]:
@@ -270,40 +289,56 @@ async def popular_for(
     if reader.reader_type == ReaderType.CHILD:
         children = [ReaderCategory.CHILD.value, ReaderCategory.LITTLE_READER.value]
         reason = Reason(ReasonKind.POPULAR_RECENTLY, segment=("card", "child"))
-        return await _counted(store, CHILD, now, reason, categories=children)
+        return await _counted(store, lists, CHILD, now, reason, categories=children)
     library = reader.home_library_id
     if library is not None:
         reason = Reason(ReasonKind.POPULAR_RECENTLY, segment=("library", str(library)))
-        local = await _counted(store, f"library:{library}", now, reason, library)
+        local = await _counted(store, lists, f"library:{library}", now, reason, library)
         if local:
             return local
-    return await _counted(store, NETWORK, now, Reason(ReasonKind.POPULAR_RECENTLY))
+    return await _counted(store, lists, NETWORK, now, Reason(ReasonKind.POPULAR_RECENTLY))
 
 
 async def _trained_popular_for(
     reader: Reader, store: PickStore, lists: PopularLists, version: str
 ) -> list[Pick] | None:
     if reader.reader_type == ReaderType.CHILD:
-        return await _unless_down(lists.get(store, version, CHILD), None)
+        return await _trained(store, lists, version, CHILD)
     if reader.home_library_id is not None:
-        local = await _unless_down(lists.get(store, version, f"library:{reader.home_library_id}"), None)
+        local = await _trained(store, lists, version, f"library:{reader.home_library_id}")
         if local:
             return local
-    return await _unless_down(lists.get(store, version, NETWORK), None)
+    return await _trained(store, lists, version, NETWORK)
+
+
+async def _trained(store: PickStore, lists: PopularLists, version: str, name: str) -> list[Pick] | None:
+    return await _unless_down(lists.get((version, name), lambda: store.popular(version, name)), None)
 
 
 async def _counted(
     store: PickStore,
+    lists: PopularLists,
     name: str,
     now: datetime,
     reason: Reason,
     library_id: int | None = None,
     categories: list[str] | None = None,
 ) -> list[Pick]:
-    kept = await _unless_down(store.counted_popular(name), None)
+    """Counted in PostgreSQL once a minute, the count shared by every process through Redis; with Redis unreachable,
+    once a minute per process (rather than on every request while it is down)."""
+
+    async def count() -> list[Pick]:
+        return await _popular(now, reason, library_id, categories)
+
+    try:
+        kept = await store.counted_popular(name)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        return await lists.get(("counted", name), count) or []
     if kept is not None:
         return kept
-    counted = await _popular(now, reason, library_id, categories)
+    counted = await count()
     await _unless_down(store.keep_counted_popular(name, counted), None)
     return counted
 

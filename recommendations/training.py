@@ -339,6 +339,8 @@ async def _picks_now(model: Model, reader_id: int) -> list[Pick]:
         "SELECT c.record_id, l.checked_out_at FROM loan l JOIN copy c ON c.id = l.copy_id WHERE l.reader_id = $1",
         [reader_id],
     )
+    if not rows:  # nothing of theirs to learn from: no picks, so serving shows their kind's lists, not "personal"
+        return []
     kind = await conn.execute_query_dict("SELECT reader_type FROM reader WHERE id = $1", [reader_id])
     segments = {CARD: CHILD if kind and kind[0]["reader_type"] == "child" else ADULT}
     loans = [(str(row["record_id"]), _days(row["checked_out_at"])) for row in rows]

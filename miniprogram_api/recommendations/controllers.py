@@ -30,6 +30,7 @@ from miniprogram_api.recommendations.schemas import (
 )
 from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId, matching_param
 from recommendations import arrivals, consent, serving
+from recommendations.errors import PlaceInvalid
 from recommendations.store import PickStore
 
 ArrivalDays = Annotated[int, Parameter(ge=1, le=90, description="Copies added in the last this many days, 1 to 90")]
@@ -46,7 +47,7 @@ class RecommendationController(Controller):
     security = BEARER
     dependencies = {"holder": Provide(provide_self)}
 
-    @get("/recommendations", responses=problems(*HOLDER_PROBLEMS, LibraryNotFound))
+    @get("/recommendations", responses=problems(*HOLDER_PROBLEMS, LibraryNotFound, PlaceInvalid))
     async def recommendations(
         self,
         deps: Dependencies,
@@ -69,7 +70,7 @@ class RecommendationController(Controller):
             deps.clock.now(),
             lists=deps.popular_lists,
             available_at=library,
-            near=serving.Near(lat, lng, within_m) if lat is not None and lng is not None else None,
+            near=serving.near_of(lat, lng, within_m, library),
             limit=limit,
             offset=offset,
         )

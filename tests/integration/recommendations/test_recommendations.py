@@ -318,6 +318,19 @@ async def test_near_me_shows_the_nearest_shelf_and_with_a_distance_only_books_on
     assert within.json()["total"] == 1
 
 
+async def test_a_place_asked_by_halves_is_a_clear_error_not_a_silently_unfiltered_page(service: Service) -> None:
+    logged_in = await login_reader(service, "openid-reader")
+    await build_network()
+
+    codes = set()
+    for query in ["lat=30.9", "within_m=2000", "within_m=2000&library=TL-A&lat=30.9&lng=117.8"]:
+        response = await service.client.get(f"/readers/me/recommendations?{query}", headers=logged_in.headers)
+        assert response.status_code == 422, query
+        codes.add(response.json()["code"])
+
+    assert codes == {"recommendation_place_invalid"}
+
+
 async def test_a_reader_the_nightly_run_did_not_pick_for_gets_picks_on_their_next_visit(
     service: Service, shelf: Shelf
 ) -> None:
