@@ -208,11 +208,6 @@ def reading_milestone(guardian_id: int, enrolment_id: int, child_id: int, child:
     )
 
 
-def milestone_notices_prefix(guardian_id: int, enrolment_id: int) -> str:
-    """The start of the keys of every milestone notice of an enrolment (`NoticeDraft.key`)."""
-    return f"{NoticeKind.STAFF_MESSAGE.value}:enrolment:{enrolment_id}:{guardian_id}:milestone:"
-
-
 def pack_reserved(
     reader_id: int, enrolment_id: int, reservation_id: int, stage: str, pack_type: str, library: str, last_day: date
 ) -> NoticeDraft:
@@ -230,9 +225,10 @@ def pack_reserved(
     )
 
 
-def pack_notices_prefix(guardian_id: int, enrolment_id: int) -> str:
-    """The start of the keys of every pack notice of an enrolment (`NoticeDraft.key`)."""
-    return f"{NoticeKind.STAFF_MESSAGE.value}:enrolment:{enrolment_id}:{guardian_id}:pack:"
+def enrolment_notices_prefix(guardian_id: int, enrolment_id: int) -> str:
+    """The start of the keys of every notice of a newborn programme's enrolment, its milestones' and its packs'
+    (`NoticeDraft.key`)."""
+    return f"{NoticeKind.STAFF_MESSAGE.value}:enrolment:{enrolment_id}:{guardian_id}:"
 
 
 def staff_message(

@@ -55,9 +55,10 @@ async def milestone_reached(event: MilestoneReached) -> None:
     await notify(draft, event.at)
 
 
-async def milestones_forgotten(event: ConsentWithdrawn) -> None:
-    """The milestone notices name the child and what they read: they end with the consent they were sent under."""
-    prefix = notices.milestone_notices_prefix(event.guardian_id, event.enrolment_id)
+async def enrolment_notices_forgotten(event: ConsentWithdrawn) -> None:
+    """An enrolment's notices name the child, its stage (so its age) and what it read: they end with the consent they
+    were sent under."""
+    prefix = notices.enrolment_notices_prefix(event.guardian_id, event.enrolment_id)
     await Notice.filter(reader_id=event.guardian_id, key__startswith=prefix).delete()
 
 
@@ -71,12 +72,6 @@ async def packs_reserved(event: PacksReserved) -> None:
     await notify_many(drafts, event.at)
 
 
-async def pack_notices_forgotten(event: ConsentWithdrawn) -> None:
-    """A pack notice tells the child's stage, so the age: it ends with the consent it was sent under."""
-    prefix = notices.pack_notices_prefix(event.guardian_id, event.enrolment_id)
-    await Notice.filter(reader_id=event.guardian_id, key__startswith=prefix).delete()
-
-
 def subscribe(bus: EventBus, network_time: NetworkTime) -> None:
     """The notices' handlers, showing moments in the network's time."""
     bus.subscribe(HoldReady, partial(hold_ready, network_time))
@@ -84,6 +79,5 @@ def subscribe(bus: EventBus, network_time: NetworkTime) -> None:
     bus.subscribe(EventChanged, partial(event_changed, network_time))
     bus.subscribe(EventCancelled, partial(event_cancelled, network_time))
     bus.subscribe(PacksReserved, packs_reserved)
-    bus.subscribe(ConsentWithdrawn, pack_notices_forgotten)
     bus.subscribe(MilestoneReached, milestone_reached)
-    bus.subscribe(ConsentWithdrawn, milestones_forgotten)
+    bus.subscribe(ConsentWithdrawn, enrolment_notices_forgotten)

@@ -77,6 +77,12 @@ class InvalidDateOfBirth(InvalidInput):
     message_en = "The date of birth must not be after today, and the child must be under 14"
 
 
+class DateOfBirthRequired(InvalidInput):
+    code = "date_of_birth_required"
+    message_zh = "孩子的读者证记录了出生日期，更正出生月份时请填写完整的出生日期"
+    message_en = "The child's card records a date of birth: correct the birth month with the full date of birth"
+
+
 class ChildCardExists(Conflict):
     code = "child_card_exists"
     message_zh = "您已为同名、同一出生日期的孩子办理了读者证"

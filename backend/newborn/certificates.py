@@ -32,7 +32,7 @@ class Certificate:
     books: int
     programme: str
     library: str
-    """The library that runs the programme: it gives the certificate."""
+    """The library the family collects its packs at, the one the family knows: it gives the certificate."""
     reached_on: date
     """The day of the network's calendar the milestone was reached."""
 

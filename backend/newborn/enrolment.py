@@ -285,7 +285,9 @@ async def end_enrolment(
                 )
             )
         await Consent.filter(id=enrolment.consent_id).update(ended_at=now, ended_by=reason)
-        await _count(enrolment, network_time, withdrawn=1)
+        # The figures' "withdrawn" is the guardian's choice; ending at the retention period or with the card is not.
+        if reason is ConsentEnd.WITHDRAWN:
+            await _count(enrolment, network_time, withdrawn=1)
         await enrolment.delete()
 
 

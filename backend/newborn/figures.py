@@ -35,13 +35,15 @@ _ENROLMENTS = (
     "WHERE t.programme_id = $1 AND l.path LIKE $2 AND t.month BETWEEN $3 AND $4 "
     "GROUP BY t.month, t.partner_id, pa.name"
 )
+# A claim at another library writes a line in each ledger (on hand there, reserved at the family's library): it is
+# counted once, by its reserved line, at the family's library, like the pack's reservation, lapse and cancellation.
 _PACKS = (
     "SELECT m.stage_id, st.name AS stage, st.min_age_months, l.code, l.name AS library, "
     "count(*) FILTER (WHERE m.kind = 'reserve') AS reserved, count(*) FILTER (WHERE m.kind = 'claim') AS claimed, "
     "count(*) FILTER (WHERE m.kind = 'lapse') AS lapsed, count(*) FILTER (WHERE m.kind = 'cancel') AS cancelled "
     "FROM pack_movement m JOIN newborn_stage st ON st.id = m.stage_id JOIN library l ON l.id = m.library_id "
     "WHERE st.programme_id = $1 AND l.path LIKE $2 AND m.at >= $3 AND m.at < $4 "
-    "AND m.kind IN ('reserve', 'claim', 'lapse', 'cancel') "
+    "AND m.kind IN ('reserve', 'claim', 'lapse', 'cancel') AND (m.kind <> 'claim' OR m.reserved_change < 0) "
     "GROUP BY m.stage_id, st.name, st.min_age_months, l.code, l.name"
 )
 # A family is its guardian: twins enrolled are one family. Borrowing on the child's card is in the reading record (a
@@ -93,6 +95,7 @@ class PackFigure:
     library: str
     reserved: int
     claimed: int
+    """Of the packs reserved at this library, how many were handed out (here or at another library's desk)."""
     lapsed: int
     cancelled: int
     """Given back as consent ended (withdrawn, the card closed, the retention period over)."""

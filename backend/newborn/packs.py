@@ -371,10 +371,13 @@ async def reserve_on_enrolment(network_time: NetworkTime, event: ChildEnrolled) 
 
 async def give_back(event: ConsentWithdrawn) -> None:
     """Consent ended: the enrolment's packs still reserved go back to their libraries (a `cancel` line each) before
-    the enrolment's deletion drops the reservations. The lines keep the stage and library, not the family."""
-    held = await PackReservation.filter(enrolment_id=event.enrolment_id, status=ReservationStatus.RESERVED).order_by(
-        "id"
-    )
+    the enrolment's deletion drops the reservations. The lines keep the stage and library, not the family.
+
+    Like a claim and the lapse job, it locks the reservations before the stock rows (the reservations by id, the stock
+    rows in key order), and reads their status only once it holds them: a pack being claimed or lapsing right now is
+    given back by the one that gets it first, never by both."""
+    locked = await PackReservation.select_for_update().filter(enrolment_id=event.enrolment_id).order_by("id")
+    held = [r for r in locked if r.status is ReservationStatus.RESERVED]
     if not held:
         return
     await _release_reserved(Counter((r.library_id, r.pack_type_id) for r in held), event.at)
@@ -487,7 +490,8 @@ async def claim(
         await PackReservation.filter(id=reservation.id).update(
             status=ReservationStatus.CLAIMED, claimed_at=now, claimed_library_id=desk.id, claimed_by_id=staff.id
         )
-    return await PackReservation.get(id=reservation.id).select_related(*_RELATED)
+        # Read back while still locked: consent withdrawn right after the claim commits would delete the row.
+        return await PackReservation.get(id=reservation.id).select_related(*_RELATED)
 
 
 def _claim_line(

@@ -103,9 +103,14 @@ class Progress:
 def born_on(child: Reader) -> date:
     """The day a child's age counts from: the date of birth, or the first of the month a card records without its day
     (as `ages.age_in_months` counts)."""
-    born = child.date_of_birth or (ages.birth_month(child.birth_month) if child.birth_month else None)
-    if born is None:  # an enrolment is made with the child's date of birth, and a correction keeps at least the month
+    born = ages.birth_of(child)
+    if born is None:  # an enrolment is made with the child's date of birth, and a correction keeps it
         raise ValueError(f"reader {child.id} records no birth")
+    if isinstance(born, str):
+        month = ages.birth_month(born)
+        if month is None:
+            raise ValueError(f"reader {child.id} records no birth month: {born!r}")
+        return month
     return born
 
 
@@ -321,12 +326,11 @@ async def certificate(guardian: Reader, child_id: int, books: int, network_time:
 
 
 def certificate_of(enrolment: Enrolment, milestone: Milestone, network_time: NetworkTime) -> Certificate:
-    """What a milestone's certificate says; `enrolment` with its child and its programme's library."""
-    programme = enrolment.programme
+    """What a milestone's certificate says; `enrolment` with its child, its programme and the family's library."""
     return Certificate(
         enrolment.child.name,
         milestone.books,
-        programme.name,
-        programme.library.name,
+        enrolment.programme.name,
+        enrolment.library.name,
         network_time.day(milestone.reached_at),
     )

@@ -12,6 +12,7 @@ from backend.accounts.errors import (
     ChildHasLoans,
     ChildNotFound,
     ChildrenLimitReached,
+    DateOfBirthRequired,
     GuardianConsentRequired,
     InvalidBirthMonth,
     InvalidDateOfBirth,
@@ -50,7 +51,8 @@ from miniprogram_api.limits import rate_limited
 from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId
 
 
-def _profile(deps: Dependencies, reader: Reader) -> ProfileOut:
+async def _profile(deps: Dependencies, reader: Reader) -> ProfileOut:
+    await reader.fetch_related("home_library")  # only here: every other request of the reader goes without it
     return ProfileOut(
         id=reader.id,
         card_number=reader.card_number,
@@ -106,13 +108,13 @@ class ReaderController(Controller):
     @get("/", responses=problems(*READER_PROBLEMS))
     async def me(self, deps: Dependencies, reader: Reader) -> ProfileOut:
         """The logged-in reader's profile."""
-        return _profile(deps, reader)
+        return await _profile(deps, reader)
 
     @patch("/", responses=problems(*READER_PROBLEMS, LibraryNotFound, InvalidName))
     async def update_me(self, deps: Dependencies, reader: Reader, data: ProfileIn) -> ProfileOut:
         """Change the reader's name or home library."""
         await services.update_profile(reader, name=data.name, home_library_code=data.home_library_code)
-        return _profile(deps, reader)
+        return await _profile(deps, reader)
 
     @put("/phone", responses=problems(*READER_PROBLEMS, InvalidPhoneCode, WeChatRateLimited, WeChatUnavailable))
     async def bind_phone(self, deps: Dependencies, reader: Reader, data: PhoneIn) -> PhoneOut:
@@ -173,7 +175,13 @@ class ReaderController(Controller):
     @patch(
         "/children/{child_id:int}",
         responses=problems(
-            *READER_PROBLEMS, ChildNotFound, InvalidName, InvalidBirthMonth, InvalidDateOfBirth, ChildCardExists
+            *READER_PROBLEMS,
+            ChildNotFound,
+            InvalidName,
+            InvalidBirthMonth,
+            InvalidDateOfBirth,
+            DateOfBirthRequired,
+            ChildCardExists,
         ),
     )
     async def correct_child(self, deps: Dependencies, reader: Reader, child_id: RowId, data: ChildPatch) -> ChildOut:

@@ -50,6 +50,7 @@ from backend.newborn.errors import (
     WardNameTaken,
     WardNotFound,
 )
+from backend.newborn.models import Partner
 from backend.wechat.errors import WeChatRateLimited, WeChatUnavailable
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.deps import BEARER, ENROLLER_PROBLEMS, READER_PROBLEMS, STAFF_PROBLEMS
@@ -99,6 +100,12 @@ _PROGRAMME = (*_ADMIN, ProgrammeNotFound, OutsideScope)
 _PARTNER = (*_ADMIN, PartnerNotFound)
 # An enroller's operations also answer `newborn_partner_not_found` once the partnership has ended.
 _ENROLLER = (*ENROLLER_PROBLEMS, PartnerNotFound)
+
+
+async def _ward_code_png(deps: Dependencies, partner: Partner, ward_id: int) -> Response[bytes]:
+    """The PNG of one of `partner`'s wards' enrolment codes, for whoever may print it."""
+    png = await partners.ward_code(deps.wechat, deps.keys, partner, ward_id, deps.settings.wechat.enrol_page)
+    return Response(png, media_type="image/png")
 
 
 class NewbornController(Controller):
@@ -357,10 +364,9 @@ class StaffNewbornController(Controller):
     async def ward_code(
         self, deps: Dependencies, staff: StaffUser, partner_id: RowId, ward_id: RowId
     ) -> Response[bytes]:
-        """A ward's enrolment code to print: a parent who scans it enrols with the partner recorded."""
-        partner = await partners.staff_partner(staff, partner_id)
-        png = await partners.ward_code(deps.wechat, deps.keys, partner, ward_id, deps.settings.wechat.enrol_page)
-        return Response(png, media_type="image/png")
+        """A ward's enrolment code to print (administrators of the partner's library, who add its wards): a parent who
+        scans it enrols with the partner recorded."""
+        return await _ward_code_png(deps, await partners.managed_partner(staff, partner_id), ward_id)
 
     @post(
         "/partners/{partner_id:int}/enrollers",
@@ -424,9 +430,7 @@ class EnrollerController(Controller):
     )
     async def ward_code(self, deps: Dependencies, enroller: StaffUser, ward_id: RowId) -> Response[bytes]:
         """A ward's enrolment code to print for parents to scan."""
-        partner = await partners.enrollers_partner(enroller)
-        png = await partners.ward_code(deps.wechat, deps.keys, partner, ward_id, deps.settings.wechat.enrol_page)
-        return Response(png, media_type="image/png")
+        return await _ward_code_png(deps, await partners.enrollers_partner(enroller), ward_id)
 
     @get("/enrolments", responses=problems(*_ENROLLER))
     async def enrolments(

@@ -1,13 +1,14 @@
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from tortoise import connections
 
 from backend.accounts.models import Reader, ReaderType
+from backend.newborn import stages
 from backend.newborn.models import Consent, Enrolment
 from tests.integration.factories import login_reader
 from tests.integration.newborn.enrolling import add_hospital, at_ward, born_days_ago, enrol, guardian, set_up, today
-from tests.integration.service import Service
+from tests.integration.service import BUS, NETWORK_TIME, Service
 
 
 async def test_a_parent_who_scans_a_ward_code_enrols_their_newborn_with_the_partner_recorded(service: Service) -> None:
@@ -215,3 +216,36 @@ async def test_a_guardian_sees_and_acts_only_for_their_own_children(service: Ser
     assert await Enrolment.filter(id=enrolment_id).exists()
     mine = (await service.client.get("/readers/me/newborn/enrolments", headers=parent.headers)).json()["items"]
     assert [e["id"] for e in mine] == [enrolment_id]
+
+
+async def test_an_enrolled_childs_birth_month_is_corrected_with_the_day_and_the_child_moves_stage(
+    service: Service,
+) -> None:
+    setup = await set_up(service)
+    parent = await guardian(service, "openid-corrects")
+    enrolled = (await enrol(service.client, parent, at_ward(service, setup))).json()
+    child_id = enrolled["child"]["id"]
+    earlier = today(service) - timedelta(days=200)
+
+    month_only = await service.client.patch(
+        f"/readers/me/children/{child_id}", json={"birth_month": earlier.strftime("%Y-%m")}, headers=parent.headers
+    )
+    same_month = await service.client.patch(
+        f"/readers/me/children/{child_id}",
+        json={"birth_month": born_days_ago(service, 10)[:7], "name": "小小宝"},
+        headers=parent.headers,
+    )
+    with_the_day = await service.client.patch(
+        f"/readers/me/children/{child_id}", json={"date_of_birth": earlier.isoformat()}, headers=parent.headers
+    )
+    moved = await stages.move_children(service.clock.now(), NETWORK_TIME, BUS)
+
+    assert (month_only.status_code, month_only.json()["code"]) == (422, "date_of_birth_required")
+    assert month_only.headers["content-type"].startswith("application/problem+json")
+    assert same_month.status_code == 200, same_month.text
+    assert with_the_day.status_code == 200, with_the_day.text
+    child = await Reader.get(id=child_id)
+    assert (child.date_of_birth, child.birth_month) == (earlier, earlier.strftime("%Y-%m"))
+    assert moved == 1
+    stage = (await Enrolment.get(id=enrolled["id"]).select_related("stage")).stage
+    assert stage is not None and stage.min_age_months == 6

@@ -27,10 +27,15 @@ async def figures(service: Service, headers: dict[str, str], programme_id: int, 
 async def test_enrolments_are_counted_by_partner_and_month_withdrawn_ones_included(service: Service) -> None:
     service.clock.freeze_at(OCTOBER)
     setup = await set_up(service)
-    for n in range(2):
+    at_the_ward = [
         await enrol(service.client, await guardian(service, f"openid-october-{n}"), at_ward(service, setup))
+        for n in range(2)
+    ]
     (by_app,) = await enrol_children(service, setup, 1)
     await enrolment.end_enrolment(by_app.id, ConsentEnd.WITHDRAWN, OCTOBER, NETWORK_TIME, BUS)
+    # Ended, but not withdrawn: still enrolled in the figures, not counted as withdrawn.
+    await enrolment.end_enrolment(at_the_ward[0].json()["id"], ConsentEnd.RETENTION, OCTOBER, NETWORK_TIME, BUS)
+    await enrolment.end_enrolment(at_the_ward[1].json()["id"], ConsentEnd.CARD_CLOSED, OCTOBER, NETWORK_TIME, BUS)
     service.clock.freeze_at(NOVEMBER)
     county = await add_hospital(
         service,
@@ -152,3 +157,41 @@ async def test_families_active_in_the_last_90_days_borrowed_logged_or_attended(s
         ("TL-B", 1, 1),
     ]
     assert [f["library"]["code"] for f in at_tla["items"]] == ["TL-A"]
+
+
+async def test_a_pack_claimed_at_another_library_counts_once_at_the_familys_library(service: Service) -> None:
+    service.clock.freeze_at(OCTOBER)
+    setup = await set_up(service)
+    pack_type = await stage_pack(setup)
+    home_claimed, branch_claimed = await enrol_children(service, setup, 2)
+    await make_staff("tla-desk", StaffRole.LIBRARIAN, "TL-A")
+    await make_staff("branch-desk", StaffRole.LIBRARIAN, "TL-A-1")
+    home, branch = await staff_headers(service.client, "tla-desk"), await staff_headers(service.client, "branch-desk")
+    for library in ("TL-A", "TL-A-1"):
+        received = await service.client.post(
+            "/staff/newborn/pack-stock/receipts",
+            json={"library_code": library, "pack_type_id": pack_type, "quantity": 2},
+            headers=setup.admin,
+        )
+        assert received.status_code == 201, received.text
+    handed = []
+    for enrolled, desk in ((home_claimed, home), (branch_claimed, branch)):
+        parent = (await family_of(service, setup, enrolled)).parent
+        reservation = await PackReservation.get(enrolment_id=enrolled.id)
+        code = await service.client.get(
+            f"/readers/me/newborn/packs/{reservation.id}/claim-code", headers=parent.headers
+        )
+        handed.append(
+            await service.client.post(
+                "/staff/newborn/pack-claims", json={"payload": code.json()["payload"]}, headers=desk
+            )
+        )
+
+    counted = await figures(service, setup.admin, setup.programme_id, "packs")
+
+    assert [h.status_code for h in handed] == [200, 200], [h.text for h in handed]
+    rows = [
+        (f["library"]["code"], f["stage"], f["reserved"], f["claimed"], f["lapsed"], f["cancelled"])
+        for f in counted["items"]
+    ]
+    assert rows == [("TL-A", "0-6个月", 2, 2, 0, 0)]

@@ -5,10 +5,10 @@ from collections import Counter
 from collections.abc import Awaitable
 from datetime import timedelta
 
-from backend.accounts.models import StaffRole
+from backend.accounts.models import Reader, StaffRole
 from backend.errors import DomainError
-from backend.newborn import packs, stages
-from backend.newborn.models import PackReservation, ReservationStatus, StockMovement
+from backend.newborn import enrolment, packs, stages
+from backend.newborn.models import Enrolment, PackReservation, ReservationStatus, StockMovement
 from tests.integration.newborn.enrolling import set_up
 from tests.integration.newborn.packing import deps, desk, enrol_children, ledger_agrees, stage_pack, stock_of
 from tests.integration.service import BUS, NETWORK_TIME, Service
@@ -137,4 +137,59 @@ async def test_two_stage_change_runs_at_once_reserve_each_childs_pack_once(servi
     assert sum(moved) == 40
     assert await PackReservation.filter(enrolment_id__in=[e.id for e in enrolled]).count() == 80
     assert await stock_of("TL-A", await stage_pack(setup, 1)) == (0, 40)
+    assert await ledger_agrees()
+
+
+async def _withdraw(enrolled: Enrolment, service: Service) -> str:
+    guardian = await Reader.get(id=enrolled.guardian_id)
+    return await _outcome(enrolment.withdraw_consent(guardian, enrolled.id, service.clock.now(), NETWORK_TIME, BUS))
+
+
+async def test_consent_withdrawn_while_the_pack_is_claimed_gives_it_back_or_hands_it_out_never_both(
+    service: Service,
+) -> None:
+    setup = await set_up(service)
+    pack_type = await stage_pack(setup)
+    enrolled = await enrol_children(service, setup, 20)
+    home, branch = await desk("tla-desk", "TL-A"), await desk("branch-desk", "TL-A-1")
+    now = service.clock.now()
+    await packs.receive_stock(home, "TL-A", pack_type, 20, "", now)
+    await packs.receive_stock(branch, "TL-A-1", pack_type, 20, "", now)
+    claims = deps(service).pack_claims
+    attempts = []
+    for i, e in enumerate(enrolled):  # half at the family's library, half at another
+        code = claims.issue(str((await PackReservation.get(enrolment_id=e.id)).id), now).text
+        attempts += [_withdraw(e, service), _outcome(packs.claim(claims, home if i % 2 else branch, code, None, now))]
+
+    outcomes = await asyncio.gather(*attempts)
+
+    withdrawals, handed = outcomes[0::2], outcomes[1::2]
+    assert set(withdrawals) == {"ok"}
+    assert set(handed) <= {"ok", "pack_reservation_not_found"}
+    cancelled = await StockMovement.filter(kind="cancel").count()
+    claimed_lines = await StockMovement.filter(kind="claim", reserved_change=-1).count()
+    assert (cancelled + claimed_lines, claimed_lines) == (20, handed.count("ok"))
+    home_stock, branch_stock = await stock_of("TL-A", pack_type), await stock_of("TL-A-1", pack_type)
+    assert (home_stock[1], branch_stock[1]) == (0, 0)
+    assert home_stock[0] + branch_stock[0] == 40 - handed.count("ok")
+    assert await ledger_agrees()
+
+
+async def test_consent_withdrawn_while_the_pack_lapses_gives_it_back_once(service: Service) -> None:
+    setup = await set_up(service)
+    pack_type = await stage_pack(setup)
+    enrolled = await enrol_children(service, setup, 20)
+    expires = (await PackReservation.get(enrolment_id=enrolled[0].id)).expires_at
+
+    outcomes = await asyncio.gather(
+        *(_withdraw(e, service) for e in enrolled[:10]),
+        packs.lapse_reservations(expires, batch=3),
+        *(_withdraw(e, service) for e in enrolled[10:]),
+    )
+
+    lapsed = outcomes[10]
+    assert set(outcomes[:10] + outcomes[11:]) == {"ok"}
+    assert await StockMovement.filter(kind="lapse").count() == lapsed
+    assert await StockMovement.filter(kind="cancel").count() == 20 - lapsed
+    assert await stock_of("TL-A", pack_type) == (0, 0)
     assert await ledger_agrees()

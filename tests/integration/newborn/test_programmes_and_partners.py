@@ -202,3 +202,19 @@ async def test_the_demo_runs_a_programme_families_can_enrol_in(service: Service)
     assert [(p["name"], len(p["stages"]), p["consent"]["version"]) for p in programmes] == [("阅享宝贝", 3, 1)]
     assert all(stage["pack_type"]["contents"] for stage in programmes[0]["stages"])
     assert [w["name"] for w in wards] == ["产科一病区"]
+
+
+async def test_a_wards_code_is_printed_by_the_administrators_who_add_wards_not_by_any_librarian(
+    service: Service,
+) -> None:
+    setup = await set_up(service)
+    await make_staff("tla-librarian", StaffRole.LIBRARIAN, "TL-A")
+    await make_staff("tla-admin", StaffRole.LIBRARY_ADMIN, "TL-A")
+    path = f"/staff/newborn/partners/{setup.hospital.partner_id}/wards/{setup.hospital.ward_id}/code.png"
+
+    by_librarian = await service.client.get(path, headers=await staff_headers(service.client, "tla-librarian"))
+    by_admin = await service.client.get(path, headers=await staff_headers(service.client, "tla-admin"))
+
+    assert (by_librarian.status_code, by_librarian.json()["code"]) == (403, "staff_role_insufficient")
+    assert by_admin.status_code == 200 and by_admin.headers["content-type"] == "image/png"
+    assert service.wechat.wxacode_requests[-1]["scene"] == setup.hospital.scene

@@ -3,6 +3,8 @@ import io
 
 from PIL import Image
 
+from backend.accounts.models import Reader
+from backend.newborn import reading
 from backend.newborn.models import Milestone, ReadingLogEntry, ReadingSource
 from backend.newborn.reading import MILESTONES
 from notifications.models import Notice
@@ -15,7 +17,7 @@ from tests.integration.newborn.recording import (
     log_books,
     tla_desk,
 )
-from tests.integration.service import Service
+from tests.integration.service import NETWORK_TIME, Service
 
 
 async def test_the_tenth_book_reaches_the_first_milestone_and_the_family_is_told_once(service: Service) -> None:
@@ -125,3 +127,16 @@ async def test_the_certificate_is_a_png_in_chinese_served_only_to_the_guardian(s
     assert beyond.status_code == 400
     assert (theirs.status_code, theirs.json()["code"]) == (404, "child_not_found")
     assert anonymous.status_code == 401
+
+
+async def test_the_certificate_is_given_by_the_library_the_family_collects_at(service: Service) -> None:
+    family = await enrolled_family(service, "openid-certificate-library")
+    await log_books(service, family, 10)
+    parent = await Reader.get(openid="openid-certificate-library")
+    enrolment = await reading.enrolment_of(parent, family.child_id)
+    milestone = await Milestone.get(enrolment_id=family.enrolment_id, books=10)
+
+    certificate = reading.certificate_of(enrolment, milestone, NETWORK_TIME)
+
+    assert enrolment.library.code == "TL-A" and enrolment.programme.library.code == "TL"
+    assert certificate.library == enrolment.library.name != enrolment.programme.library.name
