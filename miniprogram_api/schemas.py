@@ -88,6 +88,9 @@ Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET, description="How many to 
 # The two page sizes of the lists (a list whose items cost more to make, like search, may take fewer): as many as a
 # reader scrolls through on one screen of the mini-program, and as many as a librarian works through at a desk.
 ReaderLimit = Annotated[int, page_size(50)]
+# Where the reader is, for distances and "near me": both or neither (the operation says what it does with one).
+Latitude = Annotated[float | None, Parameter(ge=-90, le=90, description="Reader's position")]
+Longitude = Annotated[float | None, Parameter(ge=-180, le=180)]
 StaffLimit = Annotated[int, page_size(200)]
 
 _CARD_NUMBER = "A reader card's number as printed, typed or scanned from its barcode"

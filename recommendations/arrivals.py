@@ -64,8 +64,8 @@ async def new_arrivals_for(reader: Reader, now: datetime, *, days: int, limit: i
     """Records with copies added in the last `days` days at the card's libraries (its home library and where it
     borrowed in the last year), what the card has borrowed left out; ranked by the content source's score over the
     card's own loans when its personal picks are on, newest first otherwise and for what matches nothing."""
-    loans = await _own_loans(reader)
-    libraries = await _libraries_of(reader, loans, now)
+    loans, lent_at = await _own_loans(reader, now - timedelta(days=MY_LIBRARY_LOAN_DAYS))
+    libraries = _libraries_of(reader, lent_at)
     if not libraries:
         return Arrivals([], 0, False, {})
     own = sorted({record_id for record_id, _ in loans})
@@ -76,7 +76,7 @@ async def new_arrivals_for(reader: Reader, now: datetime, *, days: int, limit: i
     personal = bool(loans) and bool(rows) and await personal_on(reader)
     ranked: list[tuple[int, Reason | None]] = [(int(row["record_id"]), None) for row in rows]
     if personal:
-        ranked = await _by_interest(loans, [record_id for record_id, _ in ranked])
+        ranked = await _by_interest(loans, own, [record_id for record_id, _ in ranked])
         personal = any(reason is not None for _, reason in ranked)
     page, total = page_of(ranked, limit, offset)
     by_record = {int(row["record_id"]): row for row in rows}
@@ -98,30 +98,27 @@ async def new_arrivals_for(reader: Reader, now: datetime, *, days: int, limit: i
     return Arrivals(items, total, personal, titles)
 
 
-async def _own_loans(reader: Reader) -> list[tuple[int, datetime]]:
-    """The card's own loans that still name it (open, or kept in its opted-in reading history): (record, when)."""
-    rows = await Loan.filter(reader_id=reader.id).values_list("copy__record_id", "checked_out_at")
-    return [(int(record_id), cast("datetime", at)) for record_id, at in rows]
+async def _own_loans(reader: Reader, since: datetime) -> tuple[list[tuple[int, datetime]], set[int]]:
+    """The card's own loans that still name it (open, or kept in its opted-in reading history): (record, when); and
+    the libraries that lent to it `since`."""
+    rows = await Loan.filter(reader_id=reader.id).values_list("copy__record_id", "checked_out_at", "library_id")
+    loans = [(int(record_id), cast("datetime", at)) for record_id, at, _ in rows]
+    return loans, {int(library) for _, at, library in rows if cast("datetime", at) >= since}
 
 
-async def _libraries_of(reader: Reader, loans: list[tuple[int, datetime]], now: datetime) -> list[int]:
+def _libraries_of(reader: Reader, lent_at: set[int]) -> list[int]:
     # Where the card goes, not what it reads: the same with personal picks on or off.
-    since = now - timedelta(days=MY_LIBRARY_LOAN_DAYS)
-    lent_at = (
-        await Loan.filter(reader_id=reader.id, checked_out_at__gte=since)
-        .distinct()
-        .values_list("library_id", flat=True)
-    )
-    found = {int(cast("int", lib)) for lib in lent_at}
+    found = set(lent_at)
     if reader.home_library_id is not None:
         found.add(reader.home_library_id)
     return sorted(found)
 
 
-async def _by_interest(loans: list[tuple[int, datetime]], candidates: list[int]) -> list[tuple[int, Reason | None]]:
-    """The candidates (newest first) scored by the content source, as picks are, over the card's loans: matches
-    first by score, the rest after them newest first."""
-    own = sorted({record_id for record_id, _ in loans})
+async def _by_interest(
+    loans: list[tuple[int, datetime]], own: list[int], candidates: list[int]
+) -> list[tuple[int, Reason | None]]:
+    """The candidates (newest first) scored by the content source, as picks are, over the card's loans (`own`: their
+    records): matches first by score, the rest after them newest first."""
     items = await _items_of(own + candidates)
     # Segmenting the titles and scoring is CPU work: in a thread, so the event loop goes on answering others.
     return await asyncio.to_thread(_rank, loans, own, candidates, items)

@@ -169,7 +169,7 @@ class PickStore:
         return _PICKS.decode(stored) if stored is not None else None
 
     async def keep_counted_popular(self, name: str, picks: Sequence[Pick]) -> None:
-        await self._redis.set(_fallback_key(name), _ENCODE.encode(list(picks)), ex=_FALLBACK_SECONDS)
+        await self._redis.set(_fallback_key(name), encode_picks(picks), ex=_FALLBACK_SECONDS)
 
     async def forget_reader(self, reader_id: int) -> None:
         """Delete the reader's picks in every version: served, being built, failed or retired (the profile a
@@ -197,7 +197,7 @@ class PickStore:
             _CURRENT,
             _picks_key(version, reader_id),
             version,
-            _ENCODE.encode(list(picks)).decode(),
+            encode_picks(picks).decode(),
         )
         return bool(written)
 
@@ -212,7 +212,7 @@ class PickStore:
     async def write_popular(self, version: str, lists: Mapping[str, Sequence[Pick]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for name, picks in lists.items():
-                pipe.set(_popular_key(version, name), _ENCODE.encode(list(picks)))
+                pipe.set(_popular_key(version, name), encode_picks(picks))
             await pipe.execute()
 
     async def lock_training(self, token: str, seconds: int) -> bool:

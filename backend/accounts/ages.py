@@ -21,6 +21,11 @@ def birth_month(text: str) -> date | None:
     return date(int(match[1]), int(match[2]), 1)
 
 
+def month_of(born: date) -> str:
+    """A day of birth's month as `birth_month` keeps it (YYYY-MM)."""
+    return f"{born.year:04d}-{born.month:02d}"
+
+
 def birth_of(reader: Reader) -> date | str | None:
     """What a card records of its holder's birth, finest first: the date of birth when known (a newborn programme's
     child), else the birth month (YYYY-MM), else nothing (an adult)."""

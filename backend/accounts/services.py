@@ -206,7 +206,7 @@ async def child_card_born(
     name = _clean_name(name)
     if held := await Reader.get_or_none(guardian=guardian, name=name, date_of_birth=born):
         return held
-    month = born.strftime("%Y-%m")
+    month = ages.month_of(born)
     by_month = await Reader.filter(guardian=guardian, name=name, birth_month=month, date_of_birth__isnull=True).first()
     if by_month is not None:
         by_month.date_of_birth = born
@@ -246,12 +246,12 @@ async def correct_child(
         child.name = _clean_name(name)
     if born is not None:
         _check_date_of_birth(born, today)
-        if birth_month is not None and birth_month != born.strftime("%Y-%m"):
+        if birth_month is not None and birth_month != ages.month_of(born):
             raise InvalidDateOfBirth()
-        child.date_of_birth, child.birth_month = born, born.strftime("%Y-%m")
+        child.date_of_birth, child.birth_month = born, ages.month_of(born)
     elif birth_month is not None:
         _check_birth_month(birth_month, today)
-        if child.date_of_birth is not None and child.date_of_birth.strftime("%Y-%m") != birth_month:
+        if child.date_of_birth is not None and ages.month_of(child.date_of_birth) != birth_month:
             raise DateOfBirthRequired()
         child.birth_month = birth_month
     try:

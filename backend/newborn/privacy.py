@@ -8,6 +8,7 @@ and read by administrators with the other look-ups (`GET /staff/reader-lookups`)
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 from dataclasses import dataclass
@@ -64,13 +65,20 @@ async def child_record(guardian: Reader, child_id: int, now: datetime) -> ChildR
 
 async def archive(record: ChildRecord, document: bytes, network_time: NetworkTime) -> bytes:
     """The record as a ZIP file: `document` (the record in JSON, as the API shapes it) as `record.json`, and the
-    certificate of each milestone as `certificate-<books>.png`."""
+    certificate of each milestone as `certificate-<books>.png`. Drawn and zipped in threads, off the event loop."""
+    certificates = [reading.certificate_of(record.enrolment, m, network_time) for m in record.milestones]
+    pngs = await asyncio.gather(*(certificate_png(certificate) for certificate in certificates))
+    return await asyncio.to_thread(
+        _zip, document, [(m.books, png) for m, png in zip(record.milestones, pngs, strict=True)]
+    )
+
+
+def _zip(document: bytes, certificates: list[tuple[int, bytes]]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as bundle:
         bundle.writestr("record.json", document, compress_type=zipfile.ZIP_DEFLATED)
-        for milestone in record.milestones:
-            png = await certificate_png(reading.certificate_of(record.enrolment, milestone, network_time))
-            bundle.writestr(f"certificate-{milestone.books}.png", png)  # stored: a PNG is compressed already
+        for books, png in certificates:
+            bundle.writestr(f"certificate-{books}.png", png)  # stored: a PNG is compressed already
     return buffer.getvalue()
 
 

@@ -45,15 +45,13 @@ from miniprogram_api.booklists.schemas import (
 from miniprogram_api.deps import BEARER, OPTIONAL_BEARER, STAFF_PROBLEMS
 from miniprogram_api.errors import problems
 from miniprogram_api.network.schemas import CODE_PATTERN
-from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId, StaffLimit, matching_param
+from miniprogram_api.schemas import Latitude, Longitude, Offset, Page, ReaderLimit, RowId, StaffLimit, matching_param
 from notifications import broadcasts
 from notifications.errors import IdempotencyKeyReused
 
 _LIST = (*STAFF_PROBLEMS, BooklistNotFound, OutsideScope)
 _CHANGE = (*_LIST, BooklistRetired)
 _PUSH = (*STAFF_PROBLEMS, BooklistNotFound, BooklistNotPublished, OutsideScope)
-Latitude = Annotated[float | None, Parameter(ge=-90, le=90, description="Reader's position")]
-Longitude = Annotated[float | None, Parameter(ge=-180, le=180)]
 
 
 class BooklistController(Controller):

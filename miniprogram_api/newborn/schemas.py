@@ -360,7 +360,7 @@ class ConsentGivenOut(msgspec.Struct):
     given_at: datetime
 
 
-class EnrolmentOut(msgspec.Struct):
+class StaffEnrolmentOut(msgspec.Struct):
     id: int
     programme: ProgrammeRefOut
     child: ChildRefOut
@@ -372,11 +372,10 @@ class EnrolmentOut(msgspec.Struct):
     partner: str | None
     ward: str | None
     enrolled_at: datetime
-    consent: ConsentGivenOut
 
     @classmethod
-    def of(cls, enrolment: Enrolment) -> EnrolmentOut:
-        child, text_given = enrolment.child, enrolment.consent.text
+    def of(cls, enrolment: Enrolment) -> StaffEnrolmentOut:
+        child = enrolment.child
         return cls(
             id=enrolment.id,
             programme=ProgrammeRefOut(enrolment.programme.id, enrolment.programme.name),
@@ -387,8 +386,19 @@ class EnrolmentOut(msgspec.Struct):
             partner=enrolment.partner.name if enrolment.partner else None,
             ward=enrolment.ward.name if enrolment.ward else None,
             enrolled_at=enrolment.enrolled_at,
-            consent=ConsentGivenOut(text_given.version, text_given.purpose, enrolment.consent.given_at),
         )
+
+
+class EnrolmentOut(StaffEnrolmentOut):
+    """An enrolment as its guardian sees it: what staff see, and the consent given."""
+
+    consent: ConsentGivenOut
+
+    @classmethod
+    def of(cls, enrolment: Enrolment) -> EnrolmentOut:
+        text_given = enrolment.consent.text
+        consent = ConsentGivenOut(text_given.version, text_given.purpose, enrolment.consent.given_at)
+        return cls(**msgspec.structs.asdict(StaffEnrolmentOut.of(enrolment)), consent=consent)
 
 
 EnrolmentPage = Annotated[Page[EnrolmentOut], named("EnrolmentPage")]
@@ -419,33 +429,6 @@ class ConsentOut(msgspec.Struct):
 
 
 ConsentPage = Annotated[Page[ConsentOut], named("NewbornConsentPage")]
-
-
-class StaffEnrolmentOut(msgspec.Struct):
-    id: int
-    programme: ProgrammeRefOut
-    child: ChildRefOut
-    stage: StageRefOut | None
-    library: LibraryRefOut
-    channel: EnrolmentChannel
-    partner: str | None
-    ward: str | None
-    enrolled_at: datetime
-
-    @classmethod
-    def of(cls, enrolment: Enrolment) -> StaffEnrolmentOut:
-        child = enrolment.child
-        return cls(
-            id=enrolment.id,
-            programme=ProgrammeRefOut(enrolment.programme.id, enrolment.programme.name),
-            child=ChildRefOut(child.id, child.card_number, child.name, child.date_of_birth),
-            stage=StageRefOut.of(enrolment.stage),
-            library=LibraryRefOut(enrolment.library.code, enrolment.library.name),
-            channel=enrolment.channel,
-            partner=enrolment.partner.name if enrolment.partner else None,
-            ward=enrolment.ward.name if enrolment.ward else None,
-            enrolled_at=enrolment.enrolled_at,
-        )
 
 
 StaffEnrolmentPage = Annotated[Page[StaffEnrolmentOut], named("StaffEnrolmentPage")]

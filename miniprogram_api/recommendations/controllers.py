@@ -14,7 +14,6 @@ from backend.catalog import search
 from backend.catalog.errors import RecordNotFound
 from backend.network.errors import LibraryNotFound
 from entrypoints.bootstrap import Dependencies
-from miniprogram_api.booklists.controllers import Latitude, Longitude
 from miniprogram_api.catalog.schemas import RecordSummaryOut
 from miniprogram_api.deps import BEARER, HOLDER_PROBLEMS, provide_child, provide_self
 from miniprogram_api.errors import language_of, problems
@@ -28,7 +27,7 @@ from miniprogram_api.recommendations.schemas import (
     RecommendationSettingsIn,
     RecommendationSettingsOut,
 )
-from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId, matching_param
+from miniprogram_api.schemas import Latitude, Longitude, Offset, Page, ReaderLimit, RowId, matching_param
 from recommendations import arrivals, consent, serving
 from recommendations.errors import PlaceInvalid
 from recommendations.store import PickStore
