@@ -18,6 +18,8 @@ MODEL_MODULES = [
     "backend.events.models",
     "backend.booklists.models",
     "backend.newborn.models",
+    "backend.money.models",
+    "backend.money.reconciliation",
     "notifications.models",
     "recommendations.models",
 ]

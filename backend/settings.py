@@ -186,6 +186,77 @@ class WeChatSettings(_Group):
             yield "api_base", f"{self.api_base!r} is not an http:// or https:// URL"
 
 
+WECHATPAY_APIV3_KEY_LENGTH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class WeChatPaySettings(_Group):
+    """WeChat Pay (API v3) for the mini-program (SHUXIANG_WECHAT_APPID is the AppID its orders are made for)."""
+
+    env_prefix: ClassVar[str] = "WECHATPAY_"
+
+    mchid: str = ""
+    """Merchant ID (商户号) the mini-program is bound to. Empty: WeChat Pay is not configured, and the other settings of
+    the group must be empty too."""
+
+    merchant_serial: str = ""
+    """Serial number of the merchant API certificate whose private key signs our requests."""
+
+    private_key_path: Path | None = None
+    """PEM file of the merchant API private key (apiclient_key.pem); what it holds is never logged or returned."""
+
+    apiv3_key: str = field(default="", repr=False)
+    """The merchant's APIv3 key, 32 characters: notices are encrypted with it (never logged, never returned)."""
+
+    public_key_id: str = ""
+    """ID of the WeChat Pay public key (PUB_KEY_ID_...) that signs WeChat Pay's answers and notices. Empty: the
+    platform certificates instead, downloaded from WeChat Pay at start (merchants set up before 2024)."""
+
+    public_key_path: Path | None = None
+    """PEM file of that WeChat Pay public key (pub_key.pem)."""
+
+    api_base: str = "https://api.mch.weixin.qq.com"
+    """Root of the WeChat Pay API, so that a WeChat Pay-compatible server on loopback can stand in."""
+
+    timeout_seconds: Annotated[float, Range(0.1, 300)] = 10.0
+    """Timeout of one HTTP call to WeChat Pay."""
+
+    notice_max_age_seconds: Annotated[int, Range(30, 3600)] = 300
+    """A notice signed longer ago than this (or this far ahead) is refused as a replay: WeChat Pay signs each delivery
+    anew, retries included."""
+
+    notify_base: str = ""
+    """Our API's public root as WeChat Pay reaches it (https://library.example/api): payment and refund notices are
+    posted under it, to /wechatpay/notices/payments and /wechatpay/notices/refunds. Required with the mchid."""
+
+    order_minutes: Annotated[int, Range(5, 120)] = 15
+    """How long a reader has to pay an order (its time_expire); its lines are payable again once it is closed."""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.mchid)
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        needed = {
+            "merchant_serial": self.merchant_serial,
+            "private_key_path": self.private_key_path,
+            "apiv3_key": self.apiv3_key,
+        }
+        if self.mchid:
+            needed["notify_base"] = self.notify_base
+            yield from ((name, "must be set when the mchid is") for name, value in needed.items() if not value)
+        elif any(needed.values()) or self.public_key_id or self.public_key_path:
+            yield "mchid", "must be set when any other WeChat Pay setting is"
+        if self.apiv3_key and len(self.apiv3_key) != WECHATPAY_APIV3_KEY_LENGTH:
+            yield "apiv3_key", f"must be {WECHATPAY_APIV3_KEY_LENGTH} characters"
+        if bool(self.public_key_id) != bool(self.public_key_path):
+            yield "public_key_path", "must be set together with the public_key_id (or neither: platform certificates)"
+        if not self.api_base.startswith(("http://", "https://")):
+            yield "api_base", f"{self.api_base!r} is not an http:// or https:// URL"
+        if self.notify_base and (not self.notify_base.startswith(("http://", "https://")) or "?" in self.notify_base):
+            yield "notify_base", f"{self.notify_base!r} is not an http:// or https:// URL without a query"
+
+
 @dataclass(frozen=True, slots=True)
 class NetworkSettings(_Group):
     timezone: ZoneInfo = _CHINA
@@ -218,6 +289,40 @@ class CirculationSettings(_Group):
     """The lowest credit score that borrows deposit-free, whatever the tiers say (the local credit check)."""
 
 
+@dataclass(frozen=True, slots=True)
+class MoneySettings(_Group):
+    """Amounts in fen (100 fen = 1 yuan)."""
+
+    env_prefix: ClassVar[str] = "MONEY_"
+
+    owing_limit_fen: Annotated[int, Range(0)] = 1000
+    """Owing more than this refuses borrowing and holds (`fees_owed`) until it is paid."""
+
+    deposit_fen: Annotated[int, Range(1)] = 10000
+    """The deposit (Shanghai's 100 yuan) that lets a reader whose credit tier is not deposit-free borrow as the tier
+    allows; given back when the card is closed with nothing on loan or owed."""
+
+    processing_fee_fen: Annotated[int, Range(0)] = 1000
+    """Charged with a lost or damaged copy's replacement price."""
+
+    replacement_fen: Annotated[int, Range(1)] = 5000
+    """The replacement price of a lost or damaged copy that has none catalogued."""
+
+    librarian_limit_fen: Annotated[int, Range(0)] = 5000
+    """The largest waiver or refund a librarian may give at once."""
+
+    library_admin_limit_fen: Annotated[int, Range(0)] = 50000
+    """The largest waiver or refund a library administrator may give at once."""
+
+    network_admin_limit_fen: int | None = None
+    """The largest waiver or refund a network administrator may give at once. Empty: no limit."""
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if self.network_admin_limit_fen is not None and self.network_admin_limit_fen < 0:
+            yield "network_admin_limit_fen", f"is {self.network_admin_limit_fen}, must be at least 0 (empty: no limit)"
+
+
+@dataclass(frozen=True, slots=True)
 @dataclass(frozen=True, slots=True)
 class EventSettings(_Group):
     env_prefix: ClassVar[str] = "EVENT_"
@@ -394,8 +499,10 @@ class Settings:
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     wechat: WeChatSettings = WeChatSettings()
+    wechatpay: WeChatPaySettings = WeChatPaySettings()
     network: NetworkSettings = NetworkSettings()
     circulation: CirculationSettings = CirculationSettings()
+    money: MoneySettings = MoneySettings()
     events: EventSettings = EventSettings()
     no_shows: NoShowSettings = NoShowSettings()
     notices: NoticeSettings = NoticeSettings()

@@ -15,8 +15,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -50,6 +51,26 @@ class Server:
 
 
 # --- measuring ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Load:
+    """One timed load over HTTP: `clients` connections, the latency and status of every answer, the server's CPU."""
+
+    name: str
+    clients: int
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    server_cpu: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.server_cpu / max(len(self.latencies), 1)
 
 
 def cpu_seconds(processes: Iterable[psutil.Process]) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,14 +34,18 @@ class Connection:
         reader, writer = await asyncio.open_connection(url.hostname, url.port)
         return cls(reader, writer, url.netloc)
 
-    async def request(self, method: str, path: str, token: str, body: bytes | None = None) -> Answer:
+    async def request(
+        self, method: str, path: str, token: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> Answer:
         head = f"{method} {path} HTTP/1.1\r\nHost: {self._host}\r\nAuthorization: Bearer {token}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         self._writer.write(head.encode() + b"\r\n" + (body or b""))
         status_line, *headers = (await self._reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-        length = next(
-            int(value) for name, _, value in (h.partition(":") for h in headers) if name.lower() == "content-length"
+        length = next(  # none: a 204, which has no body
+            (int(value) for name, _, value in (h.partition(":") for h in headers) if name.lower() == "content-length"),
+            0,
         )
         return Answer(int(status_line.split(" ", 2)[1]), await self._reader.readexactly(length))
 

@@ -27,12 +27,17 @@ from backend.eventbus import EventBus
 from backend.events import booking
 from backend.events.booking import EventPolicy, FullMark
 from backend.events.doors import TICKET
+from backend.money import subscribers as money
+from backend.money.credit import AccountCreditCheck
+from backend.money.policy import MoneyPolicy
+from backend.money.wechat_pay import WeChatPaySetup
 from backend.newborn import enrolment as newborn
 from backend.newborn import packs, reading
 from backend.passes import SignedPasses
 from backend.ratelimits import RateLimits
-from backend.settings import Settings
+from backend.settings import MoneySettings, Settings
 from backend.wechat.gateway import WeChatGateway, WechatpyGateway
+from backend.wechatpay.gateway import WechatpayV3Gateway
 from entrypoints.queue import ArqJobs
 from notifications import broadcasts, templates
 from notifications import subscribers as notices
@@ -54,6 +59,8 @@ class Dependencies:
     network_time: NetworkTime
     redis: Redis
     wechat: WeChatGateway
+    wechatpay: WeChatPaySetup | None
+    """WeChat Pay, when a merchant is configured (none: readers pay at a desk)."""
     keys: Keys
     tokens: TokenPolicy
     login_limits: LoginLimits
@@ -66,6 +73,8 @@ class Dependencies:
     pack_claims: SignedPasses
     """Newborn gift packs' claim codes shown at the desk."""
     credit_check: CreditCheck
+    """The ledger's credit, a deposit held and fees owed decide who borrows."""
+    money_policy: MoneyPolicy
     hold_policy: HoldPolicy
     event_policy: EventPolicy
     events_full: FullMark
@@ -113,6 +122,8 @@ async def bootstrap(
             )
             opened.callback(gateway.close)
             wechat = gateway
+        clock = clock or SystemClock()
+        wechatpay = await _wechatpay(settings, clock, opened) if settings.wechatpay.configured else None
         network_time = NetworkTime(settings.network.timezone)
         jobs = ArqJobs(redis)
         keys = Keys(settings.effective_secret_key)
@@ -129,12 +140,14 @@ async def bootstrap(
             no_show_bar=timedelta(days=no_shows.bar_days),
             no_show_credit_points=no_shows.credit_points,
         )
+        money_policy = MoneyPolicy.of(settings.money)
         return Dependencies(
             settings=settings,
-            clock=clock or SystemClock(),
+            clock=clock,
             network_time=network_time,
             redis=redis,
             wechat=wechat,
+            wechatpay=wechatpay,
             keys=keys,
             tokens=TokenPolicy(
                 keys,
@@ -146,7 +159,10 @@ async def bootstrap(
             cards=SignedPasses(CARD, keys, redis, pass_lifetime),
             tickets=SignedPasses(TICKET, keys, redis, pass_lifetime),
             pack_claims=SignedPasses(packs.CLAIM, keys, redis, pass_lifetime),
-            credit_check=LocalCreditCheck(min_score=settings.circulation.deposit_free_min_score),
+            credit_check=AccountCreditCheck(
+                LocalCreditCheck(min_score=settings.circulation.deposit_free_min_score), money_policy
+            ),
+            money_policy=money_policy,
             hold_policy=HoldPolicy(
                 shelf_days=settings.circulation.hold_shelf_days, prefer_local=settings.circulation.holds_prefer_local
             ),
@@ -159,7 +175,7 @@ async def bootstrap(
                 default_quiet=settings.notices.quiet_hours,
                 concurrency=settings.notices.send_concurrency,
             ),
-            bus=event_bus(event_policy, jobs),
+            bus=event_bus(event_policy, jobs, money_policy),
             jobs=jobs,
             _opened=opened,
         )
@@ -168,13 +184,24 @@ async def bootstrap(
         raise
 
 
+async def _wechatpay(settings: Settings, clock: Clock, opened: AsyncExitStack) -> WeChatPaySetup:
+    gateway = WechatpayV3Gateway.from_settings(settings.wechatpay, appid=settings.wechat.appid, clock=clock)
+    await gateway.open()
+    opened.push_async_callback(gateway.close)
+    lifetime = timedelta(minutes=settings.wechatpay.order_minutes)
+    return WeChatPaySetup(gateway, settings.wechatpay.notify_base, lifetime)
+
+
 async def _refresh_search_row(event: CopyMoved) -> None:
     await search.refresh_holdings([event.record_id])  # where readers find the title, or whether they still do
 
 
-def event_bus(event_policy: EventPolicy, jobs: ArqJobs | None = None) -> EventBus:
+def event_bus(
+    event_policy: EventPolicy, jobs: ArqJobs | None = None, money_policy: MoneyPolicy | None = None
+) -> EventBus:
     """Every area's handlers of the others' domain events; `jobs` queues what the worker does about them (none: a
-    script's or a test's bus, which queues nothing)."""
+    script's or a test's bus, which queues nothing); `money_policy` prices a lost copy (none: the default
+    settings')."""
     bus = EventBus()
     bus.subscribe(CopyMoved, _refresh_search_row)
     bus.subscribe(CardClosing, partial(booking.release_closing_card, event_policy))
@@ -184,6 +211,8 @@ def event_bus(event_policy: EventPolicy, jobs: ArqJobs | None = None) -> EventBu
     bus.subscribe(LoanOpened, broadcasts.picks_loan_opened)  # one a push of the reader's own picks may have
     bus.subscribe(LoanOpened, partial(reading.loan_opened, event_policy.network_time))  # an enrolled child's book
     packs.subscribe(bus, event_policy.network_time)  # a stage's pack reserved at enrolment, given back at withdrawal
+    # a late return's overdue fee; a lost copy's replacement; a card removed owes nothing
+    money.subscribe(bus, money_policy or MoneyPolicy.of(MoneySettings()))
     notices.subscribe(bus, event_policy.network_time)
     if jobs is not None:
         # a checkout refreshes the reader's picks; a card removed loses them

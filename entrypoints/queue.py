@@ -22,13 +22,19 @@ def recommendation_refresh_job_id(reader_id: int) -> str:
     return f"refresh_recommendations:{reader_id}"
 
 
+def picks_push_job_id(push_id: int) -> str:
+    """The arq job sending a push of readers' own picks: one per push."""
+    return f"push_picks:{push_id}"
+
+
 # A checkout queues the refresh before its transaction commits: a moment's wait lets the loan be seen (and the job
 # waits again if not, `refresh_recommendations`), and gathers a pile of books lent at once into one job.
 REFRESH_DELAY = timedelta(seconds=2)
 
 
 class ArqJobs:
-    """Queues jobs on arq over the process's Redis connections (backend.catalog.imports.ImportQueue)."""
+    """Queues jobs on arq over the process's Redis connections (backend.catalog.imports.ImportQueue,
+    notifications.broadcasts.PicksPushQueue, recommendations.consent.RefreshQueue)."""
 
     def __init__(self, redis: Redis) -> None:
         # arq's client on the same connection pool: nothing more to open or close.
@@ -38,6 +44,9 @@ class ArqJobs:
     async def enqueue_import(self, import_id: int) -> None:
         # None when a job of that id is queued, running, or done less than arq's keep_result ago: already in hand.
         await self._arq.enqueue_job("import_catalogue", import_id, _job_id=import_job_id(import_id), _queue_name=QUEUE)
+
+    async def enqueue_picks_push(self, push_id: int) -> None:
+        await self._arq.enqueue_job("push_picks", push_id, _job_id=picks_push_job_id(push_id), _queue_name=QUEUE)
 
     async def enqueue_recommendation_refresh(self, reader_id: int, loan_id: int | None = None) -> None:
         # Marked first: while the reader's refresh runs, arq queues no second job of its id (enqueue_job returns

@@ -20,15 +20,18 @@ from backend.catalog import imports
 from backend.circulation import holds
 from backend.circulation import services as circulation
 from backend.events import booking, doors
+from backend.money import reconciliation, wechat_pay
 from backend.newborn import packs, privacy, stages
 from backend.outages import is_outage
 from backend.settings import Settings
+from backend.wechatpay.errors import BillNotReady, WeChatPayUnavailable
 from entrypoints import worker_metrics
 from entrypoints.bootstrap import Dependencies, bootstrap
 from entrypoints.queue import QUEUE
 from notifications import broadcasts, reminders, sender
 from notifications import services as notices
 from recommendations import training as recommendations
+from recommendations.pushes import PicksSource
 from recommendations.store import ModelCache, PickStore
 
 log = logging.getLogger(__name__)
@@ -245,7 +248,7 @@ REFRESH_AGAIN_SECONDS = 2
 async def train_recommendations(ctx: dict[str, Any]) -> int:
     """Nightly, and from `shuxiang recs train`: learn from the loans, serve the new picks and neighbours."""
     deps = _deps(ctx)
-    return await recommendations.run_training(PickStore(deps.redis), deps.jobs, deps.clock.now())
+    return await recommendations.run_training(PickStore(deps.redis), deps.jobs, deps.clock.now(), deps.network_time)
 
 
 @_outlasting
@@ -254,12 +257,103 @@ async def refresh_recommendations(ctx: dict[str, Any], reader_id: int, loan_id: 
     if loan_id is not None and ctx["job_try"] < REFRESH_TRIES and not await recommendations.loan_visible(loan_id):
         raise Retry(defer=2 * ctx["job_try"])  # queued from inside the checkout's transaction, not committed yet
     models: ModelCache = ctx.setdefault("recommendation_models", ModelCache())
-    store = PickStore(_deps(ctx).redis)
+    deps = _deps(ctx)
+    store = PickStore(deps.redis)
     await store.take_dirty(reader_id)  # what is marked from now on was not read by this run
-    refreshed = await recommendations.refresh_reader(store, models, reader_id)
+    today = deps.network_time.day(deps.clock.now())
+    refreshed = await recommendations.refresh_reader(store, models, reader_id, today)
     if await store.take_dirty(reader_id):  # borrowed again meanwhile: arq queued no job for it, so once more
         raise Retry(defer=REFRESH_AGAIN_SECONDS)
     return int(refreshed)
+
+
+# A push's job, queued from inside the transaction that records the push, waits this many times for it to commit.
+PICKS_PUSH_TRIES = 4
+# A push to a city's readers makes the picks of every card the nightly run left out: at most this long, as training.
+PICKS_PUSH_TIMEOUT_SECONDS = TRAINING_TIMEOUT_SECONDS
+
+
+@_outlasting
+async def push_picks(ctx: dict[str, Any], push_id: int) -> int:
+    """Queued by a push of readers' own picks (POST /staff/picks-pushes, or a staff message to `picks:<code>`): tell
+    each reader of the library whose personal picks are on of their own, a batch at a time. A run after a crash or an
+    outage goes on where the last one stopped. Returns the readers this run told."""
+    deps = _deps(ctx)
+    models: ModelCache = ctx.setdefault("recommendation_models", ModelCache())
+    source = PicksSource(deps.redis, deps.jobs, deps.popular_lists, models)
+    run_limit = timedelta(seconds=PICKS_PUSH_TIMEOUT_SECONDS)
+    told = await broadcasts.run_picks_push(push_id, source, deps.clock.now, deps.network_time, run_limit)
+    if told is None and ctx["job_try"] < PICKS_PUSH_TRIES:
+        raise Retry(defer=2 * ctx["job_try"])  # the push is not committed yet
+    return told or 0
+
+
+@_outlasting
+async def look_after_picks_pushes(ctx: dict[str, Any]) -> int:
+    """Every five minutes: a picks push whose job was lost (arq gave up on it in a long outage, its worker stopped, or
+    Redis lost it) is queued again and goes on after the readers done; one arq ended at its timeout fails."""
+    deps = _deps(ctx)
+    run_limit = timedelta(seconds=PICKS_PUSH_TIMEOUT_SECONDS)
+    changed = await broadcasts.look_after_picks_pushes(deps.clock.now(), run_limit, deps.jobs)
+    if changed:
+        log.info("looked after %d picks pushes", changed)
+    return changed
+
+
+@_outlasting
+async def follow_wechat_payments(ctx: dict[str, Any]) -> int:
+    """Every two minutes: WeChat Pay orders whose notice is late are asked about and settled, or closed once expired
+    (their lines payable again). Returns the orders settled or closed."""
+    deps = _deps(ctx)
+    if deps.wechatpay is None:
+        return 0
+    try:
+        followed = await wechat_pay.follow_payments(deps.wechatpay.gateway, deps.clock.now())
+    except WeChatPayUnavailable:
+        log.warning("WeChat Pay unavailable: late orders are asked about at the next run")
+        return 0
+    if followed.settled or followed.closed:
+        log.info("settled %d and closed %d WeChat Pay orders without a notice", followed.settled, followed.closed)
+    return followed.settled + followed.closed
+
+
+@_outlasting
+async def send_wechat_refunds(ctx: dict[str, Any]) -> int:
+    """Every five minutes: refunds owed by WeChat Pay are asked for and followed until WeChat Pay ends them. Returns
+    the refunds ended."""
+    deps = _deps(ctx)
+    if deps.wechatpay is None:
+        return 0
+    try:
+        sent = await wechat_pay.send_refunds(deps.wechatpay, deps.clock.now())
+    except WeChatPayUnavailable:
+        log.warning("WeChat Pay unavailable: refunds are sent at the next run")
+        return 0
+    if sent.succeeded or sent.failed:
+        log.info("WeChat Pay refunds: %d returned, %d failed, %d pending", sent.succeeded, sent.failed, sent.pending)
+    return sent.succeeded + sent.failed
+
+
+# WeChat Pay makes a day's bill in the morning after: a run before it is ready tries again this much later.
+BILL_WAIT_SECONDS = 30 * 60
+
+
+@_outlasting
+async def reconcile_wechat_pay(ctx: dict[str, Any]) -> int:
+    """Daily, mid-morning China time: yesterday's WeChat Pay trade bill against our payments and refunds, every
+    difference kept for staff. Returns the differences of the day."""
+    deps = _deps(ctx)
+    if deps.wechatpay is None:
+        return 0
+    now = deps.clock.now()
+    day = reconciliation.bill_day(now) - timedelta(days=1)
+    try:
+        run = await reconciliation.reconcile(deps.wechatpay.gateway, day, now)
+    except (BillNotReady, WeChatPayUnavailable) as exc:
+        log.warning("WeChat Pay's bill of %s not had (%s): again in %d s", day, exc.code, BILL_WAIT_SECONDS)
+        raise Retry(defer=BILL_WAIT_SECONDS) from exc
+    log.info("reconciled WeChat Pay's bill of %s: %d trades, %d differences", day, run.trades, run.differences)
+    return run.differences
 
 
 class Worker(arq.worker.Worker):
@@ -332,6 +426,11 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             look_after_imports,
             func(train_recommendations, timeout=TRAINING_TIMEOUT_SECONDS),
             func(refresh_recommendations, keep_result=0),  # no result kept: the next checkout queues the next one
+            func(push_picks, timeout=PICKS_PUSH_TIMEOUT_SECONDS),
+            look_after_picks_pushes,
+            follow_wechat_payments,
+            send_wechat_refunds,
+            reconcile_wechat_pay,
         ],
         # Hours in network time (`timezone` below), whatever the host's zone: arq reads them in the host's otherwise.
         "cron_jobs": [
@@ -352,6 +451,11 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(remind_holds_and_events, minute={3, 18, 33, 48}, unique=True),
             cron(look_after_imports, minute=set(range(4, 60, 5)), unique=True),
             cron(train_recommendations, hour=2, minute=30, unique=True),  # after the loans are unlinked (01:05)
+            cron(look_after_picks_pushes, minute=set(range(2, 60, 5)), unique=True),
+            cron(follow_wechat_payments, minute=set(range(1, 60, 2)), unique=True),
+            cron(send_wechat_refunds, minute=set(range(3, 60, 5)), unique=True),
+            # WeChat Pay's bill days and making hours are China's; a network elsewhere moves this hour.
+            cron(reconcile_wechat_pay, hour=10, minute=40, unique=True),
         ],
         "timezone": settings.network.timezone,
         "on_startup": startup,

@@ -35,6 +35,7 @@ from miniprogram_api.deps import DEPENDENCIES
 from miniprogram_api.docs import assets, swagger_page
 from miniprogram_api.errors import EXCEPTION_HANDLERS, DocumentedRetryAfter, problems
 from miniprogram_api.events.controllers import BookingController, EventController, StaffEventController
+from miniprogram_api.money.controllers import MoneyController, StaffMoneyController
 from miniprogram_api.network.controllers import LibraryController
 from miniprogram_api.newborn.controllers import (
     EnrollerController,
@@ -51,6 +52,11 @@ from miniprogram_api.notifications.controllers import (
 )
 from miniprogram_api.observability import RequestObserver, metrics
 from miniprogram_api.openapi import DocstringSummaries
+from miniprogram_api.payments.controllers import (
+    PaymentController,
+    StaffReconciliationController,
+    WeChatPayNoticeController,
+)
 from miniprogram_api.query import DeclaredQueryOnly
 from miniprogram_api.recommendations.controllers import (
     AlsoBorrowedController,
@@ -122,6 +128,11 @@ def create_app(
             StaffReaderController,
             CounterController,
             PolicyController,
+            MoneyController,
+            StaffMoneyController,
+            PaymentController,
+            WeChatPayNoticeController,
+            StaffReconciliationController,
             EventController,
             BookingController,
             StaffEventController,

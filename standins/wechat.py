@@ -1,4 +1,5 @@
-"""A WeChat-compatible HTTP server on 127.0.0.1, standing in for api.weixin.qq.com in tests and benchmarks."""
+"""A WeChat-compatible HTTP server on 127.0.0.1, standing in for api.weixin.qq.com in tests, benchmarks and the demo
+(`shuxiang run` without an AppID)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import threading
 import time
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qsl, urlsplit
+
+from standins.loopback import LoopbackHandler, LoopbackServer
 
 TOKEN_LIFETIME = 7200  # seconds, as WeChat documents for access_token
 TOKEN_EARLY_RENEWAL = 300  # stable_token hands out a new token in the last 5 minutes of the current one
@@ -161,14 +162,21 @@ class FakeWeChat:
     for a short overlap) until a test expires it; stable_token and the old /cgi-bin/token share one pool of
     tokens (WeChat keeps them apart); force_refresh has no 30-second / 20-a-day limit."""
 
-    def __init__(self, appid: str = "wx-test-app", secret: str = "test-secret") -> None:
+    def __init__(
+        self,
+        appid: str = "wx-test-app",
+        secret: str = "test-secret",
+        *,
+        standing_logins: Mapping[str, str] | None = None,
+    ) -> None:
+        """`standing_logins` maps login codes that never expire nor wear out to the openid each logs in (the demo's
+        readers: there is no phone to call `wx.login`, so `demo-alice` is always alice)."""
         self.appid = appid
         self.secret = secret
+        self._standing_logins = dict(standing_logins or {})
         self._lock = threading.Lock()
         self._message_arrived = threading.Condition(self._lock)  # notified under the lock each message takes
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
+        self._server: LoopbackServer[FakeWeChat] | None = None
         self.requests: list[Request] = []
         self.token_fetches = 0
         self.wxacode_requests: list[dict[str, Any]] = []
@@ -178,7 +186,7 @@ class FakeWeChat:
         self._login_codes: dict[str, _LoginCode] = {}
         self._login_errors: dict[str, int] = {}
         self._phone_codes: dict[str, _PhoneCode] = {}
-        self._openids: set[str] = set()
+        self._openids: set[str] = set(self._standing_logins.values())
         self._session_keys: dict[str, str] = {}
         self._templates: dict[str, frozenset[str] | None] = {}
         self._authorisations: defaultdict[tuple[str, str], int] = defaultdict(int)
@@ -191,33 +199,17 @@ class FakeWeChat:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("FakeWeChat is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.base_url
 
     def start(self) -> Self:
-        if self._server is not None:
-            return self
-        self._server = _Server(("127.0.0.1", 0), _Handler, self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-wechat", daemon=True
-        )
-        self._thread.start()
+        if self._server is None:
+            self._server = LoopbackServer[FakeWeChat](_Handler, self, "fake-wechat").start()
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        # Kept-alive client connections would otherwise go on being served by a stopped fake.
-        with self._lock:
-            connections, self._connections = self._connections, set()
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if server is not None:
+            server.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -427,6 +419,8 @@ class FakeWeChat:
         if code in self._login_errors:
             return _error(self._login_errors[code])
         issued = self._login_codes.get(code)
+        if code in self._standing_logins:
+            issued = _LoginCode(issued_at=self._now(), openid=self._standing_logins[code])  # as if fresh from wx.login
         if issued is None or issued.expired or self._now() - issued.issued_at >= CODE_LIFETIME:
             return _error(40029)
         if issued.used:
@@ -510,6 +504,10 @@ class FakeWeChat:
         self._message_arrived.notify_all()
         return _json({"errcode": 0, "errmsg": "ok", "msgid": secrets.randbelow(2**62)})
 
+    def _sent(self, _query: dict[str, str], _body: Any) -> _Reply:
+        """Not WeChat's: what the demo would have pushed to readers' phones, for a person to look at."""
+        return _json({"count": len(self.subscribe_messages), "messages": self.subscribe_messages})
+
     @staticmethod
     def _data_problem(data: Any, fields: frozenset[str] | None) -> str | None:
         if not isinstance(data, dict) or not data:
@@ -543,64 +541,30 @@ _ROUTES: dict[tuple[str, str], _Route] = {
     ("POST", "/wxa/business/getuserphonenumber"): _Route(FakeWeChat._phone_number),
     ("POST", "/wxa/getwxacodeunlimit"): _Route(FakeWeChat._wxacode, slow=True),
     ("POST", "/cgi-bin/message/subscribe/send"): _Route(FakeWeChat._subscribe_send),
+    ("GET", "/demo/sent"): _Route(FakeWeChat._sent, needs_json=False),
 }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # socketserver's 5 resets connections when a sender opens dozens at once
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fake: FakeWeChat) -> None:
-        self.fake = fake
-        super().__init__(address, handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests' connection pool expects of WeChat
-    timeout = 30  # an idle kept-alive connection frees its thread eventually
-    # Headers and body go out as two writes; with Nagle on, the body waits for the client's delayed ACK of the
-    # headers, 40 ms a response on Linux, which WeChat's servers do not make anyone wait.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.fake._lock:
-            self.server.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._connections.discard(self.connection)
-        super().finish()
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
+class _Handler(LoopbackHandler[FakeWeChat]):
+    def serve(self, method: str) -> None:
         url = urlsplit(self.path)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
-        if self.server.fake._reset_before_read(url.path):
+        if self.server.standin._reset_before_read(url.path):
             length = int(self.headers.get("Content-Length") or 0)
             if length <= _HELD_WHOLE:  # let it arrive whole, so the client is past writing it when the reset comes
                 self.rfile.read(length)
             self._reset()
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         body: Any = None
         if raw:
             try:
                 body = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
                 body = None  # recorded as None; JSON endpoints answer 47001
-        reply = self.server.fake._handle(method, url.path, query, body)
+        reply = self.server.standin._handle(method, url.path, query, body)
         if reply == DISCONNECT:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self.disconnect()
             return
         if reply == RESET_AFTER_READ:
             self._reset()
@@ -608,11 +572,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply is None:
             reply = _Reply(404, "text/html", b"<html><body>404 Not Found</body></html>")
         assert isinstance(reply, _Reply)
-        self.send_response(reply.status, HTTPStatus(reply.status).phrase)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
+        self.respond(reply.status, reply.body, {"Content-Type": reply.content_type})
 
     def _reset(self) -> None:
         """Abort the connection: with a zero linger time, closing it sends a TCP RST rather than a FIN."""
@@ -622,6 +582,3 @@ class _Handler(BaseHTTPRequestHandler):
         for stream in (self.rfile, self.connection):  # the socket closes once its reader is closed too
             with contextlib.suppress(OSError):
                 stream.close()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # tests read `requests` instead of a log on stderr

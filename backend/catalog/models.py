@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
 from backend.accounts.models import StaffUser
@@ -81,12 +82,16 @@ class Copy(Model):
     item_type = fields.CharEnumField(ItemType, max_length=20, default=ItemType.BOOK)
     status = fields.CharEnumField(CopyStatus, max_length=20, default=CopyStatus.AVAILABLE, db_index=True)
     floating = fields.BooleanField(default=False)
+    # What replacing it costs (Koha's replacementprice), when catalogued; a lost copy without one is charged the
+    # network's default (money settings).
+    price_fen = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "copy"
         indexes = (("record_id", "current_library_id"),)
+        constraints = (CheckConstraint(check="price_fen IS NULL OR price_fen >= 0", name="copy_price_not_negative"),)
 
 
 class ImportStatus(StrEnum):

@@ -17,11 +17,16 @@ from backend.accounts.staff import RANK, authority_scope, require_role
 from backend.circulation.errors import SuspensionNotFound, SuspensionSetAbove
 from backend.circulation.models import CreditEvent, CreditReason, Suspension, SuspensionKind
 from backend.circulation.standing import Standing
+from backend.errors import DomainError
 
 
 class CreditCheck(Protocol):
     async def deposit_free(self, reader: Reader, standing: Standing) -> bool:
         """Whether the reader may borrow without a deposit now."""
+        ...
+
+    async def refusal(self, reader: Reader) -> DomainError | None:
+        """Why the reader may neither borrow nor place holds now, decided outside circulation (fees owed), if so."""
         ...
 
 
@@ -34,6 +39,9 @@ class LocalCreditCheck:
 
     async def deposit_free(self, reader: Reader, standing: Standing) -> bool:
         return standing.tier.deposit_free and (self.min_score is None or standing.score >= self.min_score)
+
+    async def refusal(self, reader: Reader) -> DomainError | None:
+        return None
 
 
 LOCAL = LocalCreditCheck()

@@ -47,3 +47,14 @@ class CopyMoved(DomainEvent):
     copy_id: int
     record_id: int
     library_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoanLost(DomainEvent):
+    """A copy on loan was declared lost: the loan is over (not returned) and the copy is marked lost."""
+
+    loan_id: int
+    reader_id: int | None  # the card that borrowed, even when the loan forgets it
+    copy_id: int
+    at: datetime
+    staff_id: int

@@ -76,7 +76,7 @@ async def place_hold(
     async with in_transaction():
         await lock_card(reader.id)  # counting holds and adding one is one step
         current = await standing(reader.id, now)
-        if (refusal := suspension_refusal(current)) is not None:
+        if (refusal := suspension_refusal(current) or await credit_check.refusal(reader)) is not None:
             raise refusal
         if not await credit_check.deposit_free(reader, current):
             raise CreditTooLow(score=current.score)

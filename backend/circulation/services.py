@@ -15,14 +15,15 @@ from zoneinfo import ZoneInfo
 from tortoise.transactions import in_transaction
 
 from backend import paging
-from backend.accounts.models import Reader, StaffUser
+from backend.accounts.models import Reader, StaffRole, StaffUser
 from backend.accounts.services import lock_card
+from backend.accounts.staff import authority_scope, require_role
 from backend.catalog.barcodes import normalise_barcode
 from backend.catalog.errors import CopyNotFound
 from backend.catalog.models import Copy, CopyStatus
 from backend.circulation import holds, rules
 from backend.circulation.credit import LOCAL, CreditCheck
-from backend.circulation.domain_events import CopyMoved, LoanClosed, LoanOpened
+from backend.circulation.domain_events import CopyMoved, LoanClosed, LoanLost, LoanOpened
 from backend.circulation.errors import (
     CheckoutRefused,
     CopyNotAvailable,
@@ -88,6 +89,7 @@ async def checkout(
             terms=terms,
             deposit_free=await credit_check.deposit_free(reader, current),
             self_service=staff is None,
+            barred=await credit_check.refusal(reader),
         )
         if refusals := checkout_refusals(attempt):
             raise CheckoutRefused(refusals)
@@ -197,6 +199,30 @@ async def _close(loan: Loan, copy: Copy, library: Library, now: datetime) -> int
     return late
 
 
+async def declare_lost(staff: StaffUser, barcode: str, now: datetime, bus: EventBus) -> Loan:
+    """A copy on loan that will not come back: its loan ends without a return (no return library) and the copy is
+    marked lost, for a loan made in the staff member's authority. Money charges its replacement (`LoanLost`)."""
+    require_role(staff, StaffRole.LIBRARIAN)
+    async with bus.transaction():
+        copy = await _locked_copy(barcode)
+        loan = (
+            await Loan.select_for_update(of=("loan",))
+            .get_or_none(copy_id=copy.id, returned_at__isnull=True)
+            .select_related("library", "reader")
+        )
+        if loan is None:
+            raise CopyNotOnLoan()
+        if not in_scope(loan.library, authority_scope(staff)):
+            raise OutsideScope()
+        record(LoanLost(loan.id, loan.reader_id, copy.id, now, staff.id))
+        loan.returned_at = now
+        if loan.reader is not None and not loan.reader.keeps_reading_history:
+            loan.reader = None  # PIPL, as at a return
+        await loan.save(update_fields=["returned_at", "reader_id"])
+        await Copy.filter(id=copy.id).update(status=CopyStatus.LOST)
+    return loan
+
+
 async def receive(
     barcode: str, *, library: Library, staff: StaffUser, now: datetime, policy: HoldPolicy, bus: EventBus
 ) -> CheckIn:
@@ -230,7 +256,7 @@ def overdue_days(loan: Loan, now: datetime) -> int:
     return max((now.astimezone(zone).date() - loan.due_at.astimezone(zone).date()).days, 0)
 
 
-def _terms_of(table: RuleTable, loan: Loan) -> LoanTerms:
+def terms_of(table: RuleTable, loan: Loan) -> LoanTerms:
     """The terms a loan has now (its copy and library loaded): resolved from the rules as they are, not kept from
     its checkout, as Koha does at renewal. A changed rule changes the terms of loans already made, and the loans of a
     deleted rule follow the rules that apply to them now."""
@@ -243,7 +269,7 @@ async def _charge_overdue(loan: Loan, now: datetime, table: RuleTable | None = N
     days = overdue_days(loan, now)
     if loan.reader_id is None or days <= loan.overdue_days_charged:
         return
-    terms = _terms_of(table or await rules.rule_table(), loan)
+    terms = terms_of(table or await rules.rule_table(), loan)
     if terms.credit_per_overdue_day:
         await CreditEvent.bulk_create(
             [
@@ -289,7 +315,7 @@ async def renew(reader: Reader, loan_id: int, now: datetime) -> Loan:
         if loan is None:
             raise LoanNotFound()
         await loan.fetch_related("library", "copy")
-        terms = _terms_of(await rules.rule_table(), loan)
+        terms = terms_of(await rules.rule_table(), loan)
         tier = await rules.tier_for(await rules.credit_score(reader.id))
         if (refusal := await renewal_refusal(loan, terms, tier, now)) is not None:
             raise refusal
@@ -337,7 +363,7 @@ async def open_loan(reader_id: int, loan_id: int, now: datetime) -> tuple[Loan, 
 async def _with_state(reader_id: int, loans: list[Loan], now: datetime) -> list[tuple[Loan, LoanState]]:
     table = await rules.rule_table()
     tier = (await standing(reader_id, now)).tier
-    return [(loan, await loan_state(loan, _terms_of(table, loan), tier, now)) for loan in loans]
+    return [(loan, await loan_state(loan, terms_of(table, loan), tier, now)) for loan in loans]
 
 
 async def reading_history(reader: Reader, *, limit: int, offset: int) -> tuple[list[Loan], int]:

@@ -32,6 +32,8 @@ class CheckoutAttempt:
     terms: LoanTerms
     deposit_free: bool
     self_service: bool
+    barred: DomainError | None = None
+    """A refusal the credit check gives from outside circulation (fees owed)."""
 
 
 Check = Callable[[CheckoutAttempt], DomainError | None]
@@ -53,6 +55,10 @@ def not_available(attempt: CheckoutAttempt) -> DomainError | None:
 
 def suspended(attempt: CheckoutAttempt) -> DomainError | None:
     return suspension_refusal(attempt.standing)
+
+
+def barred(attempt: CheckoutAttempt) -> DomainError | None:
+    return attempt.barred
 
 
 def credit_too_low(attempt: CheckoutAttempt) -> DomainError | None:
@@ -82,6 +88,7 @@ CHECKOUT_CHECKS: tuple[Check, ...] = (
     held_for_another,
     not_available,
     suspended,
+    barred,
     credit_too_low,
     counter_only,
     overdue_items,

@@ -65,6 +65,7 @@ from backend.circulation.errors import (
 from backend.circulation.models import ReaderCategory
 from backend.circulation.standing import standing
 from backend.counter import services as counter
+from backend.money.errors import FeesOwed
 from backend.network.errors import LibraryNotFound, OutsideScope
 from backend.network.models import Library
 from backend.network.services import get_library, library_in_scope
@@ -121,6 +122,7 @@ _REFUSALS = (
     CopyHeldForAnother,
     NotLending,
     ReaderSuspended,
+    FeesOwed,
     CreditTooLow,
     OverdueItemsBlock,
     LoanLimitReached,
@@ -357,6 +359,7 @@ class HoldController(Controller):
             PickupNotOffered,
             RecordNotHoldable,
             ReaderSuspended,
+            FeesOwed,
             CreditTooLow,
             HoldLimitReached,
             HoldAlreadyPlaced,

@@ -1,5 +1,6 @@
 """What the integration tests of every area run against: the whole HTTP app on PostgreSQL and a Redis server, the
-real wechatpy client against the WeChat stand-in on loopback, and an empty network at the start of each test."""
+real wechatpy client against the WeChat stand-in and the real wechatpayv3 client against the WeChat Pay stand-in on
+loopback, and an empty network at the start of each test."""
 
 from __future__ import annotations
 
@@ -22,13 +23,15 @@ from backend.settings import (
     SecuritySettings,
     ServerSettings,
     Settings,
+    WeChatPaySettings,
     WeChatSettings,
 )
 from entrypoints.embedded import throwaway_redis, with_pool
 from miniprogram_api.app import create_app
 from standins.wechat import FakeWeChat
 from standins.wechat_templates import write_templates
-from tests.integration.service import TEST_SECRET, MovableClock, Service
+from standins.wechatpay import FakeWeChatPay, MerchantKeys, write_pem
+from tests.integration.service import TEST_SECRET, LoopbackFront, MovableClock, Service
 
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns a failure's story
 
@@ -43,6 +46,25 @@ def wechat() -> Iterator[FakeWeChat]:
 
 
 @pytest.fixture(scope="session")
+def merchant_keys() -> MerchantKeys:
+    return MerchantKeys.new()
+
+
+@pytest.fixture(scope="session")
+def service_wechatpay(wechat: FakeWeChat, merchant_keys: MerchantKeys) -> Iterator[FakeWeChatPay]:
+    """The WeChat Pay merchant the service is (the payments tests' own adapter tests have another)."""
+    with FakeWeChatPay(
+        mchid="1900000110",
+        appid=wechat.appid,
+        merchant_serial="3775B6A45ACD588826D15E583A95F5DD00000002",
+        merchant_public_key=merchant_keys.merchant.public_key(),
+        apiv3_key=merchant_keys.apiv3,
+        platform_key=merchant_keys.platform,
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with throwaway_redis(tmp_path_factory.mktemp("redis")) as url:
         yield url
@@ -50,8 +72,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def service(
-    postgres_url: str, redis_url: str, wechat: FakeWeChat, tmp_path_factory: pytest.TempPathFactory
+    postgres_url: str,
+    redis_url: str,
+    wechat: FakeWeChat,
+    service_wechatpay: FakeWeChatPay,
+    merchant_keys: MerchantKeys,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Service]:
+    front = LoopbackFront()
+    keys = tmp_path_factory.mktemp("wechatpay")
     settings = Settings(
         server=ServerSettings(data_dir=tmp_path_factory.mktemp("data")),
         # A pool large enough for the concurrency tests to contend in the database, not in the pool.
@@ -77,6 +106,16 @@ async def service(
             desk_out_of_scope=10**6,
         ),
         metrics=MetricsSettings(token="test-metrics-token-0123456789"),
+        wechatpay=WeChatPaySettings(
+            mchid=service_wechatpay.mchid,
+            merchant_serial=service_wechatpay.merchant_serial,
+            private_key_path=write_pem(keys / "apiclient_key.pem", merchant_keys.merchant),
+            apiv3_key=service_wechatpay.apiv3_key,
+            public_key_id=service_wechatpay.public_key_id,
+            public_key_path=write_pem(keys / "pub_key.pem", merchant_keys.platform, public=True),
+            api_base=service_wechatpay.base_url,
+            notify_base=await front.start(),
+        ),
     )
     await db.migrate(settings.database.url)
     clock = MovableClock()
@@ -85,9 +124,11 @@ async def service(
         running(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shuxiang.test") as client,
     ):
+        front.client = client
         conn = connections.get("default")
         seeded = {table: await conn.execute_query_dict(f"SELECT * FROM {table} ORDER BY id") for table in SEEDED}
-        yield Service(client, settings, app.state.deps.redis, clock, wechat, seeded, app)
+        yield Service(client, settings, app.state.deps.redis, clock, wechat, seeded, app, service_wechatpay)
+    await front.close()
 
 
 @contextlib.asynccontextmanager

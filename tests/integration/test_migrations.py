@@ -19,6 +19,7 @@ HAND_WRITTEN_INDEXES = {
     "reader_name_prefix",
     "loan_checked_out_at",
     "newborn_enrolment_tally_key",
+    "payment_line_open_per_charge",
 }
 
 
