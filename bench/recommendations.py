@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -54,18 +54,20 @@ from backend.accounts.models import Reader
 from backend.accounts.tokens import Principal, PrincipalKind, TokenPolicy, open_session
 from backend.catalog.models import Copy, Record
 from backend.circulation.models import Loan, ReaderCategory
+from backend.clock import NetworkTime
 from backend.crypto import Keys
 from backend.network.models import Library
 from backend.settings import Settings
-from bench.harness import ROOT, cpu_seconds, machine_lines, percentile_ms, serve, start_backing, stop_on_sigterm
+from bench.harness import ROOT, Load, cpu_seconds, machine_lines, percentile_ms, serve, start_backing, stop_on_sigterm
 from bench.loadgen import Connection
 from entrypoints.queue import ArqJobs
 from recommendations.blend import train
-from recommendations.data import Days, Item, LoanLog, days_of
+from recommendations.data import AGE_BANDS, Days, Item, LoanLog, days_of
 from recommendations.models import RecommendationSetting
 from recommendations.store import PickStore, pack_model
 from recommendations.training import (
     ADULT,
+    AGE_BAND,
     ALSO_BORROWED,
     CARD,
     CHILD,
@@ -216,9 +218,14 @@ def train_at_size(loans: int, fitted: Distributions, sample: int, seed: int) -> 
     del made
     items = dict(zip(log.item_keys, synthetic_items(n_items, fitted, seed), strict=True))
     children = np.random.default_rng(seed + 2).random(len(log.reader_keys)) < CHILD_SHARE
-    segments = {key: {CARD: CHILD if child else ADULT} for key, child in zip(log.reader_keys, children, strict=True)}
+    bands = np.where(children, np.random.default_rng(seed + 4).integers(0, len(AGE_BANDS), len(children)), -1)
+    kinds = [{CARD: ADULT}] + [{CARD: CHILD, AGE_BAND: band.name} for band in AGE_BANDS]  # shared, as training does
+    segments = {key: kinds[band + 1] for key, band in zip(log.reader_keys, bands.tolist(), strict=True)}
     personal = frozenset(key for key, child in zip(log.reader_keys, children, strict=True) if not child)
-    data = TrainingData(log, items, segments, personal, np.zeros(len(log), np.int64), children[log.readers])
+    cards = np.where(children, np.arange(len(children)), -1)[log.readers]  # each reader a card of their own
+    data = TrainingData(
+        log, items, segments, personal, np.zeros(len(log), np.int64), children[log.readers], cards, bands[log.readers]
+    )
     inputs_rss = psutil.Process().memory_info().rss
 
     started, cpu = time.perf_counter(), time.process_time()
@@ -370,7 +377,7 @@ async def prepare(settings: Settings, fitted: Distributions, records: int, reade
             ]
         )
         started = time.perf_counter()
-        trained = await run_training(PickStore(redis), ArqJobs(redis), now)
+        trained = await run_training(PickStore(redis), ArqJobs(redis), now, NetworkTime(settings.network.timezone))
         training_seconds = time.perf_counter() - started
         policy = TokenPolicy(Keys(settings.effective_secret_key), TOKEN_TTL, TOKEN_TTL)
         tokens = [
@@ -384,29 +391,15 @@ async def prepare(settings: Settings, fitted: Distributions, records: int, reade
 
 
 @dataclass(slots=True)
-class Load:
-    name: str
-    clients: int
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    statuses: Counter[int] = field(default_factory=Counter)
+class PicksLoad(Load):
     personal: int = 0  # answers saying they are the reader's personal picks
-    server_cpu: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds
-
-    @property
-    def cpu_ms(self) -> float:
-        return 1000 * self.server_cpu / max(len(self.latencies), 1)
 
 
 async def load(
     server: psutil.Process, base_url: str, name: str, path: str, tokens: list[str], clients: int, seconds: float
-) -> Load:
+) -> PicksLoad:
     """`clients` connections, one request in flight each, for `seconds`; connection i sends tokens i, i + clients..."""
-    result = Load(name, clients)
+    result = PicksLoad(name, clients)
     opened = [await Connection.open(base_url) for _ in range(clients)]
     processes = [server, *server.children(recursive=True)]
     before = cpu_seconds(processes)
@@ -456,7 +449,7 @@ TRAINING_HEADER = (
 )
 
 
-def report_loads(loads: list[Load]) -> list[str]:
+def report_loads(loads: list[PicksLoad]) -> list[str]:
     lines = [
         "| endpoint | clients | requests/s | ratio to /health/live | p50 / p99 ms | server CPU ms/req | non-200 | "
         "personal answers |",
@@ -480,7 +473,7 @@ def serving(options: argparse.Namespace, fitted: Distributions) -> tuple[list[st
         print("preparing the catalogue, readers, loans and the training run", file=sys.stderr)
         prepared = asyncio.run(prepare(backing.settings, fitted, options.records, options.readers, options.fallback))
         server = serve(stack, backing.settings, workdir, workers=1, pool=max(4, math.ceil(32 / 1)))
-        loads: list[Load] = []
+        loads: list[PicksLoad] = []
         for clients, seconds in [(options.clients, options.seconds), (1, options.solo_seconds)]:
             for name, path, tokens in [
                 (LIVE, LIVE, prepared.personal_tokens),

@@ -3,9 +3,13 @@
 Audiences: `library:<code>` (readers whose home library is that library or below it), `holds:<code>` (readers
 with an active hold for pickup there), `event:<id>` (readers holding a booking for the event), `booklist:<id>` (a
 published reading list's audience: its libraries' readers of its age band; the message links to the list, and the push
-is kept for the list's report), `picks:<code>` (the cards of that library and below whose personal picks are on and
-trained: each reader reads staff's words and, under them, their own top picks, a guardian those of each child's card
-they switched picks on for; the push is kept for its report). Staff reach only audiences of their own libraries.
+is kept for the list's report), `picks:<code>` (the cards of that library and below whose personal picks are on: each
+reader reads staff's words and, under them, their own top picks, a guardian those of each child's card they switched
+picks on for; the push is kept for its report). Staff reach only audiences of their own libraries.
+
+A picks push is the worker's (`run_picks_push`): sending records the message and the push and queues its job, which
+makes the picks of cards that have none stored (CPU work, off the API) and tells the readers a batch at a time, each
+batch's notices committed with the push's progress, so a run after a crash goes on where the last one stopped.
 
 A push (a list's, or of picks) keeps the cards it reached and the records it named to each, so its report counts
 the readers told who opened it, placed a hold on or borrowed one of those records within 30 days (`reports`).
@@ -16,12 +20,16 @@ push), whose readers were told once; the id is unique per staff member, so two s
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from backend import paging
@@ -32,66 +40,63 @@ from backend.booklists import services as booklists
 from backend.booklists.models import Booklist, BooklistPush
 from backend.circulation.domain_events import LoanOpened
 from backend.circulation.models import ACTIVE_HOLD, Hold
+from backend.clock import NetworkTime
 from backend.events.models import ACTIVE_BOOKING, Booking
 from backend.events.services import staff_event
 from backend.network.errors import OutsideScope
+from backend.network.models import Library
 from backend.network.services import in_scope, library_in_scope
+from backend.outages import is_outage
 from notifications import notices
 from notifications.errors import AudienceInvalid, IdempotencyKeyReused, MessageNotFound, PicksPushNotFound
-from notifications.models import Delivery, NoticeKind, PicksPush, PicksPushReader, StaffMessage
+from notifications.models import Delivery, NoticeKind, PicksPush, PicksPushReader, PicksPushStatus, StaffMessage
 from notifications.services import NoticeDraft, guardians, notify_many
 from notifications.templates import Template
 from recommendations import pushes
 from recommendations.pushes import CardPicks, PicksSource
+from recommendations.store import PickStore
+
+log = logging.getLogger(__name__)
 
 # What a message about a list, or of picks, says unless staff write their own (a title of 20 characters, a body of
 # 200); a reader's notice holds 500, their picks under staff's words.
 _LIST_TITLE = "书单推荐"
 _PICKS_TITLE = "为你挑选的书"
 _TITLE_MOST, _BODY_MOST, _NOTICE_BODY_MOST = 20, 200, 500
-_BATCH = 1000
+
+
+class PicksPushQueue(Protocol):
+    async def enqueue_picks_push(self, push_id: int) -> None:
+        """Queue a picks push's job (one job per push: queueing it again queues nothing)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class Reach:
-    """Whom an audience names: the readers told; for a list's audience the list and each card reached with whom to
-    tell of it; for a picks audience each reader's cards with their picks, their own card first."""
+    """Whom an audience that reads no reader's picks names: the readers told; for a list's audience the list and each
+    card reached with whom to tell of it."""
 
     recipients: list[int]
     booklist: Booklist | None = None
     cards: dict[int, int] = field(default_factory=dict)
-    picks: dict[int, list[CardPicks]] | None = None
 
-    def link(self, recipient: int) -> str:
-        """What the reader's notice opens: the list, or the picks of the first card it names."""
-        if self.booklist is not None:
-            return f"booklist={self.booklist.id}"
-        if self.picks is not None:
-            return f"picks={self.picks[recipient][0].card}"
-        return ""
-
-    def body(self, recipient: int, words: str) -> str:
-        """What the reader reads: staff's words, and for a picks audience their own picks under them."""
-        if self.picks is None:
-            return words
-        return _cut(pushes.message(words, [card.line for card in self.picks[recipient]]), _NOTICE_BODY_MOST)
+    @property
+    def link(self) -> str:
+        """What the reader's notice opens: the list, if any."""
+        return f"booklist={self.booklist.id}" if self.booklist is not None else ""
 
 
-async def audience(staff: StaffUser, spec: str, today: date, picks: PicksSource) -> list[int]:
-    """The readers (a child's guardian for a child) an audience names, each once; children's ages (a list's age
-    band) are counted on `today`, the network's calendar day."""
-    return (await reach(staff, spec, today, picks)).recipients
-
-
-async def reach(staff: StaffUser, spec: str, today: date, picks: PicksSource) -> Reach:
+async def recipients(staff: StaffUser, spec: str, today: date, store: PickStore) -> int:
+    """How many readers (a child's guardian for a child, once) a message to an audience would tell; children's ages (a
+    list's age band) are counted on `today`, the network's calendar day. A picks audience: those expected to be told
+    (`pushes.expected`)."""
     kind, _, target = spec.partition(":")
     if kind == "picks":
-        return await _picks_reach(staff, target, picks)
-    return await _reach(staff, kind, target, today)
+        return (await pushes.expected(await pushes.target(staff, target), store)).recipients
+    return len((await _reach(staff, kind, target, today)).recipients)
 
 
 async def _reach(staff: StaffUser, kind: str, target: str, today: date) -> Reach:
-    """An audience that reads no reader's picks."""
     if kind == "booklist":
         if not target.isdigit():
             raise AudienceInvalid(problem="booklist:<id>")
@@ -119,14 +124,6 @@ async def _list_reach(staff: StaffUser, booklist_id: int, today: date) -> Reach:
     return Reach(sorted(set(cards.values())), booklist, cards)
 
 
-async def _picks_reach(staff: StaffUser, library_code: str, picks: PicksSource) -> Reach:
-    reached = await pushes.reached(staff, library_code, picks)
-    told: defaultdict[int, list[CardPicks]] = defaultdict(list)
-    for card in sorted(reached, key=lambda c: (c.card != c.recipient, c.card)):  # the reader's own card first
-        told[card.recipient].append(card)
-    return Reach(sorted(told), cards={c.card: c.recipient for c in reached}, picks=dict(told))
-
-
 @dataclass(frozen=True, slots=True)
 class Sent:
     """A message sent, and for a list's or a picks audience the push kept with it."""
@@ -142,16 +139,22 @@ async def send(
     body: str,
     now: datetime,
     today: date,
-    picks: PicksSource,
+    queue: PicksPushQueue,
     idempotency_key: str | None = None,
 ) -> StaffMessage:
     """Send a message to an audience: a notice in each reader's inbox and its pending pushes, in one transaction; a
-    list's or a picks push is kept with the cards it reached, for its report. A request id sent before answers with
-    its message, sending nothing."""
+    list's push is kept with the cards it reached, for its report. A picks audience's message is recorded with its
+    push and sent by the worker (`run_picks_push`). A request id sent before answers with its message, sending
+    nothing."""
     asked = _Asked(staff, idempotency_key, spec, title, body)
     sent = await _sent_before(asked)
     if sent is None:
-        sent = await _send(asked, await reach(staff, spec, today, picks), title, body, now)
+        kind, _, target = spec.partition(":")
+        if kind == "picks":
+            await pushes.target(staff, target)  # within my scope
+            sent = await _queue_picks(asked, title, body, now, queue)
+        else:
+            sent = await _send(asked, await _reach(staff, kind, target, today), title, body, now)
     return sent.message
 
 
@@ -193,37 +196,45 @@ async def _push_of(message: StaffMessage) -> BooklistPush | PicksPush | None:
 
 
 async def _send(asked: _Asked, audience: Reach, title: str, body: str, now: datetime) -> Sent:
-    staff, idempotency_key, spec = asked.staff, asked.idempotency_key, asked.spec
+    async def record() -> Sent:
+        message = await _message(asked, title, body, len(audience.recipients), now)
+        sender = asked.staff.library.name
+        drafts = [
+            notices.staff_message(r, message.id, title, body, sender, link=audience.link) for r in audience.recipients
+        ]
+        await notify_many(drafts, now)
+        if audience.booklist is None:
+            return Sent(message)
+        push = await booklists.record_push(asked.staff, audience.booklist, message.id, audience.cards, now)
+        return Sent(message, push)
+
+    return await _once(asked, record)
+
+
+async def _message(asked: _Asked, title: str, body: str, recipients: int, now: datetime) -> StaffMessage:
+    return await StaffMessage.create(
+        staff=asked.staff,
+        audience=asked.spec,
+        title=title,
+        body=body,
+        recipients=recipients,
+        created_at=now,
+        idempotency_key=asked.idempotency_key,
+    )
+
+
+async def _once(asked: _Asked, record: Callable[[], Awaitable[Sent]]) -> Sent:
+    """A send recorded in one transaction, once per request id."""
     try:
         async with in_transaction():
-            message = await StaffMessage.create(
-                staff=staff,
-                audience=spec,
-                title=title,
-                body=body,
-                recipients=len(audience.recipients),
-                created_at=now,
-                idempotency_key=idempotency_key,
-            )
-            sender = staff.library.name
-            drafts = [
-                notices.staff_message(r, message.id, title, audience.body(r, body), sender, link=audience.link(r))
-                for r in audience.recipients
-            ]
-            await notify_many(drafts, now)
-            push: BooklistPush | PicksPush | None = None
-            if audience.booklist is not None:
-                push = await booklists.record_push(staff, audience.booklist, message.id, audience.cards, now)
-            elif audience.picks is not None:
-                push = await _record_picks_push(staff, message, audience.picks, now)
+            return await record()
     except IntegrityError:
-        # The same request id at once (a double tap): the insert waited for the first send's commit, and this one's
-        # notices went with its rollback.
+        # The same request id at once (a double tap): the message's insert waited for the first send's commit, and
+        # this one's failed before it made any notice or queued any job.
         first = await _sent_before(asked)
         if first is None:
             raise
         return first
-    return Sent(message, push)
 
 
 async def report(staff: StaffUser, message_id: int, today: date) -> tuple[StaffMessage, Counter[str]]:
@@ -303,7 +314,7 @@ async def preview_list(
 ) -> ListMessage:
     """What pushing a list would send, and to how many readers, without sending it."""
     shown = await _list_push(staff, booklist_id, title, body, today)
-    draft = notices.staff_message(0, 0, shown.title, shown.body, staff.library.name, link=shown.audience.link(0))
+    draft = notices.staff_message(0, 0, shown.title, shown.body, staff.library.name, link=shown.audience.link)
     push = _in_wechat(draft, templates)
     return ListMessage(shown.spec, len(shown.audience.recipients), shown.title, shown.body, draft.link, push)
 
@@ -362,11 +373,13 @@ PICKS_REPORT = reports.PushReport(
 class PicksMessage:
     """A picks push before it is sent: its words, its message as a template (each reader reads their own picks where
     it shows placeholders: no reader's picks are shown to staff), the push's values as WeChat will show them (none
-    without a template for staff messages), and how many readers and cards it reaches."""
+    without a template for staff messages), how many readers and cards it is expected to tell, and the cards expected
+    to be skipped by why (`pushes.expected`)."""
 
     audience: str
     recipients: int
     cards: int
+    skipped: dict[str, int]
     title: str
     body: str
     push: dict[str, str] | None
@@ -381,18 +394,19 @@ async def preview_picks(
     library_code: str,
     title: str | None,
     body: str | None,
-    picks: PicksSource,
+    store: PickStore,
     templates: Mapping[NoticeKind, Template],
 ) -> PicksMessage:
     """What pushing picks to a library's readers would send, and to how many, without sending it."""
-    audience = await _picks_reach(staff, library_code, picks)
+    expected = await pushes.expected(await pushes.target(staff, library_code), store)
     heading, words = _picks_words(staff, title, body)
     shown = _cut(pushes.message(words, [pushes.TEMPLATE_LINE]), _NOTICE_BODY_MOST)
     draft = notices.staff_message(0, 0, heading, shown, staff.library.name)
     return PicksMessage(
         f"picks:{library_code}",
-        len(audience.recipients),
-        len(audience.cards),
+        expected.recipients,
+        expected.cards,
+        dict(sorted(expected.skipped.items())),
         heading,
         shown,
         _in_wechat(draft, templates),
@@ -405,37 +419,167 @@ async def push_picks(
     title: str | None,
     body: str | None,
     now: datetime,
-    picks: PicksSource,
+    queue: PicksPushQueue,
     idempotency_key: str,
 ) -> PicksPush:
     """Tell each reader of a library of mine and below whose personal picks are on of their own top picks, under my
-    words; the same request id again answers with the first push."""
+    words: the push is recorded and queued, and the worker tells them (`run_picks_push`). The same request id again
+    answers with the first push."""
     asked = _Asked(staff, idempotency_key, f"picks:{library_code}", title, body)
     sent = await _sent_before(asked)
     if sent is None:
+        await pushes.target(staff, library_code)  # within my scope
         heading, words = _picks_words(staff, title, body)
-        sent = await _send(asked, await _picks_reach(staff, library_code, picks), heading, words, now)
-    assert isinstance(sent.push, PicksPush)  # every message to a picks audience is sent with its push, at once
+        sent = await _queue_picks(asked, heading, words, now, queue)
+    assert isinstance(sent.push, PicksPush)  # every message to a picks audience is recorded with its push, at once
     return sent.push
 
 
-async def _record_picks_push(
-    staff: StaffUser, message: StaffMessage, told: dict[int, list[CardPicks]], now: datetime
-) -> PicksPush:
-    """Keep what a picks push reached (inside the transaction that sends its message): each card, who was told, and
-    the records named to it."""
-    cards = [card for cards in told.values() for card in cards]
-    push = await PicksPush.create(
-        library=staff.library, staff=staff, message=message, recipients=len(told), cards=len(cards), pushed_at=now
+async def _queue_picks(asked: _Asked, title: str, body: str, now: datetime, queue: PicksPushQueue) -> Sent:
+    async def record() -> Sent:
+        message = await _message(asked, title, body, 0, now)  # its readers are counted as the worker tells them
+        push = await PicksPush.create(
+            library=asked.staff.library, staff=asked.staff, message=message, recipients=0, cards=0, pushed_at=now
+        )
+        # Queued before the commit, so no push is left without its job; the job waits for the commit if it has to.
+        await queue.enqueue_picks_push(push.id)
+        return Sent(message, push)
+
+    return await _once(asked, record)
+
+
+_TIMEOUT_SLACK = timedelta(seconds=5)
+"""arq's timeout counts from the moment it starts the job, a little before its run begins."""
+
+
+class _Superseded(Exception):
+    """Another run of the push committed the batch this one was about to."""
+
+
+async def run_picks_push(
+    push_id: int,
+    source: PicksSource,
+    now: Callable[[], datetime],
+    network_time: NetworkTime,
+    run_limit: timedelta,
+    batch: int = pushes.BATCH,
+) -> int | None:
+    """Send a picks push (the worker's job, which arq ends at `run_limit`): every reader of its library and below
+    whose personal picks are on is told of their own top picks, `batch` readers at a time; a card with none stored
+    gets them now, and one that still has none is counted by why. A batch's notices, rows and counts commit with the
+    push's progress under its row lock, so a run after a crash or an outage goes on after the last batch committed,
+    and no reader is told twice (a notice is unique per message and reader besides). Returns the readers this run
+    told; None when there is no such push (yet: its job is queued inside the transaction that records it)."""
+    began = now()
+    await PicksPush.filter(id=push_id, status__in=_UNDER_WAY).update(
+        status=PicksPushStatus.RUNNING, started_at=began, heartbeat_at=began
     )
-    await PicksPushReader.bulk_create(
-        [
-            PicksPushReader(push_id=push.id, reader_id=c.card, recipient_id=c.recipient, record_ids=c.records)
-            for c in cards
-        ],
-        batch_size=_BATCH,
+    push = await PicksPush.get_or_none(id=push_id).select_related("library", "message")
+    if push is None or push.status is not PicksPushStatus.RUNNING:
+        return None if push is None else 0
+    told, after = 0, push.done_through
+    try:
+        library = await Library.get(code=push.message.audience.partition(":")[2])  # codes never change
+        for cards in pushes.in_batches(await pushes.audience(library), after, batch):
+            at = now()
+            picked = await pushes.picks_for(cards, source, at, network_time.day(at))
+            told += await _tell(push, after, cards, picked, now())
+            after = max(cards.values())
+    except _Superseded:
+        log.warning("picks push %d: another run sent the batch after reader %d; this one stops", push_id, after)
+        return told
+    except asyncio.CancelledError:
+        # arq ends a run at its timeout by cancelling it, and does not run it again. A run cancelled sooner is a
+        # worker stopping, and arq runs it again: it stays running.
+        if now() - began >= run_limit - _TIMEOUT_SLACK:
+            await _end_picks_push(push_id, PicksPushStatus.FAILED, now())
+        raise
+    except Exception as exc:
+        if not is_outage(exc):  # an outage: left running, the job is tried again (worker._outlasting)
+            await _end_picks_push(push_id, PicksPushStatus.FAILED, now())
+        raise
+    await _end_picks_push(push_id, PicksPushStatus.DONE, now())
+    return told
+
+
+async def _tell(push: PicksPush, after: int, cards: Mapping[int, int], picked: pushes.Picked, now: datetime) -> int:
+    """Tell a batch's readers, each in one notice of their cards' lines (their own first), and keep what the push
+    named to each card; committed with the push's progress past the batch, if no other run got there first."""
+    lines: defaultdict[int, list[CardPicks]] = defaultdict(list)
+    for card in sorted(picked.told, key=lambda c: (c.card != c.recipient, c.card)):
+        lines[card.recipient].append(card)
+    message = push.message
+    drafts = [
+        notices.staff_message(
+            recipient,
+            message.id,
+            message.title,
+            _cut(pushes.message(message.body, [card.line for card in named]), _NOTICE_BODY_MOST),
+            push.library.name,
+            link=f"picks={named[0].card}",
+        )
+        for recipient, named in lines.items()
+    ]
+    async with in_transaction():
+        locked = await PicksPush.filter(id=push.id).select_for_update().first()
+        if locked is None or locked.status is not PicksPushStatus.RUNNING or locked.done_through != after:
+            raise _Superseded()
+        await notify_many(drafts, now)
+        await PicksPushReader.bulk_create(
+            [
+                PicksPushReader(push_id=push.id, reader_id=c.card, recipient_id=c.recipient, record_ids=c.records)
+                for c in picked.told
+            ]
+        )
+        await PicksPush.filter(id=push.id).update(
+            done_through=max(cards.values()),
+            heartbeat_at=now,
+            recipients=locked.recipients + len(lines),
+            cards=locked.cards + len(picked.told),
+            skipped=dict(sorted((Counter(locked.skipped) + picked.skipped).items())),
+        )
+        await StaffMessage.filter(id=message.id).update(recipients=F("recipients") + len(lines))
+    return len(lines)
+
+
+async def _end_picks_push(push_id: int, status: PicksPushStatus, now: datetime) -> None:
+    await PicksPush.filter(id=push_id, status=PicksPushStatus.RUNNING).update(status=status, finished_at=now)
+
+
+_UNDER_WAY = (PicksPushStatus.QUEUED, PicksPushStatus.RUNNING)
+PICKS_PUSH_SILENT_FOR = timedelta(minutes=10)
+"""A run commits a batch of readers well within this (`pushes.BATCH`): a push queued or running, but silent for this
+long, has lost its job."""
+_REQUEUED_AT_ONCE = 100
+
+
+async def look_after_picks_pushes(now: datetime, run_limit: timedelta, queue: PicksPushQueue) -> int:
+    """The worker's sweep: a push queued or running whose run has been silent for `PICKS_PUSH_SILENT_FOR` lost its job
+    (arq gave up on it after an outage longer than its tries, its worker stopped, or Redis lost the queue). It is
+    queued again, under its own job id (a job still in hand queues nothing; one arq gave up on, once arq no longer
+    keeps its result: an hour), and goes on after the readers done; one
+    whose run was still writing close to its `run_limit` was ended by arq at its timeout, and fails as it would have
+    itself. Returns how many it changed."""
+    silent_since = now - PICKS_PUSH_SILENT_FOR
+    timed_out = 0
+    running = PicksPush.filter(status=PicksPushStatus.RUNNING, heartbeat_at__lt=silent_since)
+    for push in await running.only("id", "started_at", "heartbeat_at"):
+        assert push.started_at is not None and push.heartbeat_at is not None  # a run records both as it starts
+        if push.heartbeat_at >= push.started_at + run_limit - PICKS_PUSH_SILENT_FOR:
+            # Still silent: a run that committed a batch meanwhile is alive.
+            timed_out += await PicksPush.filter(
+                id=push.id, status=PicksPushStatus.RUNNING, heartbeat_at__lt=silent_since
+            ).update(status=PicksPushStatus.FAILED, finished_at=now)
+    # A push queued is silent from when it was pushed; one running, from its run's last write.
+    silent = PicksPush.filter(
+        Q(status=PicksPushStatus.QUEUED, pushed_at__lt=silent_since)
+        | Q(status=PicksPushStatus.RUNNING, heartbeat_at__lt=silent_since)
     )
-    return push
+    requeued = 0
+    for push in await silent.order_by("id").limit(_REQUEUED_AT_ONCE).only("id"):
+        await queue.enqueue_picks_push(push.id)
+        requeued += 1
+    return timed_out + requeued
 
 
 async def staff_picks_push(staff: StaffUser, push_id: int) -> PicksPush:

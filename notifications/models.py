@@ -44,10 +44,17 @@ class StaffMessage(Model):
         unique_together = (("staff", "idempotency_key"),)
 
 
+class PicksPushStatus(StrEnum):
+    QUEUED = "queued"  # recorded with its message, its job queued
+    RUNNING = "running"  # the worker tells its readers, a batch at a time (`done_through`)
+    DONE = "done"
+    FAILED = "failed"  # stopped by a defect: the readers of the batches done were told, no others will be
+
+
 class PicksPush(Model):
     """A message of each reader's own picks (`picks:<library>`). The cards reached and the records each was pushed are
     kept with it, so its report counts what the push could have caused; the counts are kept here once its window
-    closes (none before: counted live)."""
+    closes (none before: counted live). The worker sends it, a batch of readers at a time (`status`)."""
 
     id = fields.IntField(primary_key=True)
     library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
@@ -62,7 +69,16 @@ class PicksPush(Model):
     message_id: int
     recipients = fields.IntField()
     cards = fields.IntField()  # a guardian is told of their own card and their children's in one message
-    pushed_at = fields.DatetimeField()
+    skipped: dict[str, int] = fields.JSONField(default=dict)  # cards not told, by reason (`pushes.Skipped`)
+    status = fields.CharEnumField(PicksPushStatus, max_length=10, default=PicksPushStatus.QUEUED)
+    done_through = fields.IntField(default=0)
+    """The readers told in recipient order: those up to this id are done (a run resumes after it)."""
+    started_at = fields.DatetimeField(null=True)  # when its latest run began
+    heartbeat_at = fields.DatetimeField(null=True)
+    """When its latest run began or last committed a batch: a run silent for long has lost its job
+    (`broadcasts.look_after_picks_pushes`)."""
+    pushed_at = fields.DatetimeField()  # when staff sent it: its report's window starts then
+    finished_at = fields.DatetimeField(null=True)
     settled_at = fields.DatetimeField(null=True)
     opened = fields.IntField(null=True)
     held = fields.IntField(null=True)

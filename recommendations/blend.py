@@ -70,6 +70,16 @@ SHIPPED = Blend(
 
 
 @dataclass(frozen=True, slots=True)
+class Narrowing:
+    """Segments within one segment of another segmentation (age bands within children's cards): a reader in one reads
+    its recent popularity, and a reader of none (or of a value no loan was lent in) the broader segment's."""
+
+    segmentation: str
+    within: tuple[str, str]
+    """The broader segment: one of `TrainingSettings.segmentations`, and its value."""
+
+
+@dataclass(frozen=True, slots=True)
 class TrainingSettings:
     recent_half_life: float = 30.0  # days: popularity "now"
     profile_half_life: float = 365.0  # days: how fast a reader's older loans fade from their profile
@@ -80,6 +90,7 @@ class TrainingSettings:
     # names only the reader's own book).
     public_min_co_borrowers: int = 5
     segmentations: tuple[str, ...] = ()  # reader columns with a recent-popularity list per value (library, age band)
+    narrowings: tuple[Narrowing, ...] = ()
 
 
 @dataclass
@@ -241,17 +252,35 @@ def train(
         CONTENT: Content(log, items, half_life=settings.profile_half_life),
     }
     reader_positions = {key: position for position, key in enumerate(log.reader_keys)}
-    for segmentation in settings.segmentations:
-        by_reader = {
+
+    def by_reader(segmentation: str) -> dict[int, str]:
+        return {
             reader_positions[reader]: values[segmentation]
             for reader, values in readers.items()
             if reader in reader_positions and segmentation in values
         }
-        sources[f"{RECENT}-by-{segmentation}"] = SegmentPopularity(
-            log, as_of, settings.recent_half_life, segmentation, by_reader, recent
+
+    for segmentation in settings.segmentations:
+        sources[segment_source(segmentation)] = SegmentPopularity(
+            log, as_of, settings.recent_half_life, segmentation, by_reader(segmentation), recent.fixed
+        )
+    for narrowing in settings.narrowings:
+        broader = cast("SegmentPopularity", sources[segment_source(narrowing.within[0])]).list_of(narrowing.within[1])
+        sources[segment_source(narrowing.segmentation)] = SegmentPopularity(
+            log,
+            as_of,
+            settings.recent_half_life,
+            narrowing.segmentation,
+            by_reader(narrowing.segmentation),
+            broader or recent.fixed,
         )
     candidates = np.bincount(log.items, minlength=len(log.item_keys)) > 0
     return Model(as_of, log.item_keys, candidates, sources, _histories(log, readers), settings)
+
+
+def segment_source(segmentation: str) -> str:
+    """The name of the source of recent popularity per value of a segmentation."""
+    return f"{RECENT}-by-{segmentation}"
 
 
 def _histories(log: LoanLog, readers: ReaderSegments) -> dict[str, History]:

@@ -24,6 +24,33 @@ ReaderSegments = Mapping[str, Mapping[str, str]]
 """Per reader key, the reader's segment values by segmentation (`{"library": "TL-03", "age_band": "0-3"}`)."""
 
 
+@dataclass(frozen=True, slots=True)
+class AgeBand:
+    """An age band of children's cards, in whole months of age (`backend.accounts.ages.age_in_months`)."""
+
+    name: str
+    """The band in years ("3-6", "12+"): the segment value, and what a reason names."""
+    from_months: int
+    below_months: int | None  # None: no upper end
+
+
+AGE_BANDS = (
+    AgeBand("0-3", 0, 36),  # 低幼
+    AgeBand("3-6", 36, 72),
+    AgeBand("6-9", 72, 108),
+    AgeBand("9-12", 108, 144),
+    AgeBand("12+", 144, None),
+)
+
+
+def age_band(months: int) -> AgeBand | None:
+    """The band of an age in whole months (None before birth)."""
+    for band in AGE_BANDS:
+        if band.from_months <= months and (band.below_months is None or months < band.below_months):
+            return band
+    return None
+
+
 def days_of(moment: date | datetime) -> Days:
     """A date (its midnight) or a naive date-time as days since 1970-01-01."""
     if not isinstance(moment, datetime):

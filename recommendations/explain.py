@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from recommendations.data import AGE_BANDS
 from recommendations.reasons import Reason, ReasonKind
+
+_BAND_NAMES = frozenset(band.name for band in AGE_BANDS)
 
 
 def render(reason: Reason, titles: Mapping[int, str], language: str) -> str:
@@ -39,6 +42,13 @@ def _popular_recently(segment: tuple[str, str] | None, en: bool) -> str:
         return "Popular lately at your library" if en else "本馆近期热门"
     if segment is not None and segment[0] == "card" and segment[1] == "child":
         return "Popular lately with young readers" if en else "小读者近期热门"
+    if segment is not None and segment[0] == "age_band" and segment[1] in _BAND_NAMES:
+        # A band's name is its ages in years: "3-6", or "12+" with no upper end.
+        years = segment[1]
+        if years.endswith("+"):
+            low = years.removesuffix("+")
+            return f"Popular lately with readers aged {low} and over" if en else f"{low} 岁以上小读者近期热门"
+        return f"Popular lately with readers aged {years}" if en else f"{years} 岁小读者近期热门"
     return "Popular lately" if en else "近期热门"
 
 

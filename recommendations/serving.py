@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 
 import msgspec
@@ -24,10 +24,22 @@ from backend.network.models import Library
 from backend.network.services import get_library, nearest_libraries
 from backend.outages import is_outage
 from recommendations.consent import RefreshQueue, personal_by_default
+from recommendations.data import AgeBand
 from recommendations.errors import PlaceInvalid
 from recommendations.reasons import Pick, Reason, ReasonKind
 from recommendations.store import PickStore
-from recommendations.training import CHILD, NETWORK, POPULAR_LIST, POPULAR_WINDOW_DAYS, TRAINING
+from recommendations.training import (
+    AGE_BAND,
+    CHILD,
+    NETWORK,
+    POPULAR_LIST,
+    POPULAR_WINDOW_DAYS,
+    TRAINING,
+    band_list_name,
+    band_of,
+    child_bands,
+    with_children,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,6 +116,7 @@ async def recommendations_for(
     store: PickStore,
     queue: RefreshQueue,
     now: datetime,
+    today: date,
     *,
     lists: PopularLists,
     available_at: str | None = None,
@@ -112,22 +125,23 @@ async def recommendations_for(
     offset: int,
 ) -> Recommendations:
     """The card's picks: personal ones when switched on and trained, else what its readers' kind borrows lately
-    (a child's card: children's loans; an adult's: their library's, else the network's). Leaves out what the card
-    has on loan or in its kept history, records with no copy left, and (given a library's code, or a position and a
-    distance) what is not on the shelves there now.
+    (a child's card: its age band's children's loans, its age on `today`, the network's calendar day of `now`; an
+    adult's: their library's, else the network's). Leaves out
+    what the card has on loan or in its kept history, records with no copy left, and (given a library's code, or a
+    position and a distance) what is not on the shelves there now.
 
     One Redis round trip (the version served and the picks) and one PostgreSQL query (the switch, the filters, the
     page and its availability) on the way of most requests: a reader's home screen calls it on every visit."""
     version, picks = await _unless_down(store.served(reader.id), (None, None))
     shelves, nearby = await _shelves(available_at, near)
-    candidates = picks or await popular_for(reader, now, store, lists, version)
+    candidates = picks or await popular_for(reader, now, today, store, lists, version)
     shelved = await _shelved(*_cited(candidates), reader.id, shelves, limit, offset)
     switched_on = shelved.chosen if shelved.chosen is not None else personal_by_default(reader.reader_type)
     # Not personal after all: switched off while Redis was unreachable (so the picks are still there), or none of them
     # left by the filters (then what the card's kind borrows lately, rather than nothing).
     personal = bool(picks) and switched_on and shelved.total > 0
     if picks and not personal:
-        candidates = await popular_for(reader, now, store, lists, version)
+        candidates = await popular_for(reader, now, today, store, lists, version)
         shelved = await _shelved(*_cited(candidates), reader.id, shelves, limit, offset)
     if switched_on and picks is None and version is not None:  # not picked by the nightly run: picked on demand
         await _unless_down(queue.enqueue_recommendation_refresh(reader.id), None)
@@ -277,33 +291,38 @@ async def _unless_down(call: Awaitable[T], otherwise: T) -> T:
 
 
 async def popular_for(
-    reader: Reader, now: datetime, store: PickStore, lists: PopularLists, version: str | None
+    reader: Reader, now: datetime, today: date, store: PickStore, lists: PopularLists, version: str | None
 ) -> list[Pick]:
-    """Recent popularity for the card's kind of reader: children's loans for a child's card; for an adult, their home
-    library's loans, or the network's when it has none lately. The lists the training run of the `version` served
-    counted; without one, counted in PostgreSQL (a minute's worth of requests share one count)."""
+    """Recent popularity for the card's kind of reader: for a child's card its age band's loans (topped up with all
+    children's, `training.with_children`), all children's without a birth month; for an adult, their home library's
+    loans, or the network's when it has none lately. The lists the training run of the `version` served counted;
+    without one, counted in PostgreSQL (a minute's worth of requests share one count)."""
+    band = band_of(reader, today)
     if version is not None:
-        trained = await _trained_popular_for(reader, store, lists, version)
+        trained = await _trained_popular_for(reader, band, store, lists, version)
         if trained is not None:
             return trained
     if reader.reader_type == ReaderType.CHILD:
         children = [ReaderCategory.CHILD.value, ReaderCategory.LITTLE_READER.value]
         reason = Reason(ReasonKind.POPULAR_RECENTLY, segment=("card", "child"))
-        return await _counted(store, lists, CHILD, now, reason, categories=children)
+        all_children = await _counted(store, lists, CHILD, lambda: _popular(now, reason, categories=children))
+        if band is None:
+            return all_children
+        return await _counted(store, lists, band_list_name(band), lambda: _band_popular(now, today, band, all_children))
     library = reader.home_library_id
     if library is not None:
         reason = Reason(ReasonKind.POPULAR_RECENTLY, segment=("library", str(library)))
-        local = await _counted(store, lists, f"library:{library}", now, reason, library)
+        local = await _counted(store, lists, f"library:{library}", lambda: _popular(now, reason, library_id=library))
         if local:
             return local
-    return await _counted(store, lists, NETWORK, now, Reason(ReasonKind.POPULAR_RECENTLY))
+    return await _counted(store, lists, NETWORK, lambda: _popular(now, Reason(ReasonKind.POPULAR_RECENTLY)))
 
 
 async def _trained_popular_for(
-    reader: Reader, store: PickStore, lists: PopularLists, version: str
+    reader: Reader, band: AgeBand | None, store: PickStore, lists: PopularLists, version: str
 ) -> list[Pick] | None:
     if reader.reader_type == ReaderType.CHILD:
-        return await _trained(store, lists, version, CHILD)
+        return await _trained(store, lists, version, CHILD if band is None else band_list_name(band))
     if reader.home_library_id is not None:
         local = await _trained(store, lists, version, f"library:{reader.home_library_id}")
         if local:
@@ -316,20 +335,10 @@ async def _trained(store: PickStore, lists: PopularLists, version: str, name: st
 
 
 async def _counted(
-    store: PickStore,
-    lists: PopularLists,
-    name: str,
-    now: datetime,
-    reason: Reason,
-    library_id: int | None = None,
-    categories: list[str] | None = None,
+    store: PickStore, lists: PopularLists, name: str, count: Callable[[], Awaitable[list[Pick]]]
 ) -> list[Pick]:
     """Counted in PostgreSQL once a minute, the count shared by every process through Redis; with Redis unreachable,
     once a minute per process (rather than on every request while it is down)."""
-
-    async def count() -> list[Pick]:
-        return await _popular(now, reason, library_id, categories)
-
     try:
         kept = await store.counted_popular(name)
     except Exception as exc:
@@ -343,8 +352,30 @@ async def _counted(
     return counted
 
 
+# The children's cards that borrowed in the window, whose age band decides whose loans count.
+_CHILDREN_LATELY = """
+SELECT DISTINCT r.id, r.date_of_birth, r.birth_month FROM loan l JOIN reader r ON r.id = l.reader_id
+WHERE r.reader_type = 'child' AND l.checked_out_at > $1::timestamptz - make_interval(days => $2)
+  AND l.checked_out_at <= $1
+"""
+
+
+async def _band_popular(now: datetime, today: date, band: AgeBand, all_children: list[Pick]) -> list[Pick]:
+    """An age band's list as training counts it: the loans that name a child's card of the band (`today`), topped up
+    with all children's; all children's when too few of the band's cards borrowed (`training.with_children`)."""
+    rows = await connections.get("default").execute_query_dict(_CHILDREN_LATELY, [now, POPULAR_WINDOW_DAYS])
+    readers = [child for child, its in child_bands(rows, today) if its == band]
+    reason = Reason(ReasonKind.POPULAR_RECENTLY, segment=(AGE_BAND, band.name))
+    return with_children(await _popular(now, reason, reader_ids=readers), len(readers), all_children)
+
+
 async def _popular(
-    now: datetime, reason: Reason, library_id: int | None = None, categories: list[str] | None = None
+    now: datetime,
+    reason: Reason,
+    *,
+    library_id: int | None = None,
+    categories: list[str] | None = None,
+    reader_ids: list[int] | None = None,
 ) -> list[Pick]:
     # Each loan weighs half as much every 30 days back, like the model's recent popularity.
     conditions = ["l.checked_out_at > $1::timestamptz - make_interval(days => $2)", "l.checked_out_at <= $1"]
@@ -355,6 +386,9 @@ async def _popular(
     if categories is not None:
         parameters.append(categories)
         conditions.append(f"l.reader_category = ANY(${len(parameters)}::text[])")
+    if reader_ids is not None:
+        parameters.append(reader_ids)
+        conditions.append(f"l.reader_id = ANY(${len(parameters)}::int[])")
     rows = await connections.get("default").execute_query_dict(
         "SELECT c.record_id, SUM(power(2, -EXTRACT(EPOCH FROM ($1 - l.checked_out_at)) / 86400 / "
         f"{POPULAR_HALF_LIFE_DAYS})) AS score FROM loan l JOIN copy c ON c.id = l.copy_id "

@@ -182,7 +182,7 @@ def _profiles(histories: Sequence[History], count: int, half_life: float) -> _Pr
 
 
 @dataclass(frozen=True, slots=True)
-class _FixedList:
+class FixedList:
     """One list for many readers: popularity of some kind."""
 
     scores: FloatArray
@@ -194,7 +194,7 @@ class _FixedList:
 class _Lists:
     """Fixed lists, each reader of the batch reading one of them (popularity: the network's, or their segment's)."""
 
-    lists: tuple[_FixedList, ...]
+    lists: tuple[FixedList, ...]
     chosen: IntArray  # per reader, the position of its list
 
     def top(self, k: Offsets) -> Ranked:
@@ -228,7 +228,7 @@ class Popularity:
         weights = np.ones(len(log)) if half_life is None else decay(as_of - log.days, half_life)
         scores = np.bincount(log.items, weights=weights, minlength=len(log.item_keys)).astype(np.float64)
         kind = ReasonKind.POPULAR if half_life is None else ReasonKind.POPULAR_RECENTLY
-        self.fixed = _FixedList(scores, best_first(scores, len(scores)), Reason(kind))
+        self.fixed = FixedList(scores, best_first(scores, len(scores)), Reason(kind))
 
     @property
     def scores(self) -> FloatArray:
@@ -239,9 +239,10 @@ class Popularity:
 
 
 class SegmentPopularity:
-    """Recent popularity among the readers of one segment (a library's readers, an age band), for readers in it;
-    network-wide recent popularity for readers outside any known segment. Keeps the top `keep` per segment value,
-    so a hundred libraries cost a hundred short lists, not a hundred catalogue-sized vectors."""
+    """Recent popularity among the readers of one segment (a library's readers, an age band), for readers in it; the
+    `outside` list for readers outside any known segment (the network's; a children's age band: all children's). Keeps
+    the top `keep` per segment value, so a hundred libraries cost a hundred short lists, not a hundred catalogue-sized
+    vectors."""
 
     def __init__(
         self,
@@ -250,7 +251,7 @@ class SegmentPopularity:
         half_life: float,
         segmentation: str,
         reader_segments: Mapping[int, str],
-        network: Popularity,
+        outside: FixedList,
         keep: int = 2000,
     ) -> None:
         self.segmentation = segmentation
@@ -273,8 +274,13 @@ class SegmentPopularity:
             order = best_first(scores, keep)
             kept = np.zeros(len(log.item_keys))
             kept[order] = scores[order]
-            lists.append(_FixedList(kept, order, Reason(ReasonKind.POPULAR_RECENTLY, segment=(segmentation, value))))
-        self._lists = (*lists, network.fixed)  # the network's last: readers outside every segment read it
+            lists.append(FixedList(kept, order, Reason(ReasonKind.POPULAR_RECENTLY, segment=(segmentation, value))))
+        self._lists = (*lists, outside)  # last: the readers of no list of their own read it
+
+    def list_of(self, value: str) -> FixedList | None:
+        """The list of a segment value (None: it has none of its own)."""
+        position = self._positions.get(value)
+        return None if position is None else self._lists[position]
 
     def for_readers(self, histories: Sequence[History]) -> BatchScores:
         outside = len(self._lists) - 1

@@ -7,10 +7,10 @@ per-reader refreshes in any worker process (the pickled `Model` without any read
 into pieces `recs:v:model:<i>`, and `recs:v:model`, written last, holding a format header and how many pieces there
 are), `recs:v:picks:<reader id>` (a reader's picks with their reasons), `recs:v:also:<record id>`
 (the record's also-borrowed neighbours) and `recs:v:popular:<list>` (recent popularity: `network`, `child`,
-`library:<id>`, the fallback of serving). A run writes its whole version, then flips `current` and retires every
-other version in one step (a script), then deletes the retired ones' keys: a request reads `current` once and sees
-one whole model or the previous one. A refresh writes a reader's picks only if its version is still the one served
-(a script again), so nothing is written into a version being deleted.
+`age_band:<band>`, `library:<id>`, the fallback of serving). A run writes its whole version, then flips `current`
+and retires every other version in one step (a script), then deletes the retired ones' keys: a request reads
+`current` once and sees one whole model or the previous one. A refresh writes a reader's picks only if its version
+is still the one served (a script again), so nothing is written into a version being deleted.
 
 The scripts name keys they compute (`recs:<v>:picks:<reader>`): one Redis server, not a cluster.
 
@@ -41,10 +41,10 @@ from recommendations.reasons import Pick
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT = 4
+MODEL_FORMAT = 5
 """Raised whenever `Model` or its sources change shape, or how it is stored: a stored model of another format is no
 model (the refreshes wait for the next training) rather than a pickle that fails, or half works, in every refresh
-until the night. 4: in pieces, with batch scoring's sources."""
+until the night. 4: in pieces, with batch scoring's sources; 5: with children's age bands' recent popularity."""
 _MODEL_HEADER = b"shuxiang-recs-model:%d\n" % MODEL_FORMAT
 MODEL_CHUNK_BYTES = 64 * 2**20
 """The stored model's pieces at most: well under a Redis value's 512 MB, and each written or read in well under a
@@ -89,6 +89,14 @@ _SERVED = """
 local v = redis.call('GET', KEYS[1])
 if not v then return {false, false} end
 return {v, redis.call('GET', 'recs:' .. v .. ':picks:' .. ARGV[1])}
+"""
+# The version served and the picks in it of many readers (false: none stored), in one round trip: a batch of a push.
+_SERVED_MANY = """
+local v = redis.call('GET', KEYS[1])
+if not v then return {} end
+local found = {v}
+for i, reader in ipairs(ARGV) do found[i + 1] = redis.call('GET', 'recs:' .. v .. ':picks:' .. reader) end
+return found
 """
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -150,6 +158,15 @@ class PickStore:
             version.decode() if version is not None else None,
             _PICKS.decode(stored) if stored is not None else None,
         )
+
+    async def served_many(self, reader_ids: Sequence[int]) -> tuple[str | None, dict[int, list[Pick] | None]]:
+        """`served` for many readers at once: the version served and each reader's picks in it (None: none stored)."""
+        found = await self._redis.eval(_SERVED_MANY, 1, _CURRENT, *map(str, reader_ids))  # type: ignore[misc]
+        if not found:
+            return None, dict.fromkeys(reader_ids)
+        version, *stored = found
+        decoded = [_PICKS.decode(picks) if picks is not None else None for picks in stored]
+        return version.decode(), dict(zip(reader_ids, decoded, strict=True))
 
     async def also_borrowed(self, record_id: int) -> list[int]:
         version = await self.current()

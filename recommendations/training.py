@@ -4,8 +4,8 @@ What the models may learn from is what readers agreed to keep linked to them: a 
 open and, once returned, only if the reader keeps a reading history (then until the retention job unlinks it).
 Those loans, of readers whose personal picks are on, are each reader's history. Every other loan (returned loans
 that lost their reader, and every loan of a card whose personal picks are off) counts only as an anonymous loan of
-its own: it adds to how popular its record is, lately and in its card's kind (adult or child), and to nothing
-personal: no history, no co-borrow pair, no picks.
+its own: it adds to how popular its record is, lately and in its card's kind (adult or child) and, while it names a
+child's card, that card's age band, and to nothing personal: no history, no co-borrow pair, no picks.
 """
 
 from __future__ import annotations
@@ -14,19 +14,22 @@ import asyncio
 import itertools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 from tortoise import connections
 
+from backend.accounts.ages import age_in_months, birth_of
+from backend.accounts.models import Reader, ReaderType
 from backend.circulation.models import Loan
-from recommendations.blend import RECENT, SHIPPED, Blend, Model, TrainingSettings, train
+from backend.clock import NetworkTime
+from recommendations.blend import RECENT, SHIPPED, Blend, Model, Narrowing, TrainingSettings, segment_source, train
 from recommendations.consent import RefreshQueue, personal_on_id
-from recommendations.data import Days, Item, LoanLog, days_of, numbered
+from recommendations.data import AGE_BANDS, AgeBand, Days, Item, LoanLog, age_band, days_of, numbered
 from recommendations.models import RecommendationSetting
 from recommendations.process import run_in_process
 from recommendations.reasons import Pick, Reason, ReasonKind
@@ -52,10 +55,16 @@ LOAD_BATCH = 50_000
 ALSO_BORROWED = 20
 """Neighbours stored per record."""
 CARD = "card"
-"""The segmentation of readers by card kind: recent popularity among children's loans is a child's age list."""
+"""The segmentation of readers by card kind: recent popularity among children's loans is the list of a child's card
+without an age band (`AGE_BAND`)."""
 CHILD = "child"
 ADULT = "adult"
-TRAINING = TrainingSettings(segmentations=(CARD,))
+AGE_BAND = "age_band"
+"""The segmentation of children's cards by age band (`data.AGE_BANDS`, the card's age now, on the network's calendar):
+a child's recent popularity is its band's children's loans', else (no birth month, or a band in which fewer than
+`public_min_co_borrowers` children's cards borrowed: its list would tell what one or two children read) all
+children's."""
+TRAINING = TrainingSettings(segmentations=(CARD,), narrowings=(Narrowing(AGE_BAND, (CARD, CHILD)),))
 TRAINING_LOCK_SECONDS = 4 * 3600
 """How long a training run holds the lock at most: longer than the worker's timeout of the job (3 h)."""
 POPULAR_WINDOW_DAYS = 180
@@ -63,19 +72,73 @@ POPULAR_WINDOW_DAYS = 180
 30 (the model's recent popularity), the best `POPULAR_LIST`."""
 POPULAR_LIST = 100
 NETWORK = "network"
-"""Names of the recent-popularity lists: the network's, children's loans' (`CHILD`), and `library:<id>`."""
-_CHILD_POPULARITY = f"{RECENT}-by-{CARD}"
+"""Names of the recent-popularity lists: the network's, children's loans' (`CHILD`), each age band's
+(`band_list_name`), and `library:<id>`."""
+
+_NO_BAND = -1
+# Per (child's card, age band): shared, as one small dict per reader would add up.
+_SEGMENTS = {
+    (False, _NO_BAND): {CARD: ADULT},
+    (True, _NO_BAND): {CARD: CHILD},
+    **{(True, code): {CARD: CHILD, AGE_BAND: band.name} for code, band in enumerate(AGE_BANDS)},
+}
+
+
+def band_list_name(band: AgeBand) -> str:
+    return f"{AGE_BAND}:{band.name}"
+
+
+def band_of(reader: Reader, today: date) -> AgeBand | None:
+    """A child's card's age band on `today`, a day of the network's calendar (None: an adult's card, or a child's
+    without a birth month)."""
+    return _band_at(birth_of(reader), today) if reader.reader_type == ReaderType.CHILD else None
+
+
+def _band_at(born: date | str | None, today: date) -> AgeBand | None:
+    return age_band(age_in_months(born, today)) if born else None
+
+
+def child_bands(rows: Iterable[Mapping[str, Any]], today: date) -> Iterator[tuple[int, AgeBand]]:
+    """(id, age band on `today`) of each child's card read as a row (`id`, `date_of_birth`, `birth_month`) that has
+    one (its birth as `ages.birth_of` reads a card's)."""
+    for row in rows:
+        band = _band_at(row["date_of_birth"] or row["birth_month"], today)
+        if band is not None:
+            yield row["id"], band
+
+
+def card_segments(reader: Reader, today: date) -> Mapping[str, str]:
+    """The card's segments as training gives them: its kind and, a child's, its age band on `today`."""
+    band = band_of(reader, today)
+    return _SEGMENTS[reader.reader_type == ReaderType.CHILD, _NO_BAND if band is None else AGE_BANDS.index(band)]
+
+
+def with_children(band: list[Pick], cards: int, children: list[Pick]) -> list[Pick]:
+    """An age band's recent-popularity list as served: its records, best first, then all children's others, so a band
+    of few readers still fills a page; all children's when fewer than `public_min_co_borrowers` children's `cards`
+    borrowed them (the list of one child's loans would tell what that child reads)."""
+    if cards < TRAINING.public_min_co_borrowers:
+        return children
+    own = {pick.item for pick in band}
+    return [*band, *(pick for pick in children if pick.item not in own)][:POPULAR_LIST]
 
 
 def blend_for(segments: Mapping[str, str]) -> Blend:
-    """The shipped blend; on a child's card its recent popularity is the children's (the age list), not everyone's."""
+    """The shipped blend; on a child's card its recent popularity is its age band's (the age list; all children's
+    without a band), not everyone's."""
     if segments.get(CARD) != CHILD:
         return SHIPPED
+    children = segment_source(AGE_BAND if AGE_BAND in segments else CARD)
 
     def swapped(weights: Mapping[str, float]) -> dict[str, float]:
-        return {(_CHILD_POPULARITY if name == RECENT else name): weight for name, weight in weights.items()}
+        return {(children if name == RECENT else name): weight for name, weight in weights.items()}
 
     return Blend(warm=swapped(SHIPPED.warm), few=swapped(SHIPPED.few), none=swapped(SHIPPED.none), pool=SHIPPED.pool)
+
+
+def _blend_kind(segments: Mapping[str, str]) -> tuple[str, bool]:
+    """Readers of one kind share a blend (`blend_for`)."""
+    return segments[CARD], AGE_BAND in segments
 
 
 def _days(moment: datetime) -> Days:
@@ -93,6 +156,11 @@ class TrainingData:
     """Per loan of the log (same order), the library that lent it."""
     children: npt.NDArray[np.bool_]
     """Per loan, whether it was lent on a child's card (its reader category then)."""
+    cards: npt.NDArray[np.int64]
+    """Per loan, the child's card it names; -1: none (an adult's card, a loan that no longer names its reader)."""
+    bands: npt.NDArray[np.int8]
+    """Per loan that names a child's card, the card's age band now (a position in `AGE_BANDS`); -1: none (a child's
+    card without a birth month, a band in which too few cards borrowed, `with_children`, or no child's card)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +187,7 @@ SELECT l.id, c.record_id, l.library_id, (EXTRACT(EPOCH FROM l.checked_out_at) * 
        l.reader_category <> 'adult' AS child_loan,
        CASE WHEN l.reader_id IS NOT NULL AND COALESCE(s.personal, r.reader_type = 'adult') THEN l.reader_id END
            AS personal_reader,
-       r.reader_type = 'child' AS child_card
+       CASE WHEN r.reader_type = 'child' THEN l.reader_id END AS child_card
 FROM loan l
 JOIN copy c ON c.id = l.copy_id
 LEFT JOIN reader r ON r.id = l.reader_id
@@ -129,7 +197,7 @@ _ITEMS = """
 SELECT id, title, authors, clc_class, year FROM record
 WHERE id IN (SELECT DISTINCT c.record_id FROM loan l JOIN copy c ON c.id = l.copy_id)
 """
-_SEGMENTS = {False: {CARD: ADULT}, True: {CARD: CHILD}}  # shared: one small dict per reader would add up
+_CHILDREN = "SELECT id, date_of_birth, birth_month FROM reader WHERE reader_type = 'child' ORDER BY id"
 
 
 async def _batches_of(query: str, size: int) -> AsyncIterator[Sequence[Any]]:
@@ -140,9 +208,10 @@ async def _batches_of(query: str, size: int) -> AsyncIterator[Sequence[Any]]:
             yield rows
 
 
-async def load_training_data(batch: int = LOAD_BATCH) -> TrainingData:
+async def load_training_data(today: date, batch: int = LOAD_BATCH) -> TrainingData:
     """The loans and records the models learn from (see the module's note for which loans name their reader), read
-    in batches into arrays: 10M loans as Python rows would take several GB on their own."""
+    in batches into arrays: 10M loans as Python rows would take several GB on their own. Children's cards are in
+    their age band on `today`, a day of the network's calendar."""
     loan_ids, record_ids, libraries, lent_us, child_loans, personal_ids, child_cards = [], [], [], [], [], [], []
     async for rows in _batches_of(_LOANS, batch):
         loan_ids.append(np.fromiter((row[0] for row in rows), np.int64, len(rows)))
@@ -151,7 +220,7 @@ async def load_training_data(batch: int = LOAD_BATCH) -> TrainingData:
         lent_us.append(np.fromiter((row[3] for row in rows), np.int64, len(rows)))
         child_loans.append(np.fromiter((row[4] for row in rows), np.bool_, len(rows)))
         personal_ids.append(np.fromiter((-1 if row[5] is None else row[5] for row in rows), np.int64, len(rows)))
-        child_cards.append(np.fromiter((bool(row[6]) for row in rows), np.bool_, len(rows)))
+        child_cards.append(np.fromiter((-1 if row[6] is None else row[6] for row in rows), np.int64, len(rows)))
     loans, personal_id, children = _joined(loan_ids), _joined(personal_ids), _joined(child_loans, np.bool_)
     named = personal_id >= 0
     # A personal reader's key is their id; every other loan is a reader of its own, `~<loan id>`, who co-borrows
@@ -162,17 +231,31 @@ async def load_training_data(batch: int = LOAD_BATCH) -> TrainingData:
     readers[named] = personal_positions
     readers[~named] = len(personal_keys) + anonymous_positions
     item_keys, items = numbered(_joined(record_ids))
-    # The card of a personal reader is theirs now; an anonymous loan's, the one it was lent on.
-    child_readers = np.zeros(len(personal_keys) + len(anonymous_keys), np.bool_)
-    child_readers[personal_positions] = _joined(child_cards, np.bool_)[named]
-    child_readers[len(personal_keys) + anonymous_positions] = children[~named]
+    # The card of a personal reader is theirs now; an anonymous loan's, the one it was lent on, in the age band of
+    # the child's card it still names.
+    child_card = _joined(child_cards)
+    bands = await _bands_of(child_card, today, batch)
+    # Microseconds since 1970 to days exactly as `days_of` divides a `timedelta`.
+    days = _joined(lent_us).astype(np.float64) / 1e6 / 86400.0
+    # A band in which too few cards borrowed lately (the served lists' window, which the model's decay also weighs
+    # most) has no list of its own, in the model or served: its children read all children's (`with_children`).
+    lately = days > days_of(today) - POPULAR_WINDOW_DAYS
+    thin = np.flatnonzero(cards_per_band(bands, child_card, lately) < TRAINING.public_min_co_borrowers)
+    bands[np.isin(bands, thin)] = _NO_BAND
     keys = personal_keys + anonymous_keys
-    segments = {key: _SEGMENTS[child] for key, child in zip(keys, child_readers.tolist(), strict=True)}
+    child_readers = np.zeros(len(keys), np.bool_)
+    child_readers[personal_positions] = (child_card >= 0)[named]
+    child_readers[len(personal_keys) + anonymous_positions] = children[~named]
+    reader_bands = np.full(len(keys), _NO_BAND, np.int8)
+    reader_bands[personal_positions] = bands[named]
+    reader_bands[len(personal_keys) + anonymous_positions] = np.where(children[~named], bands[~named], _NO_BAND)
+    segments = {
+        key: _SEGMENTS[child, band]
+        for key, child, band in zip(keys, child_readers.tolist(), reader_bands.tolist(), strict=True)
+    }
     records: dict[str, Item] = {}
     async for rows in _batches_of(_ITEMS, batch):
         records.update((str(row["id"]), Item.of_record(row)) for row in rows)
-    # Microseconds since 1970 to days exactly as `days_of` divides a `timedelta`.
-    days = _joined(lent_us).astype(np.float64) / 1e6 / 86400.0
     return TrainingData(
         LoanLog(keys, item_keys, readers, items, days),
         records,
@@ -180,7 +263,34 @@ async def load_training_data(batch: int = LOAD_BATCH) -> TrainingData:
         frozenset(personal_keys),
         _joined(libraries),
         children,
+        child_card,
+        bands,
     )
+
+
+def cards_per_band(
+    bands: npt.NDArray[np.int8], cards: npt.NDArray[np.int64], among: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.int64]:
+    """Per age band (a position in `AGE_BANDS`), the distinct children's cards of the loans `among` (`bands` and
+    `cards` per loan, -1: none)."""
+    banded = among & (bands >= 0)
+    pairs = np.unique(np.stack([bands[banded].astype(np.int64), cards[banded]]), axis=1)
+    return np.bincount(pairs[0], minlength=len(AGE_BANDS))
+
+
+async def _bands_of(child_cards: npt.NDArray[np.int64], today: date, batch: int) -> npt.NDArray[np.int8]:
+    """Per loan, the age band on `today` of the child's card it names (`child_cards`: the card's id, -1: none)."""
+    ids: list[int] = []
+    codes: list[int] = []
+    async for rows in _batches_of(_CHILDREN, batch):
+        for child, band in child_bands(rows, today):
+            ids.append(child)
+            codes.append(AGE_BANDS.index(band))
+    if not ids:
+        return np.full(len(child_cards), _NO_BAND, np.int8)
+    known = np.array(ids, np.int64)  # sorted: the query orders them
+    at = np.minimum(np.searchsorted(known, child_cards), len(known) - 1)
+    return np.where(known[at] == child_cards, np.array(codes, np.int8)[at], _NO_BAND).astype(np.int8)
 
 
 def _joined(batches: list[npt.NDArray[Any]], dtype: type = np.int64) -> npt.NDArray[Any]:
@@ -205,7 +315,7 @@ def pick_for(model: Model, segments: Mapping[str, Mapping[str, str]], readers: S
     """The readers' picks as stored, by reader id; `readers` by kind of card (`readers_to_pick`), whose readers share
     a blend and are scored together, `PICK_BATCH` at a time."""
     picks: dict[int, bytes] = {}
-    for _, kind in itertools.groupby(readers, key=lambda reader: segments[reader][CARD]):
+    for _, kind in itertools.groupby(readers, key=lambda reader: _blend_kind(segments[reader])):
         alike = list(kind)
         blend = blend_for(segments[alike[0]])
         for start in range(0, len(alike), PICK_BATCH):
@@ -222,12 +332,12 @@ def readers_to_pick(data: TrainingData, as_of: Days) -> list[str]:
     log = data.log
     lately = np.unique(log.readers[(log.days > as_of - NIGHTLY_PICKS_DAYS) & (log.days < as_of)])
     readers = [key for key in (log.reader_keys[position] for position in lately.tolist()) if key in data.personal]
-    return sorted(readers, key=lambda reader: (data.segments[reader][CARD], reader))
+    return sorted(readers, key=lambda reader: (_blend_kind(data.segments[reader]), reader))
 
 
 def popular_lists(data: TrainingData, as_of: Days) -> dict[str, list[Pick]]:
-    """Recent popularity as serving shows it to cards without personal picks: the network's, children's loans',
-    each library's (only lists with loans in the window)."""
+    """Recent popularity as serving shows it to cards without personal picks: the network's, children's loans', each
+    age band's (`with_children`), each library's (only lists with loans in the window)."""
     log = data.log
     recent = (log.days <= as_of) & (log.days > as_of - POPULAR_WINDOW_DAYS)
     weights = decay(as_of - log.days, TRAINING.recent_half_life)
@@ -236,17 +346,20 @@ def popular_lists(data: TrainingData, as_of: Days) -> dict[str, list[Pick]]:
         scores = np.bincount(log.items[mask], weights=weights[mask], minlength=len(log.item_keys)).astype(np.float64)
         return [Pick(log.item_keys[item], float(scores[item]), reason) for item in best_first(scores, POPULAR_LIST)]
 
-    lists = {
-        NETWORK: best(recent, Reason(ReasonKind.POPULAR_RECENTLY)),
-        CHILD: best(recent & data.children, Reason(ReasonKind.POPULAR_RECENTLY, segment=(CARD, CHILD))),
-    }
+    children = best(recent & data.children, Reason(ReasonKind.POPULAR_RECENTLY, segment=(CARD, CHILD)))
+    lists = {NETWORK: best(recent, Reason(ReasonKind.POPULAR_RECENTLY)), CHILD: children}
+    borrowed = cards_per_band(data.bands, data.cards, recent)
+    for code, band in enumerate(AGE_BANDS):
+        reason = Reason(ReasonKind.POPULAR_RECENTLY, segment=(AGE_BAND, band.name))
+        own = best(recent & (data.bands == code), reason)
+        lists[band_list_name(band)] = with_children(own, int(borrowed[code]), children)
     for library in np.unique(data.libraries[recent]).tolist():
         reason = Reason(ReasonKind.POPULAR_RECENTLY, segment=("library", str(library)))
         lists[f"library:{library}"] = best(recent & (data.libraries == library), reason)
     return {name: picks for name, picks in lists.items() if picks}
 
 
-async def run_training(store: PickStore, queue: RefreshQueue, now: datetime) -> int:
+async def run_training(store: PickStore, queue: RefreshQueue, now: datetime, network_time: NetworkTime) -> int:
     """Learn from the loans, write the picks, neighbours and popular lists as a new version, serve it, and refresh
     the readers who borrowed or changed their switch while it trained. Returns the readers with picks (0 when
     another run holds the lock: the nightly cron and `shuxiang recs train` never train at once)."""
@@ -255,13 +368,13 @@ async def run_training(store: PickStore, queue: RefreshQueue, now: datetime) -> 
         log.warning("recommendations not trained: another training run is under way")
         return 0
     try:
-        return await _train_locked(store, queue, now)
+        return await _train_locked(store, queue, now, network_time)
     finally:
         await store.unlock_training(token)
 
 
-async def _train_locked(store: PickStore, queue: RefreshQueue, now: datetime) -> int:
-    data = await load_training_data()
+async def _train_locked(store: PickStore, queue: RefreshQueue, now: datetime, network_time: NetworkTime) -> int:
+    data = await load_training_data(network_time.day(now))
     if len(data.log) == 0:
         log.info("no loans to learn from")
         return 0
@@ -311,9 +424,10 @@ async def loan_visible(loan_id: int) -> bool:
     return await Loan.exists(id=loan_id)
 
 
-async def refresh_reader(store: PickStore, models: ModelCache, reader_id: int) -> bool:
-    """Recompute one reader's picks with the model served and their loans as they are now (after a checkout).
-    False when there is nothing to do: personal picks off (their picks are deleted), or no model yet."""
+async def refresh_reader(store: PickStore, models: ModelCache, reader_id: int, today: date) -> bool:
+    """Recompute one reader's picks with the model served and their loans as they are now (after a checkout), a
+    child's card in its age band on `today` (a day of the network's calendar). False when there is nothing to do:
+    personal picks off (their picks are deleted), or no model yet."""
     if not await personal_on_id(reader_id):
         await store.forget_reader(reader_id)
         return False
@@ -322,7 +436,7 @@ async def refresh_reader(store: PickStore, models: ModelCache, reader_id: int) -
         if loaded is None:
             return False
         version, model = loaded
-        picks = await _picks_now(model, reader_id)
+        picks = await _picks_now(model, reader_id, today)
         if await store.write_reader_picks(version, reader_id, picks):
             break
     else:
@@ -333,7 +447,7 @@ async def refresh_reader(store: PickStore, models: ModelCache, reader_id: int) -
     return True
 
 
-async def _picks_now(model: Model, reader_id: int) -> list[Pick]:
+async def _picks_now(model: Model, reader_id: int, today: date) -> list[Pick]:
     conn = connections.get("default")
     rows: list[dict[str, Any]] = await conn.execute_query_dict(
         "SELECT c.record_id, l.checked_out_at FROM loan l JOIN copy c ON c.id = l.copy_id WHERE l.reader_id = $1",
@@ -341,12 +455,14 @@ async def _picks_now(model: Model, reader_id: int) -> list[Pick]:
     )
     if not rows:  # nothing of theirs to learn from: no picks, so serving shows their kind's lists, not "personal"
         return []
-    kind = await conn.execute_query_dict("SELECT reader_type FROM reader WHERE id = $1", [reader_id])
-    segments = {CARD: CHILD if kind and kind[0]["reader_type"] == "child" else ADULT}
+    reader = await Reader.get_or_none(id=reader_id)
+    if reader is None:  # the card was removed meanwhile
+        return []
+    segments = card_segments(reader, today)
     loans = [(str(row["record_id"]), _days(row["checked_out_at"])) for row in rows]
     # Scoring is CPU work: in a thread, so the worker's other jobs (the notice sender) go on meanwhile.
     return await asyncio.to_thread(_score, model, loans, segments)
 
 
-def _score(model: Model, loans: list[tuple[str, Days]], segments: dict[str, str]) -> list[Pick]:
+def _score(model: Model, loans: list[tuple[str, Days]], segments: Mapping[str, str]) -> list[Pick]:
     return model.recommend(model.history_from(loans, segments), blend_for(segments), PICKS_PER_READER)

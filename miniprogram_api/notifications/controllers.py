@@ -3,8 +3,6 @@ and delivery failures."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from litestar import Controller, delete, get, post, put
 
 from backend import paging
@@ -54,15 +52,9 @@ from notifications.errors import (
     PicksPushNotFound,
     QuietHoursInvalid,
 )
-from recommendations.pushes import PicksSource
 from recommendations.store import PickStore
 
 _AUDIENCE = (AudienceInvalid, LibraryNotFound, OutsideScope, EventNotFound, BooklistNotFound, BooklistNotPublished)
-
-
-def _picks(deps: Dependencies, now: datetime) -> PicksSource:
-    """Where a picks audience reads each card's picks: as the reader is served them, now."""
-    return PicksSource(PickStore(deps.redis), deps.jobs, deps.popular_lists, now)
 
 
 class NoticeController(Controller):
@@ -143,19 +135,22 @@ class StaffMessageController(Controller):
 
     @post("/messages/preview", status_code=200, responses=problems(*STAFF_PROBLEMS, *_AUDIENCE))
     async def preview(self, deps: Dependencies, staff: StaffUser, data: AudienceIn) -> AudienceOut:
-        """How many readers a message to this audience would reach."""
-        now = deps.clock.now()
-        reached = await broadcasts.audience(staff, data.audience, deps.network_time.day(now), _picks(deps, now))
-        return AudienceOut(data.audience, len(reached))
+        """How many readers a message to this audience would reach (`picks:<code>`: those expected to be told, as
+        `/staff/picks-pushes/preview` counts them)."""
+        today = deps.network_time.day(deps.clock.now())
+        told = await broadcasts.recipients(staff, data.audience, today, PickStore(deps.redis))
+        return AudienceOut(data.audience, told)
 
     @post("/messages", responses=problems(*STAFF_PROBLEMS, *_AUDIENCE, IdempotencyKeyReused))
     async def send(self, deps: Dependencies, staff: StaffUser, data: MessageIn) -> MessageOut:
         """Send a message to an audience: to every reader's inbox, and pushed where they have authorised it. Sent
-        again with the same `idempotency_key`, it answers with the first message: each reader is told once."""
+        again with the same `idempotency_key`, it answers with the first message: each reader is told once. To
+        `picks:<code>` the worker tells the readers after this answers: `recipients` counts them as it goes, and the
+        push (`GET /staff/picks-pushes`) shows its state."""
         now = deps.clock.now()
         today = deps.network_time.day(now)
         message = await broadcasts.send(
-            staff, data.audience, data.title, data.body, now, today, _picks(deps, now), data.idempotency_key
+            staff, data.audience, data.title, data.body, now, today, deps.jobs, data.idempotency_key
         )
         return MessageOut.of(message)
 
@@ -167,23 +162,29 @@ class StaffMessageController(Controller):
     @post("/picks-pushes/preview", status_code=200, responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope))
     async def preview_picks(self, deps: Dependencies, staff: StaffUser, data: PicksPreviewIn) -> PicksPreviewOut:
         """Preview a push of each reader's own picks to a library of mine and below: the message as a template (each
-        reader reads their own top picks where it shows placeholders; no reader's picks are shown to staff) and how
-        many readers it would tell, those whose personal picks are on and trained; nothing is sent."""
-        now = deps.clock.now()
+        reader reads their own top picks where it shows placeholders; no reader's picks are shown to staff), how many
+        readers and cards it is expected to tell, those whose personal picks are on and who have loans of their own
+        to pick from, and how many cards are expected to be skipped and why; nothing is sent."""
         shown = await broadcasts.preview_picks(
-            staff, data.library_code, data.title, data.body, _picks(deps, now), deps.templates
+            staff, data.library_code, data.title, data.body, PickStore(deps.redis), deps.templates
         )
         return PicksPreviewOut.of(shown)
 
-    @post("/picks-pushes", responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope, IdempotencyKeyReused))
+    @post(
+        "/picks-pushes",
+        status_code=202,
+        responses=problems(*STAFF_PROBLEMS, LibraryNotFound, OutsideScope, IdempotencyKeyReused),
+    )
     async def push_picks(self, deps: Dependencies, staff: StaffUser, data: PicksPushIn) -> PicksPushOut:
         """Push each reader their own picks: every reader of a library of mine and below whose personal picks are on
         is told of their own top three (the first with its reason) under my words, a guardian of their own and of
-        each child's card they switched picks on for, in one message; readers with picks off are never told. Sent
-        again with the same `idempotency_key`, it answers with the first push: each reader is told once."""
-        now = deps.clock.now()
+        each child's card they switched picks on for, in one message; readers with picks off are never told. A card
+        without picks gets them made then; one that still has none is skipped and counted by why. Answers at once
+        with the queued push: the worker tells the readers, and `GET /staff/picks-pushes/{id}` shows its state and
+        counts. Sent again with the same `idempotency_key`, it answers with the first push: each reader is told
+        once."""
         pushed = await broadcasts.push_picks(
-            staff, data.library_code, data.title, data.body, now, _picks(deps, now), data.idempotency_key
+            staff, data.library_code, data.title, data.body, deps.clock.now(), deps.jobs, data.idempotency_key
         )
         return PicksPushOut.of(pushed)
 
@@ -195,7 +196,8 @@ class StaffMessageController(Controller):
 
     @get("/picks-pushes/{push_id:int}", responses=problems(*STAFF_PROBLEMS, PicksPushNotFound, OutsideScope))
     async def picks_report(self, staff: StaffUser, push_id: RowId) -> PicksPushReportOut:
-        """A picks push's report: deliveries by outcome, and the readers told who read it, placed a hold on or
+        """A picks push's report: its state (queued, running, done, failed), the readers and cards told so far and
+        the cards skipped by why, deliveries by outcome, and the readers told who read it, placed a hold on or
         borrowed one of the books it named to them within 30 days of it (counts only: the report names no reader)."""
         return PicksPushReportOut.of(*await broadcasts.picks_push_report(staff, push_id))
 

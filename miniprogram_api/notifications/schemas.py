@@ -13,7 +13,7 @@ from backend.booklists.reports import PushOutcome
 from miniprogram_api.network.schemas import Code
 from miniprogram_api.schemas import BigRowId, Page, matching, named, text
 from notifications.broadcasts import PicksMessage
-from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, PicksPush, StaffMessage
+from notifications.models import Delivery, DeliveryStatus, Notice, NoticeKind, PicksPush, PicksPushStatus, StaffMessage
 from notifications.services import Preferences, Subscribed
 
 
@@ -110,7 +110,7 @@ class AudienceIn(msgspec.Struct, forbid_unknown_fields=True):
     """`library:<code>` (readers of that library and below), `holds:<code>` (readers with a hold for pickup
     there), `event:<id>` (readers booked for the event), `booklist:<id>` (a published reading list's audience in
     my libraries; the message opens the list) or `picks:<code>` (readers of that library and below whose personal
-    picks are on and trained; each reads the message's words with their own top picks under them)."""
+    picks are on; each reads the message's words with their own top picks under them, sent by the worker)."""
 
 
 class AudienceOut(msgspec.Struct):
@@ -205,9 +205,14 @@ class PicksPushIn(PicksPreviewIn, forbid_unknown_fields=True, kw_only=True):
 class PicksPreviewOut(msgspec.Struct):
     audience: str
     recipients: int
-    """Readers who would be told (a guardian once, with their own picks and each child's)."""
+    """Readers expected to be told (a guardian once, with their own picks and each child's)."""
     cards: int
-    """Cards whose picks would be named."""
+    """Cards whose picks are expected to be named: personal picks on and loans of their own to pick from."""
+    skipped: dict[str, int]
+    """Cards with personal picks on expected not to be told, by why: `no_loans` (no loan names the card: it never
+    borrowed, or its returned loans no longer name it), `no_model` (no model trained yet). A push may skip more:
+    `none_available`, a card whose every pick is on loan to it or has no copy left; `switched_off`, a card whose
+    personal picks were switched off after the push began."""
     title: str
     body: str
     """The message as a template: each reader reads their own picks where it shows 《书名1》（推荐理由）..., a
@@ -218,20 +223,39 @@ class PicksPreviewOut(msgspec.Struct):
 
     @classmethod
     def of(cls, m: PicksMessage) -> PicksPreviewOut:
-        return cls(m.audience, m.recipients, m.cards, m.title, m.body, m.push)
+        return cls(m.audience, m.recipients, m.cards, m.skipped, m.title, m.body, m.push)
 
 
 class PicksPushOut(msgspec.Struct):
     id: int
     audience: str
     message_id: int
+    status: PicksPushStatus
+    """`queued`, `running` (the worker tells the readers a batch at a time), `done`, or `failed` (the readers told
+    before it failed were told; no others will be)."""
     recipients: int
+    """Readers told so far."""
     cards: int
+    """Cards whose picks were named so far."""
+    skipped: dict[str, int]
+    """Cards with personal picks on not told, by why: `no_loans`, `none_available`, `switched_off`, `no_model` (as in
+    the preview)."""
     pushed_at: datetime
+    finished_at: datetime | None
 
     @classmethod
     def of(cls, push: PicksPush) -> PicksPushOut:
-        return cls(push.id, push.message.audience, push.message_id, push.recipients, push.cards, push.pushed_at)
+        return cls(
+            push.id,
+            push.message.audience,
+            push.message_id,
+            push.status,
+            push.recipients,
+            push.cards,
+            dict(push.skipped),
+            push.pushed_at,
+            push.finished_at,
+        )
 
 
 PicksPushPage = Annotated[Page[PicksPushOut], named("PicksPushPage")]

@@ -62,11 +62,13 @@ class RecommendationController(Controller):
         """Books for me, each with why: my personal picks, or what is popular lately when they are off or not ready;
         never what I have on loan or in my kept reading history. With my position, the nearest library with each on
         the shelf; with a distance too, only books on the shelf that near (or, with a library's code, there)."""
+        now = deps.clock.now()
         found = await serving.recommendations_for(
             holder,
             PickStore(deps.redis),
             deps.jobs,
-            deps.clock.now(),
+            now,
+            deps.network_time.day(now),
             lists=deps.popular_lists,
             available_at=library,
             near=serving.near_of(lat, lng, within_m, library),

@@ -1,5 +1,6 @@
 """Pushes of each reader's own picks to a library's readers: who is told (picks on, in the staff member's scope), what
-each is told (their own picks only), what the report counts and keeps, and one push per request id."""
+each is told (their own picks only), what the report counts and keeps, one push per request id, and the worker's job
+that sends it: a batch at a time, resumed after a crash, never telling a reader twice."""
 
 import asyncio
 import uuid
@@ -8,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from backend.accounts.models import Reader, StaffRole
+from backend.accounts.models import Reader, StaffRole, StaffUser
 from backend.catalog.models import Copy, Record
+from backend.circulation import services as circulation
 from backend.network.models import Library
+from entrypoints import worker
 from notifications import broadcasts
 from notifications.models import Notice, PicksPushReader
 from recommendations.reasons import Pick, Reason, ReasonKind
@@ -18,7 +21,7 @@ from recommendations.store import PickStore
 from tests.integration.booklists.test_booklists import child_of, once, reader_at, told
 from tests.integration.circulation.lending import TUESDAY, lend
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff, staff_headers
-from tests.integration.service import Service
+from tests.integration.service import BUS, NETWORK_TIME, Service
 
 PUSHES = "/staff/picks-pushes"
 DAY = 24 * 3600
@@ -85,6 +88,27 @@ async def card_of(reader: LoggedIn) -> int:
     return (await Reader.get(openid=reader.openid)).id
 
 
+async def borrowed(service: Service, card: int, title: str, copy: int) -> None:
+    """A loan of copy `copy` of `title` on the card, lent at TL-A now: a card with loans of its own to pick from."""
+    desk = await StaffUser.get(username="a-desk").select_related("library")
+    reader = await Reader.get(id=card)
+    barcode = f"P{TITLES.index(title):02d}{copy}"
+    now = service.clock.now()
+    await circulation.checkout(reader, barcode, now=now, bus=BUS, network_time=NETWORK_TIME, staff=desk)
+
+
+async def sent(service: Service, push_id: int) -> int:
+    """The push's job, as the worker runs it (here, on the test's clock): the readers it told."""
+    return await worker.push_picks({"deps": service.app.state.deps, "job_try": 1}, push_id)
+
+
+async def report_of(service: Service, push_id: int, staff: dict[str, str]) -> dict[str, Any]:
+    found = await service.client.get(f"{PUSHES}/{push_id}", headers=staff)
+    assert found.status_code == 200, found.text
+    counted: dict[str, Any] = found.json()
+    return counted
+
+
 async def switch_picks(service: Service, reader: LoggedIn, on: bool, child: int | None = None) -> None:
     path = "/readers/me" if child is None else f"/readers/me/children/{child}"
     switched = await service.client.put(
@@ -111,6 +135,10 @@ async def test_a_picks_push_tells_exactly_the_readers_whose_picks_are_on_within_
     unconsented = await child_of(service, parent, "2019-05")
     await switch_picks(service, guardian, True, child=consented)
     await switch_picks(service, switched_off, False)
+    for n, card in enumerate([await card_of(adult), await card_of(at_branch), await card_of(guardian)]):
+        await borrowed(service, card, "球状闪电", n)
+    await borrowed(service, await card_of(parent), "许三观卖血记", 0)
+    await borrowed(service, consented, "许三观卖血记", 1)
     # Picks stored for every card, the switched-off one's too (as Redis keeps them when it was down at the switch).
     await trained(
         service,
@@ -137,10 +165,14 @@ async def test_a_picks_push_tells_exactly_the_readers_whose_picks_are_on_within_
     other_district_push = await service.client.post(PUSHES, json=once(library_code="TL-A"), headers=b_desk)
     unknown = await service.client.post(f"{PUSHES}/preview", json={"library_code": "NOPE"}, headers=shelf["a-admin"])
     pushed = await service.client.post(PUSHES, json=once(library_code="TL-A"), headers=shelf["a-admin"])
+    queued = pushed.json()
+    told_by_job = await sent(service, queued["id"])
+    done = await report_of(service, queued["id"], shelf["a-admin"])
 
     assert preview.status_code == 200, preview.text
     shown = preview.json()
     assert (shown["audience"], shown["recipients"], shown["cards"]) == ("picks:TL-A", 4, 5)  # a guardian: two
+    assert shown["skipped"] == {"no_loans": 1}  # picks on, never borrowed: nothing of theirs to pick from
     assert shown["title"] == "为你挑选的书"
     assert shown["body"] == f"{INTRO}\n《书名1》（推荐理由）、《书名2》、《书名3》"  # no reader's picks shown to staff
     assert shown["push"] is not None
@@ -149,8 +181,13 @@ async def test_a_picks_push_tells_exactly_the_readers_whose_picks_are_on_within_
     assert above_branch.status_code == 403 and above_branch.json()["code"] == "outside_staff_scope"
     assert other_district_push.json()["code"] == "outside_staff_scope"
     assert unknown.status_code == 404 and unknown.json()["code"] == "library_not_found"
-    assert pushed.status_code == 201, pushed.text
-    assert (pushed.json()["recipients"], pushed.json()["cards"]) == (4, 5)
+    assert pushed.status_code == 202, pushed.text
+    assert (queued["status"], queued["recipients"], queued["cards"]) == ("queued", 0, 0)
+    assert told_by_job == 4
+    push = done["push"]
+    assert (push["status"], push["recipients"], push["cards"], push["skipped"]) == ("done", 4, 5, {"no_loans": 1})
+    assert push["finished_at"] is not None
+    assert done["message"]["recipients"] == 4
     assert await bodies("openid-adult-a") == [f"{INTRO}\n《三体》（近期热门）、《流浪地球》"]
     assert await bodies("openid-adult-a1") == [f"{INTRO}\n《活着》（近期热门）"]
     assert await bodies("openid-guardian-a") == [
@@ -184,9 +221,10 @@ async def test_each_message_names_the_readers_own_top_picks_as_served_with_the_r
     words = {"title": "寒假书单", "body": "寒假快乐！给你挑了几本："}
 
     pushed = await service.client.post(PUSHES, json=once(library_code="TL-A", **words), headers=shelf["a-admin"])
+    await sent(service, pushed.json()["id"])
     report = await service.client.get(f"/staff/messages/{pushed.json()['message_id']}/report", headers=shelf["a-admin"])
 
-    assert lent["status"] == 201 and pushed.status_code == 201, pushed.text
+    assert lent["status"] == 201 and pushed.status_code == 202, pushed.text
     # 《三体》 is on loan to the reader: the message, like the app, names the next three, the first with its reason.
     assert await bodies("openid-reading") == [
         "寒假快乐！给你挑了几本：\n《流浪地球》（你读过刘慈欣的书）、《球状闪电》、《活着》"
@@ -215,7 +253,9 @@ async def test_a_picks_push_report_counts_holds_and_loans_of_the_readers_own_pus
             await card_of(readers["late"]): picks(shelf, "小王子", "猜猜我有多爱你", "好饿的毛毛虫"),
         },
     )
-    pushed = (await service.client.post(PUSHES, json=once(library_code="TL-A"), headers=shelf["a-admin"])).json()
+    queued = (await service.client.post(PUSHES, json=once(library_code="TL-A"), headers=shelf["a-admin"])).json()
+    await sent(service, queued["id"])
+    pushed = (await report_of(service, queued["id"], shelf["a-admin"]))["push"]
     records = shelf["records"]
 
     service.clock.advance(DAY)
@@ -238,11 +278,7 @@ async def test_a_picks_push_report_counts_holds_and_loans_of_the_readers_own_pus
     )
 
     async def report() -> dict[str, Any]:
-        admin = await staff_headers(service.client, "a-admin")
-        found = await service.client.get(f"{PUSHES}/{pushed['id']}", headers=admin)
-        assert found.status_code == 200, found.text
-        counted: dict[str, Any] = found.json()
-        return counted
+        return await report_of(service, pushed["id"], await staff_headers(service.client, "a-admin"))
 
     service.clock.advance(28 * DAY)  # 29 days after the push: its window is open
     too_soon = await broadcasts.settle_picks_reports(service.clock.now())
@@ -276,7 +312,7 @@ async def test_a_picks_push_report_is_for_staff_of_the_pushing_library_and_above
     await trained(service, {await card_of(reader): picks(shelf, "三体")})
     a1_desk = await staff_headers(service.client, "a1-desk")
     b_desk = await staff_headers(service.client, "b-desk")
-    sent = await service.client.post(
+    message = await service.client.post(
         "/staff/messages",
         json={
             "audience": "picks:TL-A-1",
@@ -286,15 +322,18 @@ async def test_a_picks_push_report_is_for_staff_of_the_pushing_library_and_above
         },
         headers=a1_desk,
     )
+    (queued,) = (await service.client.get(PUSHES, headers=shelf["a-admin"])).json()["items"]
+    await sent(service, queued["id"])
     (push,) = (await service.client.get(PUSHES, headers=shelf["a-admin"])).json()["items"]
 
     by_district = await service.client.get(f"{PUSHES}/{push['id']}", headers=shelf["a-admin"])
     by_other = await service.client.get(f"{PUSHES}/{push['id']}", headers=b_desk)
-    message_by_other = await service.client.get(f"/staff/messages/{sent.json()['id']}/report", headers=b_desk)
+    message_by_other = await service.client.get(f"/staff/messages/{message.json()['id']}/report", headers=b_desk)
     missing = await service.client.get(f"{PUSHES}/999", headers=shelf["a-admin"])
 
-    assert sent.status_code == 201, sent.text
-    assert (push["message_id"], push["audience"], push["recipients"]) == (sent.json()["id"], "picks:TL-A-1", 1)
+    assert message.status_code == 201, message.text
+    assert (queued["status"], queued["recipients"]) == ("queued", 0)
+    assert (push["message_id"], push["audience"], push["recipients"]) == (message.json()["id"], "picks:TL-A-1", 1)
     assert await bodies("openid-reader-a1") == ["看看这些：\n《三体》（近期热门）"]
     assert by_district.status_code == 200 and by_district.json()["recipients"] == 1
     assert by_other.json()["code"] == "outside_staff_scope"
@@ -318,12 +357,15 @@ async def test_a_picks_push_sent_twice_at_once_or_again_is_made_once_and_tells_e
     other_staff = await service.client.post(PUSHES, json=tap, headers=shelf["network"])
     no_key = await service.client.post(PUSHES, json={"library_code": "TL-A"}, headers=shelf["a-admin"])
     listed = (await service.client.get(PUSHES, headers=shelf["network"])).json()
+    jobs = [await sent(service, push["id"]) for push in listed["items"]]
+    again = [await sent(service, push["id"]) for push in listed["items"]]  # a job run again: done, sends nothing
 
-    assert [r.status_code for r in double_tap] == [201, 201], [r.text for r in double_tap]
+    assert [r.status_code for r in double_tap] == [202, 202], [r.text for r in double_tap]
     first = double_tap[0].json()
     assert double_tap[1].json() == first and retried.json() == first
     assert reworded.status_code == 409 and reworded.json()["code"] == "idempotency_key_reused"
-    assert other_staff.status_code == 201 and other_staff.json()["id"] != first["id"]
+    assert other_staff.status_code == 202 and other_staff.json()["id"] != first["id"]
+    assert (jobs, again) == ([3, 3], [0, 0])
     assert no_key.status_code == 400
     assert sorted(p["id"] for p in listed["items"]) == sorted([first["id"], other_staff.json()["id"]])
     for n in range(3):

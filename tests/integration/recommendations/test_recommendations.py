@@ -28,6 +28,7 @@ from tests.integration.service import BUS, NETWORK_TIME, Service
 from tests.integration.test_worker import run_worker_process
 
 CHILD = {"name": "小雨", "birth_month": "2019-05", "guardian_consent": True}
+TODAY = NETWORK_TIME.day(datetime.now(UTC))
 
 
 @dataclass
@@ -92,7 +93,7 @@ async def _readers_who_read_science_fiction(shelf: Shelf) -> None:
 
 
 async def _train(service: Service) -> int:
-    return await run_training(PickStore(service.redis), ArqJobs(service.redis), datetime.now(UTC))
+    return await run_training(PickStore(service.redis), ArqJobs(service.redis), datetime.now(UTC), NETWORK_TIME)
 
 
 async def _recommendations(service: Service, reader: LoggedIn, path: str = "/readers/me", **headers: str) -> dict:
@@ -213,7 +214,7 @@ async def test_switching_personal_picks_off_deletes_the_profile_and_leaves_only_
     assert {item["reason"]["kind"] for item in page["items"]} == {"popular_recently"}
     assert all(item["reason"]["record_id"] is None for item in page["items"])
     # Their loans stop feeding personal models: the next training has no history of theirs and no picks for them.
-    data = await load_training_data()
+    data = await load_training_data(NETWORK_TIME.day(datetime.now(UTC)))
     assert str(reader.id) not in data.log.reader_keys
     await _train(service)
     assert await store.picks(reader.id) is None
@@ -451,7 +452,7 @@ async def test_a_failed_training_run_leaves_no_version_and_a_switch_off_reaches_
     served = await store.current()
 
     with pytest.raises(RuntimeError):
-        await run_training(_FailingStore(service.redis), ArqJobs(service.redis), datetime.now(UTC))
+        await run_training(_FailingStore(service.redis), ArqJobs(service.redis), datetime.now(UTC), NETWORK_TIME)
     assert await store.versions() == {served}
     # A run killed outright (no clean-up at all) leaves its version: a switch-off still deletes the picks in it.
     killed = await store.begin(b"")
@@ -492,7 +493,7 @@ async def test_a_refresh_that_read_the_version_before_a_flip_writes_nothing_into
     await _train(service)
     assert await _keys_of(service, before[0]) == []
 
-    assert await refresh_reader(store, _StaleModels(before), reader.id)
+    assert await refresh_reader(store, _StaleModels(before), reader.id, TODAY)
 
     assert await _keys_of(service, before[0]) == []  # nothing left behind where no deletion will ever come
     assert await store.picks(reader.id)
@@ -521,7 +522,7 @@ async def test_a_reader_who_switched_picks_on_while_training_ran_gets_a_refresh_
     await service.redis.delete(f"arq:job:{recommendation_refresh_job_id(reader.id)}")
     await service.redis.delete(QUEUE)
 
-    await run_training(PickStore(service.redis), ArqJobs(service.redis), started)
+    await run_training(PickStore(service.redis), ArqJobs(service.redis), started, NETWORK_TIME)
 
     assert await service.redis.zscore(QUEUE, recommendation_refresh_job_id(reader.id)) is not None
 
@@ -573,7 +574,7 @@ async def test_a_model_stored_in_another_format_is_no_model(service: Service, sh
     await service.redis.set(f"recs:{version}:model", b"shuxiang-recs-model:1\n" + b"x" * 10)
 
     assert await ModelCache().model(store) is None
-    assert await refresh_reader(store, ModelCache(), reader.id) is False
+    assert await refresh_reader(store, ModelCache(), reader.id, TODAY) is False
 
 
 async def test_removing_a_childs_card_deletes_its_picks(service: Service, shelf: Shelf) -> None:

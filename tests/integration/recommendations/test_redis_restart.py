@@ -31,7 +31,7 @@ from recommendations.store import PickStore
 from recommendations.training import run_training
 from tests.integration.factories import LoggedIn, build_network, login_reader, make_staff
 from tests.integration.recommendations.test_recommendations import TITLES, Shelf, _readers_who_read_science_fiction
-from tests.integration.service import Service
+from tests.integration.service import NETWORK_TIME, Service
 
 STARTUP_SECONDS = 60
 
@@ -86,7 +86,7 @@ class OwnServers:
     api: httpx.AsyncClient
 
     async def train(self) -> int:
-        return await run_training(PickStore(self.redis), ArqJobs(self.redis), datetime.now(UTC))
+        return await run_training(PickStore(self.redis), ArqJobs(self.redis), datetime.now(UTC), NETWORK_TIME)
 
     async def recommendations(self, reader: LoggedIn) -> httpx.Response:
         return await self.api.get("/readers/me/recommendations", headers=reader.headers)

@@ -8,7 +8,7 @@ import pytest
 
 from recommendations.blend import SHIPPED, Model, train
 from recommendations.data import days_of
-from recommendations.store import ModelCache, PickStore, pack_model
+from recommendations.store import MODEL_FORMAT, ModelCache, PickStore, pack_model
 from tests.integration.service import Service
 from tests.unit.recommendations.test_blend import CUTOFF, clustered_loans
 
@@ -68,6 +68,6 @@ async def test_a_model_of_the_former_format_in_one_value_is_refused_once(
         assert await models.model(store) is None
 
     assert [record.getMessage() for record in caplog.records if "another format" in record.getMessage()] == [
-        f"the stored model {version} is of another format (shuxiang-recs-model:3) than 4: no refreshes until the "
-        "next training"
+        f"the stored model {version} is of another format (shuxiang-recs-model:3) than {MODEL_FORMAT}: no refreshes "
+        "until the next training"
     ]

@@ -16,9 +16,10 @@ from recommendations.models import RecommendationSetting
 from recommendations.store import ModelCache, PickStore
 from recommendations.training import NIGHTLY_PICKS_DAYS, load_training_data, refresh_reader, run_training
 from tests.integration.factories import build_network
-from tests.integration.service import Service
+from tests.integration.service import NETWORK_TIME, Service
 
 NOW = datetime.now(UTC)
+TODAY = NETWORK_TIME.day(NOW)
 
 
 @dataclass
@@ -79,31 +80,32 @@ async def test_the_nightly_run_picks_for_readers_who_borrowed_lately_and_the_oth
     await RecommendationSetting.create(reader=switched_off, personal=False, changed_at=NOW - timedelta(days=1))
     store = PickStore(service.redis)
 
-    assert await run_training(store, ArqJobs(service.redis), NOW) == 6  # the five regulars and `lately`
+    assert await run_training(store, ArqJobs(service.redis), NOW, NETWORK_TIME) == 6  # the five regulars and `lately`
 
     assert await store.picks(lately.id)
     assert await store.picks(long_ago.id) is None
-    assert await refresh_reader(store, ModelCache(), long_ago.id)  # what serving queues when it finds none
+    assert await refresh_reader(store, ModelCache(), long_ago.id, TODAY)  # what serving queues when it finds none
     on_demand = await store.picks(long_ago.id)
     assert on_demand and str(desk.records[0].id) not in {pick.item for pick in on_demand}
     assert await store.picks(switched_off.id) is None
-    assert not await refresh_reader(store, ModelCache(), switched_off.id)
+    assert not await refresh_reader(store, ModelCache(), switched_off.id, TODAY)
 
 
 async def test_loans_read_a_few_at_a_time_are_the_loans_read_at_once(service: Service, desk: Desk) -> None:
     await _regulars(desk)
-    child = await Reader.create(card_number="730000000001", reader_type=ReaderType.CHILD, birth_month="2018-01")
+    seven = f"{TODAY.year - 7}-{TODAY.month:02d}"
+    child = await Reader.create(card_number="730000000001", reader_type=ReaderType.CHILD, birth_month=seven)
     await RecommendationSetting.create(reader=child, personal=True, changed_at=NOW)
     await desk.lend(child, 4, 2, "child")
     anonymous = [await desk.lend(None, 5, 100, "child"), await desk.lend(None, 4, 50)]
 
-    in_batches = await load_training_data(batch=3)
-    at_once = await load_training_data()
+    in_batches = await load_training_data(TODAY, batch=3)
+    at_once = await load_training_data(TODAY)
 
     for data in (in_batches, at_once):
         assert len(data.log) == 23
         assert data.personal == {str(reader.id) for reader in await Reader.all()}
-        assert data.segments[str(child.id)] == {"card": "child"}
+        assert data.segments[str(child.id)] == {"card": "child"}  # alone in its band: 6-9 has no list (five cards)
         assert data.segments[f"~{anonymous[0].id}"] == {"card": "child"}
         assert data.segments[f"~{anonymous[1].id}"] == {"card": "adult"}
         assert list(data.log.reader_keys) == sorted(data.log.reader_keys)

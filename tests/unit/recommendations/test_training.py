@@ -22,9 +22,9 @@ NOW = days_of(date(2026, 12, 1))
 def training_data(rows: list[tuple[str, str, float]], personal: set[str], children: set[str]) -> TrainingData:
     log = LoanLog.from_rows(rows)
     segments = {key: {CARD: CHILD if key in children else ADULT} for key in log.reader_keys}
-    return TrainingData(
-        log, {}, segments, frozenset(personal), np.ones(len(log), np.int64), np.zeros(len(log), np.bool_)
-    )
+    no_cards, no_bands = np.full(len(log), -1, np.int64), np.full(len(log), -1, np.int8)
+    libraries, children_loans = np.ones(len(log), np.int64), np.zeros(len(log), np.bool_)
+    return TrainingData(log, {}, segments, frozenset(personal), libraries, children_loans, no_cards, no_bands)
 
 
 def shelf_of_regulars() -> TrainingData:
