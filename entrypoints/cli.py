@@ -14,11 +14,16 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backend import db
 from backend.errors import DomainError
 from backend.settings import InvalidSettings, Settings
 from entrypoints import logs
+
+if TYPE_CHECKING:
+    from backend.demo.readers import DemoServices
+    from entrypoints.bootstrap import Dependencies
 
 log = logging.getLogger("shuxiang")
 
@@ -38,6 +43,34 @@ def _database_url(settings: Settings) -> Iterator[str]:
         yield url
     finally:
         server.cleanup()
+
+
+@contextlib.contextmanager
+def _redis_url(settings: Settings) -> Iterator[str]:
+    """The configured Redis, or else the embedded one, started (or joined) for as long as it is needed."""
+    if settings.redis.url:
+        yield settings.redis.url
+        return
+    from entrypoints.embedded import start_redis
+
+    server, url = start_redis(settings.server.data_dir)
+    try:
+        yield url
+    finally:
+        server.shutdown()
+
+
+@contextlib.contextmanager
+def _servers(settings: Settings) -> Iterator[Settings]:
+    """The settings with the embedded PostgreSQL and Redis standing in for the URLs not configured, and the secret key
+    they share; the environment says the same, for the processes started from here."""
+    with _database_url(settings) as database_url, _redis_url(settings) as redis_url:
+        os.environ.update(
+            SHUXIANG_SECRET_KEY=settings.effective_secret_key,
+            SHUXIANG_DATABASE_URL=database_url,
+            SHUXIANG_REDIS_URL=redis_url,
+        )
+        yield Settings.from_env()
 
 
 def with_orm(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
@@ -62,14 +95,31 @@ def migrate(settings: Settings) -> None:
 
 
 def seed_demo(settings: Settings) -> None:
-    """Load the demo network (a Tongling-shaped city) unless the database already has libraries."""
+    """Load the demo network (a Tongling-shaped city) and its readers into an empty database, or the demo readers
+    alone into a demo network loaded without them."""
     from backend.demo.network import seed_demo as load
+    from entrypoints.bootstrap import bootstrap
 
-    async def work() -> None:
-        summary = await load()
+    async def work(served: Settings) -> None:
+        async with await bootstrap(served) as deps:
+            summary = await load(demo_services(deps))
         print("\n".join(summary.lines()))
 
-    with_orm(settings, work)
+    with _servers(settings) as served:  # the demo readers' loans and bookings use Redis too
+        asyncio.run(work(served))
+
+
+def demo_services(deps: Dependencies) -> DemoServices:
+    """What the demo readers are made through: the composition root's handlers and policies."""
+    from backend.demo.readers import DemoServices
+
+    return DemoServices(
+        bus=deps.bus,
+        event_policy=deps.event_policy,
+        events_full=deps.events_full,
+        hold_policy=deps.hold_policy,
+        card_prefix=deps.settings.network.card_prefix,
+    )
 
 
 def bootstrap(settings: Settings, args: argparse.Namespace) -> None:
@@ -143,24 +193,25 @@ def shared_metrics() -> Iterator[None]:
 
 def run(settings: Settings) -> None:
     """Everything on one machine: embedded PostgreSQL and Redis, migrations, demo data on first start, the worker
-    and the API."""
-    from entrypoints.embedded import start_redis
+    and the API; without an AppID, a demo WeChat and a demo WeChat Pay too."""
+    from entrypoints.embedded import start_demo_wechat, start_demo_wechatpay
     from entrypoints.worker import JOB_COMPLETION_WAIT_SECONDS
 
-    env = {"SHUXIANG_SECRET_KEY": settings.effective_secret_key}
     with contextlib.ExitStack() as embedded:
-        env["SHUXIANG_DATABASE_URL"] = embedded.enter_context(_database_url(settings))
-        if not settings.redis.url:
-            redis_handle, env["SHUXIANG_REDIS_URL"] = start_redis(settings.server.data_dir)
-            embedded.callback(redis_handle.shutdown)
-        os.environ.update(env)  # the worker and the API processes read the same settings from the environment
-        settings = Settings.from_env()
+        # The demo's stand-ins for the outside world: each decides on the settings as given, before the embedded
+        # PostgreSQL fills a database URL in, whether it may start.
+        demo = (start_demo_wechat(settings, embedded), start_demo_wechatpay(settings, embedded))
+        standins = [standin for standin in demo if standin is not None]
+        for standin in standins:
+            os.environ.update(standin.env)  # the worker and the API processes read their settings from it
+        settings = embedded.enter_context(_servers(settings))
         migrate(settings)
         seed_demo(settings)
         worker_process = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "worker"])
         try:
             base = f"http://{settings.server.host}:{settings.server.port}"
-            print(f"shuxiang on {base}, interactive API docs on {base}/docs/")
+            started = (line for standin in standins for line in standin.lines)
+            print("\n".join([f"shuxiang on {base}, interactive API docs on {base}/docs/", *started]), flush=True)
             serve(settings)
         finally:
             worker_process.send_signal(signal.SIGTERM)
@@ -189,7 +240,7 @@ def recs_train(settings: Settings) -> None:
     """Train the recommendation models now (the worker also does nightly) and serve the new picks."""
     from redis.asyncio import Redis
 
-    from backend.clock import SystemClock
+    from backend.clock import NetworkTime, SystemClock
     from entrypoints.queue import ArqJobs
     from recommendations.store import PickStore
     from recommendations.training import run_training
@@ -197,7 +248,8 @@ def recs_train(settings: Settings) -> None:
     async def work() -> None:
         redis = Redis.from_url(settings.redis.url)
         try:
-            readers = await run_training(PickStore(redis), ArqJobs(redis), SystemClock().now())
+            network_time = NetworkTime(settings.network.timezone)
+            readers = await run_training(PickStore(redis), ArqJobs(redis), SystemClock().now(), network_time)
         finally:
             await redis.aclose()
         print(f"trained: picks for {readers} readers")

