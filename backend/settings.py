@@ -323,7 +323,6 @@ class MoneySettings(_Group):
 
 
 @dataclass(frozen=True, slots=True)
-@dataclass(frozen=True, slots=True)
 class EventSettings(_Group):
     env_prefix: ClassVar[str] = "EVENT_"
 
