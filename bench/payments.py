@@ -91,7 +91,7 @@ async def prepare(settings: Settings, wechatpay: WeChatPaySettings, orders: int)
         by_reader: dict[int | None, list[int]] = {}
         for charge in charges:
             by_reader.setdefault(charge.reader_id, []).append(charge.id)
-        policy, expires = MoneyPolicy(), now + timedelta(hours=1)
+        policy, expires = MoneyPolicy.of(Settings().money), now + timedelta(hours=1)
         payments = [
             await open_payment(reader, by_reader[reader.id], now=now, expires_at=expires, policy=policy)
             for reader in readers

@@ -1,5 +1,6 @@
 """What staff do with a reader's money at a desk: assess a damaged copy (a lost one is charged when circulation
-declares it lost), take a payment, waive a charge within their role's limit, refund, take and give back a deposit.
+declares it lost), take a payment, waive a charge within their role's limit, refund, take and give back a deposit;
+and a reader's own request for their deposit back, which goes back by WeChat Pay as it came.
 
 Every rule that must hold under concurrency is the database's: a charge is settled under its row lock (so two
 desks, or a desk and a WeChat Pay notice, never settle more than it), a charge in an open payment order is neither
@@ -8,6 +9,7 @@ the card's lock (the one a checkout takes)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
@@ -26,6 +28,7 @@ from backend.money.errors import (
     ChargeInPayment,
     ChargeNotFound,
     ChargeSettled,
+    DepositAtDesk,
     DepositHeld,
     DepositInPayment,
     NotAssessable,
@@ -48,11 +51,13 @@ from backend.money.models import (
     SettlementKind,
 )
 from backend.money.policy import MoneyPolicy
-from backend.money.refunds import new_refund_no, refundable_fen, refunded_fen
+from backend.money.refunds import deposit_refund_occasion, new_refund_no, refundable_fen, refunded_fen
 from backend.network.models import Library
 from backend.network.services import NETWORK_ROOT, in_scope
 
 DESK_CHANNELS = (Channel.DESK_CASH, Channel.DESK_CARD)
+# What WeChat Pay shows the payer beside a deposit's refund.
+DEPOSIT_REFUND_REASON = "退还押金 / deposit refunded"
 
 
 async def assess_damage(
@@ -240,12 +245,23 @@ async def pay_deposit_at_desk(
         return await _deposit_line(reader, DepositKind.PAID, policy.deposit_fen - held, channel, staff, now)
 
 
+@dataclass(frozen=True, slots=True)
+class DepositRefund:
+    """A deposit given back: its lines (each way it goes back its own), the WeChat Pay refunds returning what was
+    paid that way (pending until WeChat Pay returns it), and what is still held, to be collected at a desk."""
+
+    lines: list[DepositLine]
+    refunds: list[Refund]
+    at_desk_fen: int
+
+
 async def refund_deposit(
     staff: StaffUser, reader: Reader, channel: Channel, now: datetime, policy: MoneyPolicy
-) -> DepositLine:
-    """Give the card's deposit back in cash or by card, as when it is closed: only with nothing on loan and nothing
-    owed (a checkout takes the card's lock too, so none slips in meanwhile), for a reader of a library in the staff
-    member's authority (one with no home library: the network's), and no more than their role's limit."""
+) -> DepositRefund:
+    """Give the card's deposit back, as when it is closed: what was paid by WeChat Pay goes back to its payment by
+    WeChat Pay, the rest in cash or by card here. Only with nothing on loan and nothing owed (a checkout takes the
+    card's lock too, so none slips in meanwhile), for a reader of a library in the staff member's authority (one with
+    no home library: the network's), and no more than their role's limit."""
     require_role(staff, StaffRole.LIBRARIAN)
     assert channel in DESK_CHANNELS, "a desk gives back cash or to a card"
     async with in_transaction():
@@ -257,9 +273,63 @@ async def refund_deposit(
             raise OutsideMoneyScope(library="-")
         if (refused := await ledger.deposit_refusal(reader.id)) is not None:
             raise refused
-        held = await ledger.deposit_fen(reader.id)
-        _within_limit(staff, held, policy)
-        return await _deposit_line(reader, DepositKind.REFUNDED, held, channel, staff, now)
+        _within_limit(staff, await ledger.deposit_fen(reader.id), policy)
+        back = await _by_wechatpay(reader.id, staff, now)
+        if not back.at_desk_fen:
+            return back
+        line = await _deposit_line(reader, DepositKind.REFUNDED, back.at_desk_fen, channel, staff, now)
+        return replace(back, lines=[*back.lines, line], at_desk_fen=0)
+
+
+async def refund_my_deposit(reader: Reader, now: datetime) -> DepositRefund:
+    """The reader asks for their deposit back (they no longer borrow on it): only with nothing on loan and nothing
+    owed, as at a desk. What they paid by WeChat Pay goes back by WeChat Pay at once; what they paid at a desk stays
+    held until they collect it at one (`DepositAtDesk` when that is all they hold)."""
+    async with in_transaction():
+        await lock_card(reader.id)
+        if (refused := await ledger.deposit_refusal(reader.id)) is not None:
+            raise refused
+        back = await _by_wechatpay(reader.id, None, now)
+        if not back.refunds:
+            raise DepositAtDesk(at_desk_fen=back.at_desk_fen)
+        return back
+
+
+async def _by_wechatpay(reader_id: int, staff: StaffUser | None, now: datetime) -> DepositRefund:
+    """Under the card's lock: the deposit's WeChat Pay parts refunded to their payments, the deposit line written at
+    once (the reader no longer holds it, so cannot borrow on it while WeChat Pay returns it). Each payment is locked,
+    in id order, as a staff refund of it is, and gives back no more than it has left; the rest is the desk's."""
+    parts = await ledger.deposit_parts(reader_id)
+    at_desk, lines, refunds = parts.at_desk_fen, [], []
+    for payment_id, part in sorted(parts.by_payment):
+        payment = await Payment.select_for_update().get(id=payment_id)
+        amount = max(min(part, payment.amount_fen - await refunded_fen(payment_id=payment_id)), 0)
+        at_desk += part - amount
+        if not amount:
+            continue
+        refund = await Refund.create(
+            out_refund_no=new_refund_no(),
+            payment=payment,
+            channel=Channel.WECHAT_PAY,
+            amount_fen=amount,
+            state=RefundState.PENDING,
+            reason=DEPOSIT_REFUND_REASON,
+            staff=staff,
+            created_at=now,
+        )
+        refunds.append(refund)
+        line = await DepositLine.create(
+            reader_id=reader_id,
+            kind=DepositKind.REFUNDED,
+            amount_fen=amount,
+            channel=Channel.WECHAT_PAY,
+            payment=payment,
+            staff=staff,
+            occasion=deposit_refund_occasion(refund.out_refund_no),
+            created_at=now,
+        )
+        lines.append(line)
+    return DepositRefund(lines, refunds, at_desk)
 
 
 async def _deposit_line(

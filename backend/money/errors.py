@@ -137,6 +137,14 @@ class DepositNotRefundable(_InYuan, Conflict):
     message_en = "{on_loan} items on loan and ¥{owed_fen} owed: return them and pay before the deposit is refunded"
 
 
+class DepositAtDesk(_InYuan, Conflict):
+    """The deposit held was paid at a desk (or WeChat Pay could not return it): a desk hands it back."""
+
+    code = "deposit_at_desk"
+    message_zh = "押金 {at_desk_fen} 元需到图书馆服务台退还"
+    message_en = "The deposit of ¥{at_desk_fen} is given back at a library desk"
+
+
 class CardHasMoney(_InYuan, Conflict):
     """A card about to be removed still owes, holds a deposit or is in a payment: settle those first."""
 

@@ -169,6 +169,34 @@ async def deposit_refusal(reader_id: int) -> DomainError | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class DepositParts:
+    """The deposit a card holds by the way it goes back: each WeChat Pay payment's part still held (the latest
+    payment first), returned to it; the rest (paid at a desk, or a WeChat Pay refund of it that failed) at a desk."""
+
+    by_payment: list[tuple[int, int]]
+    """(payment id, fen)."""
+    at_desk_fen: int
+
+
+async def deposit_parts(reader_id: int) -> DepositParts:
+    """Each payment's deposit lines less the deposit refunded against it, within what the card holds: a deposit
+    given back at a desk before refunds went back by WeChat Pay named no payment, so the latest payments count
+    first."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT payment_id, SUM(CASE kind WHEN $2 THEN amount_fen ELSE -amount_fen END) AS held FROM money_deposit"
+        " WHERE reader_id = $1 AND payment_id IS NOT NULL GROUP BY payment_id ORDER BY payment_id DESC",
+        [reader_id, DepositKind.PAID.value],
+    )
+    left = await deposit_fen(reader_id)
+    by_payment = []
+    for row in rows:
+        if (part := min(int(row["held"]), left)) > 0:
+            by_payment.append((int(row["payment_id"]), part))
+            left -= part
+    return DepositParts(by_payment, left)
+
+
 async def deposit_lines(reader_id: int, *, limit: int, offset: int) -> tuple[list[DepositLine], int]:
     """The card's deposit paid in and given back, newest first (the receipts of a deposit)."""
     return await paging.page(DepositLine.filter(reader_id=reader_id).order_by("-created_at", "-id"), limit, offset)

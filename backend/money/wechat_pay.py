@@ -204,7 +204,8 @@ async def finish_refund(refund: WeChatPayRefund, now: datetime) -> Refund | None
     if refund.status is RefundStatus.PROCESSING:
         return None
     if refund.status is RefundStatus.CLOSED:
-        # The money stays with the library and the refund no longer counts, so staff can give it back another way.
+        # The money stays with the library and the refund no longer counts, so staff can give it back another way (a
+        # deposit's is held on the card again, for a desk to hand back).
         log.warning("WeChat Pay refund %s closed: staff must refund it otherwise", refund.out_refund_no)
     elif refund.status is RefundStatus.ABNORMAL:
         # The payer's account cannot take it back: it still counts, as WeChat Pay's merchant platform may send it on.
@@ -294,8 +295,9 @@ class SentRefunds:
 
 async def send_refunds(wechatpay: WeChatPaySetup, now: datetime) -> SentRefunds:
     """Pending WeChat Pay refunds (a staff refund of a WeChat Pay settlement, a line settled otherwise while its order
-    was being paid) are asked of WeChat Pay under our out_refund_no, again each run until they end (WeChat Pay
-    refunds one number once). Stops at the first `WeChatPayUnavailable`, which the next run tries again."""
+    was being paid, a deposit given back) are asked of WeChat Pay under our out_refund_no, again each run until they
+    end (WeChat Pay refunds one number once). Stops at the first `WeChatPayUnavailable`, which the next run tries
+    again."""
     pending = (
         await Refund.filter(state=RefundState.PENDING, channel=Channel.WECHAT_PAY)
         .select_related("payment")

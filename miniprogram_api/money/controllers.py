@@ -25,6 +25,7 @@ from backend.money.errors import (
     ChargeInPayment,
     ChargeNotFound,
     ChargeSettled,
+    DepositAtDesk,
     DepositHeld,
     DepositInPayment,
     DepositNotRefundable,
@@ -62,6 +63,7 @@ from miniprogram_api.money.schemas import (
     DamageIn,
     DepositLineOut,
     DepositLinePage,
+    DepositRefundOut,
     DeskDepositIn,
     DeskPaymentIn,
     LineStatus,
@@ -142,6 +144,14 @@ class MoneyController(Controller):
         """My deposit paid in and given back, the latest first: its receipts."""
         found, total = await ledger.deposit_lines(reader.id, limit=limit, offset=offset)
         return Page.of([DepositLineOut.of(line) for line in found], total, limit, offset)
+
+    @post("/deposit-refund", responses=problems(*READER_PROBLEMS, NoDeposit, DepositNotRefundable, DepositAtDesk))
+    async def refund_deposit(self, deps: Dependencies, reader: Reader) -> DepositRefundOut:
+        """Give my deposit back, as when I stop borrowing on it: only with nothing on loan and nothing owed on my card
+        (`deposit_not_refundable`). What I paid by WeChat Pay is refunded to it now (I can no longer borrow on it);
+        what I paid at a desk I collect at any library's desk (`at_desk_fen`; `deposit_at_desk` when that is all I
+        hold). Asked twice at once, it is given back once (`no_deposit`)."""
+        return DepositRefundOut.of(await desk.refund_my_deposit(reader, deps.clock.now()))
 
     @get("/receipts", responses=problems(*READER_PROBLEMS))
     async def receipts(self, reader: Reader, limit: ReaderLimit = 20, offset: Offset = 0) -> ReceiptPage:
@@ -271,12 +281,13 @@ class StaffMoneyController(Controller):
     )
     async def refund_deposit(
         self, deps: Dependencies, staff: StaffUser, card_number: CardNumber, data: DeskDepositIn
-    ) -> DepositLineOut:
-        """Give the reader's whole deposit back, in cash or by card, as when the card is closed: only with nothing on
+    ) -> DepositRefundOut:
+        """Give the reader's whole deposit back, as when the card is closed: what they paid by WeChat Pay is refunded
+        to it by WeChat Pay (`pending` refunds), the rest here in cash or by card (`channel`). Only with nothing on
         loan and nothing owed on it, for a reader of one of my libraries, up to my role's limit."""
         reader = await _reader(deps, staff, card_number)
-        line = await desk.refund_deposit(staff, reader, Channel(data.channel), deps.clock.now(), deps.money_policy)
-        return DepositLineOut.of(line)
+        back = await desk.refund_deposit(staff, reader, Channel(data.channel), deps.clock.now(), deps.money_policy)
+        return DepositRefundOut.of(back)
 
     @get("/libraries/{code:str}/cash-report", responses=problems(*_REPORT))
     async def cash_report(

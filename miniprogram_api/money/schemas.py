@@ -11,6 +11,7 @@ import msgspec
 
 from backend.accounts.models import Reader, ReaderType
 from backend.crypto import Keys
+from backend.money.desk import DepositRefund
 from backend.money.errors import yuan
 from backend.money.ledger import ChargeLine, SettlementSeen
 from backend.money.models import (
@@ -372,6 +373,26 @@ class DepositLineOut(msgspec.Struct):
 
 
 DepositLinePage = Annotated[Page[DepositLineOut], named("DepositLinePage")]
+
+
+class DepositRefundOut(msgspec.Struct):
+    """A deposit given back: the part paid by WeChat Pay is returned by WeChat Pay, the rest at a desk."""
+
+    lines: list[DepositLineOut]
+    """The deposit given back, one line per way it goes back: the card holds it no longer."""
+    refunds: list[RefundOut]
+    """The WeChat Pay refunds returning the part paid that way: `pending` until WeChat Pay returns the money (it
+    shows in WeChat within days); one that fails leaves the deposit held, to be collected at a desk."""
+    at_desk_fen: int
+    """What is still held, paid at a desk: collected at any library's desk (0 when a desk gave it back)."""
+
+    @classmethod
+    def of(cls, back: DepositRefund) -> DepositRefundOut:
+        return cls(
+            [DepositLineOut.of(line) for line in back.lines],
+            [RefundOut.of(refund) for refund in back.refunds],
+            back.at_desk_fen,
+        )
 
 
 class TotalOut(msgspec.Struct):

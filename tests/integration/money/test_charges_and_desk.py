@@ -214,7 +214,8 @@ async def test_a_deposit_is_given_back_at_a_desk_only_within_scope_and_the_roles
         await desk.refund_deposit(desks.librarian, card, Channel.DESK_CASH, TUESDAY, POLICY)
     back = await desk.refund_deposit(desks.admin, card, Channel.DESK_CASH, TUESDAY, POLICY)
 
-    assert (back.amount_fen, back.channel, await ledger.deposit_fen(card.id)) == (10000, Channel.DESK_CASH, 0)
+    (line,) = back.lines
+    assert (line.amount_fen, line.channel, await ledger.deposit_fen(card.id)) == (10000, Channel.DESK_CASH, 0)
     assert await Refund.all().count() == 0
 
 

@@ -351,6 +351,7 @@ async def test_every_money_operation_documents_the_codes_it_answers(service: Ser
         "GET /readers/me/account/deposits",
         "GET /readers/me/receipts",
         "GET /readers/me/receipts/{out_trade_no}",
+        "POST /readers/me/deposit-refund",
         "GET /staff/readers/{card_number}/account",
         "POST /staff/readers/{card_number}/charges",
         "POST /staff/copies/{barcode}/lost",

@@ -159,7 +159,7 @@ async def test_a_deposit_taken_at_a_desk_is_held_and_refundable_until_the_reader
     assert on_loan["refundable"] is False
     assert (refused.status_code, refused.json()["code"]) == (409, "deposit_not_refundable")
     assert (not_mine.status_code, not_mine.json()["code"]) == (403, "charge_outside_scope")
-    assert given_back.status_code == 201 and given_back.json()["kind"] == "deposit_refunded"
+    assert given_back.status_code == 201 and given_back.json()["lines"][0]["kind"] == "deposit_refunded"
     assert receipts["total"] == 2
     assert [(d["kind"], d["amount_fen"], d["channel"]) for d in receipts["items"]] == [
         ("deposit_refunded", 10000, "desk_cash")
