@@ -75,6 +75,7 @@ from miniprogram_api.money.schemas import (
     SettlementOut,
     StaffAccountOut,
     StaffChargeLineOut,
+    StaffChargeLinePage,
     WaiverIn,
     cards_of,
     cash_report_rows,
@@ -172,6 +173,17 @@ class StaffMoneyController(Controller):
 
     @get("/readers/{card_number:str}/account", responses=problems(*STAFF_PROBLEMS, *_CARD, RateLimited))
     async def account(
+        self, deps: Dependencies, staff: StaffUser, card_number: CardNumber, status: Status = "outstanding"
+    ) -> StaffAccountOut:
+        """A reader's account as they see it (their children's cards included: a guardian pays for them), with the
+        first lines asked for (`status`), each with what settled it and what of that may still be refunded; the rest
+        are at `.../account/lines`. Logged as a look-up of the reader and the children; a reader outside my libraries
+        spends one of my hourly look-ups of such readers."""
+        seen, page = await _desk_lines(deps, staff, card_number, status, MAX_LINES, 0)
+        return StaffAccountOut.of(seen.reader, deps.keys, seen.view, deps.money_policy, page)
+
+    @get("/readers/{card_number:str}/account/lines", responses=problems(*STAFF_PROBLEMS, *_CARD, RateLimited))
+    async def account_lines(
         self,
         deps: Dependencies,
         staff: StaffUser,
@@ -179,26 +191,11 @@ class StaffMoneyController(Controller):
         status: Status = "outstanding",
         limit: StaffLimit = 50,
         offset: Offset = 0,
-    ) -> StaffAccountOut:
-        """A reader's account as they see it (their children's cards included: a guardian pays for them), each line
-        with what settled it and what of that may still be refunded. Logged as a look-up of the reader and the
-        children; a reader outside my libraries spends one of my hourly look-ups of such readers."""
-        seen = await reads.desk_account(
-            staff,
-            card_number,
-            keys=deps.keys,
-            rate_limits=deps.rate_limits,
-            now=deps.clock.now(),
-            policy=deps.money_policy,
-            outstanding_only=status == "outstanding",
-            limit=limit,
-            offset=offset,
-        )
-        cards = cards_of(seen.view)
-        found, total = seen.lines
-        lines = [StaffChargeLineOut.seen(line, cards, seen.history[line.charge.id]) for line in found]
-        page = Page.of(lines, total, limit, offset)
-        return StaffAccountOut.of(seen.reader, deps.keys, seen.view, deps.money_policy, page)
+    ) -> StaffChargeLinePage:
+        """A page of a reader's account lines (their children's cards included), newest first, each with what settled
+        it. Logged as a look-up, as the account is."""
+        _, page = await _desk_lines(deps, staff, card_number, status, limit, offset)
+        return page
 
     @post(
         "/readers/{card_number:str}/charges",
@@ -348,3 +345,23 @@ async def _cash_report(
         library.id, day or deps.network_time.day(deps.clock.now()), deps.network_time
     )
     return library, report
+
+
+async def _desk_lines(
+    deps: Dependencies, staff: StaffUser, card_number: str, status: str, limit: int, offset: int
+) -> tuple[reads.DeskAccount, StaffChargeLinePage]:
+    seen = await reads.desk_account(
+        staff,
+        card_number,
+        keys=deps.keys,
+        rate_limits=deps.rate_limits,
+        now=deps.clock.now(),
+        policy=deps.money_policy,
+        outstanding_only=status == "outstanding",
+        limit=limit,
+        offset=offset,
+    )
+    cards = cards_of(seen.view)
+    found, total = seen.lines
+    lines = [StaffChargeLineOut.seen(line, cards, seen.history[line.charge.id]) for line in found]
+    return seen, Page.of(lines, total, limit, offset)

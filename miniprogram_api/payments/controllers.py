@@ -43,7 +43,7 @@ from miniprogram_api.payments.schemas import (
     PaymentIn,
     PaymentOut,
     PaymentStartedOut,
-    ReconciledDayOut,
+    ReconciledDayPage,
     ReconciliationOut,
     ReconciliationPage,
 )
@@ -162,8 +162,8 @@ class StaffReconciliationController(Controller):
 
     @get("", responses=problems(*STAFF_PROBLEMS, RoleTooLow))
     async def reconciliations(self, staff: StaffUser, limit: StaffLimit = 50, offset: Offset = 0) -> ReconciliationPage:
-        """The days of WeChat Pay's trade bill reconciled with our payments and refunds, the latest first, each with
-        how many differences were found (network administrators)."""
+        """Days reconciled with WeChat Pay's trade bill, latest first: each day's run and how many differences it
+        found between the bill and our payments and refunds (network administrators)."""
         require_role(staff, StaffRole.NETWORK_ADMIN)
         found, total = await reconciliation.reconciliations(limit=limit, offset=offset)
         return Page.of([ReconciliationOut.of(run) for run in found], total, limit, offset)
@@ -175,9 +175,9 @@ class StaffReconciliationController(Controller):
         day: Annotated[Day, Parameter(description="WeChat Pay's day (China time)")],
         limit: StaffLimit = 50,
         offset: Offset = 0,
-    ) -> ReconciledDayOut:
+    ) -> ReconciledDayPage:
         """Where WeChat Pay's bill of a day and our records differ: an order paid at WeChat Pay we do not have, one of
         ours missing from the bill, amounts that differ, and the same for refunds (network administrators)."""
         require_role(staff, StaffRole.NETWORK_ADMIN)
         found = await reconciliation.reconciled_day(day, limit=limit, offset=offset)
-        return ReconciledDayOut.seen(found, limit, offset)
+        return ReconciledDayPage.seen(found, limit, offset)

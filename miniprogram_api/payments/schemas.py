@@ -139,14 +139,14 @@ class DifferenceOut(msgspec.Struct):
         )
 
 
-class ReconciledDayOut(Page[DifferenceOut], kw_only=True):
+class ReconciledDayPage(Page[DifferenceOut], kw_only=True):
     """A page of a day's differences, and the day's reconciliation (null: not reconciled yet)."""
 
     day: date
     reconciliation: ReconciliationOut | None
 
     @classmethod
-    def seen(cls, found: Reconciled, limit: int, offset: int) -> ReconciledDayOut:
+    def seen(cls, found: Reconciled, limit: int, offset: int) -> ReconciledDayPage:
         run = ReconciliationOut.of(found.run) if found.run is not None else None
         items = [DifferenceOut.of(difference) for difference in found.differences]
         return cls.of(items, found.total, limit, offset, day=found.day, reconciliation=run)

@@ -120,6 +120,7 @@ async def test_a_desk_sees_a_readers_account_with_the_history_of_each_line_and_t
     path = f"/staff/readers/{family.card.card_number}/account"
     outstanding = await get_json(service, path, desks.headers)
     everything = await get_json(service, path, desks.headers, status="all")
+    first = await get_json(service, f"{path}/lines", desks.headers, status="all", limit=1)
 
     assert refunded.status_code == 201
     assert (refunded.json()["state"], refunded.json()["amount_fen"], refunded.json()["channel"]) == (
@@ -133,11 +134,12 @@ async def test_a_desk_sees_a_readers_account_with_the_history_of_each_line_and_t
     assert outstanding["reader"]["card_number"] == family.card.card_number
     assert [c["card"]["name"] for c in outstanding["cards"]] == ["", "小刚"]
     assert outstanding["lines"]["items"] == [] and outstanding["owed_fen"] == 0
+    assert first["items"] == everything["lines"]["items"][:1] and first["total"] == everything["lines"]["total"]
     (line,) = everything["lines"]["items"]
     assert (line["id"], line["card"]["child_id"], line["settled_fen"]) == (fee.id, family.child.id, 800)
     assert [(s["kind"], s["amount_fen"], s["refundable_fen"]) for s in line["settlements"]] == [("desk_cash", 800, 500)]
     views = await ReaderLookup.filter(action=LookupAction.VIEW).order_by("id")
-    assert [(v.reader_ids, v.children_shown) for v in views] == [([family.card.id, family.child.id], True)] * 2
+    assert [(v.reader_ids, v.children_shown) for v in views] == [([family.card.id, family.child.id], True)] * 3
 
 
 async def test_declaring_a_copy_lost_ends_the_loan_and_charges_its_price_and_the_processing_fee_once(
@@ -353,6 +355,7 @@ async def test_every_money_operation_documents_the_codes_it_answers(service: Ser
         "GET /readers/me/receipts/{out_trade_no}",
         "POST /readers/me/deposit-refund",
         "GET /staff/readers/{card_number}/account",
+        "GET /staff/readers/{card_number}/account/lines",
         "POST /staff/readers/{card_number}/charges",
         "POST /staff/copies/{barcode}/lost",
         "POST /staff/charges/{charge_id}/desk-payments",
