@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "backend.newborn.models",
     "backend.money.models",
     "backend.money.reconciliation",
+    "backend.purchases.models",
     "notifications.models",
     "recommendations.models",
 ]

@@ -5,6 +5,7 @@ The HTTP layer maps the categories below to statuses in one place; nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
@@ -69,6 +70,19 @@ class Conflict(DomainError):
     code = "conflict"
     message_zh = "与当前状态冲突"
     message_en = "The request conflicts with the current state"
+
+
+class Refused(Conflict):
+    """Every reason a request is refused, most important first: the first gives the refusal its code and message, so
+    a client that reads one reason reads that one."""
+
+    def __init__(self, reasons: Sequence[DomainError]) -> None:
+        assert reasons, "a refusal has a reason"
+        self.reasons = tuple(reasons)
+        super().__init__()
+
+    def message(self, language: str) -> str:
+        return self.reasons[0].message(language)
 
 
 class TooManyRequests(DomainError):

@@ -323,6 +323,46 @@ class MoneySettings(_Group):
 
 
 @dataclass(frozen=True, slots=True)
+class PurchaseSettings(_Group):
+    """The network's default rules for reader-chosen purchases (你选书我买单); a main library overrides any of them
+    for itself (`backend.purchases.models.PurchaseRules`)."""
+
+    env_prefix: ClassVar[str] = "PURCHASE_"
+
+    holdings_threshold: Annotated[int, Range(1, 1000)] = 3
+    """The network holding this many copies of a title (not withdrawn or lost) is enough: readers borrow one."""
+
+    price_cap_fen: Annotated[int, Range(1, 10**8)] = 10000
+    """The highest list price bought for a reader (100 yuan)."""
+
+    max_age_years: Annotated[int, Range(0, 100)] = 3
+    """Only books published this year or in this many years before (the network's calendar)."""
+
+    excluded_classes: str = "G42,G624,G634,G72,D630.3,H310.4,Z"
+    """CLC class prefixes never bought, comma-separated: textbooks and exam guides (G42 teaching materials, G624 and
+    G634 primary and secondary school subjects, G72 vocational training, D630.3 civil-service exams, H310.4 English
+    tests) and reference works (Z: encyclopaedias, dictionaries, yearbooks)."""
+
+    excluded_keywords: str = "全套,套装,(全,全集,合订本,教辅,真题,习题集,考试用书"
+    """Title words (full and half-width alike) of sets and exam guides whatever their class, comma-separated."""
+
+    excluded_item_types: str = "periodical"
+    """Item types never bought, comma-separated (book, picture_book, periodical, audiovisual)."""
+
+    monthly_quota: Annotated[int, Range(0, 100)] = 3
+    """Books a reader may choose a month (the network's calendar)."""
+
+    max_unreturned: Annotated[int, Range(0, 100)] = 2
+    """Chosen books a reader may have not yet returned."""
+
+    loan_days: Annotated[int, Range(1, 365)] = 30
+    """The loan of a chosen book to its reader (the reader-purchase rule)."""
+
+    barcode_prefix: str = "RC"
+    """The network barcode of a bought copy: this prefix and a number from the network's sequence."""
+
+
+@dataclass(frozen=True, slots=True)
 class EventSettings(_Group):
     env_prefix: ClassVar[str] = "EVENT_"
 
@@ -502,6 +542,7 @@ class Settings:
     network: NetworkSettings = NetworkSettings()
     circulation: CirculationSettings = CirculationSettings()
     money: MoneySettings = MoneySettings()
+    purchases: PurchaseSettings = PurchaseSettings()
     events: EventSettings = EventSettings()
     no_shows: NoShowSettings = NoShowSettings()
     notices: NoticeSettings = NoticeSettings()

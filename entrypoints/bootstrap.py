@@ -34,6 +34,7 @@ from backend.money.wechat_pay import WeChatPaySetup
 from backend.newborn import enrolment as newborn
 from backend.newborn import packs, reading
 from backend.passes import SignedPasses
+from backend.purchases.policy import PurchasePolicy
 from backend.ratelimits import RateLimits
 from backend.settings import MoneySettings, Settings
 from backend.wechat.gateway import WeChatGateway, WechatpyGateway
@@ -75,6 +76,8 @@ class Dependencies:
     credit_check: CreditCheck
     """The ledger's credit, a deposit held and fees owed decide who borrows."""
     money_policy: MoneyPolicy
+    purchase_policy: PurchasePolicy
+    """The network's default rules for readers' purchases in partner bookstores (a main library overrides them)."""
     hold_policy: HoldPolicy
     event_policy: EventPolicy
     events_full: FullMark
@@ -163,6 +166,7 @@ async def bootstrap(
                 LocalCreditCheck(min_score=settings.circulation.deposit_free_min_score), money_policy
             ),
             money_policy=money_policy,
+            purchase_policy=PurchasePolicy.of(settings.purchases, network_time),
             hold_policy=HoldPolicy(
                 shelf_days=settings.circulation.hold_shelf_days, prefer_local=settings.circulation.holds_prefer_local
             ),

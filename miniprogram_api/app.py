@@ -57,6 +57,12 @@ from miniprogram_api.payments.controllers import (
     StaffReconciliationController,
     WeChatPayNoticeController,
 )
+from miniprogram_api.purchases.controllers import (
+    ClerkController,
+    PurchaseController,
+    ReaderPurchaseController,
+    StaffPurchaseController,
+)
 from miniprogram_api.query import DeclaredQueryOnly
 from miniprogram_api.recommendations.controllers import (
     AlsoBorrowedController,
@@ -152,6 +158,10 @@ def create_app(
             StaffPackController,
             ChildReadingController,
             StaffFiguresController,
+            PurchaseController,
+            ReaderPurchaseController,
+            ClerkController,
+            StaffPurchaseController,
             AuthController,
             ReaderController,
             LostCardController,

@@ -9,10 +9,18 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from backend.accounts.errors import ChildNotFound, EnrollersOnly, ReaderOnly, StaffOnly, TokenExpired, TokenInvalid
+from backend.accounts.errors import (
+    BookstoreClerksOnly,
+    ChildNotFound,
+    EnrollersOnly,
+    ReaderOnly,
+    StaffOnly,
+    TokenExpired,
+    TokenInvalid,
+)
 from backend.accounts.models import Reader, StaffUser
 from backend.accounts.services import get_child, reader_for
-from backend.accounts.staff import enroller_for, staff_for
+from backend.accounts.staff import clerk_for, enroller_for, staff_for
 from backend.accounts.tokens import Principal, decode_access_token
 from backend.errors import NotAuthenticated
 from entrypoints.bootstrap import Dependencies
@@ -64,6 +72,11 @@ async def provide_enroller(request: Request[Any, Any, Any], deps: Dependencies) 
     return await enroller_for(_principal(request, deps))
 
 
+async def provide_clerk(request: Request[Any, Any, Any], deps: Dependencies) -> StaffUser:
+    """A partner bookstore's clerk (reader-chosen purchases), who is not library staff."""
+    return await clerk_for(_principal(request, deps))
+
+
 STAFF_PROBLEMS = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly)
 """What every staff operation can answer before its handler runs (`provide_staff`): list them in its problems."""
 READER_PROBLEMS = (NotAuthenticated, TokenInvalid, TokenExpired, ReaderOnly)
@@ -72,6 +85,8 @@ HOLDER_PROBLEMS = (*READER_PROBLEMS, ChildNotFound)
 """The same for an operation on my card or a child's (`provide_child` answers `child_not_found` for anyone else's)."""
 ENROLLER_PROBLEMS = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly, EnrollersOnly)
 """The same for a partner enroller's operation (`provide_enroller`)."""
+CLERK_PROBLEMS = (NotAuthenticated, TokenInvalid, TokenExpired, StaffOnly, BookstoreClerksOnly)
+"""The same for a partner bookstore clerk's operation (`provide_clerk`)."""
 
 
 DEPENDENCIES = {
@@ -80,6 +95,7 @@ DEPENDENCIES = {
     "viewer": Provide(provide_viewer),
     "staff": Provide(provide_staff),
     "enroller": Provide(provide_enroller),
+    "clerk": Provide(provide_clerk),
 }
 
 # OpenAPI: the bearer scheme every reader and staff endpoint requires.

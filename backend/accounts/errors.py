@@ -41,10 +41,22 @@ class EnrollersOnly(PermissionDenied):
     message_en = "Only a partner organisation's enrollers can do this"
 
 
+class BookstoreClerksOnly(PermissionDenied):
+    code = "bookstore_clerks_only"
+    message_zh = "此功能仅供合作书店的店员使用"
+    message_en = "Only a partner bookstore's clerks can do this"
+
+
 class EnrollerNeedsPartner(InvalidInput):
     code = "enroller_needs_partner"
     message_zh = "登记员账号须在其合作机构下添加"
     message_en = "An enroller account is added under its partner organisation"
+
+
+class ClerkNeedsBookstore(InvalidInput):
+    code = "clerk_needs_bookstore"
+    message_zh = "书店店员账号须在其合作书店下添加"
+    message_en = "A bookstore clerk's account is added under its bookstore"
 
 
 class RoleTooLow(PermissionDenied):

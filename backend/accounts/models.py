@@ -14,6 +14,7 @@ from backend.network.models import Library
 if TYPE_CHECKING:
     from backend.circulation.models import Loan
     from backend.newborn.models import Partner
+    from backend.purchases.models import Bookstore
 
 
 class ReaderType(StrEnum):
@@ -96,6 +97,9 @@ class StaffRole(StrEnum):
     # A partner hospital's staff who enrol families in the newborn programme: scoped to their partner, and no
     # librarian (`staff_for` refuses them everywhere else).
     ENROLLER = "enroller"
+    # A partner bookstore's clerk who approves readers' purchases in the shop: scoped to their bookstore, and no
+    # librarian (`staff_for` refuses them everywhere else).
+    BOOKSTORE_CLERK = "bookstore_clerk"
 
 
 class StaffUser(Model):
@@ -114,6 +118,11 @@ class StaffUser(Model):
         "models.Partner", related_name="enrollers", null=True, on_delete=fields.RESTRICT
     )
     partner_id: int | None
+    # A bookstore clerk's shop (their library is the shop's main library); nobody else has one.
+    bookstore: fields.ForeignKeyNullableRelation[Bookstore] = fields.ForeignKeyField(
+        "models.Bookstore", related_name="clerks", null=True, on_delete=fields.RESTRICT
+    )
+    bookstore_id: int | None
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -121,6 +130,9 @@ class StaffUser(Model):
         table = "staff_user"
         constraints = (
             CheckConstraint(check="(role = 'enroller') = (partner_id IS NOT NULL)", name="staff_user_enroller_partner"),
+            CheckConstraint(
+                check="(role = 'bookstore_clerk') = (bookstore_id IS NOT NULL)", name="staff_user_clerk_bookstore"
+            ),
         )
 
 

@@ -13,7 +13,9 @@ from tortoise.exceptions import IntegrityError
 
 from backend import paging
 from backend.accounts.errors import (
+    BookstoreClerksOnly,
     CannotDeactivateSelf,
+    ClerkNeedsBookstore,
     EnrollerNeedsPartner,
     EnrollersOnly,
     LoginFailed,
@@ -38,9 +40,17 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 10
 
-# An enroller ranks below a librarian: every `require_role` refuses them, and any administrator of their library may
-# deactivate them.
-RANK = {StaffRole.ENROLLER: 0, StaffRole.LIBRARIAN: 1, StaffRole.LIBRARY_ADMIN: 2, StaffRole.NETWORK_ADMIN: 3}
+# An enroller or a bookstore clerk ranks below a librarian: every `require_role` refuses them, and any administrator
+# of their library may deactivate them.
+RANK = {
+    StaffRole.ENROLLER: 0,
+    StaffRole.BOOKSTORE_CLERK: 0,
+    StaffRole.LIBRARIAN: 1,
+    StaffRole.LIBRARY_ADMIN: 2,
+    StaffRole.NETWORK_ADMIN: 3,
+}
+# Partners' accounts: each scoped to its partner, and closed to everything library staff do.
+_PARTNER_ROLES = frozenset({StaffRole.ENROLLER, StaffRole.BOOKSTORE_CLERK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +91,10 @@ def _verify(password_hash: str, password: str) -> bool:
 
 async def staff_for(principal: Principal) -> StaffUser:
     """The active library staff member behind an access token, with their library (which fixes their scope). A
-    partner's enroller is not library staff: the desk, the catalogue and the rest are closed to them."""
+    partner's enroller or a bookstore's clerk is not library staff: the desk, the catalogue and the rest are closed
+    to them."""
     staff = await _active_staff(principal)
-    if staff.role is StaffRole.ENROLLER:
+    if staff.role in _PARTNER_ROLES:
         raise StaffOnly()
     return staff
 
@@ -93,6 +104,14 @@ async def enroller_for(principal: Principal) -> StaffUser:
     staff = await _active_staff(principal)
     if staff.role is not StaffRole.ENROLLER:
         raise EnrollersOnly()
+    return staff
+
+
+async def clerk_for(principal: Principal) -> StaffUser:
+    """The active bookstore clerk behind an access token, with their library; their shop is `staff.bookstore_id`."""
+    staff = await _active_staff(principal)
+    if staff.role is not StaffRole.BOOKSTORE_CLERK:
+        raise BookstoreClerksOnly()
     return staff
 
 
@@ -132,6 +151,8 @@ async def create_staff(
         raise RoleTooLow()
     if role is StaffRole.ENROLLER:
         raise EnrollerNeedsPartner()
+    if role is StaffRole.BOOKSTORE_CLERK:
+        raise ClerkNeedsBookstore()
     library = await library_in_scope(library_code, actor.library.path)
     if role is StaffRole.NETWORK_ADMIN and library.level is not LibraryLevel.CENTRAL:
         raise NetworkAdminOutsideCentral()
@@ -143,11 +164,28 @@ async def create_enroller(
 ) -> StaffUser:
     """An enroller account of a partner organisation, at the partner's library. The newborn programme's service
     decides who may add one (administrators of the partner's library); accounts knows nothing of partners."""
-    return await _create(username, password, display_name, StaffRole.ENROLLER, library, partner_id)
+    return await _create(username, password, display_name, StaffRole.ENROLLER, library, partner_id=partner_id)
+
+
+async def create_bookstore_clerk(
+    *, username: str, password: str, display_name: str, library: Library, bookstore_id: int
+) -> StaffUser:
+    """A clerk account of a partner bookstore, at the bookstore's main library. The purchases service decides who may
+    add one (administrators over that library); accounts knows nothing of bookstores."""
+    return await _create(
+        username, password, display_name, StaffRole.BOOKSTORE_CLERK, library, bookstore_id=bookstore_id
+    )
 
 
 async def _create(
-    username: str, password: str, display_name: str, role: StaffRole, library: Library, partner_id: int | None = None
+    username: str,
+    password: str,
+    display_name: str,
+    role: StaffRole,
+    library: Library,
+    *,
+    partner_id: int | None = None,
+    bookstore_id: int | None = None,
 ) -> StaffUser:
     password_hash = await asyncio.to_thread(hash_password, password)  # Argon2 takes ~100 ms of CPU
     try:
@@ -158,6 +196,7 @@ async def _create(
             role=role,
             library=library,
             partner_id=partner_id,
+            bookstore_id=bookstore_id,
         )
     except IntegrityError as exc:
         raise UsernameTaken(username=username) from exc

@@ -82,6 +82,9 @@ class Copy(Model):
     item_type = fields.CharEnumField(ItemType, max_length=20, default=ItemType.BOOK)
     status = fields.CharEnumField(CopyStatus, max_length=20, default=CopyStatus.AVAILABLE, db_index=True)
     floating = fields.BooleanField(default=False)
+    # Lent before it was catalogued (a book bought for a reader): when it comes back it goes to its home library's
+    # processing queue, not to holds or a shelf, until staff finish it.
+    unprocessed = fields.BooleanField(default=False, db_default=False)
     # What replacing it costs (Koha's replacementprice), when catalogued; a lost copy without one is charged the
     # network's default (money settings).
     price_fen = fields.IntField(null=True)

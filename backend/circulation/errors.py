@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 # A card number is the accounts' business; circulation's callers still find the refusal here.
 from backend.accounts.errors import ReaderCardNotFound as ReaderCardNotFound
-from backend.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from backend.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Refused
 
 
-class CheckoutRefused(Conflict):
+class CheckoutRefused(Refused):
     """Every reason a checkout is refused, not only the first (FOLIO's CheckOutValidators): the most important comes
     first and gives the refusal its code and message, so a client that reads one reason reads that one."""
 
     code = "checkout_refused"
-
-    def __init__(self, reasons: Sequence[DomainError]) -> None:
-        assert reasons, "a refusal has a reason"
-        self.reasons = tuple(reasons)
-        super().__init__()
-
-    def message(self, language: str) -> str:
-        return self.reasons[0].message(language)
 
 
 class LoanLimitReached(Conflict):

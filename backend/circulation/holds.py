@@ -104,9 +104,16 @@ def _in_collection(record_id: int) -> QuerySet[Copy]:
 
 async def settle(copy: Copy, here: Library, now: datetime, policy: HoldPolicy) -> Hold | None:
     """The copy is free at `here` (the caller holds its row lock): it fills the first hold it can, else it is
-    shelved here (home, or floating) or sent home. Returns the hold it now serves."""
-    hold = await _first_waiting(copy, here, now, policy)
+    shelved here (home, or floating) or sent home. Returns the hold it now serves. A copy not yet processed fills
+    no hold: it goes to its home library's processing queue."""
     copy.current_library = here
+    if copy.unprocessed:
+        at_home = copy.home_library_id == here.id
+        copy.status = CopyStatus.IN_PROCESSING if at_home else CopyStatus.IN_TRANSIT
+        copy.in_transit_to = None if at_home else await Library.get(id=copy.home_library_id)
+        await copy.save(update_fields=["status", "current_library_id", "in_transit_to_id", "updated_at"])
+        return None
+    hold = await _first_waiting(copy, here, now, policy)
     if hold is None:
         stays = copy.floating or copy.home_library_id == here.id
         copy.status = CopyStatus.AVAILABLE if stays else CopyStatus.IN_TRANSIT

@@ -67,9 +67,11 @@ async def checkout(
     staff: StaffUser | None = None,
     library: Library | None = None,
     credit_check: CreditCheck = LOCAL,
+    period_days: int | None = None,
 ) -> Lent:
     """Lend a copy: at a desk by `staff` (the copy must be at one of their libraries), or by the reader alone at
-    the self-service `library` where the copy is. A copy on the hold shelf goes only to the reader it waits for."""
+    the self-service `library` where the copy is. A copy on the hold shelf goes only to the reader it waits for.
+    `period_days` replaces the loan rules' period (a reader-chosen purchase's), still within the reader's tier."""
     async with bus.transaction():
         # The reader's row is the lock that makes counting their loans and adding one a single step (and that a
         # child's card is removed under, so it is not removed with a loan being added).
@@ -104,7 +106,7 @@ async def checkout(
             library=here,
             staff=staff,
             checked_out_at=now,
-            due_at=rules.due_after(now, min(terms.loan_days, current.tier.max_loan_days), here.timezone),
+            due_at=rules.due_after(now, min(period_days or terms.loan_days, current.tier.max_loan_days), here.timezone),
         )
         record(LoanOpened(loan.id, reader.id, copy.record_id, here.id, now))
     return Lent(loan, current.tier, terms)
