@@ -151,8 +151,7 @@ async def send(
     if sent is None:
         kind, _, target = spec.partition(":")
         if kind == "picks":
-            await pushes.target(staff, target)  # within my scope
-            sent = await _queue_picks(asked, title, body, now, queue)
+            sent = await _queue_picks(asked, target, title, body, now, queue)
         else:
             sent = await _send(asked, await _reach(staff, kind, target, today), title, body, now)
     return sent.message
@@ -428,14 +427,17 @@ async def push_picks(
     asked = _Asked(staff, idempotency_key, f"picks:{library_code}", title, body)
     sent = await _sent_before(asked)
     if sent is None:
-        await pushes.target(staff, library_code)  # within my scope
         heading, words = _picks_words(staff, title, body)
-        sent = await _queue_picks(asked, heading, words, now, queue)
+        sent = await _queue_picks(asked, library_code, heading, words, now, queue)
     assert isinstance(sent.push, PicksPush)  # every message to a picks audience is recorded with its push, at once
     return sent.push
 
 
-async def _queue_picks(asked: _Asked, title: str, body: str, now: datetime, queue: PicksPushQueue) -> Sent:
+async def _queue_picks(
+    asked: _Asked, library_code: str, title: str, body: str, now: datetime, queue: PicksPushQueue
+) -> Sent:
+    await pushes.target(asked.staff, library_code)  # within my scope
+
     async def record() -> Sent:
         message = await _message(asked, title, body, 0, now)  # its readers are counted as the worker tells them
         push = await PicksPush.create(

@@ -47,12 +47,23 @@ async def deposit_fen(reader_id: int) -> int:
 
 
 async def outstanding_fen(charge: Charge) -> int:
-    return (await _outstanding("c.id = $1", charge.id))[charge.id]
+    return (await outstanding_of([charge.id]))[charge.id]
+
+
+async def outstanding_of(charge_ids: Sequence[int]) -> dict[int, int]:
+    """What each of the charges still comes to, in one query."""
+    return await _outstanding("c.id = ANY($1::int[])", list(charge_ids))
 
 
 async def in_open_payment(charge_id: int) -> bool:
     """Whether an open payment order reserves the charge."""
     return await PaymentLine.exists(charge_id=charge_id, open=True)
+
+
+async def reserved(charge_ids: Sequence[int]) -> set[int]:
+    """Those of the charges an open payment order reserves."""
+    rows = await PaymentLine.filter(charge_id__in=list(charge_ids), open=True).values("charge_id")
+    return {row["charge_id"] for row in rows}
 
 
 async def deposit_in_payment(payer_id: int) -> bool:
@@ -108,8 +119,8 @@ async def charge_lines(
 async def lines_of(charges: Sequence[Charge]) -> list[ChargeLine]:
     ids = [charge.id for charge in charges]
     settlements = await Settlement.filter(charge_id__in=ids).order_by("created_at", "id")
-    reserved = set(await PaymentLine.filter(charge_id__in=ids, open=True).values_list("charge_id", flat=True))
-    return [ChargeLine(c, [s for s in settlements if s.charge_id == c.id], c.id in reserved) for c in charges]
+    in_payment = await reserved(ids)
+    return [ChargeLine(c, [s for s in settlements if s.charge_id == c.id], c.id in in_payment) for c in charges]
 
 
 async def loan_charges(loan_id: int) -> list[Charge]:

@@ -85,14 +85,15 @@ async def open_payment(
         payable = set(await ledger.cards_paid_by(payer))
         if any(charge.reader_id not in payable for charge in charges):
             raise NotPayer()
+        in_payment = await ledger.reserved(ids)
+        outstanding = await ledger.outstanding_of(ids)
         lines = []
         for charge in charges:
-            if await ledger.in_open_payment(charge.id):
+            if charge.id in in_payment:
                 raise ChargeInPayment()
-            outstanding = await ledger.outstanding_fen(charge)
-            if outstanding <= 0:
+            if outstanding[charge.id] <= 0:
                 raise ChargeSettled()
-            lines.append(PaymentLine(charge_id=charge.id, amount_fen=outstanding))
+            lines.append(PaymentLine(charge_id=charge.id, amount_fen=outstanding[charge.id]))
         if deposit:
             # The card's lock, as a desk taking the deposit holds it: two deposit orders, or an order and a desk,
             # take turns, and the second sees the first.
@@ -175,13 +176,17 @@ async def _settle(out_trade_no: str, transaction_id: str, amount_fen: int, paid_
 async def _settle_lines(payment: Payment, paid_at: datetime) -> None:
     await PaymentLine.filter(payment_id=payment.id).update(open=False)
     lines = await PaymentLine.filter(payment_id=payment.id).order_by("charge_id")
+    charge_ids = [line.charge_id for line in lines if line.charge_id is not None]
+    # In id order, as every writer that locks several charges does.
+    charges = {c.id: c for c in await Charge.select_for_update().filter(id__in=charge_ids).order_by("id")}
+    outstanding = await ledger.outstanding_of(charge_ids)
     for line in lines:
         if line.charge_id is None:
             settled = await _add_deposit(payment, line, paid_at)
             reason = "押金已另行交付 / deposit paid otherwise meanwhile"
         else:
-            charge = await Charge.select_for_update().get(id=line.charge_id)
-            settled = min(line.amount_fen, max(await ledger.outstanding_fen(charge), 0))
+            charge = charges[line.charge_id]
+            settled = min(line.amount_fen, max(outstanding[charge.id], 0))
             if settled:
                 await Settlement.create(
                     charge=charge,

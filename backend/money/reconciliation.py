@@ -15,6 +15,8 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from backend import paging
+from backend.accounts.models import StaffRole, StaffUser
+from backend.accounts.staff import require_role
 from backend.money.models import Channel, Payment, PaymentState, Refund, RefundState
 from backend.wechatpay.bill import WECHATPAY_ZONE, TradeBillRow
 from backend.wechatpay.gateway import WeChatPay
@@ -212,13 +214,16 @@ class Reconciled:
     total: int
 
 
-async def reconciled_day(day: date, *, limit: int, offset: int) -> Reconciled:
-    """The differences found for a day's bill, in the order found."""
+async def reconciled_day(staff: StaffUser, day: date, *, limit: int, offset: int) -> Reconciled:
+    """The differences found for a day's bill, in the order found (network administrators: payments are the
+    network's)."""
+    require_role(staff, StaffRole.NETWORK_ADMIN)
     query = ReconciliationDifference.filter(day=day).order_by("id")
     differences, total = await paging.page(query, limit, offset)
     return Reconciled(day, await Reconciliation.get_or_none(day=day), differences, total)
 
 
-async def reconciliations(*, limit: int, offset: int) -> tuple[list[Reconciliation], int]:
-    """The days reconciled, the latest first, with their counts."""
+async def reconciliations(staff: StaffUser, *, limit: int, offset: int) -> tuple[list[Reconciliation], int]:
+    """The days reconciled, the latest first, with their counts (network administrators)."""
+    require_role(staff, StaffRole.NETWORK_ADMIN)
     return await paging.page(Reconciliation.all().order_by("-day"), limit, offset)

@@ -28,7 +28,7 @@ from backend.newborn.errors import (
     StageInUse,
     StagesInvalid,
 )
-from backend.newborn.models import ConsentText, Enrolment, PackReservation, PackType, Programme, Stage
+from backend.newborn.models import ConsentText, PackType, Programme, Stage
 
 MAX_STAGES = 12
 # A programme is for children: its stages end by 14 years (PIPL's age for a child's sensitive data).
@@ -207,9 +207,11 @@ async def _write_stages(programme: Programme, stages: list[StageDraft]) -> None:
     for stage in existing.values():
         if stage.id in kept:
             continue
-        if await Enrolment.filter(stage=stage).exists() or await PackReservation.filter(stage=stage).exists():
-            raise StageInUse(name=stage.name)
-        await stage.delete()
+        try:
+            # The enrolments' and reservations' RESTRICT keys decide, so a child enrolled meanwhile still counts.
+            await stage.delete()
+        except IntegrityError as exc:
+            raise StageInUse(name=stage.name) from exc
     for draft in stages:
         values: dict[str, Any] = {
             "name": draft.name,

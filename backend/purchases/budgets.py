@@ -48,17 +48,14 @@ async def set_budget(
         raise BudgetInvalid(committed_fen=0)
     async with in_transaction():
         year_row = await Budget.select_for_update().get_or_none(main_library=library, year=year, month=None)
+        shares = Budget.filter(main_library=library, year=year, month__not_isnull=True)
         if month is not None:
-            shares = Budget.filter(main_library=library, year=year, month__not_isnull=True).exclude(month=month)
-            others = (await shares.annotate(total=Sum("total_fen")).values("total"))[0]["total"] or 0
-            year_total = 0 if year_row is None else year_row.total_fen
-            if others + total_fen > year_total:
-                raise BudgetMonthsOverYear(months_fen=others + total_fen, year_fen=year_total)
-        elif year_row is not None:
-            months = Budget.filter(main_library=library, year=year, month__not_isnull=True)
-            shared = (await months.annotate(total=Sum("total_fen")).values("total"))[0]["total"] or 0
-            if shared > total_fen:
-                raise BudgetMonthsOverYear(months_fen=shared, year_fen=total_fen)
+            shares = shares.exclude(month=month)
+        shared = (await shares.annotate(total=Sum("total_fen")).values("total"))[0]["total"] or 0
+        year_total = 0 if year_row is None else year_row.total_fen
+        months_fen, year_fen = (shared, total_fen) if month is None else (shared + total_fen, year_total)
+        if months_fen > year_fen:
+            raise BudgetMonthsOverYear(months_fen=months_fen, year_fen=year_fen)
         row = (
             year_row
             if month is None

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend import paging
@@ -47,7 +48,7 @@ from backend.purchases.errors import (
     PurchaseRefused,
     StatementExists,
 )
-from backend.purchases.models import Purchase, PurchaseState, Statement, StockItem
+from backend.purchases.models import Bookstore, Purchase, PurchaseState, Statement, StockItem
 from backend.purchases.policy import PurchasePolicy
 from backend.purchases.shops import clerks_bookstore, managed_bookstore, stock_item
 from backend.spreadsheets import csv_document
@@ -257,17 +258,32 @@ async def settle_month(
     return statement
 
 
-async def statement_lines(
-    staff: StaffUser, statement_id: int, *, limit: int, offset: int
-) -> tuple[Statement, list[Purchase], int]:
-    """A statement and what it lists, in the order sold (each purchase with its record and copy)."""
+async def managed_statement(staff: StaffUser, statement_id: int) -> Statement:
+    """A statement of a bookstore the administrator manages (others are not found)."""
     statement = await Statement.get_or_none(id=statement_id)
     if statement is None:
         raise PurchaseNotFound()
     await managed_bookstore(staff, statement.bookstore_id)
-    query = Purchase.filter(statement_id=statement.id).select_related("record", "copy").order_by("approved_at", "id")
-    lines, total = await paging.page(query, limit, offset)
+    return statement
+
+
+def _lines_of(statement: Statement) -> QuerySet[Purchase]:
+    return Purchase.filter(statement_id=statement.id).select_related("record", "copy").order_by("approved_at", "id")
+
+
+async def statement_lines(
+    staff: StaffUser, statement_id: int, *, limit: int, offset: int
+) -> tuple[Statement, list[Purchase], int]:
+    """A statement and a page of what it lists, in the order sold (each purchase with its record and copy)."""
+    statement = await managed_statement(staff, statement_id)
+    lines, total = await paging.page(_lines_of(statement), limit, offset)
     return statement, lines, total
+
+
+async def statement_document(staff: StaffUser, statement_id: int, network_time: NetworkTime) -> tuple[Statement, str]:
+    """A statement with every line, as `statement_csv` writes it (one shop's month: a query, not pages)."""
+    statement = await managed_statement(staff, statement_id)
+    return statement, statement_csv(statement, await _lines_of(statement), network_time)
 
 
 def statement_csv(statement: Statement, lines: list[Purchase], network_time: NetworkTime) -> str:
@@ -289,6 +305,23 @@ def statement_csv(statement: Statement, lines: list[Purchase], network_time: Net
         ["合计 total", "", f"{statement.books}", "", yuan(statement.list_total_fen), "", yuan(statement.due_fen)]
     )
     return csv_document(header, rows)
+
+
+# What readers and shops see of their purchases.
+
+
+async def readers_purchases(reader: Reader, *, limit: int, offset: int) -> tuple[list[Purchase], int]:
+    """The books bought for a reader, newest first, each with its copy, record and loan."""
+    query = Purchase.filter(reader_id=reader.id).select_related("record", "copy", "loan")
+    return await paging.page(query.order_by("-approved_at", "-id"), limit, offset)
+
+
+async def bookstore_sales(
+    bookstore: Bookstore, year: int, month: int, *, limit: int, offset: int
+) -> tuple[list[Purchase], int]:
+    """A shop's sales to the library in a month of the network's calendar, in the order sold."""
+    query = Purchase.filter(bookstore_id=bookstore.id, year=year, month=month).select_related("copy")
+    return await paging.page(query.order_by("approved_at", "id"), limit, offset)
 
 
 # Processing the bought copies once they come back.

@@ -358,6 +358,14 @@ async def stock_item(bookstore_id: int, isbn: str) -> StockItem:
     return item
 
 
+async def open_bookstores(library: Library | None, *, limit: int, offset: int) -> tuple[list[Bookstore], int]:
+    """The active partner bookstores a reader may visit (of one main library, or all), by name."""
+    query = Bookstore.filter(active=True)
+    if library is not None:
+        query = query.filter(main_library_id=library.id)
+    return await paging.page(query.select_related("main_library").order_by("name", "id"), limit, offset)
+
+
 async def search_stock(bookstore_id: int, text: str, *, limit: int, offset: int) -> tuple[list[StockItem], int]:
     """A bookstore's titles in stock matching an ISBN exactly, or a title or author containing `text` (a plain
     ILIKE: a shop's stock is thousands of rows, not the catalogue's million, so it needs no search index)."""

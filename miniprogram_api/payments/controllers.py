@@ -11,8 +11,7 @@ from litestar.di import Provide
 from litestar.params import Parameter
 
 from backend.accounts.errors import RoleTooLow
-from backend.accounts.models import Reader, StaffRole, StaffUser
-from backend.accounts.staff import require_role
+from backend.accounts.models import Reader, StaffUser
 from backend.errors import DomainError
 from backend.money import reconciliation, wechat_pay
 from backend.money.errors import (
@@ -164,8 +163,7 @@ class StaffReconciliationController(Controller):
     async def reconciliations(self, staff: StaffUser, limit: StaffLimit = 50, offset: Offset = 0) -> ReconciliationPage:
         """Days reconciled with WeChat Pay's trade bill, latest first: each day's run and how many differences it
         found between the bill and our payments and refunds (network administrators)."""
-        require_role(staff, StaffRole.NETWORK_ADMIN)
-        found, total = await reconciliation.reconciliations(limit=limit, offset=offset)
+        found, total = await reconciliation.reconciliations(staff, limit=limit, offset=offset)
         return Page.of([ReconciliationOut.of(run) for run in found], total, limit, offset)
 
     @get("/differences", responses=problems(*STAFF_PROBLEMS, RoleTooLow))
@@ -178,6 +176,5 @@ class StaffReconciliationController(Controller):
     ) -> ReconciledDayPage:
         """Where WeChat Pay's bill of a day and our records differ: an order paid at WeChat Pay we do not have, one of
         ours missing from the bill, amounts that differ, and the same for refunds (network administrators)."""
-        require_role(staff, StaffRole.NETWORK_ADMIN)
-        found = await reconciliation.reconciled_day(day, limit=limit, offset=offset)
+        found = await reconciliation.reconciled_day(staff, day, limit=limit, offset=offset)
         return ReconciledDayPage.seen(found, limit, offset)

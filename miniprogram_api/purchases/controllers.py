@@ -58,7 +58,6 @@ from entrypoints.bootstrap import Dependencies
 from miniprogram_api.deps import BEARER, CLERK_PROBLEMS, READER_PROBLEMS, STAFF_PROBLEMS
 from miniprogram_api.errors import language_of, problems
 from miniprogram_api.network.schemas import LibraryCodeParam
-from miniprogram_api.purchases import reads
 from miniprogram_api.purchases.schemas import (
     BarcodeIn,
     BookstoreOut,
@@ -99,7 +98,6 @@ IsbnsParam = Annotated[str, text_param(300, "Up to 20 ISBNs, comma-separated")]
 YearParam = Annotated[int, Parameter(ge=2000, le=2100)]
 MonthParam = Annotated[int, Parameter(ge=1, le=12)]
 MAX_OFFER_ISBNS = 20
-_CSV_PAGE = 1000
 _CARD = (
     CardPayloadInvalid,
     CardPayloadExpired,
@@ -142,7 +140,7 @@ class PurchaseController(Controller):
         """The partner bookstores where the library buys the new book a reader picks: those of a main library, or
         all of them, by name. No login needed."""
         library: Library | None = None if library_code is None else await get_library(library_code)
-        found, total = await reads.open_bookstores(library, limit=limit, offset=offset)
+        found, total = await shops.open_bookstores(library, limit=limit, offset=offset)
         return Page.of([BookstoreOut.of(shop) for shop in found], total, limit, offset)
 
     @get("/bookstores/{bookstore_id:int}/stock", responses=problems(BookstoreNotFound, InvalidIsbn))
@@ -193,7 +191,7 @@ class ReaderPurchaseController(Controller):
     @get("/", responses=problems(*READER_PROBLEMS))
     async def mine(self, reader: Reader, limit: ReaderLimit = 20, offset: Offset = 0) -> PurchasePage:
         """The books the library bought for me, newest first, with their loans (returned or not)."""
-        found, total = await reads.readers_purchases(reader, limit=limit, offset=offset)
+        found, total = await purchases.readers_purchases(reader, limit=limit, offset=offset)
         return Page.of([PurchaseOut.of(p) for p in found], total, limit, offset)
 
 
@@ -266,7 +264,7 @@ class ClerkController(Controller):
         """My shop's sales to the library in a month (this month unless given), in the order sold."""
         bookstore = await shops.clerks_bookstore(clerk)
         this = month_of(deps.clock.now(), deps.purchase_policy)
-        found, total = await reads.bookstore_sales(
+        found, total = await purchases.bookstore_sales(
             bookstore, year or this.year, month or this.month, limit=limit, offset=offset
         )
         return Page.of([SaleOut.of(p) for p in found], total, limit, offset)
@@ -364,8 +362,7 @@ class StaffPurchaseController(Controller):
     @get("/statements/{statement_id:int}", responses=problems(*_SHOP, PurchaseNotFound))
     async def statement(self, staff: StaffUser, statement_id: RowId) -> StatementOut:
         """A monthly statement's totals: its lines are at `GET .../statements/{statement_id}/lines`."""
-        found, _, _ = await purchases.statement_lines(staff, statement_id, limit=0, offset=0)
-        return StatementOut.of(found)
+        return StatementOut.of(await purchases.managed_statement(staff, statement_id))
 
     @get("/statements/{statement_id:int}/lines", responses=problems(*_SHOP, PurchaseNotFound))
     async def statement_lines(
@@ -382,12 +379,10 @@ class StaffPurchaseController(Controller):
     )
     async def statement_csv(self, deps: Dependencies, staff: StaffUser, statement_id: RowId) -> Response[str]:
         """A monthly statement as a CSV file for the shop and the accounts: every line, then the totals."""
-        found, lines, total = await purchases.statement_lines(staff, statement_id, limit=_CSV_PAGE, offset=0)
-        while len(lines) < total:
-            lines += (await purchases.statement_lines(staff, statement_id, limit=_CSV_PAGE, offset=len(lines)))[1]
+        found, document = await purchases.statement_document(staff, statement_id, deps.network_time)
         name = f"statement-{found.bookstore_id}-{found.year}-{found.month:02d}.csv"
         return Response(
-            purchases.statement_csv(found, lines, deps.network_time),
+            document,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

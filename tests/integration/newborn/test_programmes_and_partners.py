@@ -1,3 +1,5 @@
+import asyncio
+
 from backend.accounts.models import StaffRole
 from backend.counter.models import LookupAction, LookupBy, ReaderLookup
 from backend.demo.network import DEMO_PASSWORD, seed_demo
@@ -56,6 +58,25 @@ async def test_a_stage_children_are_in_cannot_be_removed_but_can_be_changed(serv
     assert removed.status_code == 409 and removed.json()["code"] == "newborn_stage_in_use"
     assert changed.status_code == 200, changed.text
     assert changed.json()["stages"][0] == {**changed.json()["stages"][0], "id": child_stage["id"], "name": "0-5个月"}
+
+
+async def test_a_stage_removed_while_families_enrol_in_it_leaves_no_child_in_a_removed_stage(service: Service) -> None:
+    setup = await set_up(service)
+    parents = [await guardian(service, f"openid-race-{i}", f"1380013800{i}") for i in range(4)]
+    path = f"/staff/newborn/programmes/{setup.programme_id}"
+    pack_type_id = (await service.client.get(path, headers=setup.admin)).json()["stages"][0]["pack_type"]["id"]
+
+    *enrolled, removed = await asyncio.gather(
+        *(enrol(service.client, parent, at_ward(service, setup)) for parent in parents),
+        service.client.put(f"{path}/stages", json={"stages": stages(pack_type_id, TAIPEI)}, headers=setup.admin),
+    )
+
+    assert all(a.status_code in (201, 409) for a in enrolled), [a.text for a in enrolled]
+    assert removed.status_code in (200, 409), removed.text
+    if removed.status_code == 409:
+        assert removed.json()["code"] == "newborn_stage_in_use"
+    current = {s["id"] for s in (await service.client.get(path, headers=setup.admin)).json()["stages"]}
+    assert set(await Enrolment.exclude(stage_id=None).values_list("stage_id", flat=True)) <= current
 
 
 async def test_programmes_are_run_by_administrators_within_their_scope(service: Service) -> None:

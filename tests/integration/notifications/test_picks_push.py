@@ -305,6 +305,23 @@ async def test_a_picks_push_report_counts_holds_and_loans_of_the_readers_own_pus
     assert kept == live
 
 
+async def test_two_settlings_at_once_keep_a_picks_push_report_once(service: Service, shelf: dict[str, Any]) -> None:
+    readers = [await reader_at(service, f"openid-settle-{n}", "TL-A") for n in range(2)]
+    await trained(service, {await card_of(reader): picks(shelf, TITLES[n]) for n, reader in enumerate(readers)})
+    queued = (await service.client.post(PUSHES, json=once(library_code="TL-A"), headers=shelf["a-admin"])).json()
+    await sent(service, queued["id"])
+    service.clock.advance(31 * DAY)
+    live = await report_of(service, queued["id"], await staff_headers(service.client, "a-admin"))
+    now: datetime = service.clock.now()
+
+    settled = await asyncio.gather(*(broadcasts.settle_picks_reports(now) for _ in range(2)))
+    kept = await report_of(service, queued["id"], await staff_headers(service.client, "a-admin"))
+
+    assert sorted(settled) == [0, 1]
+    assert kept == live and kept["recipients"] == 2
+    assert await PicksPushReader.filter(push_id=queued["id"]).count() == 0
+
+
 async def test_a_picks_push_report_is_for_staff_of_the_pushing_library_and_above(
     service: Service, shelf: dict[str, Any]
 ) -> None:

@@ -1,9 +1,11 @@
 import asyncio
 
+import pytest
+
 from backend.accounts.models import Reader
 from backend.errors import DomainError
 from backend.purchases import budgets
-from backend.purchases.errors import PurchaseRefused
+from backend.purchases.errors import BudgetMonthsOverYear, PurchaseRefused
 from backend.purchases.models import Budget, Purchase, PurchaseRules, StockItem
 from backend.purchases.shops import import_stock
 from tests.integration.purchases.conftest import NOW, Shops, a_reader, isbn
@@ -91,3 +93,17 @@ async def test_the_first_budget_of_a_year_set_twice_at_once_is_set_once(partners
     assert all(isinstance(r, Budget) for r in results), results
     rows = await Budget.filter(main_library=partners.shop.main_library, year=2027)
     assert len(rows) == 1 and rows[0].total_fen in (100_000, 200_000, 300_000)
+
+
+async def test_months_shares_set_at_once_stay_within_the_years_budget(partners: Shops) -> None:
+    results = await asyncio.gather(
+        *(budgets.set_budget(partners.admin, "TL-A", 2026, 400_000, month) for month in range(1, 5)),
+        return_exceptions=True,
+    )
+
+    assert len([r for r in results if isinstance(r, Budget)]) == 2, results
+    assert all(isinstance(r, Budget | BudgetMonthsOverYear) for r in results), results
+    shares = await Budget.filter(main_library=partners.shop.main_library, year=2026, month__not_isnull=True)
+    assert sum(b.total_fen for b in shares) == 800_000
+    with pytest.raises(BudgetMonthsOverYear):
+        await budgets.set_budget(partners.admin, "TL-A", 2026, 799_999)

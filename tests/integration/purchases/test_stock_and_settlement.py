@@ -1,3 +1,4 @@
+import asyncio
 import json
 from datetime import timedelta
 
@@ -84,6 +85,20 @@ async def test_the_monthly_statement_lists_the_months_sales_and_spends_what_they
     assert [(line.label, line.books, line.spent_fen) for line in figures.by_bookstore] == [("铜陵新华书店", 2, 7633)]
     with pytest.raises(StatementExists):
         await purchases.settle_month(partners.admin, partners.shop.id, 2026, 12, next_month, policy=POLICY)
+
+
+async def test_a_month_settled_twice_at_once_is_settled_and_spent_once(partners: Shops) -> None:
+    await partners.buy(await a_reader("戊"), await partners.stock(31, list_price_fen=4000))
+    next_month = NOW + timedelta(days=31)
+
+    results = await asyncio.gather(
+        *(purchases.settle_month(partners.admin, partners.shop.id, 2026, 12, next_month, policy=POLICY) for _ in "ab"),
+        return_exceptions=True,
+    )
+
+    assert sorted(type(r).__name__ for r in results) == ["Statement", "StatementExists"], results
+    year = await Budget.get(main_library=partners.shop.main_library, year=2026, month=None)
+    assert (year.spent_fen, year.reserved_fen) == (3400, 0)
 
 
 async def test_a_month_is_settled_only_once_it_is_over(partners: Shops) -> None:
