@@ -115,15 +115,21 @@ async def enrol(
         raise ConsentTextMissing()
     if consent_text.version != request.consent_version:
         raise ConsentOutdated(version=consent_text.version)
-    stages = await Stage.filter(programme=way.programme).order_by("min_age_months", "id")
     age = age_in_months(request.born, network_time.day(now))
-    if age >= (last := max(stage.max_age_months for stage in stages)):
-        raise ChildOutsideStages(months=last)
     async with bus.transaction():
         # One family's requests take turns here (two hospitals' codes scanned at once, a double tap): the second finds
         # the card the first opened and its enrolment. The unique child of an enrolment and the unique guardian, name
         # and date of birth of a card hold whatever else happens.
         await Reader.select_for_update().get(id=guardian.id)
+        # The programme and its stages as they are now, held by the lock a foreign key takes (enrolments at once do
+        # not queue on it): staff changing the stages lock the programme first, so they wait for this enrolment and
+        # then find its stage in use (StageInUse), or this enrolment waits for them and reads their stages.
+        conn, programme_id = connections.get("default"), [way.programme.id]
+        await conn.execute_query("SELECT 1 FROM newborn_programme WHERE id = $1 FOR KEY SHARE", programme_id)
+        await conn.execute_query("SELECT 1 FROM newborn_stage WHERE programme_id = $1 FOR KEY SHARE", programme_id)
+        stages = await Stage.filter(programme=way.programme).order_by("min_age_months", "id")
+        if not stages or age >= (last := max(stage.max_age_months for stage in stages)):
+            raise ChildOutsideStages(months=last if stages else 0)
         child = await _child_card(guardian, request, card_prefix, now, network_time)
         if await Enrolment.filter(child=child).exists():
             raise ChildAlreadyEnrolled()
