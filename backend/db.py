@@ -20,7 +20,9 @@ MODEL_MODULES = [
     "backend.newborn.models",
     "backend.money.models",
     "backend.money.reconciliation",
+    "backend.shipping.models",
     "backend.purchases.models",
+    "backend.delivery.models",
     "notifications.models",
     "recommendations.models",
 ]

@@ -361,6 +361,48 @@ class PurchaseSettings(_Group):
     barcode_prefix: str = "RC"
     """The network barcode of a bought copy: this prefix and a number from the network's sequence."""
 
+    auto_approve_under_fen: Annotated[int, Range(0, 10**8)] = 0
+    """A reader's online request for a book listed below this price is approved at once, without staff; 0: every
+    request waits for staff."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings(_Group):
+    """Borrowing online for delivery (悦借), Hangzhou's rules as the defaults; amounts in fen. Who may use it is a
+    circulation term (`delivery_allowed`) and the reader's credit tier."""
+
+    env_prefix: ClassVar[str] = "DELIVERY_"
+
+    max_books_per_order: Annotated[int, Range(1, 50)] = 5
+    max_on_loan: Annotated[int, Range(1, 200)] = 20
+    """Books on loan and on their way to the reader, together, that an order may not take them past."""
+
+    loan_days: Annotated[int, Range(1, 365)] = 40
+    """A delivered book's loan, from the day the reader receives it."""
+
+    home_fee_fen: Annotated[int, Range(0, 100_000)] = 300
+    """To the door: this for the first `home_fee_books` books (3 yuan for 1 to 3) ..."""
+
+    home_fee_books: Annotated[int, Range(1, 50)] = 3
+    home_extra_fen: Annotated[int, Range(0, 100_000)] = 100
+    """... and this for each book more. Delivery to a service point is free."""
+
+    packing_library: str = ""
+    """The code of the library where orders are gathered and packed; empty: the network's root library."""
+
+    payment_minutes: Annotated[int, Range(5, 7 * 24 * 60)] = 60
+    """A home delivery not paid this long after it is ordered is cancelled and its copies released."""
+
+    pickup_fee_fen: Annotated[int, Range(0, 100_000)] = 500
+    """A courier collecting books from the reader's door to return them."""
+
+    address_retention_days: Annotated[int, Range(1, 3650)] = 90
+    """An address, recipient and phone are erased this long after the parcel's journey ended."""
+
+    ship_within_days: Annotated[int, Range(1, 30)] = 3
+    """An order not shipped this many days after it was placed, or shipped this long ago and not delivered, is late:
+    first on the staff's list of open orders."""
+
 
 @dataclass(frozen=True, slots=True)
 class EventSettings(_Group):
@@ -543,6 +585,7 @@ class Settings:
     circulation: CirculationSettings = CirculationSettings()
     money: MoneySettings = MoneySettings()
     purchases: PurchaseSettings = PurchaseSettings()
+    delivery: DeliverySettings = DeliverySettings()
     events: EventSettings = EventSettings()
     no_shows: NoShowSettings = NoShowSettings()
     notices: NoticeSettings = NoticeSettings()

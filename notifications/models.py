@@ -23,6 +23,9 @@ class NoticeKind(StrEnum):
     EVENT_CHANGED = "event_changed"
     EVENT_CANCELLED = "event_cancelled"
     STAFF_MESSAGE = "staff_message"
+    PARCEL_SHIPPED = "parcel_shipped"
+    PARCEL_DELIVERED = "parcel_delivered"
+    PARCEL_FAILED = "parcel_failed"
 
 
 class StaffMessage(Model):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from backend.clock import NetworkTime
+from backend.shipping.services import Parcel
 from notifications.models import NoticeKind
 from notifications.services import NoticeDraft
 from notifications.templates import wechat_date, wechat_time
@@ -245,4 +246,71 @@ def staff_message(
         link=link,
         values={"title": title, "body": body, "sender": sender},
         message_id=message_id,
+    )
+
+
+def parcel_shipped(network_time: NetworkTime, reader_id: int, parcel: Parcel, at: datetime) -> NoticeDraft:
+    """A parcel handed to its courier (or the library's van). Says who carries it and where to, not what is in it:
+    the area whose parcel it is tells the rest."""
+    carrier = parcel.courier or "图书馆专车"
+    tracking = f"，运单号 {parcel.tracking_no}" if parcel.tracking_no else ""
+    if parcel.collection:
+        title, body = "快递已取件", f"{carrier}已上门取走您要归还的图书{tracking}，正送往{parcel.library}。"
+    else:
+        title, body = "包裹已发出", f"您的包裹已交{carrier}发出{tracking}，送往{_destination(parcel)}。"
+    return _parcel(
+        network_time,
+        NoticeKind.PARCEL_SHIPPED,
+        reader_id,
+        parcel,
+        title,
+        body,
+        at,
+        {"courier": carrier, "tracking_no": parcel.tracking_no or "-", "destination": _destination(parcel)},
+    )
+
+
+def parcel_delivered(network_time: NetworkTime, reader_id: int, parcel: Parcel, at: datetime) -> NoticeDraft:
+    if parcel.collection:
+        title, body, advice = "图书已送达", f"您交快递归还的图书已送到{parcel.library}。", "已送到图书馆"
+    elif parcel.to_door:
+        title, body, advice = "包裹已签收", "您的包裹已送到家门口，请查收。", "请查收"
+    else:
+        title, advice = "包裹已到服务点", "请到服务点领取"
+        body = f"您的包裹已送到{parcel.library}，请凭读者证到预约架领取。"
+    values = {"destination": _destination(parcel), "advice": advice}
+    return _parcel(network_time, NoticeKind.PARCEL_DELIVERED, reader_id, parcel, title, body, at, values)
+
+
+def parcel_failed(network_time: NetworkTime, reader_id: int, parcel: Parcel, at: datetime) -> NoticeDraft:
+    body = "很抱歉，快递未能完成这次投递，包裹将退回图书馆。如有疑问请联系图书馆。"
+    values = {"destination": _destination(parcel), "advice": "将退回图书馆"}
+    return _parcel(network_time, NoticeKind.PARCEL_FAILED, reader_id, parcel, "包裹未能送达", body, at, values)
+
+
+def _destination(parcel: Parcel) -> str:
+    if parcel.collection or not parcel.to_door:
+        return parcel.library or "图书馆"
+    return "您家门口"
+
+
+def _parcel(
+    network_time: NetworkTime,
+    kind: NoticeKind,
+    reader_id: int,
+    parcel: Parcel,
+    title: str,
+    body: str,
+    at: datetime,
+    values: dict[str, str],
+) -> NoticeDraft:
+    return NoticeDraft(
+        reader_id,
+        kind,
+        subject=f"shipment:{parcel.shipment_id}",
+        occasion=kind.value,
+        title=title,
+        body=body,
+        link=f"shipment={parcel.shipment_id}",
+        values={**values, "at": _when(network_time, at)},
     )

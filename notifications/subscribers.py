@@ -3,6 +3,8 @@ notice in the transaction of its cause (subscribed by the composition root)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 
 from backend.circulation.domain_events import HoldReady
@@ -11,9 +13,11 @@ from backend.eventbus import EventBus
 from backend.events.domain_events import EventCancelled, EventChanged, SeatOffered
 from backend.newborn.domain_events import ConsentWithdrawn, MilestoneReached
 from backend.newborn.pack_events import PacksReserved
+from backend.shipping.domain_events import ShipmentDelivered, ShipmentFailed, ShipmentShipped
+from backend.shipping.services import Parcel, describe
 from notifications import notices
 from notifications.models import Notice
-from notifications.services import guardians, notify, notify_many
+from notifications.services import NoticeDraft, guardians, notify, notify_many
 
 
 async def hold_ready(network_time: NetworkTime, event: HoldReady) -> None:
@@ -72,6 +76,31 @@ async def packs_reserved(event: PacksReserved) -> None:
     await notify_many(drafts, event.at)
 
 
+async def parcel_shipped(network_time: NetworkTime, event: ShipmentShipped) -> None:
+    await _tell_of_parcel(notices.parcel_shipped, network_time, event.shipment_id, event.reader_id, event.at)
+
+
+async def parcel_delivered(network_time: NetworkTime, event: ShipmentDelivered) -> None:
+    await _tell_of_parcel(notices.parcel_delivered, network_time, event.shipment_id, event.reader_id, event.at)
+
+
+async def parcel_failed(network_time: NetworkTime, event: ShipmentFailed) -> None:
+    await _tell_of_parcel(notices.parcel_failed, network_time, event.shipment_id, event.reader_id, event.at)
+
+
+async def _tell_of_parcel(
+    draft_of: Callable[[NetworkTime, int, Parcel, datetime], NoticeDraft],
+    network_time: NetworkTime,
+    shipment_id: int,
+    reader_id: int | None,
+    at: datetime,
+) -> None:
+    if reader_id is None:  # the reader's account was deleted: no one to tell
+        return
+    recipient = (await guardians([reader_id]))[reader_id]
+    await notify(draft_of(network_time, recipient, await describe(shipment_id), at), at)
+
+
 def subscribe(bus: EventBus, network_time: NetworkTime) -> None:
     """The notices' handlers, showing moments in the network's time."""
     bus.subscribe(HoldReady, partial(hold_ready, network_time))
@@ -81,3 +110,6 @@ def subscribe(bus: EventBus, network_time: NetworkTime) -> None:
     bus.subscribe(PacksReserved, packs_reserved)
     bus.subscribe(MilestoneReached, milestone_reached)
     bus.subscribe(ConsentWithdrawn, enrolment_notices_forgotten)
+    bus.subscribe(ShipmentShipped, partial(parcel_shipped, network_time))
+    bus.subscribe(ShipmentDelivered, partial(parcel_delivered, network_time))
+    bus.subscribe(ShipmentFailed, partial(parcel_failed, network_time))

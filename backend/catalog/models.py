@@ -27,6 +27,7 @@ class CopyStatus(StrEnum):
     LOST = "lost"
     IN_PROCESSING = "in_processing"
     WITHDRAWN = "withdrawn"
+    IN_DELIVERY = "in_delivery"  # reserved for a reader's delivery order: picked, packed and sent to them
 
 
 class Record(Model):

@@ -204,6 +204,9 @@ class Hold(Model):
     ready_at = fields.DatetimeField(null=True)
     expires_at = fields.DatetimeField(null=True)  # the last moment on the hold shelf
     closed_at = fields.DatetimeField(null=True)
+    # The loan it ends in runs this long instead of the loan rules' period: books delivered to a service point
+    # (from receipt) and bought for the reader online.
+    period_days = fields.SmallIntField(null=True)
 
     class Meta:
         table = "hold"

@@ -41,6 +41,7 @@ class LoanTerms:
     fee_cents_per_day: int = field(metadata=_range(0, 1000))  # overdue fee shown to the reader, 10 = 0.10 yuan
     fee_cap_cents: int = field(metadata=_range(0, 100_000))
     block_after_overdue_items: int = field(metadata=_range(1, 100))  # this many items overdue: no more loans
+    delivery_allowed: bool  # may borrow online for delivery (悦借), if the reader's credit tier allows it too
 
     def overdue_fee_cents(self, overdue_days: int) -> int:
         """What the overdue fee comes to after so many days late: per day, up to the cap (0 where none is charged)."""

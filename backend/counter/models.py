@@ -18,6 +18,7 @@ class LookupAction(StrEnum):
     CREDIT = "credit"  # one reader's credit and its ledger, staff notes included
     REPLACE = "replace"  # a card replaced at a desk, whose answer names its holder
     NEWBORN = "newborn"  # children's records of the newborn programme: enrolments listed or one shown
+    LABEL = "label"  # a delivery parcel's label: the reader's full name, phone and address, at the packing desk
 
 
 class LookupBy(StrEnum):
@@ -25,6 +26,7 @@ class LookupBy(StrEnum):
     PHONE = "phone"
     NAME = "name"
     ENROLMENT = "enrolment"  # an enrolment's id, or the filter of a list of enrolments
+    ORDER = "order"  # a delivery order's id
 
 
 class ReaderLookup(Model):

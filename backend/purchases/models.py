@@ -13,6 +13,7 @@ from backend.accounts.models import Reader, StaffUser
 from backend.catalog.models import Copy, ItemType, Record
 from backend.circulation.models import Loan
 from backend.network.models import Library
+from backend.shipping.models import Shipment
 
 
 class Bookstore(Model):
@@ -82,6 +83,7 @@ class PurchaseRules(Model):
     monthly_quota = fields.SmallIntField(null=True)
     max_unreturned = fields.SmallIntField(null=True)
     loan_days = fields.SmallIntField(null=True)
+    auto_approve_under_fen = fields.IntField(null=True)  # an online request below this list price needs no staff
 
     class Meta:
         table = "purchase_rules"
@@ -180,10 +182,11 @@ class Purchase(Model):
         "models.Copy", related_name="purchase", on_delete=fields.RESTRICT
     )
     copy_id: int
-    loan: fields.ForeignKeyRelation[Loan] = fields.ForeignKeyField(
-        "models.Loan", related_name="purchases", on_delete=fields.RESTRICT
+    # None while a book bought online waits on a service point's hold shelf: lent when the reader collects it.
+    loan: fields.ForeignKeyNullableRelation[Loan] = fields.ForeignKeyField(
+        "models.Loan", related_name="purchases", null=True, on_delete=fields.RESTRICT
     )
-    loan_id: int
+    loan_id: int | None
     clc_class = fields.CharField(max_length=40, default="")
     list_price_fen = fields.IntField()
     discount_bp = fields.SmallIntField()
@@ -201,3 +204,75 @@ class Purchase(Model):
     class Meta:
         table = "purchase"
         indexes = (("reader_id", "year", "month"), ("bookstore_id", "year", "month"), ("main_library_id", "year"))
+
+
+class RequestState(StrEnum):
+    PENDING = "pending"  # waiting for the main library's staff
+    APPROVED = "approved"  # its price reserved in the budget: the shop is to send it
+    SHIPPED = "shipped"
+    ARRIVED = "arrived"  # bought (a purchase made) and waiting on the service point's hold shelf for the reader
+    RECEIVED = "received"  # the reader has it: a purchase made and lent to them
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+
+
+OPEN_REQUEST = (RequestState.PENDING, RequestState.APPROVED, RequestState.SHIPPED, RequestState.ARRIVED)
+# Its price reserved in the budget, its book not yet bought.
+RESERVED_REQUEST = (RequestState.APPROVED, RequestState.SHIPPED)
+
+
+class PurchaseRequest(Model):
+    """A reader's choice from a partner's stock online, sent to a service point or their door. Staff approve it (or
+    it is approved at once under the library's price), which reserves its price in the budget; the shop sends it;
+    when the reader receives it, it becomes a purchase: a copy made and lent to them. `year` and `month` (the
+    network's calendar month of the request) count it in the reader's quota while it is open."""
+
+    id = fields.IntField(primary_key=True)
+    reader: fields.ForeignKeyNullableRelation[Reader] = fields.ForeignKeyField(
+        "models.Reader", related_name="purchase_requests", null=True, on_delete=fields.SET_NULL
+    )
+    reader_id: int | None
+    bookstore: fields.ForeignKeyRelation[Bookstore] = fields.ForeignKeyField(
+        "models.Bookstore", related_name="requests", on_delete=fields.RESTRICT
+    )
+    bookstore_id: int
+    main_library: fields.ForeignKeyRelation[Library] = fields.ForeignKeyField(
+        "models.Library", related_name="purchase_requests", on_delete=fields.RESTRICT
+    )
+    main_library_id: int
+    branch: fields.ForeignKeyNullableRelation[Library] = fields.ForeignKeyField(
+        "models.Library", related_name="branch_purchase_requests", null=True, on_delete=fields.SET_NULL
+    )
+    branch_id: int | None
+    shipment: fields.OneToOneRelation[Shipment] = fields.OneToOneField(
+        "models.Shipment", related_name="purchase_request", on_delete=fields.RESTRICT
+    )
+    shipment_id: int
+    isbn13 = fields.CharField(max_length=13)
+    title = fields.CharField(max_length=500)
+    list_price_fen = fields.IntField()
+    discount_bp = fields.SmallIntField()
+    price_fen = fields.IntField()
+    state = fields.CharEnumField(RequestState, max_length=10, default=RequestState.PENDING)
+    auto_approved = fields.BooleanField(default=False)
+    staff: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
+        "models.StaffUser", related_name="purchase_requests_decided", null=True, on_delete=fields.SET_NULL
+    )
+    reason = fields.CharField(max_length=200, default="")  # a refusal's, or a cancellation's
+    year = fields.SmallIntField()
+    month = fields.SmallIntField()
+    purchase: fields.OneToOneNullableRelation[Purchase] = fields.OneToOneField(
+        "models.Purchase", related_name="request", null=True, on_delete=fields.RESTRICT
+    )  # made when the shop's parcel reaches the reader or their service point
+    purchase_id: int | None
+    requested_at = fields.DatetimeField()
+    decided_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "purchase_request"
+        indexes = (
+            ("reader_id", "year", "month"),
+            ("main_library_id", "state", "requested_at"),
+            ("bookstore_id", "state"),
+        )

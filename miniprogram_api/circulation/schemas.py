@@ -361,6 +361,8 @@ class RuleTermsIn(msgspec.Struct, forbid_unknown_fields=True):
     fee_cap_cents: Annotated[int, _within("fee_cap_cents")] | UnsetType | None = UNSET
     block_after_overdue_items: Annotated[int, _within("block_after_overdue_items")] | UnsetType | None = UNSET
     """With this many items overdue the reader borrows no more."""
+    delivery_allowed: bool | UnsetType | None = UNSET
+    """May borrow online for delivery (网上借阅，送书上门), where the reader's credit tier allows it too."""
 
     def changes(self) -> dict[str, object | None]:
         """The terms given, null ones included."""
@@ -396,6 +398,7 @@ class LoanRuleOut(msgspec.Struct):
     fee_cents_per_day: int | None
     fee_cap_cents: int | None
     block_after_overdue_items: int | None
+    delivery_allowed: bool | None
 
     @classmethod
     def of(cls, stated: StatedRule) -> LoanRuleOut:

@@ -20,6 +20,7 @@ HAND_WRITTEN_INDEXES = {
     "loan_checked_out_at",
     "newborn_enrolment_tally_key",
     "payment_line_open_per_charge",
+    "delivery_line_active_per_copy",
 }
 
 

@@ -24,6 +24,7 @@ TERMS = {
     "fee_cents_per_day": 0,
     "fee_cap_cents": 0,
     "block_after_overdue_items": 1,
+    "delivery_allowed": True,
 }
 
 

@@ -33,6 +33,7 @@ TERMS = LoanTerms(
     fee_cents_per_day=10,
     fee_cap_cents=500,
     block_after_overdue_items=1,
+    delivery_allowed=True,
 )
 IN_GOOD_STANDING = CheckoutAttempt(
     reader_id=READER,

@@ -28,6 +28,7 @@ NETWORK = {
     "fee_cents_per_day": "10",
     "fee_cap_cents": "500",
     "block_after_overdue_items": "1",
+    "delivery_allowed": "true",
 }
 
 
@@ -104,7 +105,7 @@ def test_values_are_read_as_their_terms_types() -> None:
 
 
 def test_a_term_a_newer_release_added_is_left_out() -> None:
-    rules = table((None, None, DISTRICT, {"delivery_allowed": "true", "loan_days": "21"}))
+    rules = table((None, None, DISTRICT, {"home_delivery_zone": "3", "loan_days": "21"}))
 
     assert dict(rules.rule_sets[1].stated) == {"loan_days": 21}
 
