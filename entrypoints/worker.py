@@ -19,11 +19,13 @@ from backend.booklists import services as booklists
 from backend.catalog import imports
 from backend.circulation import holds
 from backend.circulation import services as circulation
+from backend.delivery import orders
 from backend.events import booking, doors
 from backend.money import reconciliation, wechat_pay
 from backend.newborn import packs, privacy, stages
 from backend.outages import is_outage
 from backend.settings import Settings
+from backend.shipping import addresses
 from backend.wechatpay.errors import BillNotReady, WeChatPayUnavailable
 from entrypoints import worker_metrics
 from entrypoints.bootstrap import Dependencies, bootstrap
@@ -301,6 +303,29 @@ async def look_after_picks_pushes(ctx: dict[str, Any]) -> int:
 
 
 @_outlasting
+async def expire_unpaid_deliveries(ctx: dict[str, Any]) -> int:
+    """Every five minutes: home deliveries not paid within the payment window are cancelled, their books released
+    (to the next hold, or back on the shelf) and their fees waived."""
+    deps = _deps(ctx)
+    expired = await orders.expire_unpaid(
+        deps.clock.now(), policy=deps.delivery_policy, hold_policy=deps.hold_policy, bus=deps.bus
+    )
+    if expired:
+        log.info("cancelled %d unpaid delivery orders", expired)
+    return expired
+
+
+@_outlasting
+async def erase_shipment_addresses(ctx: dict[str, Any]) -> int:
+    """Daily: the addresses, recipients and phones of parcels whose journey ended past the retention period are
+    erased (PIPL: kept no longer than the delivery needs)."""
+    deps = _deps(ctx)
+    erased = await addresses.erase_addresses(deps.clock.now(), deps.delivery_policy.address_retention)
+    log.info("erased the addresses of %d parcels", erased)
+    return erased
+
+
+@_outlasting
 async def follow_wechat_payments(ctx: dict[str, Any]) -> int:
     """Every two minutes: WeChat Pay orders whose notice is late are asked about and settled, or closed once expired
     (their lines payable again). Returns the orders settled or closed."""
@@ -308,7 +333,7 @@ async def follow_wechat_payments(ctx: dict[str, Any]) -> int:
     if deps.wechatpay is None:
         return 0
     try:
-        followed = await wechat_pay.follow_payments(deps.wechatpay.gateway, deps.clock.now())
+        followed = await wechat_pay.follow_payments(deps.wechatpay.gateway, deps.clock.now(), bus=deps.bus)
     except WeChatPayUnavailable:
         log.warning("WeChat Pay unavailable: late orders are asked about at the next run")
         return 0
@@ -428,6 +453,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             func(refresh_recommendations, keep_result=0),  # no result kept: the next checkout queues the next one
             func(push_picks, timeout=PICKS_PUSH_TIMEOUT_SECONDS),
             look_after_picks_pushes,
+            expire_unpaid_deliveries,
+            erase_shipment_addresses,
             follow_wechat_payments,
             send_wechat_refunds,
             reconcile_wechat_pay,
@@ -454,6 +481,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(look_after_picks_pushes, minute=set(range(2, 60, 5)), unique=True),
             cron(follow_wechat_payments, minute=set(range(1, 60, 2)), unique=True),
             cron(send_wechat_refunds, minute=set(range(3, 60, 5)), unique=True),
+            cron(expire_unpaid_deliveries, minute=set(range(1, 60, 5)), unique=True),
+            cron(erase_shipment_addresses, hour=1, minute=40, unique=True),
             # WeChat Pay's bill days and making hours are China's; a network elsewhere moves this hour.
             cron(reconcile_wechat_pay, hour=10, minute=40, unique=True),
         ],

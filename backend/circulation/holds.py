@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Q, Subquery
@@ -27,6 +28,7 @@ from backend.circulation import rules
 from backend.circulation.credit import LOCAL, CreditCheck
 from backend.circulation.domain_events import HoldReady
 from backend.circulation.errors import (
+    CopyNotAvailable,
     CreditTooLow,
     HoldAlreadyPlaced,
     HoldLimitReached,
@@ -185,6 +187,36 @@ async def arrived(copy: Copy, here: Library, now: datetime, policy: HoldPolicy) 
     await hold.refresh_from_db()
     if hold.status is HoldStatus.READY:
         await _record_ready(hold, copy, here, now)
+    return hold
+
+
+async def shelve_for(
+    reader_id: int, copy: Copy, pickup: Library, *, period_days: int, now: datetime, policy: HoldPolicy
+) -> Hold:
+    """A copy delivered to a service point for a reader (still `in_delivery`, row locked by the caller) waits on
+    the hold shelf there as their ready hold: checkout lends it to them alone, for `period_days`, and it expires and
+    is cleared like any hold. No `HoldReady`: the parcel's own notice tells the reader. A hold the reader already
+    has on the title is the one this copy serves (one active hold per reader and title); a copy it was assigned
+    before is left to be cleared or settled, as for a cancelled hold."""
+    if not await Copy.filter(id=copy.id, status=CopyStatus.IN_DELIVERY).update(
+        status=CopyStatus.ON_HOLD_SHELF, current_library_id=pickup.id, in_transit_to_id=None
+    ):
+        raise CopyNotAvailable(status=copy.status.value)
+    copy.status, copy.current_library, copy.in_transit_to = CopyStatus.ON_HOLD_SHELF, pickup, None
+    ready: dict[str, Any] = {
+        "status": HoldStatus.READY,
+        "pickup_library_id": pickup.id,
+        "copy_id": copy.id,
+        "ready_at": now,
+        "expires_at": _shelf_expiry(pickup, now, policy),
+        "period_days": period_days,
+    }
+    mine = Hold.filter(reader_id=reader_id, record_id=copy.record_id, status__in=ACTIVE_HOLD)
+    hold = await mine.select_for_update().first()
+    if hold is None:
+        return await Hold.create(reader_id=reader_id, record_id=copy.record_id, placed_at=now, **ready)
+    await Hold.filter(id=hold.id).update(suspended_until=None, **ready)
+    await hold.refresh_from_db()
     return hold
 
 

@@ -106,10 +106,43 @@ async def checkout(
             library=here,
             staff=staff,
             checked_out_at=now,
-            due_at=rules.due_after(now, min(period_days or terms.loan_days, current.tier.max_loan_days), here.timezone),
+            due_at=rules.due_after(now, _period(period_days, hold, terms, current.tier), here.timezone),
         )
         record(LoanOpened(loan.id, reader.id, copy.record_id, here.id, now))
     return Lent(loan, current.tier, terms)
+
+
+async def lend_delivered(reader_id: int, copy: Copy, *, library: Library, period_days: int, now: datetime) -> Loan:
+    """Lend a copy that has reached its reader's hands (a delivery order's, a shop's parcel): no desk and no
+    refusals, the limits were checked when it was ordered. The caller holds the copy's row lock inside its bus
+    transaction; the copy must still be `in_delivery`. The loan is `library`'s, `period_days` from `now` within the
+    reader's tier."""
+    reader = await Reader.get(id=reader_id)
+    # No desk and no network calendar at a doorstep: the lending library's day decides a child's category.
+    category = rules.category_of(reader, now.astimezone(ZoneInfo(library.timezone)).date())
+    terms = await rules.terms_for(category, copy.item_type, library)
+    tier = (await standing(reader_id, now)).tier
+    if not await Copy.filter(id=copy.id, status=CopyStatus.IN_DELIVERY).update(status=CopyStatus.ON_LOAN):
+        raise CheckoutRefused([CopyNotAvailable(status=copy.status.value)])
+    copy.status = CopyStatus.ON_LOAN
+    loan = await Loan.create(
+        copy=copy,
+        reader_id=reader_id,
+        reader_category=category,
+        library=library,
+        checked_out_at=now,
+        due_at=rules.due_after(now, _period(period_days, None, terms, tier), library.timezone),
+    )
+    record(LoanOpened(loan.id, reader_id, copy.record_id, library.id, now))
+    return loan
+
+
+def _period(asked: int | None, hold: Hold | None, terms: LoanTerms, tier: CreditTier) -> int:
+    """The loan's days: the caller's, else the hold's own (a delivered or bought book's), else the rules', never
+    more than the reader's credit tier allows."""
+    days: int = asked or (hold.period_days if hold is not None else None) or terms.loan_days
+    limit: int = tier.max_loan_days
+    return min(days, limit)
 
 
 def _lends_here(here: Library, staff: StaffUser | None, self_service: Library | None) -> None:

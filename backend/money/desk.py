@@ -22,7 +22,9 @@ from backend.catalog.barcodes import normalise_barcode
 from backend.catalog.errors import CopyNotFound
 from backend.catalog.models import Copy
 from backend.circulation.models import Loan
+from backend.eventbus import EventBus, record
 from backend.money import ledger
+from backend.money.domain_events import ChargePaid
 from backend.money.errors import (
     ChargeExists,
     ChargeInPayment,
@@ -122,16 +124,18 @@ async def charge_for_copy(
         raise
 
 
-async def pay_at_desk(staff: StaffUser, charge_id: int, channel: Channel, now: datetime) -> Settlement:
+async def pay_at_desk(staff: StaffUser, charge_id: int, channel: Channel, now: datetime, bus: EventBus) -> Settlement:
     """Take what a charge still comes to, in cash or by card, at the staff member's library (any desk takes any
-    card's payment: one card everywhere)."""
+    card's payment: one card everywhere): `ChargePaid`, handled in the same transaction."""
     require_role(staff, StaffRole.LIBRARIAN)
     assert channel in DESK_CHANNELS, "a desk takes cash or a card"
-    async with in_transaction():
+    async with bus.transaction():
         charge = await _settleable(charge_id)
-        return await _settle(
+        settled = await _settle(
             charge, SettlementKind(channel.value), await ledger.outstanding_fen(charge), staff, "", now
         )
+        record(ChargePaid(charge.id, charge.reader_id, charge.kind, charge.source, now))
+        return settled
 
 
 async def waive(staff: StaffUser, charge_id: int, reason: str, now: datetime, policy: MoneyPolicy) -> Settlement:

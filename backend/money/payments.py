@@ -21,7 +21,9 @@ from backend import paging
 from backend.accounts.models import Reader, StaffRole, StaffUser
 from backend.accounts.services import lock_card
 from backend.accounts.staff import require_role
+from backend.eventbus import EventBus, record
 from backend.money import ledger
+from backend.money.domain_events import ChargePaid
 from backend.money.errors import (
     ChargeInPayment,
     ChargeNotFound,
@@ -130,17 +132,20 @@ class Settled(StrEnum):
     ANOMALY = "anomaly"  # does not fit the order: nothing changed, kept for staff (`anomalies`)
 
 
-async def settle_payment(out_trade_no: str, transaction_id: str, amount_fen: int, paid_at: datetime) -> Settled:
+async def settle_payment(
+    out_trade_no: str, transaction_id: str, amount_fen: int, paid_at: datetime, *, bus: EventBus
+) -> Settled:
     """Record that the provider took `amount_fen` for our order `out_trade_no` under its `transaction_id`. Exactly
     once, however often and however concurrently it is called: the order's state changes from open (or closed,
     should the provider have taken the money anyway) to paid by one conditional update, and only that caller
     settles its lines. Each line settles what its charge still comes to; what a waiver or a desk took meanwhile is
     refunded (a pending refund of the payment). A deposit line adds to the payer's deposit. An unknown order, an
     amount other than the order's, a second transaction or a transaction id that cannot be the order's (too long, or
-    another order's) changes nothing: an anomaly row records it once."""
+    another order's) changes nothing: an anomaly row records it once. A charge the payment settles in full is
+    `ChargePaid`, handled in the same transaction."""
     if len(transaction_id) <= TRANSACTION_ID_MAX:
         try:
-            return await _settle(out_trade_no, transaction_id, amount_fen, paid_at)
+            return await _settle(out_trade_no, transaction_id, amount_fen, paid_at, bus)
         except _TransactionTaken:
             pass
     payment = await Payment.get_or_none(out_trade_no=out_trade_no)
@@ -152,8 +157,8 @@ class _TransactionTaken(Exception):
     """The transaction id is another order's already (its unique index): the whole transaction is given up."""
 
 
-async def _settle(out_trade_no: str, transaction_id: str, amount_fen: int, paid_at: datetime) -> Settled:
-    async with in_transaction():
+async def _settle(out_trade_no: str, transaction_id: str, amount_fen: int, paid_at: datetime, bus: EventBus) -> Settled:
+    async with bus.transaction():
         try:
             paid = await Payment.filter(
                 out_trade_no=out_trade_no,
@@ -196,6 +201,8 @@ async def _settle_lines(payment: Payment, paid_at: datetime) -> None:
                     occasion=f"{SettlementKind.WECHAT_PAY.value}:payment:{payment.out_trade_no}:charge:{charge.id}",
                     created_at=paid_at,
                 )
+                if settled == outstanding[charge.id]:
+                    record(ChargePaid(charge.id, charge.reader_id, charge.kind, charge.source, paid_at))
             reason = "该费用已另行结清 / settled otherwise meanwhile"
         if line.amount_fen > settled:
             await Refund.create(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from backend.accounts.models import Reader
+from backend.eventbus import EventBus
 from backend.money import ledger, payments, refunds
 from backend.money.errors import ChargeInPayment, PaymentNotFound, RefundNotFound
 from backend.money.models import (
@@ -96,6 +97,7 @@ async def start_payment(
     deposit: bool,
     now: datetime,
     policy: MoneyPolicy,
+    bus: EventBus,
 ) -> StartedPayment:
     """An order for the chosen charges of the payer's cards (`everything`: all they still owe) and, with `deposit`,
     what is missing of the deposit, made at WeChat Pay for the payer's WeChat account and expiring with it; the ledger
@@ -124,7 +126,7 @@ async def start_payment(
                 # WeChat Pay may have made the order after all, and a concurrent tap for the same lines been given its
                 # prepay_id: closed there first. Should that fail, the order stays open for `follow_payments`.
                 try:
-                    await _close(wechatpay.gateway, payment, now)
+                    await _close(wechatpay.gateway, payment, now, bus)
                 except WeChatPayError as exc:
                     log.warning("order %s left open for the job: %s", payment.out_trade_no, exc.code)
                 raise
@@ -174,7 +176,7 @@ async def payer_payment(payer: Reader, out_trade_no: str) -> Payment:
     return found
 
 
-async def check_payment(gateway: WeChatPay, payment: Payment, now: datetime) -> Payment:
+async def check_payment(gateway: WeChatPay, payment: Payment, now: datetime, *, bus: EventBus) -> Payment:
     """The order again, after asking WeChat Pay about it if it is still open (the reader says they paid and the
     notice has not come yet): a payment WeChat Pay took is settled now."""
     if payment.state is PaymentState.OPEN:
@@ -182,19 +184,23 @@ async def check_payment(gateway: WeChatPay, payment: Payment, now: datetime) -> 
             transaction = await gateway.query_order(payment.out_trade_no)
         except OrderNotFound:  # never made at WeChat Pay: nothing was paid
             return payment
-        await settle_if_paid(transaction, now)
+        await settle_if_paid(transaction, now, bus=bus)
         await payment.refresh_from_db()
     return payment
 
 
-async def settle_if_paid(transaction: Transaction, now: datetime) -> Settled | None:
+async def settle_if_paid(transaction: Transaction, now: datetime, *, bus: EventBus) -> Settled | None:
     """A genuine payment notice, or a query's answer: settle its order (once, however often it comes). None: it
     reports no payment."""
     if transaction.trade_state not in _PAID or transaction.transaction_id is None:
         return None
     # The order's total, not what the payer paid: a coupon may have paid part of it.
     return await payments.settle_payment(
-        transaction.out_trade_no, transaction.transaction_id, transaction.total_fen, transaction.success_time or now
+        transaction.out_trade_no,
+        transaction.transaction_id,
+        transaction.total_fen,
+        transaction.success_time or now,
+        bus=bus,
     )
 
 
@@ -228,7 +234,7 @@ class FollowedPayments:
     closed: int
 
 
-async def follow_payments(gateway: WeChatPay, now: datetime) -> FollowedPayments:
+async def follow_payments(gateway: WeChatPay, now: datetime, *, bus: EventBus) -> FollowedPayments:
     """Open orders whose notice is late are asked about, the expired first: paid ones are settled; unpaid ones past
     their expiry are closed at WeChat Pay and then here, their lines payable again (one paid meanwhile is settled
     instead). One paid otherwise than it fits (an anomaly, kept for staff) is closed here once it expires. Stops at
@@ -244,24 +250,24 @@ async def follow_payments(gateway: WeChatPay, now: datetime) -> FollowedPayments
             transaction: Transaction | None = await gateway.query_order(payment.out_trade_no)
         except OrderNotFound:  # never made at WeChat Pay (the process stopped in between): nobody can pay it
             transaction = None
-        outcome = None if transaction is None else await settle_if_paid(transaction, now)
+        outcome = None if transaction is None else await settle_if_paid(transaction, now, bus=bus)
         if outcome is Settled.SETTLED:
             settled += 1
         elif payment.expires_at > now:
             continue
         elif outcome is None:
-            closed += await _close(gateway, payment, now)
+            closed += await _close(gateway, payment, now, bus)
         else:  # paid at WeChat Pay, but not as the order says: closing it there would only answer ORDERPAID
             closed += await payments.close_payment(payment.out_trade_no, now)
     return FollowedPayments(settled, closed)
 
 
-async def _close(gateway: WeChatPay, payment: Payment, now: datetime) -> bool:
+async def _close(gateway: WeChatPay, payment: Payment, now: datetime, bus: EventBus) -> bool:
     """Close the order at WeChat Pay, then here; False if it was paid meanwhile (then settled) or not open here."""
     try:
         await gateway.close_order(payment.out_trade_no)
     except OrderAlreadyPaid:
-        await settle_if_paid(await gateway.query_order(payment.out_trade_no), now)
+        await settle_if_paid(await gateway.query_order(payment.out_trade_no), now, bus=bus)
         return False
     except (OrderNotFound, OrderClosed):  # never made there, or closed there already (its time_expire passed)
         pass

@@ -229,7 +229,7 @@ class StaffMoneyController(Controller):
     ) -> SettlementOut:
         """Record that the reader paid what the charge still comes to here, in cash or by card (any desk takes any
         card's payment). A card that no longer owes more than the limit may borrow again at once."""
-        settlement = await desk.pay_at_desk(staff, charge_id, Channel(data.channel), deps.clock.now())
+        settlement = await desk.pay_at_desk(staff, charge_id, Channel(data.channel), deps.clock.now(), deps.bus)
         return SettlementOut.seen(await ledger.settlement_seen(settlement.id))
 
     @post(

@@ -90,6 +90,7 @@ class PaymentController(Controller):
             deposit=data.deposit,
             now=deps.clock.now(),
             policy=deps.money_policy,
+            bus=deps.bus,
         )
         return PaymentStartedOut.of(started)
 
@@ -106,7 +107,7 @@ class PaymentController(Controller):
         button), an order still open is checked with WeChat Pay at once, and settled if WeChat Pay took the money."""
         payment = await wechat_pay.payer_payment(reader, out_trade_no)
         if paid:
-            payment = await wechat_pay.check_payment(wechatpay.gateway, payment, deps.clock.now())
+            payment = await wechat_pay.check_payment(wechatpay.gateway, payment, deps.clock.now(), bus=deps.bus)
         return PaymentOut.of(payment)
 
 
@@ -127,7 +128,7 @@ class WeChatPayNoticeController(Controller):
             notice = await wechatpay.gateway.parse_payment_notice(request.headers, await request.body())
         except _NOTICE_REFUSALS as exc:
             return await _refused(request, deps, exc)
-        await wechat_pay.settle_if_paid(notice.transaction, deps.clock.now())
+        await wechat_pay.settle_if_paid(notice.transaction, deps.clock.now(), bus=deps.bus)
         return Response(None, status_code=204)
 
     @post(REFUND_NOTICE_PATH, status_code=200)

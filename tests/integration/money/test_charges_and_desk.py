@@ -88,7 +88,7 @@ async def test_owing_more_than_the_limit_refuses_checkout_and_holds_with_fees_ow
     assert "10.01" in str(refused["title"]) and "10.00" in str(refused["title"])
     assert hold.status_code == 409 and hold.json()["code"] == "fees_owed"
 
-    await desk.pay_at_desk(desks.librarian, big.id, Channel.DESK_CASH, TUESDAY)
+    await desk.pay_at_desk(desks.librarian, big.id, Channel.DESK_CASH, TUESDAY, BUS)
     assert (await lend(service, desks.headers, reader, "A0002"))["status"] == 201
     assert await ledger.owed_fen(card.id) == small.amount_fen
 
@@ -144,9 +144,9 @@ async def test_a_charge_in_an_open_payment_order_is_neither_waived_nor_taken_at_
     with pytest.raises(ChargeInPayment):
         await desk.waive(desks.admin, fee.id, "送错了", TUESDAY, POLICY)
     with pytest.raises(ChargeInPayment):
-        await desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CARD, TUESDAY)
+        await desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CARD, TUESDAY, BUS)
     assert await close_payment(order.out_trade_no, TUESDAY)
-    assert (await desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CARD, TUESDAY)).amount_fen == 300
+    assert (await desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CARD, TUESDAY, BUS)).amount_fen == 300
 
 
 async def test_a_copy_declared_lost_ends_its_loan_and_is_charged_its_price_or_the_default_once(
@@ -222,7 +222,7 @@ async def test_a_deposit_is_given_back_at_a_desk_only_within_scope_and_the_roles
 async def test_refunding_in_parts_does_not_get_round_the_roles_limit(desks: Desks) -> None:
     reader = await a_reader("分次")
     fee = await charge(reader, 8000, TUESDAY)
-    taken = await desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CASH, TUESDAY)
+    taken = await desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CASH, TUESDAY, BUS)
 
     first = await desk.refund(desks.librarian, taken.id, "多收", TUESDAY, POLICY, amount_fen=4000)
     with pytest.raises(OverWaiverLimit) as over:
@@ -252,7 +252,7 @@ async def test_a_childs_charges_are_paid_by_the_guardian_and_the_card_is_removed
         await remove_child(guardian, child.id, TUESDAY, BUS)
 
     await close_payment(order.out_trade_no, TUESDAY)
-    await desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CASH, TUESDAY)
+    await desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CASH, TUESDAY, BUS)
     await remove_child(guardian, child.id, TUESDAY, BUS)
     assert (await Charge.get(id=fee.id)).reader_id is None and await ledger.owed_fen(child.id) == 0
 
@@ -260,8 +260,8 @@ async def test_a_childs_charges_are_paid_by_the_guardian_and_the_card_is_removed
 async def test_the_daily_cash_report_sums_a_desks_takings_waivers_and_refunds_by_channel(desks: Desks) -> None:
     reader = await a_reader("张三")
     cash, card, waived = [await charge(reader, amount, TUESDAY) for amount in (500, 700, 300)]
-    taken = await desk.pay_at_desk(desks.librarian, cash.id, Channel.DESK_CASH, TUESDAY)
-    await desk.pay_at_desk(desks.librarian, card.id, Channel.DESK_CARD, TUESDAY)
+    taken = await desk.pay_at_desk(desks.librarian, cash.id, Channel.DESK_CASH, TUESDAY, BUS)
+    await desk.pay_at_desk(desks.librarian, card.id, Channel.DESK_CARD, TUESDAY, BUS)
     await desk.waive(desks.librarian, waived.id, "首次逾期", TUESDAY, POLICY)
     await desk.refund(desks.librarian, taken.id, "多收", TUESDAY, POLICY, amount_fen=200)
     await desk.pay_deposit_at_desk(desks.librarian, reader, Channel.DESK_CASH, TUESDAY, POLICY)

@@ -24,6 +24,7 @@ from backend.settings import MoneySettings
 from tests.integration.circulation.lending import TUESDAY
 from tests.integration.money.accounts import charge, settled_of
 from tests.integration.money.conftest import Desks, a_reader
+from tests.integration.service import BUS
 
 POLICY = MoneyPolicy.of(MoneySettings())
 LATER = TUESDAY + timedelta(minutes=5)
@@ -33,7 +34,7 @@ async def test_twenty_desks_settling_one_charge_at_once_take_it_once(desks: Desk
     fee = await charge(await a_reader("赵六"), 800, TUESDAY)
 
     results = await asyncio.gather(
-        *(desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CASH, TUESDAY) for _ in range(20)),
+        *(desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CASH, TUESDAY, BUS) for _ in range(20)),
         return_exceptions=True,
     )
 
@@ -48,7 +49,7 @@ async def test_a_payment_notice_delivered_twenty_times_at_once_settles_once(desk
     order = await open_payment(reader, [f.id for f in fees], now=TUESDAY, expires_at=LATER, policy=POLICY)
 
     results = await asyncio.gather(
-        *(settle_payment(order.out_trade_no, "4200000001202612010001", 400, LATER) for _ in range(20))
+        *(settle_payment(order.out_trade_no, "4200000001202612010001", 400, LATER, bus=BUS) for _ in range(20))
     )
 
     assert results.count(Settled.SETTLED) == 1 and results.count(Settled.ALREADY_SETTLED) == 19
@@ -66,8 +67,9 @@ async def test_a_notice_for_another_amount_or_an_unknown_order_changes_nothing_a
     order = await open_payment(reader, [fee.id], now=TUESDAY, expires_at=LATER, policy=POLICY)
 
     for _ in range(3):
-        assert await settle_payment(order.out_trade_no, "4200000001202612010002", 1, LATER) is Settled.ANOMALY
-    assert await settle_payment("P-nobody-ordered-this", "4200000001202612010003", 300, LATER) is Settled.ANOMALY
+        assert await settle_payment(order.out_trade_no, "4200000001202612010002", 1, LATER, bus=BUS) is Settled.ANOMALY
+    nobodys = await settle_payment("P-nobody-ordered-this", "4200000001202612010003", 300, LATER, bus=BUS)
+    assert nobodys is Settled.ANOMALY
 
     assert (await Payment.get(id=order.id)).state is PaymentState.OPEN
     assert await ledger.owed_fen(reader.id) == 300
@@ -84,7 +86,7 @@ async def test_a_payment_and_a_waiver_at_the_same_moment_never_both_settle_the_c
         fee = await charge(reader, 500, TUESDAY)
         order = await open_payment(reader, [fee.id], now=TUESDAY, expires_at=LATER, policy=POLICY)
         settled, waived = await asyncio.gather(
-            settle_payment(order.out_trade_no, f"42000000012026120100{round_:02d}", 500, LATER),
+            settle_payment(order.out_trade_no, f"42000000012026120100{round_:02d}", 500, LATER, bus=BUS),
             desk.waive(desks.admin, fee.id, "读者投诉", LATER, POLICY),
             return_exceptions=True,
         )
@@ -104,7 +106,7 @@ async def test_concurrent_refunds_of_one_payment_never_return_more_than_was_paid
     reader = await a_reader("吴十")
     fee = await charge(reader, 1000, TUESDAY)
     order = await open_payment(reader, [fee.id], now=TUESDAY, expires_at=LATER, policy=POLICY)
-    await settle_payment(order.out_trade_no, "4200000001202612010099", 1000, LATER)
+    await settle_payment(order.out_trade_no, "4200000001202612010099", 1000, LATER, bus=BUS)
     paid = await Settlement.get(payment_id=order.id)
 
     results = await asyncio.gather(
@@ -125,9 +127,11 @@ async def test_balances_equal_the_sums_of_their_lines_after_a_concurrent_mix(des
     for reader in readers:
         chosen = [f.id for f in fees if f.reader_id == reader.id][:2]
         orders.append(await open_payment(reader, chosen, now=TUESDAY, expires_at=LATER, policy=POLICY))
-    work = [settle_payment(o.out_trade_no, f"42000000012026{i}", o.amount_fen, LATER) for i, o in enumerate(orders)]
+    work = [
+        settle_payment(o.out_trade_no, f"42000000012026{i}", o.amount_fen, LATER, bus=BUS) for i, o in enumerate(orders)
+    ]
     for i, fee in enumerate(fees):
-        work.append(desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CARD, LATER))
+        work.append(desk.pay_at_desk(desks.librarian, fee.id, Channel.DESK_CARD, LATER, BUS))
         if i % 3 == 0:
             work.append(desk.waive(desks.admin, fee.id, "减免", LATER, POLICY))
 
@@ -172,7 +176,7 @@ async def test_two_deposit_orders_opened_at_once_make_one_and_only_one_deposit_i
     (order,) = [r for r in results if isinstance(r, Payment)]
     with pytest.raises(DepositInPayment):  # nor at a desk while the order is open
         await desk.pay_deposit_at_desk(desks.librarian, reader, Channel.DESK_CASH, TUESDAY, POLICY)
-    await settle_payment(order.out_trade_no, "4200000001202612010201", order.amount_fen, LATER)
+    await settle_payment(order.out_trade_no, "4200000001202612010201", order.amount_fen, LATER, bus=BUS)
 
     assert [type(r) for r in results if not isinstance(r, Payment)] == [DepositInPayment]
     assert await ledger.deposit_fen(reader.id) == 10000
@@ -184,7 +188,7 @@ async def test_a_late_deposit_notice_after_a_desk_took_the_deposit_is_refunded_n
     assert await close_payment(order.out_trade_no, LATER)  # expired; the reader pays at a desk instead
     await desk.pay_deposit_at_desk(desks.librarian, reader, Channel.DESK_CASH, LATER, POLICY)
 
-    late = await settle_payment(order.out_trade_no, "4200000001202612010202", 10000, LATER)
+    late = await settle_payment(order.out_trade_no, "4200000001202612010202", 10000, LATER, bus=BUS)
 
     assert late is Settled.SETTLED and await ledger.deposit_fen(reader.id) == 10000
     refunds = await Refund.filter(payment_id=order.id)
@@ -202,7 +206,7 @@ async def test_a_payment_arriving_for_a_closed_order_after_the_charge_was_waived
     assert await close_payment(order.out_trade_no, LATER)
     await desk.waive(desks.librarian, fee.id, "首次", LATER, POLICY)
 
-    late = await settle_payment(order.out_trade_no, "4200000001202612010203", 400, LATER)
+    late = await settle_payment(order.out_trade_no, "4200000001202612010203", 400, LATER, bus=BUS)
 
     assert late is Settled.SETTLED
     assert (await Payment.get(id=order.id)).state is PaymentState.PAID
@@ -216,10 +220,10 @@ async def test_a_transaction_id_too_long_or_already_another_orders_is_an_anomaly
     first, second = [await charge(reader, 100, TUESDAY) for _ in range(2)]
     paid = await open_payment(reader, [first.id], now=TUESDAY, expires_at=LATER, policy=POLICY)
     other = await open_payment(reader, [second.id], now=TUESDAY, expires_at=LATER, policy=POLICY)
-    assert await settle_payment(paid.out_trade_no, "4200000001202612010204", 100, LATER) is Settled.SETTLED
+    assert await settle_payment(paid.out_trade_no, "4200000001202612010204", 100, LATER, bus=BUS) is Settled.SETTLED
 
-    reused = await settle_payment(other.out_trade_no, "4200000001202612010204", 100, LATER)
-    too_long = await settle_payment(other.out_trade_no, "4" * 33, 100, LATER)
+    reused = await settle_payment(other.out_trade_no, "4200000001202612010204", 100, LATER, bus=BUS)
+    too_long = await settle_payment(other.out_trade_no, "4" * 33, 100, LATER, bus=BUS)
 
     assert (reused, too_long) == (Settled.ANOMALY, Settled.ANOMALY)
     assert (await Payment.get(id=other.id)).state is PaymentState.OPEN and await settled_of(second.id) == 0

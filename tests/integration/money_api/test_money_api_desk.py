@@ -12,7 +12,7 @@ from tests.integration.factories import staff_headers
 from tests.integration.money.accounts import charge, settled_of
 from tests.integration.money.conftest import Desks
 from tests.integration.money_api.family import a_family, get_json
-from tests.integration.service import Service
+from tests.integration.service import BUS, Service
 
 PROBLEM = "application/problem+json"
 
@@ -250,7 +250,7 @@ async def test_the_network_report_and_the_payment_anomalies_are_for_administrato
     await service.client.post(
         f"/staff/charges/{fee.id}/desk-payments", json={"channel": "desk_card"}, headers=desks.headers
     )
-    forged = await settle_payment("P" + "0" * 30, "4200000001202612019999", 100, TUESDAY)
+    forged = await settle_payment("P" + "0" * 30, "4200000001202612019999", 100, TUESDAY, bus=BUS)
     network_admin = await staff_headers(service.client, "net-admin")
     admin = await staff_headers(service.client, "a-admin")
 

@@ -9,7 +9,7 @@ from tests.integration.factories import login_reader, staff_headers
 from tests.integration.money.accounts import charge
 from tests.integration.money.conftest import Desks
 from tests.integration.money_api.family import Family, a_family, get_json
-from tests.integration.service import Service
+from tests.integration.service import BUS, Service
 
 LATER = TUESDAY + timedelta(minutes=30)
 POLICY = MoneyPolicy.of(MoneySettings())
@@ -102,7 +102,7 @@ async def test_receipts_show_my_paid_orders_and_never_another_readers(service: S
     order = await open_payment(family.card, [mine.id, childs.id], now=TUESDAY, expires_at=LATER, policy=POLICY)
     unpaid_fee = await charge(family.card, 100, TUESDAY)
     unpaid = await open_payment(family.card, [unpaid_fee.id], now=TUESDAY, expires_at=LATER, policy=POLICY)
-    assert await settle_payment(order.out_trade_no, "4200000001202612010009", 750, LATER) is Settled.SETTLED
+    assert await settle_payment(order.out_trade_no, "4200000001202612010009", 750, LATER, bus=BUS) is Settled.SETTLED
     stranger = await login_reader(service, "stranger")
 
     receipts = await get_json(service, "/readers/me/receipts", family.guardian.headers)

@@ -10,6 +10,7 @@ from standins.wechatpay import Request
 from tests.integration.circulation.lending import TUESDAY
 from tests.integration.factories import staff_headers
 from tests.integration.payments.paying import Paying, desks, ledger_holds_together, owed_by_the_lines, paying
+from tests.integration.service import BUS
 
 __all__ = ["desks", "paying"]
 
@@ -118,7 +119,7 @@ async def test_reconciliation_finds_an_order_wechat_pay_has_and_we_dont_and_the_
     in_both = (await paying.pay(reader, charge_ids=[agreed.id])).json()["out_trade_no"]
     await paying.deliver(paying.wechatpay.pay(in_both, at=YESTERDAY))
     not_at_wechatpay = (await paying.pay(reader, charge_ids=[ours_only.id])).json()["out_trade_no"]
-    await settle_payment(not_at_wechatpay, "4200000000000000000000000001", 450, YESTERDAY)
+    await settle_payment(not_at_wechatpay, "4200000000000000000000000001", 450, YESTERDAY, bus=BUS)
     paying.wechatpay.add_foreign_payment("FOREIGN-ORDER-0001", 990, at=YESTERDAY)
 
     found = await paying.run("reconcile_wechat_pay")
