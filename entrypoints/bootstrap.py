@@ -23,6 +23,8 @@ from backend.circulation.domain_events import CopyMoved, LoanOpened
 from backend.circulation.holds import HoldPolicy
 from backend.clock import Clock, NetworkTime, SystemClock
 from backend.crypto import Keys
+from backend.delivery import subscribers as delivery
+from backend.delivery.policy import DeliveryPolicy
 from backend.eventbus import EventBus
 from backend.events import booking
 from backend.events.booking import EventPolicy, FullMark
@@ -34,9 +36,10 @@ from backend.money.wechat_pay import WeChatPaySetup
 from backend.newborn import enrolment as newborn
 from backend.newborn import packs, reading
 from backend.passes import SignedPasses
+from backend.purchases import subscribers as purchases
 from backend.purchases.policy import PurchasePolicy
 from backend.ratelimits import RateLimits
-from backend.settings import MoneySettings, Settings
+from backend.settings import MoneySettings, PurchaseSettings, Settings
 from backend.wechat.gateway import WeChatGateway, WechatpyGateway
 from backend.wechatpay.gateway import WechatpayV3Gateway
 from entrypoints.queue import ArqJobs
@@ -78,6 +81,7 @@ class Dependencies:
     money_policy: MoneyPolicy
     purchase_policy: PurchasePolicy
     """The network's default rules for readers' purchases in partner bookstores (a main library overrides them)."""
+    delivery_policy: DeliveryPolicy
     hold_policy: HoldPolicy
     event_policy: EventPolicy
     events_full: FullMark
@@ -144,6 +148,11 @@ async def bootstrap(
             no_show_credit_points=no_shows.credit_points,
         )
         money_policy = MoneyPolicy.of(settings.money)
+        purchase_policy = PurchasePolicy.of(settings.purchases, network_time)
+        delivery_policy = DeliveryPolicy.of(settings.delivery)
+        hold_policy = HoldPolicy(
+            shelf_days=settings.circulation.hold_shelf_days, prefer_local=settings.circulation.holds_prefer_local
+        )
         return Dependencies(
             settings=settings,
             clock=clock,
@@ -166,10 +175,9 @@ async def bootstrap(
                 LocalCreditCheck(min_score=settings.circulation.deposit_free_min_score), money_policy
             ),
             money_policy=money_policy,
-            purchase_policy=PurchasePolicy.of(settings.purchases, network_time),
-            hold_policy=HoldPolicy(
-                shelf_days=settings.circulation.hold_shelf_days, prefer_local=settings.circulation.holds_prefer_local
-            ),
+            purchase_policy=purchase_policy,
+            delivery_policy=delivery_policy,
+            hold_policy=hold_policy,
             event_policy=event_policy,
             events_full=FullMark(redis),
             templates=notice_templates,
@@ -179,7 +187,14 @@ async def bootstrap(
                 default_quiet=settings.notices.quiet_hours,
                 concurrency=settings.notices.send_concurrency,
             ),
-            bus=event_bus(event_policy, jobs, money_policy),
+            bus=event_bus(
+                event_policy,
+                jobs,
+                money_policy,
+                hold_policy=hold_policy,
+                delivery_policy=delivery_policy,
+                purchase_policy=purchase_policy,
+            ),
             jobs=jobs,
             _opened=opened,
         )
@@ -201,11 +216,16 @@ async def _refresh_search_row(event: CopyMoved) -> None:
 
 
 def event_bus(
-    event_policy: EventPolicy, jobs: ArqJobs | None = None, money_policy: MoneyPolicy | None = None
+    event_policy: EventPolicy,
+    jobs: ArqJobs | None = None,
+    money_policy: MoneyPolicy | None = None,
+    *,
+    hold_policy: HoldPolicy | None = None,
+    delivery_policy: DeliveryPolicy | None = None,
+    purchase_policy: PurchasePolicy | None = None,
 ) -> EventBus:
     """Every area's handlers of the others' domain events; `jobs` queues what the worker does about them (none: a
-    script's or a test's bus, which queues nothing); `money_policy` prices a lost copy (none: the default
-    settings')."""
+    script's or a test's bus, which queues nothing); the policies are the settings' (none: the default settings')."""
     bus = EventBus()
     bus.subscribe(CopyMoved, _refresh_search_row)
     bus.subscribe(CardClosing, partial(booking.release_closing_card, event_policy))
@@ -217,6 +237,10 @@ def event_bus(
     packs.subscribe(bus, event_policy.network_time)  # a stage's pack reserved at enrolment, given back at withdrawal
     # a late return's overdue fee; a lost copy's replacement; a card removed owes nothing
     money.subscribe(bus, money_policy or MoneyPolicy.of(MoneySettings()))
+    # a parcel delivered lends its books (or shelves them at the service point); one come back frees them
+    holds = hold_policy or HoldPolicy()
+    delivery.subscribe(bus, delivery_policy or DeliveryPolicy(), holds)
+    purchases.subscribe(bus, purchase_policy or PurchasePolicy.of(PurchaseSettings(), event_policy.network_time), holds)
     notices.subscribe(bus, event_policy.network_time)
     if jobs is not None:
         # a checkout refreshes the reader's picks; a card removed loses them

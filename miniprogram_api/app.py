@@ -31,6 +31,7 @@ from miniprogram_api.circulation.controllers import (
     StaffReaderController,
 )
 from miniprogram_api.counter.controllers import CounterController
+from miniprogram_api.delivery.controllers import CONTROLLERS as DELIVERY_CONTROLLERS
 from miniprogram_api.deps import DEPENDENCIES
 from miniprogram_api.docs import assets, swagger_page
 from miniprogram_api.errors import EXCEPTION_HANDLERS, DocumentedRetryAfter, problems
@@ -63,6 +64,7 @@ from miniprogram_api.purchases.controllers import (
     ReaderPurchaseController,
     StaffPurchaseController,
 )
+from miniprogram_api.purchases.requests import CONTROLLERS as PURCHASE_REQUEST_CONTROLLERS
 from miniprogram_api.query import DeclaredQueryOnly
 from miniprogram_api.recommendations.controllers import (
     AlsoBorrowedController,
@@ -71,6 +73,7 @@ from miniprogram_api.recommendations.controllers import (
 )
 from miniprogram_api.requests import ApiRequest
 from miniprogram_api.schemas import TYPE_DECODERS, BoundedDatesSchema
+from miniprogram_api.shipping.controllers import CONTROLLERS as SHIPPING_CONTROLLERS
 from miniprogram_api.staff.controllers import StaffAuthController, StaffController
 
 _DESCRIPTION = """书香: the reader services of a city library network (一网一卡一平台).
@@ -162,6 +165,9 @@ def create_app(
             ReaderPurchaseController,
             ClerkController,
             StaffPurchaseController,
+            *PURCHASE_REQUEST_CONTROLLERS,
+            *DELIVERY_CONTROLLERS,
+            *SHIPPING_CONTROLLERS,
             AuthController,
             ReaderController,
             LostCardController,

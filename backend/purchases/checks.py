@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from tortoise import connections
+
 from backend.accounts.models import Reader
 from backend.catalog.models import Copy, CopyStatus, Record
 from backend.circulation import rules
 from backend.circulation.credit import CreditCheck
+from backend.circulation.models import HoldStatus
 from backend.circulation.standing import standing
 from backend.circulation.validators import CheckoutAttempt, checkout_refusals
 from backend.errors import DomainError
@@ -26,7 +29,7 @@ from backend.purchases.errors import (
     TooManyUnreturned,
     TooOld,
 )
-from backend.purchases.models import Purchase, PurchaseState, StockItem
+from backend.purchases.models import PurchaseState, RequestState, StockItem
 from backend.purchases.policy import PurchasePolicy, PurchaseTerms, fold
 from backend.purchases.shops import stock_item
 
@@ -87,9 +90,16 @@ def month_of(now: datetime, policy: PurchasePolicy) -> Month:
 
 
 async def evaluate(
-    reader: Reader, item: StockItem, *, now: datetime, policy: PurchasePolicy, credit_check: CreditCheck
+    reader: Reader,
+    item: StockItem,
+    *,
+    now: datetime,
+    policy: PurchasePolicy,
+    credit_check: CreditCheck,
+    request_id: int | None = None,
 ) -> IsbnCheck:
-    """The check of one stock row (its bookstore loaded) for one reader; the approval runs it under the card's lock."""
+    """The check of one stock row (its bookstore loaded) for one reader; the approval runs it under the card's lock.
+    `request_id`: the online request being approved, which the quota does not count against itself."""
     bookstore = item.bookstore
     terms = await policy.terms_for(bookstore.main_library_id)
     when = month_of(now, policy)
@@ -106,7 +116,7 @@ async def evaluate(
     if item.year < (since := when.year - terms.max_age_years):
         reasons.append(TooOld(year=item.year, since=since))
     reasons += _excluded(item, record, terms)
-    reasons += await _quota(reader.id, when, terms)
+    reasons += await _quota(reader.id, when, terms, request_id)
     reasons += await _barred(reader, item, now=now, policy=policy, credit_check=credit_check)
     if (left := await budgets.left_fen(bookstore.main_library_id, when.year, when.month)) < price:
         reasons.append(budgets.short(left, price))
@@ -144,12 +154,46 @@ def _excluded(item: StockItem, record: Record | None, terms: PurchaseTerms) -> l
     return reasons
 
 
-async def _quota(reader_id: int, when: Month, terms: PurchaseTerms) -> list[DomainError]:
-    mine = Purchase.filter(reader_id=reader_id).exclude(state=PurchaseState.RELEASED)
+# What a reader has chosen, as the quota counts it, in one round trip: bought in the shop or online this month (not
+# cancelled), and requests this month not yet bought (waiting, approved or on their way); not yet returned, a bought
+# book whose loan is open, a request not yet bought, and one bought and waiting on the hold shelf for them (until the
+# hold expires uncollected: the book then joins the collection). $4 is the request being approved, counted by none.
+_QUOTA = """
+SELECT
+  (SELECT COUNT(*) FROM purchase p
+    WHERE p.reader_id = $1 AND p.state <> $5 AND p.year = $2 AND p.month = $3)
+  + (SELECT COUNT(*) FROM purchase_request r
+    WHERE r.reader_id = $1 AND r.state = ANY($6) AND r.year = $2 AND r.month = $3 AND r.id IS DISTINCT FROM $4)
+  AS used,
+  (SELECT COUNT(*) FROM purchase p JOIN loan l ON l.id = p.loan_id
+    WHERE p.reader_id = $1 AND p.state <> $5 AND l.returned_at IS NULL)
+  + (SELECT COUNT(*) FROM purchase_request r
+    WHERE r.reader_id = $1 AND r.id IS DISTINCT FROM $4 AND (r.state = ANY($6) OR (r.state = $7 AND EXISTS (
+      SELECT 1 FROM purchase p JOIN hold h ON h.copy_id = p.copy_id
+      WHERE p.id = r.purchase_id AND h.reader_id = $1 AND h.status = $8))))
+  AS unreturned
+"""
+_UNBOUGHT = [RequestState.PENDING.value, RequestState.APPROVED.value, RequestState.SHIPPED.value]
+
+
+async def _quota(reader_id: int, when: Month, terms: PurchaseTerms, request_id: int | None) -> list[DomainError]:
+    """Books bought in the shop and asked for online count alike: an open request counts from the moment it is
+    made, so a reader cannot pass the quota by asking for more while staff decide."""
+    params = [
+        reader_id,
+        when.year,
+        when.month,
+        request_id,
+        PurchaseState.RELEASED.value,
+        _UNBOUGHT,
+        RequestState.ARRIVED.value,
+        HoldStatus.READY.value,
+    ]
+    counts = (await connections.get("default").execute_query_dict(_QUOTA, params))[0]
     reasons: list[DomainError] = []
-    if (used := await mine.filter(year=when.year, month=when.month).count()) >= terms.monthly_quota:
+    if (used := int(counts["used"])) >= terms.monthly_quota:
         reasons.append(MonthlyQuotaUsed(used=used, quota=terms.monthly_quota))
-    if (unreturned := await mine.filter(loan__returned_at__isnull=True).count()) >= terms.max_unreturned:
+    if (unreturned := int(counts["unreturned"])) >= terms.max_unreturned:
         reasons.append(TooManyUnreturned(unreturned=unreturned, limit=terms.max_unreturned))
     return reasons
 

@@ -10,7 +10,8 @@ from backend.eventbus import DomainEvent
 
 @dataclass(frozen=True, slots=True)
 class BookPurchased(DomainEvent):
-    """A reader's choice bought in a partner's shop and lent to them on the spot."""
+    """A reader's choice bought: in a partner's shop and lent to them on the spot, or online when the shop's parcel
+    reached them or their service point."""
 
     purchase_id: int
     reader_id: int

@@ -195,3 +195,46 @@ class CopyNotInProcessing(Conflict):
     code = "copy_not_in_processing"
     message_zh = "该册不在本馆的待加工队列中"
     message_en = "The copy is not in this library's processing queue"
+
+
+# Requests online.
+
+
+class PurchaseRequestNotFound(NotFound):
+    code = "purchase_request_not_found"
+    message_zh = "未找到该选书申请"
+    message_en = "No such purchase request"
+
+
+class RequestNotPending(Conflict):
+    code = "purchase_request_not_pending"
+    message_zh = "该选书申请已处理（{state}）"
+    message_en = "The purchase request is already decided ({state})"
+
+
+class RequestNotCancellable(Conflict):
+    """Once the shop has sent the book it is on its way: the request ends when it arrives or comes back."""
+
+    code = "purchase_request_not_cancellable"
+    message_zh = "该选书申请已发出或已结束（{state}），不能取消"
+    message_en = "The purchase request is already sent or closed ({state}) and cannot be cancelled"
+
+
+class RequestNotApproved(Conflict):
+    code = "purchase_request_not_approved"
+    message_zh = "该选书申请尚未批准或已发出（{state}）"
+    message_en = "The purchase request is not approved, or already sent ({state})"
+
+
+class SoldOut(Conflict):
+    code = "sold_out"
+    message_zh = "书店已无此书库存（ISBN {isbn}）"
+    message_en = "The bookstore has no copy of ISBN {isbn} left"
+
+
+class RequestsOnTheWay(Conflict):
+    """A month's online sales are made when their parcels arrive: it is settled once none is still on its way."""
+
+    code = "purchase_requests_on_the_way"
+    message_zh = "{bookstore} {year} 年 {month} 月尚有 {count} 本书在途，送达或退回后才能结算"
+    message_en = "{bookstore} has {count} books of {year}-{month:02d} still on their way; settle once they arrive"

@@ -39,6 +39,7 @@ class PurchaseTerms:
     monthly_quota: int
     max_unreturned: int
     loan_days: int
+    auto_approve_under_fen: int
 
     @classmethod
     def of(cls, settings: PurchaseSettings) -> PurchaseTerms:
@@ -52,6 +53,7 @@ class PurchaseTerms:
             monthly_quota=settings.monthly_quota,
             max_unreturned=settings.max_unreturned,
             loan_days=settings.loan_days,
+            auto_approve_under_fen=settings.auto_approve_under_fen,
         )
 
     def overridden(self, row: PurchaseRules | None) -> PurchaseTerms:
@@ -102,6 +104,7 @@ class RulesDraft:
     monthly_quota: int | None = None
     max_unreturned: int | None = None
     loan_days: int | None = None
+    auto_approve_under_fen: int | None = None
 
 
 # A library's own number is bounded as the network's setting of it is (backend.settings.PurchaseSettings).

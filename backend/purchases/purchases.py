@@ -27,7 +27,7 @@ from backend.catalog.search import index_records, refresh_holdings
 from backend.circulation import holds
 from backend.circulation.credit import CreditCheck
 from backend.circulation.holds import HoldPolicy
-from backend.circulation.models import Hold
+from backend.circulation.models import Hold, Loan
 from backend.circulation.services import checkout
 from backend.clock import NetworkTime
 from backend.eventbus import EventBus, record
@@ -36,7 +36,7 @@ from backend.network.errors import OutsideScope
 from backend.network.services import in_scope
 from backend.passes import SignedPasses
 from backend.purchases import budgets
-from backend.purchases.checks import evaluate, month_of
+from backend.purchases.checks import Month, evaluate, month_of
 from backend.purchases.domain_events import BookPurchased
 from backend.purchases.errors import (
     BudgetShort,
@@ -46,9 +46,18 @@ from backend.purchases.errors import (
     PurchaseNotFound,
     PurchaseNotReserved,
     PurchaseRefused,
+    RequestsOnTheWay,
     StatementExists,
 )
-from backend.purchases.models import Bookstore, Purchase, PurchaseState, Statement, StockItem
+from backend.purchases.models import (
+    RESERVED_REQUEST,
+    Bookstore,
+    Purchase,
+    PurchaseRequest,
+    PurchaseState,
+    Statement,
+    StockItem,
+)
 from backend.purchases.policy import PurchasePolicy
 from backend.purchases.shops import clerks_bookstore, managed_bookstore, stock_item
 from backend.spreadsheets import csv_document
@@ -93,16 +102,7 @@ async def approve(
         check = await evaluate(reader, item, now=now, policy=policy, credit_check=credit_check)
         if check.reasons:
             raise PurchaseRefused(check.reasons)
-        bought = await _record_of(item, check.record)
-        copy = await Copy.create(
-            barcode=await _new_barcode(policy),
-            record=bought,
-            home_library_id=bookstore.main_library_id,
-            current_library_id=bookstore.main_library_id,
-            item_type=item.item_type,
-            price_fen=item.list_price_fen,
-            unprocessed=True,
-        )
+        bought, copy = await new_copy(item, check.record, policy)
         lent = await checkout(
             reader,
             copy.barcode,
@@ -123,37 +123,84 @@ async def approve(
             await budgets.reserve(bookstore.main_library_id, when.year, when.month, check.price_fen)
         except BudgetShort as short:
             raise PurchaseRefused([short]) from short
-        purchase = await Purchase.create(
-            bookstore=bookstore,
-            main_library_id=bookstore.main_library_id,
-            branch_id=reader.home_library_id,
-            reader=reader,
+        purchase = await new_purchase(
+            item,
+            reader,
+            bought,
+            copy,
+            lent.loan,
             clerk=clerk,
-            isbn13=item.isbn13,
-            record=bought,
-            copy=copy,
-            loan=lent.loan,
-            clc_class=item.clc_class or bought.clc_class,
             list_price_fen=item.list_price_fen,
             discount_bp=bookstore.discount_bp,
             price_fen=check.price_fen,
-            year=when.year,
-            month=when.month,
-            approved_at=now,
-        )
-        record(
-            BookPurchased(
-                purchase.id,
-                reader.id,
-                bought.id,
-                copy.id,
-                bookstore.id,
-                bookstore.main_library_id,
-                check.price_fen,
-                now,
-            )
+            when=when,
+            now=now,
         )
     await purchase.fetch_related("copy", "record", "loan")
+    return purchase
+
+
+async def new_copy(
+    item: StockItem, found: Record | None, policy: PurchasePolicy, status: CopyStatus = CopyStatus.AVAILABLE
+) -> tuple[Record, Copy]:
+    """A bought book made the network's: its record found (`found`) or made from the stock row, and a copy of it with
+    a network barcode, owned by the shop's main library and to be processed there once its first reader returns it
+    (the list price is what a reader who loses it pays)."""
+    bought = await _record_of(item, found)
+    main = item.bookstore.main_library_id
+    copy = await Copy.create(
+        barcode=await _new_barcode(policy),
+        record=bought,
+        home_library_id=main,
+        current_library_id=main,
+        item_type=item.item_type,
+        price_fen=item.list_price_fen,
+        unprocessed=True,
+        status=status,
+    )
+    return bought, copy
+
+
+async def new_purchase(
+    item: StockItem,
+    reader: Reader,
+    bought: Record,
+    copy: Copy,
+    loan: Loan | None,
+    *,
+    clerk: StaffUser | None,
+    list_price_fen: int,
+    discount_bp: int,
+    price_fen: int,
+    when: Month,
+    now: datetime,
+) -> Purchase:
+    """The purchase of a copy made for a reader at the prices it was approved at, as the budget (`price_fen` already
+    reserved for `when`) and the shop's statement of that month count it."""
+    bookstore = item.bookstore
+    purchase = await Purchase.create(
+        bookstore=bookstore,
+        main_library_id=bookstore.main_library_id,
+        branch_id=reader.home_library_id,
+        reader=reader,
+        clerk=clerk,
+        isbn13=item.isbn13,
+        record=bought,
+        copy=copy,
+        loan=loan,
+        clc_class=item.clc_class or bought.clc_class,
+        list_price_fen=list_price_fen,
+        discount_bp=discount_bp,
+        price_fen=price_fen,
+        year=when.year,
+        month=when.month,
+        approved_at=now,
+    )
+    record(
+        BookPurchased(
+            purchase.id, reader.id, bought.id, copy.id, bookstore.id, bookstore.main_library_id, price_fen, now
+        )
+    )
     return purchase
 
 
@@ -230,6 +277,10 @@ async def settle_month(
     this = month_of(now, policy)
     if (year, month) >= (this.year, this.month):
         raise MonthNotOver(year=year, month=month)
+    # A request approved that month is bought when its parcel arrives, counted in that month's sales and budget.
+    on_the_way = PurchaseRequest.filter(bookstore_id=bookstore.id, year=year, month=month, state__in=RESERVED_REQUEST)
+    if count := await on_the_way.count():
+        raise RequestsOnTheWay(bookstore=bookstore.name, year=year, month=month, count=count)
     async with in_transaction():
         try:
             statement = await Statement.create(

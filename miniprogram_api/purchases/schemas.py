@@ -11,9 +11,20 @@ from backend.catalog.models import ItemType
 from backend.errors import DomainError
 from backend.purchases.budgets import Figures, Line
 from backend.purchases.checks import IsbnCheck
-from backend.purchases.models import Bookstore, Purchase, PurchaseState, Statement, StockItem
+from backend.purchases.models import (
+    Bookstore,
+    Purchase,
+    PurchaseRequest,
+    PurchaseState,
+    RequestState,
+    Statement,
+    StockItem,
+)
 from backend.purchases.policy import RulesDraft
+from backend.purchases.requests import Delivery
 from backend.purchases.shops import BookstoreDraft, Offer, StockImport
+from backend.shipping.addresses import Address, MaskedAddress
+from backend.shipping.models import Destination, ShipmentState
 from miniprogram_api.catalog.schemas import Barcode
 from miniprogram_api.errors import Reason
 from miniprogram_api.network.schemas import Code
@@ -138,10 +149,11 @@ class PurchaseOut(msgspec.Struct):
     price_fen: int
     state: PurchaseState
     approved_at: datetime
-    loan_id: int
-    due_at: datetime
+    loan_id: int | None
+    """Null while a book bought online waits on a service point's hold shelf for the reader to collect it."""
+    due_at: datetime | None
     returned_at: datetime | None
-    """Null while the reader has it on loan."""
+    """Null while the reader has it on loan, or has yet to collect it."""
 
     @classmethod
     def of(cls, purchase: Purchase) -> PurchaseOut:
@@ -157,9 +169,9 @@ class PurchaseOut(msgspec.Struct):
             price_fen=purchase.price_fen,
             state=purchase.state,
             approved_at=purchase.approved_at,
-            loan_id=loan.id,
-            due_at=loan.due_at,
-            returned_at=loan.returned_at,
+            loan_id=None if loan is None else loan.id,
+            due_at=None if loan is None else loan.due_at,
+            returned_at=None if loan is None else loan.returned_at,
         )
 
 
@@ -247,6 +259,8 @@ class RulesIn(msgspec.Struct, forbid_unknown_fields=True):
     monthly_quota: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
     max_unreturned: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
     loan_days: Annotated[int, msgspec.Meta(ge=1, le=365)] | None = None
+    auto_approve_under_fen: Annotated[int, msgspec.Meta(ge=0, le=10**8)] | None = None
+    """An online request for a book listed below this price is approved without staff; 0: none is."""
 
     def draft(self) -> RulesDraft:
         return RulesDraft(**msgspec.structs.asdict(self))
@@ -397,3 +411,130 @@ class ProcessedOut(msgspec.Struct):
     status: str
     """Where the copy went: available (shelve it), or on the hold shelf / in transit for a hold."""
     hold_id: int | None
+
+
+# Requests online.
+
+
+class AddressIn(msgspec.Struct, forbid_unknown_fields=True):
+    recipient: Annotated[str, text(40, min_length=1)]
+    phone: Annotated[str, text(20, min_length=1)]
+    """A mainland mobile number."""
+    address: Annotated[str, text(200, min_length=1)]
+
+
+class PurchaseRequestIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A book of a partner's stock, and where to send it: a service point's hold shelf (`library_code`) or my door
+    (`address`)."""
+
+    bookstore_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    isbn: Isbn
+    destination: Destination
+    library_code: Code | None = None
+    address: AddressIn | None = None
+
+    def delivery(self) -> Delivery:
+        if self.destination is Destination.SERVICE_POINT:
+            return Delivery(self.destination, library_code=self.library_code or "")
+        at = self.address
+        return Delivery(
+            self.destination, address=None if at is None else Address.of(at.recipient, at.phone, at.address)
+        )
+
+
+class RefusalIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, text(200, min_length=1)]
+    """Told to the reader."""
+
+
+class ShipIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The courier's code and its tracking number: both, or neither for a service point whose library collects the
+    parcel with its own van."""
+
+    courier_code: Annotated[str, text(20, min_length=1)] | None = None
+    tracking_no: Annotated[str, text(40, min_length=1)] | None = None
+
+
+class ParcelStepIn(msgspec.Struct, forbid_unknown_fields=True):
+    state: ShipmentState
+    """in_transit, out_for_delivery, delivered, failed or returned."""
+    note: Annotated[str, text(200)] = ""
+
+
+class AddressOut(msgspec.Struct):
+    recipient: str
+    phone: str
+    address: str
+
+
+class ParcelOut(msgspec.Struct):
+    destination: Destination
+    state: ShipmentState
+    pickup_library_code: str | None
+    pickup_library_name: str | None
+    address: AddressOut | None
+    """To the door: masked (张*, 138****5678), in full only to the shop's clerk who is to send it."""
+    courier: str | None
+    tracking_no: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+
+
+class PurchaseRequestOut(msgspec.Struct):
+    """A reader's request to buy a book of a partner's stock, and its parcel."""
+
+    id: int
+    state: RequestState
+    auto_approved: bool
+    """Approved at once: its list price was under the library's auto-approval price."""
+    bookstore_id: int
+    bookstore: str
+    isbn13: str
+    title: str
+    list_price_fen: int
+    price_fen: int
+    """What the library pays the shop; the reader pays nothing."""
+    reason: str
+    """Why staff refused it, or why it was cancelled."""
+    requested_at: datetime
+    decided_at: datetime | None
+    closed_at: datetime | None
+    purchase_id: int | None
+    """The purchase made when the parcel arrived (its copy and loan: `GET /readers/me/purchases`)."""
+    parcel: ParcelOut
+
+    @classmethod
+    def of(cls, request: PurchaseRequest, address: Address | MaskedAddress | None) -> PurchaseRequestOut:
+        shipment = request.shipment
+        pickup, courier = shipment.pickup_library, shipment.courier
+        parcel = ParcelOut(
+            destination=shipment.destination,
+            state=shipment.state,
+            pickup_library_code=None if pickup is None else pickup.code,
+            pickup_library_name=None if pickup is None else pickup.name,
+            address=None if address is None else AddressOut(address.recipient, address.phone, address.address),
+            courier=None if courier is None else courier.name,
+            tracking_no=shipment.tracking_no,
+            shipped_at=shipment.shipped_at,
+            delivered_at=shipment.delivered_at,
+        )
+        return cls(
+            id=request.id,
+            state=request.state,
+            auto_approved=request.auto_approved,
+            bookstore_id=request.bookstore_id,
+            bookstore=request.bookstore.name,
+            isbn13=request.isbn13,
+            title=request.title,
+            list_price_fen=request.list_price_fen,
+            price_fen=request.price_fen,
+            reason=request.reason,
+            requested_at=request.requested_at,
+            decided_at=request.decided_at,
+            closed_at=request.closed_at,
+            purchase_id=request.purchase_id,
+            parcel=parcel,
+        )
+
+
+PurchaseRequestPage = Annotated[Page[PurchaseRequestOut], named("PurchaseRequestPage")]
