@@ -19,7 +19,7 @@ from backend.booklists import services as booklists
 from backend.catalog import imports
 from backend.circulation import holds
 from backend.circulation import services as circulation
-from backend.delivery import orders
+from backend.delivery import orders, pickups
 from backend.events import booking, doors
 from backend.money import reconciliation, wechat_pay
 from backend.newborn import packs, privacy, stages
@@ -304,15 +304,14 @@ async def look_after_picks_pushes(ctx: dict[str, Any]) -> int:
 
 @_outlasting
 async def expire_unpaid_deliveries(ctx: dict[str, Any]) -> int:
-    """Every five minutes: home deliveries not paid within the payment window are cancelled, their books released
-    (to the next hold, or back on the shelf) and their fees waived."""
-    deps = _deps(ctx)
-    expired = await orders.expire_unpaid(
-        deps.clock.now(), policy=deps.delivery_policy, hold_policy=deps.hold_policy, bus=deps.bus
-    )
-    if expired:
-        log.info("cancelled %d unpaid delivery orders", expired)
-    return expired
+    """Every five minutes: home deliveries and courier pickups not paid within the payment window are called off,
+    an order's books released (to the next hold, or back on the shelf), their fees waived."""
+    deps, now = _deps(ctx), _deps(ctx).clock.now()
+    expired = await orders.expire_unpaid(now, policy=deps.delivery_policy, hold_policy=deps.hold_policy, bus=deps.bus)
+    lapsed = await pickups.expire_unpaid(now, deps.delivery_policy)
+    if expired or lapsed:
+        log.info("cancelled %d unpaid delivery orders and %d unpaid courier pickups", expired, lapsed)
+    return expired + lapsed
 
 
 @_outlasting

@@ -24,7 +24,9 @@ from backend.network.errors import OutsideScope
 from backend.network.services import get_library, library_in_scope
 
 # A copy out with a reader or on its way somewhere belongs to circulation until it is back on a shelf.
-CIRCULATING = frozenset({CopyStatus.ON_LOAN, CopyStatus.IN_TRANSIT, CopyStatus.ON_HOLD_SHELF})
+CIRCULATING = frozenset(
+    {CopyStatus.ON_LOAN, CopyStatus.IN_TRANSIT, CopyStatus.ON_HOLD_SHELF, CopyStatus.IN_DELIVERY}
+)
 
 
 def refusal_to_change(status: CopyStatus, current_library_path: str, scope_path: str | None) -> DomainError | None:

@@ -72,6 +72,12 @@ class OrderNotCancellable(Conflict):
     message_en = "The order is {state}: it can no longer be cancelled"
 
 
+class CardHasDeliveries(Conflict):
+    code = "card_has_deliveries"
+    message_zh = "该读者证还有未完成的送书订单或上门取书，不能删除"
+    message_en = "The card has delivery orders or courier pickups still open: it cannot be removed"
+
+
 class BasketFull(Conflict):
     code = "basket_full"
     message_zh = "书篮最多放 {limit} 种书"

@@ -273,8 +273,13 @@ async def close_order(
 async def _release(line: DeliveryLine, now: datetime, hold_policy: HoldPolicy) -> None:
     await DeliveryLine.filter(id=line.id).update(state=LineState.RELEASED)
     copy = await Copy.select_for_update(of=("copy",)).get(id=line.copy_id)
-    if copy.status is CopyStatus.IN_DELIVERY:
-        await holds.settle(copy, await Library.get(id=copy.current_library_id), now, hold_policy)
+    if copy.status is not CopyStatus.IN_DELIVERY:
+        return
+    if line.state is LineState.PICKED and copy.in_transit_to_id is not None:
+        # Pulled and on its way to the packing library: it travels on, and is settled where it is received.
+        await Copy.filter(id=copy.id).update(status=CopyStatus.IN_TRANSIT)
+        return
+    await holds.settle(copy, await Library.get(id=copy.current_library_id), now, hold_policy)
 
 
 async def cancel_by_reader(
@@ -308,6 +313,14 @@ async def drop_line(
         await fees.refit_fee(order.charge_id, order.fee_fen, fee, MISSING_REASON, now)
         order.fee_fen = fee
         await order.save(update_fields=["fee_fen"])
+    await pack_if_gathered(order)  # the missing book was the last one the packing desk waited for
+
+
+async def pack_if_gathered(order: DeliveryOrder) -> None:
+    """An order being picked is packed once no book of it is left to pull or to arrive at the packing library."""
+    waiting = DeliveryLine.filter(order_id=order.id, state__in=[LineState.RESERVED, LineState.PICKED])
+    if not await waiting.exists():
+        await DeliveryOrder.filter(id=order.id, state=OrderState.PICKING).update(state=OrderState.PACKED)
 
 
 async def expire_unpaid(now: datetime, *, policy: DeliveryPolicy, hold_policy: HoldPolicy, bus: EventBus) -> int:

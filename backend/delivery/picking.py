@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from backend import paging
-from backend.accounts.models import Reader, ReaderType, StaffUser
+from backend.accounts.models import StaffUser
 from backend.catalog.barcodes import normalise_barcode
 from backend.catalog.errors import CopyNotFound
 from backend.catalog.models import Copy, CopyStatus
 from backend.circulation.domain_events import CopyMoved
 from backend.circulation.holds import HoldPolicy
-from backend.counter.models import LookupAction, LookupBy, ReaderLookup
 from backend.crypto import Keys
 from backend.delivery import orders
 from backend.delivery.errors import (
@@ -37,7 +36,7 @@ from backend.eventbus import EventBus, record
 from backend.network.errors import OutsideScope
 from backend.network.services import in_scope, library_in_scope
 from backend.shipping import services as shipping
-from backend.shipping.addresses import Address, address_of
+from backend.shipping.addresses import Address, label_address
 from backend.shipping.models import Destination, Shipment, ShipmentState
 
 
@@ -115,9 +114,7 @@ async def _gather(
     await Copy.filter(id=copy.id, status=CopyStatus.IN_DELIVERY).update(
         current_library_id=order.packing_library_id, in_transit_to_id=None
     )
-    waiting = DeliveryLine.filter(order_id=order.id, state__in=[LineState.RESERVED, LineState.PICKED])
-    if not await waiting.exists():
-        await DeliveryOrder.filter(id=order.id, state=OrderState.PICKING).update(state=OrderState.PACKED)
+    await orders.pack_if_gathered(order)
 
 
 async def _scanned(line: DeliveryLine, order: DeliveryOrder) -> Scanned:
@@ -203,29 +200,14 @@ async def label(staff: StaffUser, order_id: int, keys: Keys, now: datetime) -> L
     being picked or packed: personal data, shown in full where the parcel is made up and nowhere else, and each
     showing logged with the staff look-ups of readers (PIPL: who saw whose personal data, and when)."""
     order = await _order_at_packing(staff, order_id)
-    shipment = await Shipment.get(id=order.shipment_id).select_related("reader")
-    address = address_of(keys, shipment)
-    if address is None or order.state not in (OrderState.PICKING, OrderState.PACKED):
+    if order.state not in (OrderState.PICKING, OrderState.PACKED):
         raise LabelNotNeeded()
-    await log_address_shown(staff, keys, f"delivery-label:{order.id}", shipment.reader, now)
+    shipment = await Shipment.get(id=order.shipment_id)
+    address = await label_address(keys, shipment, staff=staff, subject=f"delivery-label:{order.id}", now=now)
+    if address is None:  # to a service point: no address to show
+        raise LabelNotNeeded()
     lines = DeliveryLine.filter(order_id=order.id, state__in=ACTIVE_LINE).select_related("copy", "record")
     return Label(order, address, await lines.order_by("id"))
-
-
-async def log_address_shown(staff: StaffUser, keys: Keys, subject: str, reader: Reader | None, now: datetime) -> None:
-    """Record that staff saw a reader's full address (a parcel's label), with the staff look-ups of readers (PIPL:
-    who saw whose personal data, and when)."""
-    await ReaderLookup.create(
-        staff=staff,
-        library_id=staff.library.id,
-        action=LookupAction.LABEL,
-        looked_up_by=LookupBy.ORDER,
-        query_digest=keys.blind_index(subject),
-        reader_ids=[] if reader is None else [reader.id],
-        children_shown=reader is not None and reader.reader_type is ReaderType.CHILD,
-        outside_scope=False,
-        at=now,
-    )
 
 
 async def _order_at_packing(staff: StaffUser, order_id: int) -> DeliveryOrder:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend import paging
@@ -23,21 +24,24 @@ from backend.delivery.errors import (
     ReturnsNotAccepted,
 )
 from backend.delivery.models import PickupState, ReturnPickup
-from backend.delivery.picking import log_address_shown
 from backend.delivery.policy import DeliveryPolicy
 from backend.eventbus import EventBus
 from backend.money.domain_events import ChargePaid
 from backend.money.models import Charge, ChargeKind
 from backend.network.errors import OutsideScope
 from backend.network.services import get_library, in_scope
-from backend.shipping.addresses import Address, address_of
-from backend.shipping.domain_events import ShipmentDelivered, ShipmentShipped
+from backend.shipping.addresses import Address, label_address
+from backend.shipping.domain_events import ShipmentDelivered, ShipmentFailed, ShipmentShipped
 from backend.shipping.models import Destination, Shipment, ShipmentState
 from backend.shipping.services import cancel_shipment, hand_over, open_shipment
 
 MAX_BOOKS = 20
 CANCELLABLE = (PickupState.AWAITING_PAYMENT, PickupState.BOOKED)
+OPEN_PICKUP = (*CANCELLABLE, PickupState.COLLECTED)
 CANCELLED_REASON = "读者取消上门取书 / pickup cancelled by the reader"
+EXPIRED_REASON = "上门取书费用未按时支付 / pickup fee not paid in time"
+FAILED_REASON = "快递未能上门取书 / the courier could not collect the books"
+_BATCH = 200
 
 
 async def book_pickup(
@@ -91,22 +95,60 @@ async def my_pickups(reader_id: int, *, limit: int, offset: int) -> tuple[list[R
 async def cancel_pickup(reader: Reader, pickup_id: int, now: datetime) -> ReturnPickup:
     """Call a pickup off before the courier has the books: its fee is waived, or refunded if paid, once."""
     async with in_transaction():
-        mine = ReturnPickup.filter(id=pickup_id, reader_id=reader.id)
-        charge_id = await mine.first().values_list("charge_id", flat=True)
-        if charge_id is not None:
-            await Charge.select_for_update().get(id=charge_id)
-        pickup = await mine.select_for_update().first()
+        pickup = await _locked(ReturnPickup.filter(id=pickup_id, reader_id=reader.id))
         if pickup is None:
             raise PickupNotFound()
         shipment = await Shipment.get(id=pickup.shipment_id)
         if pickup.state not in CANCELLABLE or shipment.state is not ShipmentState.PREPARING:
             raise PickupNotCancellable(state=pickup.state.value)
-        await cancel_shipment(shipment.id, now)
-        await fees.withdraw_fee(pickup.charge_id, CANCELLED_REASON, now)
-        pickup.state, pickup.closed_at = PickupState.CANCELLED, now
-        await pickup.save(update_fields=["state", "closed_at"])
+        await _call_off(pickup, CANCELLED_REASON, now)
     await pickup.fetch_related("shipment__pickup_library")
     return pickup
+
+
+async def _locked(query: QuerySet[ReturnPickup]) -> ReturnPickup | None:
+    """The pickup under its row lock, its fee's charge locked first (as a payment settling the fee takes them)."""
+    charge_id = await query.first().values_list("charge_id", flat=True)
+    if charge_id is not None:
+        await Charge.select_for_update().get(id=charge_id)
+    return await query.select_for_update().first()
+
+
+async def _call_off(pickup: ReturnPickup, reason: str, now: datetime) -> None:
+    """End a pickup whose books never reached the library: its parcel called off if not sent, its fee withdrawn once
+    (waived if unpaid, refunded if paid)."""
+    await _cancel_if_unsent(pickup.shipment_id, now)
+    await fees.withdraw_fee(pickup.charge_id, reason, now)
+    pickup.state, pickup.closed_at = PickupState.CANCELLED, now
+    await pickup.save(update_fields=["state", "closed_at"])
+
+
+async def _cancel_if_unsent(shipment_id: int, now: datetime) -> None:
+    if await Shipment.exists(id=shipment_id, state=ShipmentState.PREPARING):
+        await cancel_shipment(shipment_id, now)
+
+
+async def expire_unpaid(now: datetime, policy: DeliveryPolicy) -> int:
+    """The job beside the orders' (every few minutes): pickups whose fee is still unpaid after the payment window are
+    called off and their fee waived, so their address does not wait for ever. Returns how many; safe to run again."""
+    unpaid = ReturnPickup.filter(state=PickupState.AWAITING_PAYMENT, booked_at__lt=now - policy.payment_window)
+    due: list[int] = await unpaid.order_by("booked_at", "id").limit(_BATCH).values_list("id", flat=True)  # type: ignore[assignment]
+    expired = 0
+    for pickup_id in due:
+        async with in_transaction():
+            pickup = await _locked(ReturnPickup.filter(id=pickup_id))
+            if pickup is not None and pickup.state is PickupState.AWAITING_PAYMENT:
+                await _call_off(pickup, EXPIRED_REASON, now)
+                expired += 1
+    return expired
+
+
+async def pickup_failed(event: ShipmentFailed) -> None:
+    """The courier could not collect the books: the pickup is called off and its fee refunded, once."""
+    async with in_transaction():
+        pickup = await _locked(ReturnPickup.filter(shipment_id=event.shipment_id))
+        if pickup is not None and pickup.state is PickupState.COLLECTED:
+            await _call_off(pickup, FAILED_REASON, event.at)
 
 
 # --- the library's side: sending the courier ---------------------------------------------------------------------
@@ -137,9 +179,8 @@ async def pickup_label(staff: StaffUser, pickup_id: int, keys: Keys, now: dateti
     """Where the courier is to collect the books, in full, for my library's staff booking it: shown only while the
     pickup waits for its courier, and each showing logged."""
     pickup = await _to_send(staff, pickup_id)
-    address = address_of(keys, pickup.shipment)
+    address = await label_address(keys, pickup.shipment, staff=staff, subject=f"delivery-pickup:{pickup.id}", now=now)
     assert address is not None, "a booked pickup keeps its address until it is closed"
-    await log_address_shown(staff, keys, f"delivery-pickup:{pickup.id}", pickup.shipment.reader, now)
     return pickup, address
 
 

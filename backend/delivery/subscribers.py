@@ -11,13 +11,23 @@ from __future__ import annotations
 
 from functools import partial
 
+from backend.accounts.domain_events import CardClosing
 from backend.catalog.models import Copy
 from backend.circulation import holds
 from backend.circulation.domain_events import CopyMoved
 from backend.circulation.holds import HoldPolicy
 from backend.circulation.services import lend_delivered
 from backend.delivery import orders, pickups
-from backend.delivery.models import ACTIVE_LINE, DeliveryLine, DeliveryOrder, LineState, OrderState
+from backend.delivery.errors import CardHasDeliveries
+from backend.delivery.models import (
+    ACTIVE_LINE,
+    OPEN_ORDER,
+    DeliveryLine,
+    DeliveryOrder,
+    LineState,
+    OrderState,
+    ReturnPickup,
+)
 from backend.delivery.policy import DeliveryPolicy
 from backend.eventbus import EventBus, record
 from backend.money.domain_events import ChargePaid
@@ -30,6 +40,7 @@ RETURNED_REASON = "包裹未能送达，已退回"
 
 def subscribe(bus: EventBus, policy: DeliveryPolicy, hold_policy: HoldPolicy) -> None:
     del policy  # the fee and the limits are settled when the order is placed
+    bus.subscribe(CardClosing, card_closing)
     bus.subscribe(ChargePaid, orders.order_paid)  # a home order paid: its books are picked
     bus.subscribe(ChargePaid, pickups.pickup_paid)
     bus.subscribe(ShipmentShipped, shipped)
@@ -37,6 +48,7 @@ def subscribe(bus: EventBus, policy: DeliveryPolicy, hold_policy: HoldPolicy) ->
     bus.subscribe(ShipmentDelivered, partial(delivered, hold_policy))
     bus.subscribe(ShipmentDelivered, pickups.pickup_delivered)
     bus.subscribe(ShipmentFailed, failed)
+    bus.subscribe(ShipmentFailed, pickups.pickup_failed)
     bus.subscribe(ShipmentReturned, partial(returned, hold_policy))
 
 
@@ -93,6 +105,15 @@ async def returned(hold_policy: HoldPolicy, event: ShipmentReturned) -> None:
             await orders.close_order(
                 order, state=OrderState.RETURNED, reason=RETURNED_REASON, now=event.at, hold_policy=hold_policy
             )
+
+
+async def card_closing(event: CardClosing) -> None:
+    """A card is removed only with no order or pickup of its own still under way: it would be left with books and
+    money that no card answers for."""
+    if await DeliveryOrder.exists(reader_id=event.reader_id, state__in=OPEN_ORDER) or await ReturnPickup.exists(
+        reader_id=event.reader_id, state__in=pickups.OPEN_PICKUP
+    ):
+        raise CardHasDeliveries()
 
 
 async def _order_of(shipment_id: int) -> int | None:

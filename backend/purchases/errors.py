@@ -238,3 +238,9 @@ class RequestsOnTheWay(Conflict):
     code = "purchase_requests_on_the_way"
     message_zh = "{bookstore} {year} 年 {month} 月尚有 {count} 本书在途，送达或退回后才能结算"
     message_en = "{bookstore} has {count} books of {year}-{month:02d} still on their way; settle once they arrive"
+
+
+class CardHasRequests(Conflict):
+    code = "card_has_purchase_requests"
+    message_zh = "该读者证还有未完成的书店荐购，不能删除"
+    message_en = "The card has purchase requests still open: it cannot be removed"

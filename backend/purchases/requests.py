@@ -48,7 +48,7 @@ from backend.purchases.models import RESERVED_REQUEST, Bookstore, PurchaseReques
 from backend.purchases.policy import PurchasePolicy
 from backend.purchases.purchases import new_copy, new_purchase
 from backend.purchases.shops import clerks_bookstore, main_library, stock_item
-from backend.shipping.addresses import Address
+from backend.shipping.addresses import Address, label_address
 from backend.shipping.domain_events import ShipmentDelivered, ShipmentReturned, ShipmentShipped
 from backend.shipping.models import Destination, Shipment, ShipmentState
 from backend.shipping.services import cancel_shipment, hand_over, open_shipment, set_state
@@ -222,6 +222,19 @@ async def ship_request(
             raise RequestNotApproved(state=request.state.value)
         await hand_over(request.shipment_id, courier_code=courier_code, tracking_no=tracking_no, now=now, staff=clerk)
     return await _loaded(request_id)
+
+
+async def label(clerk: StaffUser, request_id: int, keys: Keys, now: datetime) -> tuple[PurchaseRequest, Address | None]:
+    """An approved request of the clerk's shop with its parcel's full address (none to a service point), shown to
+    make up the label: each showing logged."""
+    bookstore = await clerks_bookstore(clerk)
+    request = await _with_parcel(PurchaseRequest.filter(id=request_id, bookstore_id=bookstore.id)).first()
+    if request is None:
+        raise PurchaseRequestNotFound()
+    if request.state is not RequestState.APPROVED:
+        raise RequestNotApproved(state=request.state.value)
+    address = await label_address(keys, request.shipment, staff=clerk, subject=f"purchase-label:{request.id}", now=now)
+    return request, address
 
 
 async def set_parcel_state(

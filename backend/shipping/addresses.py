@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from backend.accounts.models import Reader, ReaderType, StaffUser
+from backend.counter.models import LookupAction, LookupBy, ReaderLookup
 from backend.crypto import Keys
 from backend.shipping.errors import AddressInvalid
 from backend.shipping.models import Shipment
@@ -65,6 +67,30 @@ def address_of(keys: Keys, shipment: Shipment) -> Address | None:
         keys.decrypt(shipment.phone_encrypted, _PHONE),
         keys.decrypt(shipment.address_encrypted, _ADDRESS),
     )
+
+
+async def label_address(
+    keys: Keys, shipment: Shipment, *, staff: StaffUser, subject: str, now: datetime
+) -> Address | None:
+    """The full address for the staff member making up the parcel's label or booking its courier, each showing
+    recorded with the staff look-ups of readers (PIPL: who saw whose personal data, and when). `subject` names what
+    it was shown for ("delivery-label:12"); the log keeps only its keyed hash."""
+    address = address_of(keys, shipment)
+    if address is None:
+        return None
+    reader = None if shipment.reader_id is None else await Reader.get_or_none(id=shipment.reader_id)
+    await ReaderLookup.create(
+        staff=staff,
+        library_id=staff.library.id,
+        action=LookupAction.LABEL,
+        looked_up_by=LookupBy.ORDER,
+        query_digest=keys.blind_index(subject),
+        reader_ids=[] if reader is None else [reader.id],
+        children_shown=reader is not None and reader.reader_type is ReaderType.CHILD,
+        outside_scope=False,
+        at=now,
+    )
+    return address
 
 
 def masked(keys: Keys, shipment: Shipment) -> MaskedAddress | None:

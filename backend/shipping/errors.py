@@ -47,6 +47,14 @@ class ReportTimeInvalid(InvalidInput):
     message_en = "The report's time is in the future"
 
 
+class ReportConflict(Conflict):
+    """Its report id was stored for another parcel at the same moment (report ids are the courier's, unique to it)."""
+
+    code = "courier_report_conflict"
+    message_zh = "推送与同时到达的另一条推送冲突，请重试"
+    message_en = "The report collided with another arriving at the same moment: send it again"
+
+
 class CourierNotFound(NotFound):
     code = "courier_not_found"
     message_zh = "未找到该快递公司，或已停用"

@@ -157,11 +157,13 @@ async def set_state(
 ) -> Step:
     """Staff set a step by hand (in transit, out for delivery, delivered, failed, returned), as a courier would
     report it now; the owning area checks the staff member's scope first. Records the matching event; call it inside
-    `bus.transaction()`. Refused with `StateNotSettable` or `StateNotForward` (the parcel is past it)."""
+    `bus.transaction()`. Refused with `StateNotSettable` or `StateNotForward` (the parcel is past it, or was never
+    handed over: only `hand_over` sends a parcel, after its owner's checks)."""
     if state not in _SETTABLE:
         raise StateNotSettable(state=state.value)
     shipment = await _locked(shipment_id)
-    if outcome(shipment.state, shipment.state_at, state, now) is not Outcome.APPLIED:
+    unsent = shipment.state is ShipmentState.PREPARING
+    if unsent or outcome(shipment.state, shipment.state_at, state, now) is not Outcome.APPLIED:
         raise StateNotForward(state=shipment.state.value, to=state.value)
     return await _move(shipment, state, occurred_at=now, received_at=now, staff=staff, note=note[:200])
 

@@ -26,7 +26,7 @@ from backend.purchases.errors import (
     RequestNotPending,
 )
 from backend.purchases.models import PurchaseRequest, RequestState
-from backend.shipping.addresses import address_of, masked
+from backend.shipping.addresses import masked
 from backend.shipping.errors import (
     AddressInvalid,
     AddressRequired,
@@ -180,12 +180,17 @@ class ClerkRequestController(Controller):
     async def to_send(
         self, deps: Dependencies, clerk: StaffUser, limit: StaffLimit = 50, offset: Offset = 0
     ) -> PurchaseRequestPage:
-        """The approved requests my shop is to send: approved longest ago first, each with where it goes (the full
-        address on the label of a parcel to the door)."""
+        """The approved requests my shop is to send: approved longest ago first, each with where it goes (a door's
+        address masked here; in full on the request's label)."""
         _, found, total = await requests.to_send(clerk, limit=limit, offset=offset)
-        return Page.of(
-            [PurchaseRequestOut.of(r, address_of(deps.keys, r.shipment)) for r in found], total, limit, offset
-        )
+        return Page.of([_shown(deps, r) for r in found], total, limit, offset)
+
+    @get("/{request_id:int}/label", responses=problems(*_CLERK, PurchaseRequestNotFound, RequestNotApproved))
+    async def label(self, deps: Dependencies, clerk: StaffUser, request_id: RowId) -> PurchaseRequestOut:
+        """The parcel's label: the reader's full address, to send an approved request to the door (personal data,
+        each showing logged)."""
+        request, address = await requests.label(clerk, request_id, deps.keys, deps.clock.now())
+        return PurchaseRequestOut.of(request, address)
 
     @post(
         "/{request_id:int}/ship",

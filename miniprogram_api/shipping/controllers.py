@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, patch, post
 from litestar.params import HeaderParameter
+from tortoise.exceptions import IntegrityError
 
 from backend.accounts.errors import RoleTooLow
 from backend.accounts.models import StaffUser
@@ -15,6 +16,7 @@ from backend.shipping.errors import (
     CourierInvalid,
     CourierNotFound,
     CourierSignatureInvalid,
+    ReportConflict,
     ReportTimeInvalid,
     ShipmentNotFound,
 )
@@ -47,7 +49,7 @@ class CourierReportController(Controller):
         "/{code:str}/reports",
         status_code=200,
         request_max_body_size=MAX_REPORT_BYTES,
-        responses=problems(CourierSignatureInvalid, ShipmentNotFound, ReportTimeInvalid),
+        responses=problems(CourierSignatureInvalid, ShipmentNotFound, ReportTimeInvalid, ReportConflict),
     )
     async def report(
         self,
@@ -67,11 +69,16 @@ class CourierReportController(Controller):
         of order is safe. The parcel's owner (a delivery order, a purchase) and the reader's notice follow in the same
         transaction."""
         now = deps.clock.now()
-        async with deps.bus.transaction():
-            courier = await couriers.verify_report(
-                deps.keys, code, timestamp=timestamp, signature_hex=signature, body=await request.body(), now=now
-            )
-            return ReportOut(await apply_report(courier, data.report(), now))
+        try:
+            async with deps.bus.transaction():
+                courier = await couriers.verify_report(
+                    deps.keys, code, timestamp=timestamp, signature_hex=signature, body=await request.body(), now=now
+                )
+                return ReportOut(await apply_report(courier, data.report(), now))
+        except IntegrityError:
+            # Only one parcel is locked: the same report id arriving for two at once meets the unique index. Nothing
+            # was stored; the courier sends it again, and a retry of a stored one is answered `repeated`.
+            raise ReportConflict() from None
 
 
 class StaffCourierController(Controller):

@@ -140,3 +140,39 @@ async def test_a_book_not_on_the_shelf_is_lost_and_dropped_from_its_order(delive
     last = await delivery.service.client.post(f"/staff/delivery/lines/{lines['A0003'].id}/missing", headers=a_desk)
 
     assert (last.status_code, last.json()["state"]) == (200, "cancelled")
+
+
+async def test_the_last_book_awaited_going_missing_packs_the_order(delivery: Delivery) -> None:
+    reader = await delivery.reader("庚")
+    order = await delivery.order(reader, ["平凡的世界", "红楼梦"])
+    a_desk = await desk_at(delivery, "a-picker", "TL-A")
+    gathered = await scan(delivery, "picks", "T0003", delivery.desk_headers)  # at the packing library: gathered
+    line = await DeliveryLine.get(order_id=order.id, copy__barcode="A0002")
+
+    dropped = await delivery.service.client.post(f"/staff/delivery/lines/{line.id}/missing", headers=a_desk)
+
+    assert gathered["line_state"] == "gathered"
+    assert (dropped.status_code, dropped.json()["state"]) == (200, "packed")
+
+
+async def test_a_book_cancelled_on_its_way_to_packing_travels_on_and_is_settled_where_it_arrives(
+    delivery: Delivery,
+) -> None:
+    reader, card = await delivery.logged_in("辛")
+    order = await delivery.order(card, ["红楼梦"])
+    a_desk = await desk_at(delivery, "a-picker", "TL-A")
+    await scan(delivery, "picks", "A0002", a_desk)
+
+    cancelled = await delivery.service.client.post(
+        f"/readers/me/delivery/orders/{order.id}/cancel", headers=reader.headers
+    )
+    travelling = await delivery.copy("A0002")
+    received = await delivery.service.client.post(
+        "/staff/transits/receive", json={"barcode": "A0002"}, headers=delivery.desk_headers
+    )
+
+    assert cancelled.json()["state"] == "cancelled"
+    assert (travelling.status, travelling.in_transit_to_id) == (CopyStatus.IN_TRANSIT, delivery.libraries["TL"].id)
+    assert received.status_code == 200, received.text
+    home_again = await delivery.copy("A0002")  # not needed at the packing library: sent home
+    assert (home_again.status, home_again.in_transit_to_id) == (CopyStatus.IN_TRANSIT, delivery.libraries["TL-A"].id)

@@ -5,6 +5,7 @@ import httpx
 import pytest
 
 from backend.accounts.models import StaffRole
+from backend.counter.models import LookupAction, ReaderLookup
 from backend.shipping.couriers import create_courier
 from standins.courier import CourierClient
 from tests.integration.factories import login_reader, make_staff, staff_headers
@@ -50,6 +51,7 @@ async def test_a_book_asked_for_online_is_approved_sent_and_delivered_to_the_doo
     waiting = _ok(await client.get("/staff/purchase-requests", params={"library": "TL-A"}, headers=admin))
     approved = _ok(await client.post(f"/staff/purchase-requests/{asked['id']}/approve", headers=admin))
     to_send = _ok(await client.get("/bookstore/purchase-requests", headers=clerk))
+    label = _ok(await client.get(f"/bookstore/purchase-requests/{asked['id']}/label", headers=clerk))
     sent = _ok(
         await client.post(
             f"/bookstore/purchase-requests/{asked['id']}/ship",
@@ -73,7 +75,9 @@ async def test_a_book_asked_for_online_is_approved_sent_and_delivered_to_the_doo
     assert "长江路 1 号" not in asked["parcel"]["address"]["address"]
     assert [r["id"] for r in waiting["items"]] == [asked["id"]]
     assert approved["state"] == "approved"
-    assert [r["parcel"]["address"] for r in to_send["items"]] == [DOOR]  # the label needs it whole
+    assert [r["parcel"]["address"] for r in to_send["items"]] == [asked["parcel"]["address"]]  # masked in the list
+    assert label["parcel"]["address"] == DOOR  # whole on the label, and the showing logged
+    assert await ReaderLookup.filter(action=LookupAction.LABEL, staff__username="xinhua-1").count() == 1
     assert (sent["state"], sent["parcel"]["courier"], sent["parcel"]["tracking_no"]) == (
         "shipped",
         "顺丰速运",

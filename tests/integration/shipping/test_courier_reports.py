@@ -210,3 +210,23 @@ async def test_a_retired_courier_reports_are_refused(parcels: Parcels) -> None:
 
     assert response.status_code == 401 and response.json()["code"] == "courier_signature_invalid"
     assert await _state(shipment) is ShipmentState.SHIPPED
+
+
+async def test_one_report_id_arriving_for_two_parcels_at_once_is_stored_once_and_never_a_server_error(
+    parcels: Parcels,
+) -> None:
+    first, second = await parcels.shipped("SF4001"), await parcels.shipped("SF4002")
+    at = parcels.now - timedelta(minutes=1)
+
+    answers = await asyncio.gather(
+        *(
+            parcels.sf.report(str(s.tracking_no), "in_transit", at, report_id="reused-id")
+            for _ in range(4)
+            for s in (first, second)
+        )
+    )
+
+    codes = [a.status_code if a.status_code != 200 else a.json()["result"] for a in answers]
+    assert set(codes) <= {"applied", "repeated", 409}, [a.text for a in answers]
+    assert all(a.json()["code"] == "courier_report_conflict" for a in answers if a.status_code == 409)
+    assert await Step.filter(report_id="reused-id").count() == 1

@@ -59,7 +59,11 @@ async def test_the_library_van_takes_a_parcel_to_a_service_point_without_a_couri
 
 async def test_staff_set_a_step_by_hand_only_forward(parcels: Parcels) -> None:
     parcel = await parcels.shipped("SF7101", Destination.SERVICE_POINT)
+    unsent = await parcels.preparing(Destination.SERVICE_POINT)
     desk = await make_staff("desk-a1", StaffRole.LIBRARIAN, "TL-A-1")
+    with pytest.raises(StateNotForward):  # never handed over: no step can be set for it
+        async with BUS.transaction():
+            await set_state(unsent.id, ShipmentState.DELIVERED, now=parcels.now, staff=desk)
 
     async with BUS.transaction():
         arrived = await set_state(parcel.id, ShipmentState.DELIVERED, now=parcels.now, staff=desk, note="到馆上架")
