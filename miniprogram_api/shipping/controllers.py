@@ -24,7 +24,7 @@ from backend.shipping.services import apply_report
 from entrypoints.bootstrap import Dependencies
 from miniprogram_api.deps import BEARER, STAFF_PROBLEMS
 from miniprogram_api.errors import problems
-from miniprogram_api.schemas import Offset, Page, StaffLimit
+from miniprogram_api.schemas import Offset, Page, StaffLimit, whole
 from miniprogram_api.shipping.schemas import (
     CourierCodeParam,
     CourierIn,
@@ -58,10 +58,12 @@ class CourierReportController(Controller):
         code: CourierCodeParam,
         data: ReportIn,
         timestamp: Annotated[
-            str | None, HeaderParameter(name="X-Courier-Timestamp", max_length=12, description=_TIMESTAMP)
+            str | None,
+            HeaderParameter(name="X-Courier-Timestamp", pattern=whole("[0-9]{1,12}"), description=_TIMESTAMP),
         ] = None,
         signature: Annotated[
-            str | None, HeaderParameter(name="X-Courier-Signature", max_length=64, description=_SIGNATURE)
+            str | None,
+            HeaderParameter(name="X-Courier-Signature", pattern=whole("[0-9A-Fa-f]{1,64}"), description=_SIGNATURE),
         ] = None,
     ) -> ReportOut:
         """A courier's report of one step of a parcel it carries, signed with its secret. Applied when it moves the
