@@ -11,26 +11,14 @@ from backend.delivery.basket import BasketLine
 from backend.delivery.models import DeliveryLine, DeliveryOrder, LineState, OrderState, PickupState, ReturnPickup
 from backend.delivery.orders import OrderView
 from backend.network.models import Library
-from backend.shipping.addresses import Address, MaskedAddress
 from backend.shipping.models import Destination, ShipmentState, Step
 from miniprogram_api.network.schemas import Code
-from miniprogram_api.schemas import Page, RowId, named, text
+from miniprogram_api.schemas import Page, RowId, named
+from miniprogram_api.shipping.schemas import AddressIn, AddressOut
 
 
 class BasketIn(msgspec.Struct, forbid_unknown_fields=True):
     record_id: RowId
-
-
-class AddressIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Where the parcel goes (or a courier collects): checked again by the server (`address_invalid`)."""
-
-    recipient: Annotated[str, text(40, 1)]
-    phone: Annotated[str, text(11, 11)]
-    """A mainland mobile number, 11 digits."""
-    address: Annotated[str, text(200, 5)]
-
-    def parsed(self) -> Address:
-        return Address.of(self.recipient, self.phone, self.address)
 
 
 class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,16 +61,6 @@ class BasketItemOut(msgspec.Struct):
 
 
 BasketPage = Annotated[Page[BasketItemOut], named("DeliveryBasketPage")]
-
-
-class MaskedAddressOut(msgspec.Struct):
-    recipient: str
-    phone: str
-    address: str
-
-    @classmethod
-    def of(cls, address: MaskedAddress | None) -> MaskedAddressOut | None:
-        return None if address is None else cls(address.recipient, address.phone, address.address)
 
 
 class OrderLineOut(msgspec.Struct):
@@ -134,7 +112,7 @@ class OrderOut(msgspec.Struct):
     closed_at: datetime | None
     cancel_reason: str
     tracking_no: str | None
-    address: MaskedAddressOut | None = None
+    address: AddressOut | None = None
     lines: list[OrderLineOut] | None = None
     steps: list[StepOut] | None = None
 
@@ -161,7 +139,7 @@ class OrderOut(msgspec.Struct):
     @classmethod
     def seen(cls, view: OrderView) -> OrderOut:
         out = cls.of(view.order)
-        out.address = MaskedAddressOut.of(view.address)
+        out.address = AddressOut.of(view.address)
         out.lines = [OrderLineOut.of(line) for line in view.lines]
         out.steps = [StepOut.of(step) for step in view.steps]
         return out

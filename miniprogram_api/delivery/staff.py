@@ -49,7 +49,6 @@ from miniprogram_api.delivery.staff_schemas import (
     ScanIn,
     ScanOut,
     SendCourierIn,
-    ShipIn,
     StaffOrderOut,
     StatusIn,
 )
@@ -57,6 +56,7 @@ from miniprogram_api.deps import BEARER, STAFF_PROBLEMS
 from miniprogram_api.errors import problems
 from miniprogram_api.network.schemas import CODE_PATTERN, LibraryCodeParam
 from miniprogram_api.schemas import BigRowId, Day, Offset, Page, StaffLimit, matching_param
+from miniprogram_api.shipping.schemas import ShipIn
 
 _LIBRARY = Annotated[
     str | None,

@@ -14,22 +14,14 @@ from backend.delivery.reports import Figures, OpenOrder
 from backend.shipping.models import Destination, ShipmentState
 from miniprogram_api.catalog.schemas import Barcode
 from miniprogram_api.delivery.schemas import PickupOut
-from miniprogram_api.schemas import Page, matching, named, text
+from miniprogram_api.schemas import Page, named, text
+from miniprogram_api.shipping.schemas import CourierCode, TrackingNo
 
 # As backend.shipping's courier codes and tracking numbers are written.
-CourierCode = Annotated[str, matching("[a-z0-9][a-z0-9-]{0,19}", "The courier's code")]
-TrackingNo = Annotated[str, matching("[A-Za-z0-9-]{1,40}", "The courier's tracking number of the parcel")]
 
 
 class ScanIn(msgspec.Struct, forbid_unknown_fields=True):
     barcode: Barcode
-
-
-class ShipIn(msgspec.Struct, forbid_unknown_fields=True):
-    courier_code: CourierCode | None = None
-    """With `tracking_no`: the courier the parcel is handed to. Both left out: the library's own van (to a service
-    point only)."""
-    tracking_no: TrackingNo | None = None
 
 
 class StatusIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -48,9 +48,9 @@ from miniprogram_api.purchases.schemas import (
     PurchaseRequestOut,
     PurchaseRequestPage,
     RefusalIn,
-    ShipIn,
 )
 from miniprogram_api.schemas import Offset, Page, ReaderLimit, RowId, StaffLimit
+from miniprogram_api.shipping.schemas import ShipIn
 
 _ADMIN = (*STAFF_PROBLEMS, RoleTooLow, PurchaseRequestNotFound)
 _CLERK = (*CLERK_PROBLEMS, NotThisBookstore, BookstoreNotFound)

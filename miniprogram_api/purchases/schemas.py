@@ -29,6 +29,7 @@ from miniprogram_api.catalog.schemas import Barcode
 from miniprogram_api.errors import Reason
 from miniprogram_api.network.schemas import Code
 from miniprogram_api.schemas import CardNumber, Page, named, text
+from miniprogram_api.shipping.schemas import AddressIn, AddressOut
 from miniprogram_api.staff.schemas import Password, Username
 
 Isbn = Annotated[str, text(20, min_length=10)]
@@ -416,13 +417,6 @@ class ProcessedOut(msgspec.Struct):
 # Requests online.
 
 
-class AddressIn(msgspec.Struct, forbid_unknown_fields=True):
-    recipient: Annotated[str, text(40, min_length=1)]
-    phone: Annotated[str, text(20, min_length=1)]
-    """A mainland mobile number."""
-    address: Annotated[str, text(200, min_length=1)]
-
-
 class PurchaseRequestIn(msgspec.Struct, forbid_unknown_fields=True):
     """A book of a partner's stock, and where to send it: a service point's hold shelf (`library_code`) or my door
     (`address`)."""
@@ -437,9 +431,7 @@ class PurchaseRequestIn(msgspec.Struct, forbid_unknown_fields=True):
         if self.destination is Destination.SERVICE_POINT:
             return Delivery(self.destination, library_code=self.library_code or "")
         at = self.address
-        return Delivery(
-            self.destination, address=None if at is None else Address.of(at.recipient, at.phone, at.address)
-        )
+        return Delivery(self.destination, address=None if at is None else at.parsed())
 
 
 class RefusalIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -447,24 +439,10 @@ class RefusalIn(msgspec.Struct, forbid_unknown_fields=True):
     """Told to the reader."""
 
 
-class ShipIn(msgspec.Struct, forbid_unknown_fields=True):
-    """The courier's code and its tracking number: both, or neither for a service point whose library collects the
-    parcel with its own van."""
-
-    courier_code: Annotated[str, text(20, min_length=1)] | None = None
-    tracking_no: Annotated[str, text(40, min_length=1)] | None = None
-
-
 class ParcelStepIn(msgspec.Struct, forbid_unknown_fields=True):
     state: ShipmentState
     """in_transit, out_for_delivery, delivered, failed or returned."""
     note: Annotated[str, text(200)] = ""
-
-
-class AddressOut(msgspec.Struct):
-    recipient: str
-    phone: str
-    address: str
 
 
 class ParcelOut(msgspec.Struct):
@@ -512,7 +490,7 @@ class PurchaseRequestOut(msgspec.Struct):
             state=shipment.state,
             pickup_library_code=None if pickup is None else pickup.code,
             pickup_library_name=None if pickup is None else pickup.name,
-            address=None if address is None else AddressOut(address.recipient, address.phone, address.address),
+            address=AddressOut.of(address),
             courier=None if courier is None else courier.name,
             tracking_no=shipment.tracking_no,
             shipped_at=shipment.shipped_at,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 
+from backend.shipping.addresses import Address, MaskedAddress
 from backend.shipping.couriers import CODE, NAME_LENGTH, SECRET_LENGTH
 from backend.shipping.models import Courier, ShipmentState
 from backend.shipping.services import TRACKING_NO, Report
@@ -16,6 +17,7 @@ from miniprogram_api.schemas import Moment, Page, matching, matching_param, name
 
 CourierCode = Annotated[str, matching(CODE, "The courier's code: lowercase letters, digits and hyphens")]
 CourierCodeParam = Annotated[str, matching_param(CODE, "The courier's code")]
+TrackingNo = Annotated[str, matching(TRACKING_NO, "The courier's tracking number of the parcel")]
 CourierName = Annotated[str, text(NAME_LENGTH[1], min_length=NAME_LENGTH[0])]
 Secret = Annotated[
     str,
@@ -43,7 +45,7 @@ class ReportIn(msgspec.Struct):
 
     report_id: Annotated[str, text(64, min_length=1)]
     """The courier's id of this report: sent again (a retry), it is answered `repeated` and changes nothing."""
-    tracking_no: Annotated[str, matching(TRACKING_NO)]
+    tracking_no: TrackingNo
     status: ReportStatus
     occurred_at: Moment
     note: Annotated[str, text(200)] = ""
@@ -87,3 +89,34 @@ class CourierOut(msgspec.Struct):
 
 
 CourierPage = Annotated[Page[CourierOut], named("CourierPage")]
+
+
+class AddressIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Where a parcel goes (or a courier collects): checked again by the server (`address_invalid`)."""
+
+    recipient: Annotated[str, text(40, 1)]
+    phone: Annotated[str, text(11, 11)]
+    """A mainland mobile number, 11 digits."""
+    address: Annotated[str, text(200, 5)]
+
+    def parsed(self) -> Address:
+        return Address.of(self.recipient, self.phone, self.address)
+
+
+class AddressOut(msgspec.Struct):
+    """A parcel's address: masked (张*, 138****5678) wherever it is listed, in full only on its label."""
+
+    recipient: str
+    phone: str
+    address: str
+
+    @classmethod
+    def of(cls, address: Address | MaskedAddress | None) -> AddressOut | None:
+        return None if address is None else cls(address.recipient, address.phone, address.address)
+
+
+class ShipIn(msgspec.Struct, forbid_unknown_fields=True):
+    courier_code: CourierCode | None = None
+    """With `tracking_no`: the courier the parcel is handed to. Both left out: the library's own van (to a service
+    point only)."""
+    tracking_no: TrackingNo | None = None
